@@ -1,0 +1,108 @@
+"""``python -m examples.ecommerce``: create the reference database, or (later) serve its JSON API."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import exc
+
+from examples.ecommerce import database, sample_data
+from integrity_kit.connect import mask_url
+from integrity_kit.errors import IntegrityKitError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except IntegrityKitError as error:
+            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {error}")
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """The integrity-kit reference ecommerce app."""
+
+
+@cli.command()
+@click.argument("database_url", envvar="DATABASE_URL")
+@click.option("--legacy", is_flag=True,
+              help="Build the flawed schema of a typical first project (and data with the damage it lets in).")
+@click.option("--rows", type=click.IntRange(min=0), default=sample_data.DEFAULT_ROWS, show_default=True,
+              help="Approximate number of sample rows across all tables; 0 creates the schema only.")
+@click.option("--seed", type=int, default=sample_data.DEFAULT_SEED, show_default=True,
+              help="Seed for the sample data; the same seed always gives the same rows.")
+@click.option("--reset", is_flag=True, help="Drop the app's tables first if they already exist.")
+def init(database_url: str, legacy: bool, rows: int, seed: int, reset: bool) -> None:
+    """Create the reference schema in DATABASE_URL and fill it with sample data.
+
+    Without --legacy the schema comes from the Alembic migrations. Existing app tables are never dropped
+    unless --reset is given.
+    """
+    console = Console(highlight=False)
+    engine = database.make_engine(database_url)
+    shown = mask_url(engine.url)
+    try:
+        present = database.existing_tables(engine)
+        if present and not reset:
+            raise IntegrityKitError(
+                f"{shown} already has {', '.join(present)}; pass --reset to drop and recreate them"
+            )
+        started = time.perf_counter()
+        if present:
+            database.drop_schema(engine)
+        database.create_schema(engine, legacy=legacy)
+        kind = "legacy" if legacy else "reference"
+        console.print(f"Created the {kind} schema in {shown}")
+        if rows:
+            result = _load_with_progress(engine, rows, seed, legacy, console)
+            summary = ", ".join(f"{name} {count:,}" for name, count in result.counts.items())
+            console.print(f"Loaded {sum(result.counts.values()):,} rows (seed {seed}): {summary}")
+            if legacy:
+                _print_damage(console, result.damage)
+        console.print(f"Done in {time.perf_counter() - started:.1f}s")
+    except exc.SQLAlchemyError as error:
+        raise IntegrityKitError(f"could not build the database at {shown}: {_first_line(error)}") from None
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+@click.argument("database_url", envvar="DATABASE_URL", required=False)
+@click.option("--port", type=int, default=5000, show_default=True, help="Port to listen on.")
+def serve(database_url: str | None, port: int) -> None:
+    """Serve the JSON API (not built yet: exits with code 2)."""
+    raise IntegrityKitError("'serve' is not built yet")
+
+
+def _load_with_progress(engine, rows: int, seed: int, legacy: bool, console: Console):
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task("sample data", total=sample_data.expected_total(rows))
+
+        def advance(table: str, count: int) -> None:
+            progress.update(task, advance=count, description=table)
+
+        return sample_data.load(engine, rows, seed, legacy=legacy, on_progress=advance)
+
+
+def _print_damage(console: Console, damage: sample_data.Damage) -> None:
+    console.print("Damage the legacy schema let in (for the audit to find):")
+    console.print(f"  orphan cart items (ids): {damage.orphan_cart_items}")
+    console.print(f"  duplicate cart lines (cart_id, product_id): {damage.duplicate_cart_lines}")
+    console.print(f"  products with negative stock (ids): {damage.negative_stock_products}")
+    console.print(f"  orders whose total disagrees with their items (ids): {damage.mistotalled_orders}")
+
+
+def _first_line(error: BaseException) -> str:
+    origin = getattr(error, "orig", None) or error
+    text = str(origin).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+if __name__ == "__main__":
+    cli(prog_name="python -m examples.ecommerce")

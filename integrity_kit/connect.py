@@ -1,0 +1,117 @@
+"""Turn a user's database URL into an Engine, with errors a person can act on.
+
+Every message that names a URL names it through :func:`mask_url`, so a password never reaches a terminal or a log.
+"""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import Engine, create_engine, exc, make_url
+from sqlalchemy.engine import URL
+
+from integrity_kit.errors import IntegrityKitError
+
+# SQLAlchemy's own defaults (psycopg2, mysqlclient) are not what we install; a bare scheme means our drivers.
+_DEFAULT_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+
+_EXTRA_FOR_DRIVER = {
+    "psycopg": "postgres",
+    "pymysql": "mysql",
+}
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL as text with any password replaced by ``***``; unparsable text is masked wholesale."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        # Unparsable input may still hold a secret: show only the part before any credentials.
+        scheme, sep, rest = str(url).partition("://")
+        if sep and "@" in rest:
+            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+        return str(url)
+
+
+def parse_url(url: str | URL | None) -> URL:
+    """Parse ``url`` (or ``$DATABASE_URL``), filling in the driver we ship for bare postgresql/mysql schemes."""
+    if url is None:
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            raise IntegrityKitError("no database URL given and DATABASE_URL is not set")
+    if isinstance(url, URL):
+        parsed = url
+    else:
+        try:
+            parsed = make_url(url)
+        except exc.ArgumentError:
+            raise IntegrityKitError(
+                f"not a database URL: {mask_url(url)!r} (expected e.g. sqlite:///shop.db or "
+                "postgresql://user@host/db)"
+            ) from None
+    if "+" not in parsed.drivername and parsed.drivername in _DEFAULT_DRIVERS:
+        parsed = parsed.set(drivername=_DEFAULT_DRIVERS[parsed.drivername])
+    if parsed.drivername == "postgres+psycopg":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL | None, *, check: bool = True, **engine_kwargs) -> Engine:
+    """Create an Engine for ``url``; with ``check``, connect once so an unreachable server fails here.
+
+    Raises :class:`IntegrityKitError` with a one-line, password-free message for every failure a user can cause.
+    """
+    parsed = parse_url(url)
+    shown = mask_url(parsed)
+    try:
+        engine = create_engine(parsed, **engine_kwargs)
+    except exc.NoSuchModuleError:
+        raise IntegrityKitError(f"unknown database kind {parsed.drivername!r} in {shown}") from None
+    except ModuleNotFoundError as error:
+        raise IntegrityKitError(_missing_driver_message(parsed, error)) from None
+    except exc.ArgumentError as error:
+        raise IntegrityKitError(f"invalid database URL {shown}: {_first_line(error)}") from None
+    if check:
+        verify_connection(engine)
+    return engine
+
+
+def verify_connection(engine: Engine) -> None:
+    """Connect once; an unreachable server or bad credentials become one clear, password-free error."""
+    shown = mask_url(engine.url)
+    try:
+        with engine.connect():
+            pass
+    except exc.DBAPIError as error:
+        engine.dispose()
+        reason = _scrub(_first_line(error.orig), engine.url.password)
+        raise IntegrityKitError(f"cannot connect to {shown}: {reason}") from None
+    except exc.SQLAlchemyError as error:
+        engine.dispose()
+        reason = _scrub(_first_line(error), engine.url.password)
+        raise IntegrityKitError(f"cannot connect to {shown}: {reason}") from None
+
+
+def _missing_driver_message(url: URL, error: ModuleNotFoundError) -> str:
+    driver = url.get_driver_name()
+    extra = _EXTRA_FOR_DRIVER.get(driver)
+    hint = f"pip install 'integrity-kit[{extra}]'" if extra else f"install the {driver!r} package"
+    return f"the database driver {error.name or driver!r} for {url.drivername} is not installed: {hint}"
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip() if error is not None else ""
+    # Drivers put the useful part first and SQL/background links after it.
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _scrub(text: str, password: object) -> str:
+    # A driver may echo its connection string back; never let the secret through.
+    return text.replace(str(password), "***") if password else text

@@ -1,0 +1,47 @@
+"""URLs: drivers filled in, passwords never shown, failures turned into one clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrity_kit.connect import make_engine, mask_url, parse_url
+from integrity_kit.errors import IntegrityKitError
+
+
+@pytest.mark.parametrize(("url", "driver"), [
+    ("postgresql://u@h/db", "postgresql+psycopg"),
+    ("postgres://u@h/db", "postgresql+psycopg"),
+    ("mysql://u@h/db", "mysql+pymysql"),
+    ("mariadb://u@h/db", "mariadb+pymysql"),
+    ("sqlite:///x.db", "sqlite"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+])
+def test_bare_schemes_get_the_drivers_we_ship(url: str, driver: str) -> None:
+    assert parse_url(url).drivername == driver
+
+
+@pytest.mark.parametrize("url", ["postgresql://app:s3cret@db/shop", "mysql+pymysql://root:s3cret@h:3306/x",
+                                 "garbage://app:s3cret@", "://app:s3cret@host"])
+def test_mask_url_hides_passwords(url: str) -> None:
+    assert "s3cret" not in mask_url(url)
+
+
+def test_database_url_from_environment(monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    assert parse_url(None).drivername == "sqlite"
+    monkeypatch.delenv("DATABASE_URL")
+    with pytest.raises(IntegrityKitError, match="DATABASE_URL is not set"):
+        parse_url(None)
+
+
+def test_unreachable_server_masks_password() -> None:
+    with pytest.raises(IntegrityKitError) as raised:
+        make_engine("postgresql://app:s3cret@127.0.0.1:1/shop")
+    assert "s3cret" not in str(raised.value)
+    assert "app:***@127.0.0.1:1" in str(raised.value)
+
+
+def test_sqlite_in_memory_connects() -> None:
+    engine = make_engine("sqlite://")
+    assert engine.dialect.name == "sqlite"
+    engine.dispose()
