@@ -6,6 +6,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from integrity_kit import __version__
 from integrity_kit.errors import IntegrityKitError
@@ -21,7 +22,7 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[bold red]integrity-kit: error:[/] {error}", markup=True
+                f"[bold red]integrity-kit: error:[/] {escape(str(error))}", markup=True
             )
             ctx.exit(error.exit_code)
 

@@ -45,3 +45,36 @@ def test_sqlite_in_memory_connects() -> None:
     engine = make_engine("sqlite://")
     assert engine.dialect.name == "sqlite"
     engine.dispose()
+
+
+def test_missing_driver_names_the_extra_to_install(monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_psycopg(name, *args, **kwargs):
+        if name == "psycopg" or name.startswith("psycopg."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_psycopg)
+    with pytest.raises(IntegrityKitError) as raised:
+        make_engine("postgresql://u@127.0.0.1/db", check=False)
+    assert "pip install 'integrity-kit[postgres]'" in str(raised.value)
+
+
+def test_error_line_keeps_square_brackets(monkeypatch) -> None:
+    # rich would swallow "[postgres]" as a markup tag if the message were not escaped.
+    import click
+    from click.testing import CliRunner
+
+    from integrity_kit.cli import cli
+
+    @click.command("boom")
+    def boom() -> None:
+        raise IntegrityKitError("pip install 'integrity-kit[postgres]'")
+
+    monkeypatch.setitem(cli.commands, "boom", boom)
+    result = CliRunner().invoke(cli, ["boom"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "integrity-kit: error: pip install 'integrity-kit[postgres]'"

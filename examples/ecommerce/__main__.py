@@ -6,6 +6,7 @@ import time
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import exc
 
@@ -19,7 +20,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except IntegrityKitError as error:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {error}")
+            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}")
             ctx.exit(error.exit_code)
 
 

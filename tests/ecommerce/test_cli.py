@@ -53,6 +53,7 @@ def test_init_refuses_to_overwrite_without_reset(engine_url) -> None:
     ("not a url", "not a database URL"),
     ("nosuchdb://x/y", "unknown database kind"),
     ("postgresql+asyncpg://u:hunter2@127.0.0.1/db", "is not installed"),
+    ("sqlite+nosuchdriver:///x.db", "unknown database kind"),
     ("postgresql://u:hunter2@127.0.0.1:1/db", "cannot connect to postgresql+psycopg://u:***@127.0.0.1:1/db"),
     ("mysql://root:hunter2@127.0.0.1:1/db", "cannot connect to mysql+pymysql://root:***@127.0.0.1:1/db"),
 ])
