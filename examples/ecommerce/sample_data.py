@@ -220,9 +220,11 @@ def load(
 
 
 def expected_total(rows: int = DEFAULT_ROWS) -> int:
-    """An upper estimate of rows ``load`` inserts, for a progress bar."""
+    """The number of rows ``load`` inserts on average (lines per cart and per order are random), for a progress bar."""
     plan = Plan.for_rows(rows)
-    return plan.users + plan.categories + plan.products + plan.carts + plan.orders + plan.carts * 3 + plan.orders * 3
+    cart_lines = plan.carts * 5 // 2  # 1 to 4 lines per cart
+    order_lines = plan.orders * 3  # 1 to 5 lines per order
+    return plan.users + plan.categories + plan.products + plan.carts + plan.orders + cart_lines + order_lines
 
 
 def _advance_sequence(connection, table: Table) -> None:
