@@ -106,6 +106,10 @@ class Product(SerializerMixin, Base):
         CheckConstraint("stock >= 0", name="stock_non_negative"),
         CheckConstraint("stock_alert_threshold >= 0", name="alert_threshold_non_negative"),
         CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("reserved >= 0", name="reserved_non_negative"),
+        # Units held for unpaid orders come out of stock on hand, so they can never exceed it. (Named to sort after
+        # stock_non_negative: PostgreSQL checks in name order, and a negative stock should report that rule.)
+        CheckConstraint("reserved <= stock", name="stock_not_below_reserved"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -122,6 +126,8 @@ class Product(SerializerMixin, Base):
         Integer, nullable=False, default=DEFAULT_ALERT_THRESHOLD, server_default=str(DEFAULT_ALERT_THRESHOLD)
     )
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    # Units held by active reservations (orders waiting for payment); available = stock - reserved.
+    reserved: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = _created_at()
 
     category: Mapped[Category] = relationship(back_populates="products")
@@ -143,6 +149,10 @@ class Product(SerializerMixin, Base):
     @validates("sku", "name")
     def _validate_text(self, key: str, value: object) -> str:
         return validation.text(key, value, max_length=64 if key == "sku" else 200)
+
+    @property
+    def available(self) -> int:
+        return self.stock - self.reserved
 
     @property
     def needs_restock(self) -> bool:
@@ -213,6 +223,9 @@ class Order(SerializerMixin, Base):
     user: Mapped[User] = relationship(back_populates="orders")
     items: Mapped[list[OrderItem]] = relationship(back_populates="order", cascade="all, delete-orphan",
                                                   passive_deletes=True, order_by="OrderItem.id")
+    reservations: Mapped[list[StockReservation]] = relationship(back_populates="order",
+                                                                order_by="StockReservation.product_id")
+    payments: Mapped[list[Payment]] = relationship(back_populates="order", order_by="Payment.id")
 
     @validates("status")
     def _validate_status(self, key: str, value: object) -> str:
@@ -254,3 +267,59 @@ class OrderItem(SerializerMixin, Base):
     @property
     def line_total(self) -> Decimal:
         return self.unit_price * self.quantity
+
+
+RESERVATION_STATUSES = ("active", "converted", "released")
+PAYMENT_STATUSES = ("processing", "succeeded", "declined")
+
+
+def _in_set(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(value) for value in values)})"
+
+
+class StockReservation(SerializerMixin, Base):
+    """Units of one product held for one unpaid order until payment converts them or expiry releases them."""
+
+    __tablename__ = "stock_reservations"
+    __table_args__ = (
+        UniqueConstraint("order_id", "product_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(_in_set("status", RESERVATION_STATUSES), name="status_known"),
+        # The expiry sweep asks "active reservations that expired before now".
+        Index("ix_stock_reservations_status_expires_at", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), nullable=False)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active", server_default="active")
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+    order: Mapped[Order] = relationship(back_populates="reservations")
+    product: Mapped[Product] = relationship()
+
+
+class Payment(SerializerMixin, Base):
+    """One payment attempt. The unique idempotency key is what makes a double click charge once."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(_in_set("status", PAYMENT_STATUSES), name="status_known"),
+        CheckConstraint("amount >= 0", name="amount_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # RESTRICT: a payment is a financial record, like the order it pays for.
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"), nullable=False, index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Money, nullable=False)
+    gateway_reference: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[dt.datetime] = _created_at()
+
+    order: Mapped[Order] = relationship(back_populates="payments")

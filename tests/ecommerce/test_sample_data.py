@@ -56,7 +56,9 @@ def test_loaded_reference_data_is_identical_on_every_engine(app_engine: Engine) 
     result = sample_data.load(app_engine, 1_500, 11)
     assert result.damage.is_empty()
     dump = _dump(app_engine, Base.metadata)
-    assert {name: len(rows) for name, rows in dump.items()} == result.counts
+    assert {name: len(rows) for name, rows in dump.items() if name in result.counts} == result.counts
+    # Sample data is order history only: no live reservations or payment attempts.
+    assert all(not rows for name, rows in dump.items() if name not in result.counts)
     # Same ids, emails and money on every engine (timestamps differ only in how each engine returns zones).
     with app_engine.connect() as connection:
         total = connection.execute(select(func.sum(Base.metadata.tables["orders"].c.total_amount))).scalar()
