@@ -1,0 +1,26 @@
+"""Query capture, SQL fingerprints and N+1 detection.
+
+>>> from integrity_kit.queries import capture
+>>> with capture(engine) as log:  # doctest: +SKIP
+...     ...
+>>> log.statements, log.n_plus_one, log.duplicates  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .capture import OrmContext, QueryCapture, QueryLog, Statement, capture
+from .detection import Duplicate, NPlusOne, find_duplicates, find_n_plus_one
+from .fingerprint import fingerprint
+
+__all__ = [
+    "Duplicate",
+    "NPlusOne",
+    "OrmContext",
+    "QueryCapture",
+    "QueryLog",
+    "Statement",
+    "capture",
+    "find_duplicates",
+    "find_n_plus_one",
+    "fingerprint",
+]

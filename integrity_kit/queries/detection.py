@@ -1,0 +1,132 @@
+"""N+1 and duplicate-query detection over captured statements.
+
+N+1 (the rule Prosopite uses): at least ``threshold`` SELECTs with the same fingerprint from the same application
+call site, on behalf of different rows. Not an N+1: SQLAlchemy's own batch loads (``selectinload`` chunks),
+identity-map hits (they send no SQL), a single 1+1 load, LIMIT/OFFSET or keyset pagination loops, and the same
+row read again (that is a duplicate, reported separately).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .capture import Statement
+from .fixes import suggest_fix
+
+
+@dataclass(frozen=True)
+class NPlusOne:
+    """One N+1 pattern: ``count`` similar queries from one ``location``, and the code that replaces them."""
+
+    fingerprint: str
+    count: int
+    location: str | None
+    sample_sql: str
+    fix: str
+    relationship: str | None = None
+    entity: str | None = None
+    kind: str = "query"  # lazy | column | count | lookup | query
+    explanation: str = ""
+    statements: tuple[Statement, ...] = field(default=(), repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "relationship": self.relationship, "entity": self.entity, "count": self.count,
+                "location": self.location, "sample_sql": self.sample_sql, "fingerprint": self.fingerprint,
+                "fix": self.fix, "explanation": self.explanation}
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The same SQL with the same parameters, sent ``count`` times."""
+
+    sql: str
+    parameters: Any
+    count: int
+    locations: tuple[str, ...]
+    statements: tuple[Statement, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def location(self) -> str | None:
+        return self.locations[0] if self.locations else None
+
+    def to_dict(self) -> dict[str, Any]:
+        from .capture import _jsonable
+
+        return {"sql": self.sql, "parameters": _jsonable(self.parameters), "count": self.count,
+                "locations": list(self.locations)}
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+_LIMIT = re.compile(r"\bLIMIT\b")
+_OFFSET = re.compile(r"\bOFFSET\b")
+_ORDER_BY = re.compile(r"\bORDER BY\b")
+_RANGE = re.compile(r"(?<![<>!])(?:<|>|<=|>=) \?")
+
+
+def is_pagination(fp: str) -> bool:
+    """A page of an ordered result: LIMIT with OFFSET, or keyset (``WHERE id > ? ORDER BY id LIMIT ?``)."""
+    if not _LIMIT.search(fp):
+        return False
+    if _OFFSET.search(fp):
+        return True
+    where = fp.split(" WHERE ", 1)[1] if " WHERE " in fp else ""
+    return bool(_ORDER_BY.search(fp) and _RANGE.search(where))
+
+
+def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> list[NPlusOne]:
+    groups: dict[tuple[str, str | None], list[Statement]] = defaultdict(list)
+    for statement in statements:
+        orm = statement.orm
+        if orm is not None and orm.kind == "batch":
+            continue  # selectinload/subqueryload: SQLAlchemy already batches these
+        if statement.executemany or not statement.is_select:
+            continue
+        groups[(statement.fingerprint, statement.location)].append(statement)
+    findings = []
+    for (fp, location), items in groups.items():
+        if len(items) < max(threshold, 2):
+            continue
+        rows = {_freeze(s.parameters) for s in items}
+        if len(rows) < max(threshold, 2):
+            continue  # the same row again: a duplicate, not N+1
+        if is_pagination(fp):
+            continue
+        fix = suggest_fix(items)
+        findings.append(NPlusOne(fingerprint=fp, count=len(items), location=location, sample_sql=items[0].sql,
+                                 fix=fix.code, relationship=fix.relationship, entity=fix.entity, kind=fix.kind,
+                                 explanation=fix.explanation, statements=tuple(items)))
+    findings.sort(key=lambda f: (-f.count, f.location or ""))
+    return findings
+
+
+def find_duplicates(statements: Iterable[Statement]) -> list[Duplicate]:
+    groups: dict[tuple[str, Any], list[Statement]] = defaultdict(list)
+    for statement in statements:
+        if statement.executemany or not statement.is_select:
+            continue
+        if statement.orm is not None and statement.orm.kind == "column":
+            continue  # re-reading an expired row after a commit is the point of expiring it
+        groups[(statement.sql, _freeze(statement.parameters))].append(statement)
+    duplicates = []
+    for (sql, _key), items in groups.items():
+        if len(items) > 1:
+            locations = tuple(dict.fromkeys(s.location for s in items if s.location))
+            duplicates.append(Duplicate(sql=sql, parameters=items[0].parameters, count=len(items),
+                                        locations=locations, statements=tuple(items)))
+    duplicates.sort(key=lambda d: -d.count)
+    return duplicates
