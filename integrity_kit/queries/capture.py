@@ -92,7 +92,7 @@ def _jsonable(value: Any) -> Any:
     return repr(value)
 
 
-# --- call sites -----------------------------------------------------------------------------------------------------
+# --- call sites ---------------------------------------------------------------------------------------------------
 
 def _package_dir(module) -> str:
     return os.path.dirname(os.path.abspath(module.__file__)) + os.sep
@@ -162,7 +162,7 @@ def _display_path(filename: str) -> str:
     return shown
 
 
-# --- ORM context ------------------------------------------------------------------------------------------------------
+# --- ORM context --------------------------------------------------------------------------------------------------
 
 def _relationship_props(path) -> tuple:
     """The relationship properties along a PathRegistry, outermost first."""
@@ -213,7 +213,7 @@ def _orm_listener_release() -> None:
             event.remove(Session, "do_orm_execute", _on_orm_execute)
 
 
-# --- the capture --------------------------------------------------------------------------------
+# --- the capture --------------------------------------------------------------------------------------------------
 
 class QueryLog:
     """What one capture saw. ``n_plus_one`` and ``duplicates`` are computed from ``statements`` on access."""
@@ -283,7 +283,7 @@ class QueryCapture:
                 record.rowcount = cursor.rowcount
 
     def _error(self, exception_context) -> None:
-        cursor = exception_context.cursor
+        cursor = getattr(exception_context.execution_context, "cursor", None)
         pending = self._pending.pop(id(cursor), None) if cursor is not None else None
         if pending is not None:
             record, started = pending

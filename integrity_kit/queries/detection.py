@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .capture import Statement
+from .fingerprint import placeholder_roles
 from .fixes import suggest_fix
 
 
@@ -78,14 +79,46 @@ _ORDER_BY = re.compile(r"\bORDER BY\b")
 _RANGE = re.compile(r"(?<![<>!])(?:<|>|<=|>=) \?")
 
 
-def is_pagination(fp: str) -> bool:
-    """A page of an ordered result: LIMIT with OFFSET, or keyset (``WHERE id > ? ORDER BY id LIMIT ?``)."""
-    if not _LIMIT.search(fp):
+def _shape_is_pagination(fp: str) -> bool:
+    """A page of an ordered result: ORDER BY … LIMIT with OFFSET, or keyset (``WHERE id > ? ORDER BY id LIMIT ?``)."""
+    if not (_LIMIT.search(fp) and _ORDER_BY.search(fp)):
         return False
     if _OFFSET.search(fp):
         return True
     where = fp.split(" WHERE ", 1)[1] if " WHERE " in fp else ""
-    return bool(_ORDER_BY.search(fp) and _RANGE.search(where))
+    return bool(_RANGE.search(where))
+
+
+def _parameter(parameters: Any, key: int | str) -> Any:
+    try:
+        return parameters[key]
+    except (KeyError, IndexError, TypeError):
+        return _MISSING
+
+
+_MISSING = object()
+
+
+def is_pagination(statements: list[Statement]) -> bool:
+    """True when the statements page through one result: only LIMIT/OFFSET or keyset bounds change between them.
+
+    A per-row lookup that happens to carry a LIMIT (``Query.first()`` renders ``LIMIT ? OFFSET ?``) changes a row
+    key in its WHERE clause, so it stays an N+1.
+    """
+    sample = statements[0]
+    if not _shape_is_pagination(sample.fingerprint):
+        return False
+    roles = placeholder_roles(sample.sql)
+    if not roles:
+        return True  # bounds rendered as literals: the shape is all we have
+    keyset = any(role == "range" for _key, role in roles)
+    for key, role in roles:
+        if role in ("limit", "offset") or (role == "range" and keyset):
+            continue
+        first = _freeze(_parameter(sample.parameters, key))
+        if any(_freeze(_parameter(s.parameters, key)) != first for s in statements[1:]):
+            return False  # a row key changes: one query per row, not one page per query
+    return True
 
 
 def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> list[NPlusOne]:
@@ -104,7 +137,7 @@ def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> l
         rows = {_freeze(s.parameters) for s in items}
         if len(rows) < max(threshold, 2):
             continue  # the same row again: a duplicate, not N+1
-        if is_pagination(fp):
+        if is_pagination(items):
             continue
         fix = suggest_fix(items)
         findings.append(NPlusOne(fingerprint=fp, count=len(items), location=location, sample_sql=items[0].sql,

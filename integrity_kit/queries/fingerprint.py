@@ -56,3 +56,39 @@ def fingerprint(sql: str) -> str:
     text = _IN_LIST.sub("IN (?)", text)
     text = _VALUES_ROWS.sub(lambda m: m.group(0).split("),", 1)[0] + ")", text)
     return text.rstrip(" ;")
+
+
+_COMPARISON_ROLES = {"<": "range", ">": "range", "<=": "range", ">=": "range"}
+
+
+@lru_cache(maxsize=4096)
+def placeholder_roles(sql: str) -> tuple[tuple[int | str, str], ...]:
+    """For every placeholder in ``sql``: its parameter key (position or name) and what it feeds.
+
+    The role is ``"limit"``/``"offset"`` after LIMIT/OFFSET, ``"range"`` after ``<``, ``>``, ``<=``, ``>=`` and
+    ``"value"`` otherwise. Detection uses it to tell a pagination loop (only page bounds change) from an N+1
+    (a row key changes).
+    """
+    roles: list[tuple[int | str, str]] = []
+    position = 0
+    previous = ""
+    for statement in sqlparse.parse(sql):
+        for token in statement.flatten():
+            ttype = token.ttype
+            if ttype in T.Whitespace or ttype in T.Newline or ttype in T.Comment:
+                continue
+            if ttype in T.Name.Placeholder:
+                value = token.value
+                if value in ("?", "%s"):
+                    key: int | str = position
+                    position += 1
+                elif value.startswith("$") and value[1:].isdigit():
+                    key = int(value[1:]) - 1
+                elif value.startswith("%("):
+                    key = value[2:-2]
+                else:
+                    key = value[1:]
+                role = previous.lower() if previous in ("LIMIT", "OFFSET") else _COMPARISON_ROLES.get(previous, "value")
+                roles.append((key, role))
+            previous = token.value.upper()
+    return tuple(roles)

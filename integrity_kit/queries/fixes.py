@@ -76,7 +76,9 @@ def _column_fix(statement: Statement) -> Fix:
             attr = _column_attr(mapper, parts[0], parts[1])
             if attr:
                 attrs.append(attr)
-    all_columns = mapper is not None and len(attrs) >= len(mapper.column_attrs)
+    # A refresh of an expired row selects every column that is not deferred; a deferred load selects just those.
+    loaded_by_default = [] if mapper is None else [p for p in mapper.column_attrs if not p.deferred]
+    all_columns = mapper is not None and len(attrs) >= len(loaded_by_default)
     if attrs and not all_columns:
         code = ", ".join(f"undefer({a})" for a in attrs)
         return Fix(code, "column", f"a deferred column is loaded once per row; add .options({code}) to the query "

@@ -1,0 +1,132 @@
+"""The capture itself: what a statement record holds, listener hygiene, nesting and engine scoping."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from integrity_kit.queries import capture
+from integrity_kit.queries.capture import _on_orm_execute
+from tests.queries.models import Base, Book, seed
+
+
+@pytest.fixture
+def memory_engine():
+    engine = create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        seed(session)
+    yield engine
+    engine.dispose()
+
+
+def _listening(target, cap) -> bool:
+    return any(event.contains(target, name, fn) for name, fn in (
+        ("before_cursor_execute", cap._before), ("after_cursor_execute", cap._after), ("handle_error", cap._error)))
+
+
+def test_statement_records_sql_parameters_duration_rowcount_and_call_site(memory_engine) -> None:
+    with capture(memory_engine) as log, memory_engine.begin() as connection:
+        connection.execute(text("UPDATE books SET title = title WHERE author_id = :a"), {"a": 1})
+        connection.execute(text("SELECT title FROM books WHERE id = :id"), {"id": 2}).all()
+    update, select_ = log.statements
+    assert update.rowcount == 3
+    assert update.parameters == (1,)  # SQLite's qmark style, exactly as the driver received it
+    assert select_.sql == "SELECT title FROM books WHERE id = ?"
+    assert select_.duration > 0
+    assert select_.location.startswith("tests/queries/test_capture.py:")
+    assert select_.orm is None  # Core: no ORM context
+    json.dumps(log.to_dict())
+
+
+def test_orm_context_names_entity_and_kind(memory_engine) -> None:
+    with Session(memory_engine) as session, capture(memory_engine) as log:
+        book = session.scalars(select(Book).limit(1)).one()
+        _ = book.author.name
+    query, lazy = log.statements
+    assert (query.orm.kind, query.orm.entity) == ("query", "Book")
+    assert (lazy.orm.kind, lazy.orm.entity, lazy.orm.relationship) == ("lazy", "Author", "Book.author")
+
+
+def test_listeners_removed_on_exit_and_on_exception(memory_engine) -> None:
+    cap = capture(memory_engine)
+    with cap:
+        assert _listening(memory_engine, cap)
+        assert event.contains(Session, "do_orm_execute", _on_orm_execute)
+    assert not _listening(memory_engine, cap)
+    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+
+    cap = capture(memory_engine)
+    with pytest.raises(ZeroDivisionError), cap:
+        _ = 1 / 0
+    assert not _listening(memory_engine, cap)
+    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+
+
+def test_failed_statement_is_recorded_and_capture_stays_clean(memory_engine) -> None:
+    with capture(memory_engine) as log, memory_engine.connect() as connection, pytest.raises(OperationalError):
+        connection.execute(text("SELECT * FROM no_such_table"))
+    assert [s.sql for s in log.statements] == ["SELECT * FROM no_such_table"]
+
+
+def test_nothing_recorded_outside_the_block(memory_engine) -> None:
+    with capture(memory_engine) as log, memory_engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    with memory_engine.connect() as connection:
+        connection.execute(text("SELECT 2"))
+    assert [s.sql for s in log.statements] == ["SELECT 1"]
+
+
+def test_nested_captures_each_see_their_own_window(memory_engine) -> None:
+    with capture(memory_engine) as outer, memory_engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        with capture(memory_engine) as inner:
+            connection.execute(text("SELECT 2"))
+        connection.execute(text("SELECT 3"))
+    assert [s.sql for s in outer.statements] == ["SELECT 1", "SELECT 2", "SELECT 3"]
+    assert [s.sql for s in inner.statements] == ["SELECT 2"]
+    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+
+
+def test_nested_captures_both_get_orm_context(memory_engine) -> None:
+    with Session(memory_engine) as session, capture() as outer, capture(memory_engine) as inner:
+        for book in session.scalars(select(Book)):
+            _ = book.author.name
+    assert outer.n_plus_one[0].relationship == inner.n_plus_one[0].relationship == "Book.author"
+
+
+def test_engine_scoped_capture_ignores_other_engines(memory_engine) -> None:
+    other = create_engine("sqlite://")
+    with capture(memory_engine) as log, other.connect() as connection:
+        connection.execute(text("SELECT 'other'"))
+    assert log.statements == []
+    other.dispose()
+
+
+def test_global_capture_sees_every_engine_and_unhooks(memory_engine) -> None:
+    other = create_engine("sqlite://")
+    cap = capture()
+    with cap as log:
+        with other.connect() as connection:
+            connection.execute(text("SELECT 'other'"))
+        with memory_engine.connect() as connection:
+            connection.execute(text("SELECT 'mine'"))
+    assert [s.sql for s in log.statements] == ["SELECT 'other'", "SELECT 'mine'"]
+    assert not _listening(Engine, cap)
+    other.dispose()
+
+
+def test_capture_cannot_be_started_twice(memory_engine) -> None:
+    cap = capture(memory_engine)
+    with cap, pytest.raises(RuntimeError):
+        cap.start()
+
+
+def test_rejects_things_that_are_not_engines() -> None:
+    with pytest.raises(TypeError):
+        capture("sqlite://")
