@@ -1,0 +1,70 @@
+"""Helpers that build a small shop on a migrated scratch database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from examples.ecommerce import database
+from examples.ecommerce.models import Base, Cart, CartItem, Category, Product, User
+
+T = Base.metadata.tables
+
+
+def build(engine: Engine, *, users: int = 3, products: tuple[tuple[str, int], ...] = (("9.99", 10), ("25.00", 5),
+                                                                                    ("3.50", 100))) -> None:
+    database.create_schema(engine)
+    with Session(engine) as session:
+        session.add_all([Category(name="Books", slug="books"), Category(name="Games", slug="games")])
+        session.flush()
+        session.add_all(User(email=f"u{i}@example.com", phone_number=f"+1 555 {i:07d}", full_name=f"User {i}")
+                        for i in range(1, users + 1))
+        session.add_all(Product(sku=f"SKU-{i}", name=f"Product {i}", category_id=1 + i % 2, price=Decimal(price),
+                                stock=stock)
+                        for i, (price, stock) in enumerate(products, start=1))
+        session.commit()
+
+
+def add_users(engine: Engine, count: int, start: int = 1000) -> list[int]:
+    with Session(engine) as session:
+        users = [User(email=f"b{i}@example.com", phone_number=f"+1 556 {i:07d}", full_name=f"Buyer {i}")
+                 for i in range(start, start + count)]
+        session.add_all(users)
+        session.commit()
+        return [user.id for user in users]
+
+
+def fill_cart(engine: Engine, user_id: int, lines: dict[int, int]) -> None:
+    """Put lines straight into a cart (bypassing the cart service's limits, as a test setup may)."""
+    with Session(engine) as session:
+        cart = session.scalar(select(Cart).where(Cart.user_id == user_id))
+        if cart is None:
+            cart = Cart(user_id=user_id)
+            session.add(cart)
+            session.flush()
+        for product_id, quantity in lines.items():
+            session.add(CartItem(cart_id=cart.id, product_id=product_id, quantity=quantity))
+        session.commit()
+
+
+def snapshot(engine: Engine) -> dict[str, list[tuple]]:
+    """Every row of every app table, ordered, for before/after comparisons."""
+    with engine.connect() as connection:
+        return {name: [tuple(row) for row in connection.execute(select(table).order_by(*table.primary_key.columns))]
+                for name, table in T.items()}
+
+
+def product_row(engine: Engine, product_id: int) -> tuple[int, int]:
+    with engine.connect() as connection:
+        return tuple(connection.execute(
+            select(T["products"].c.stock, T["products"].c.reserved).where(T["products"].c.id == product_id)).one())
+
+
+def count(engine: Engine, table: str, **where) -> int:
+    query = select(func.count()).select_from(T[table])
+    for column, value in where.items():
+        query = query.where(T[table].c[column] == value)
+    with engine.connect() as connection:
+        return connection.execute(query).scalar()
