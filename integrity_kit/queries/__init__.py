@@ -8,11 +8,14 @@
 
 from __future__ import annotations
 
+from .assertions import TooManyQueries, assert_max_queries
 from .capture import OrmContext, QueryCapture, QueryLog, Statement, capture
 from .detection import Duplicate, NPlusOne, find_duplicates, find_n_plus_one
 from .fingerprint import fingerprint
 
 __all__ = [
+    "TooManyQueries",
+    "assert_max_queries",
     "Duplicate",
     "NPlusOne",
     "OrmContext",

@@ -53,7 +53,6 @@ class Statement:
     sql: str
     parameters: Any
     executemany: bool
-    location: str | None
     filename: str | None
     lineno: int | None
     function: str | None
@@ -64,6 +63,13 @@ class Statement:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.sql)
+
+    @property
+    def location(self) -> str | None:
+        """``path/to/file.py:42`` of the application line, relative to the working directory when inside it."""
+        if self.filename is None:
+            return None
+        return f"{_display_path(self.filename)}:{self.lineno}"
 
     @property
     def is_select(self) -> bool:
@@ -146,19 +152,19 @@ def call_site(depth: int = 1):
     return frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
 
 
-_cwd = os.getcwd()
-_location_cache: dict[str, str] = {}
+_location_cache: dict[tuple[str, str], str] = {}
 
 
 def _display_path(filename: str) -> str:
-    shown = _location_cache.get(filename)
+    cwd = os.getcwd()
+    shown = _location_cache.get((cwd, filename))
     if shown is None:
         try:
-            relative = os.path.relpath(filename, _cwd)
+            relative = os.path.relpath(filename, cwd)
         except ValueError:  # another drive on Windows
             relative = filename
         shown = filename if relative.startswith("..") else relative
-        _location_cache[filename] = shown
+        _location_cache[(cwd, filename)] = shown
     return shown
 
 
@@ -265,12 +271,8 @@ class QueryCapture:
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
         orm = context.execution_options.get(_ORM_OPTION) if context is not None else None
         site = call_site(2)
-        if site is None:
-            filename = lineno = function = location = None
-        else:
-            filename, lineno, function = site
-            location = f"{_display_path(filename)}:{lineno}"
-        record = Statement(statement, parameters, executemany, location, filename, lineno, function, orm)
+        filename, lineno, function = site if site is not None else (None, None, None)
+        record = Statement(statement, parameters, executemany, filename, lineno, function, orm)
         self.log.statements.append(record)
         self._pending[id(cursor)] = (record, time.perf_counter())
 
