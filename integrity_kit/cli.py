@@ -48,7 +48,6 @@ _PLANNED = {
     "race": "Run concurrent checkout simulations against a database.",
     "anomalies": "Measure which isolation anomalies an engine allows at each level.",
     "lint-migrations": "Lint an Alembic script directory for unsafe migration steps.",
-    "queries": "Run a script under query capture and report N+1 patterns.",
     "demo": "The whole story on an embedded SQLite database, no setup.",
 }
 
@@ -69,6 +68,10 @@ def _planned_command(name: str, summary: str) -> click.Command:
 
 for _name, _summary in _PLANNED.items():
     cli.add_command(_planned_command(_name, _summary))
+
+from integrity_kit.queries.command import queries_command  # noqa: E402 - built commands register after the stubs
+
+cli.add_command(queries_command)
 
 
 def main() -> None:

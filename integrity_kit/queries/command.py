@@ -1,0 +1,145 @@
+"""``integrity-kit queries``: run a Python script or module under query capture and report N+1 patterns."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import runpy
+import sys
+import traceback
+from contextlib import nullcontext
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from integrity_kit.errors import IntegrityKitError
+
+_PYTHONS = {"python", "python3", Path(sys.executable).name}
+
+
+def _target(module: str | None, argv: tuple[str, ...]) -> tuple[str, str, list[str]]:
+    """("module" | "path", name, sys.argv for the program) from ``-m module`` or ``-- python app.py args``."""
+    args = list(argv)
+    if module:
+        return "module", module, [module, *args]
+    if args and (Path(args[0]).name in _PYTHONS or os.path.abspath(args[0]) == sys.executable):
+        args = args[1:]
+    if not args:
+        raise IntegrityKitError("nothing to run: use 'integrity-kit queries -- python app.py' or '-m module'")
+    if args[0] == "-m":
+        if len(args) < 2:
+            raise IntegrityKitError("'-m' needs a module name")
+        return "module", args[1], [args[1], *args[2:]]
+    if args[0].startswith("-"):
+        raise IntegrityKitError(f"unsupported python option {args[0]!r}: only a script path or -m module")
+    script = args[0]
+    if not script.endswith(".py") and Path(args[0]).name not in _PYTHONS and not Path(script).is_file():
+        raise IntegrityKitError(f"can only run Python programs in-process, not {script!r}")
+    if not Path(script).is_file():
+        raise IntegrityKitError(f"no such script: {script}")
+    return "path", script, args
+
+
+def _check_module(name: str) -> None:
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    finally:
+        sys.path.pop(0)
+    if not found:
+        raise IntegrityKitError(f"no module named {name!r}")
+
+
+def _run(kind: str, name: str, program_argv: list[str]) -> int | str | None:
+    """Run the program in this process; returns its exit status (None for a normal end)."""
+    saved_argv, saved_path = sys.argv[:], sys.path[:]
+    sys.argv = program_argv
+    sys.path.insert(0, os.path.dirname(os.path.abspath(name)) if kind == "path" else os.getcwd())
+    try:
+        if kind == "module":
+            runpy.run_module(name, run_name="__main__", alter_sys=True)
+        else:
+            runpy.run_path(name, run_name="__main__")
+        return None
+    except SystemExit as stop:
+        return stop.code
+    finally:
+        sys.argv, sys.path[:] = saved_argv, saved_path
+
+
+@click.command(
+    "queries",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    short_help="Run a script under query capture and report N+1 patterns.",
+)
+@click.option("-m", "--module", "module", metavar="MODULE", help="Run a module as 'python -m MODULE' would.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Report format.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to this file instead of standard output.")
+@click.option("--threshold", type=click.IntRange(min=2), default=2, show_default=True,
+              help="Similar queries from one line that count as an N+1.")
+@click.option("--fail-on", type=click.Choice(["n-plus-one", "duplicates", "never"]), default="n-plus-one",
+              show_default=True, help="Exit 1 on N+1 findings, on N+1 or duplicate findings, or never.")
+@click.option("--statements/--no-statements", "show_statements", default=False,
+              help="Also list every statement (text) or include them (JSON always includes them).")
+@click.argument("program", nargs=-1, type=click.UNPROCESSED)
+def queries_command(module: str | None, output_format: str, output: str | None, threshold: int, fail_on: str,
+                    show_statements: bool, program: tuple[str, ...]) -> None:
+    """Run a Python program under query capture and report N+1 patterns and duplicate queries.
+
+    \b
+      integrity-kit queries -- python app.py --port 0
+      integrity-kit queries -m myapp.report --format json
+
+    The program runs in this process with every SQLAlchemy engine captured. Exit codes: 0 clean, 1 findings
+    (see --fail-on), 2 usage error or the program failed.
+    """
+    from integrity_kit.queries import capture
+    from integrity_kit.queries.report import render_text, to_json
+
+    kind, name, program_argv = _target(module, program)
+    if kind == "module":
+        _check_module(name)
+    failure: str | None = None
+    # JSON on stdout must stay parseable: the program's own prints go to stderr then.
+    quiet = contextlib.redirect_stdout(sys.stderr) if output_format == "json" and not output else nullcontext()
+    with capture(threshold=threshold) as log, quiet:
+        try:
+            status = _run(kind, name, program_argv)
+        except Exception as error:  # the user's program failed; still report what it sent
+            failure = "".join(traceback.format_exception(error))
+            status = 1
+    if status not in (None, 0) and failure is None:
+        failure = f"the program exited with status {status}"
+
+    stream = open(output, "w", encoding="utf-8") if output else None  # noqa: SIM115 - closed below
+    try:
+        if output_format == "json":
+            data = to_json(log, command=[*(["-m"] if kind == "module" else []), *program_argv])
+            text = json.dumps(data, indent=2)
+            if stream:
+                stream.write(text + "\n")
+            else:
+                click.echo(text)
+        else:
+            console = Console(file=stream, highlight=False, soft_wrap=False) if stream else Console(highlight=False)
+            render_text(log, console, show_statements=show_statements)
+    finally:
+        if stream:
+            stream.close()
+
+    if failure:
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        err.print(failure.rstrip(), markup=False)
+        raise IntegrityKitError("the program failed; the report above covers what it sent before failing")
+    findings = len(log.n_plus_one)
+    if fail_on == "duplicates":
+        findings += len(log.duplicates)
+    if fail_on != "never" and findings:
+        sys.exit(1)

@@ -1,0 +1,72 @@
+"""Render a :class:`QueryLog` for people (rich text) and for scripts (JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from integrity_kit import __version__
+
+from .capture import QueryLog
+
+
+def _one_line(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def to_json(log: QueryLog, *, command: list[str] | None = None, include_statements: bool = True) -> dict[str, Any]:
+    n_plus_one = log.n_plus_one
+    duplicates = log.duplicates
+    data: dict[str, Any] = {
+        "tool": "integrity-kit",
+        "version": __version__,
+        "command": command,
+        "summary": {
+            "statements": len(log.statements),
+            "n_plus_one": len(n_plus_one),
+            "duplicates": len(duplicates),
+            "duration_ms": round(sum(s.duration for s in log.statements) * 1000, 3),
+        },
+        "n_plus_one": [f.to_dict() for f in n_plus_one],
+        "duplicates": [d.to_dict() for d in duplicates],
+    }
+    if include_statements:
+        data["statements"] = [s.to_dict() for s in log.statements]
+    return data
+
+
+def render_text(log: QueryLog, console: Console, *, show_statements: bool = False) -> None:
+    n_plus_one = log.n_plus_one
+    duplicates = log.duplicates
+    total_ms = sum(s.duration for s in log.statements) * 1000
+    console.print(
+        f"[bold]{len(log.statements)}[/] statements ({total_ms:.1f} ms in the database), "
+        f"[bold]{len(n_plus_one)}[/] N+1 pattern(s), [bold]{len(duplicates)}[/] duplicate(s)"
+    )
+    if not log.statements:
+        console.print("[yellow]No SQL was captured: did the program use SQLAlchemy?[/]")
+    for number, finding in enumerate(n_plus_one, 1):
+        what = finding.relationship or {"lookup": "one query per row", "count": "a COUNT per row",
+                                        "column": "a column load per row"}.get(finding.kind, "repeated query")
+        console.print()
+        console.print(f"[bold red]N+1 #{number}[/] {escape(what)}: [bold]{finding.count}[/] similar queries "
+                      f"from [cyan]{escape(finding.location or '<unknown>')}[/]")
+        console.print(f"  [green]fix:[/] {escape(finding.fix)}")
+        if finding.explanation:
+            console.print(f"  [dim]{escape(finding.explanation)}[/]")
+        console.print(f"  [dim]sample:[/] {escape(_one_line(finding.sample_sql))}")
+    for duplicate in duplicates:
+        console.print()
+        console.print(f"[bold yellow]duplicate[/] sent {duplicate.count} times from "
+                      f"[cyan]{escape(', '.join(duplicate.locations) or '<unknown>')}[/]")
+        console.print(f"  [dim]sql:[/] {escape(_one_line(duplicate.sql))}  [dim]parameters:[/] "
+                      f"{escape(repr(duplicate.parameters))}")
+    if show_statements and log.statements:
+        console.print()
+        console.print("[bold]statements[/]")
+        for number, statement in enumerate(log.statements, 1):
+            # one line per statement, never wrapped, so it can be grepped and diffed
+            console.print(f"{number:>4}. {escape(statement.location or '?')}  {statement.duration * 1000:.2f} ms  "
+                          f"{escape(_one_line(statement.sql))}", soft_wrap=True)
