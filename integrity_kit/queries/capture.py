@@ -12,9 +12,9 @@ import contextlib
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 import sqlalchemy
@@ -27,6 +27,7 @@ import integrity_kit
 from .fingerprint import fingerprint
 
 _ORM_OPTION = "integrity_kit_orm"
+_getframe = sys._getframe
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,35 +47,63 @@ class OrmContext:
     parent_path: tuple = field(default=(), repr=False, compare=False)
 
 
-@dataclass(slots=True)
 class Statement:
-    """One statement sent to the database."""
+    """One statement sent to the database.
 
-    sql: str
-    parameters: Any
-    executemany: bool
-    filename: str | None
-    lineno: int | None
-    function: str | None
-    orm: OrmContext | None
-    duration: float = 0.0
-    rowcount: int = -1
+    A thin view over the list the capture's hot path fills in (a list, because ``after_cursor_execute`` completes
+    it in place); everything derived, such as the ORM context, the fingerprint and the location, is worked out
+    on first access rather than while the application waits.
+    """
+
+    __slots__ = ("_r", "_orm")
+
+    def __init__(self, raw: list) -> None:
+        self._r = raw
+        self._orm: Any = False
+
+    sql = property(lambda self: self._r[0], doc="The SQL exactly as the driver received it.")
+    parameters = property(lambda self: self._r[1], doc="The parameters exactly as the driver received them.")
+    executemany = property(lambda self: self._r[2], doc="True for an executemany() batch.")
+    filename = property(lambda self: self._r[3], doc="The application file that sent it (None if unknown).")
+    lineno = property(lambda self: self._r[4], doc="The line in ``filename``.")
+    function = property(lambda self: self._r[5], doc="The function containing that line.")
+
+    @property
+    def duration(self) -> float:
+        """Seconds the cursor spent executing (0.0 while the statement is still running)."""
+        return 0.0 if self._r[8] is None else self._r[7]
+
+    @property
+    def rowcount(self) -> int:
+        """The cursor's rowcount (-1 when the driver does not know, e.g. SELECT on SQLite)."""
+        return -1 if self._r[8] is None else self._r[8]
+
+    @property
+    def orm(self) -> OrmContext | None:
+        """Why the ORM sent this statement (None for Core and ``text()``)."""
+        if self._orm is False:
+            raw = self._r[6]
+            self._orm = None if raw is None else _build_orm_context(*raw)
+        return self._orm
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.sql)
+        return fingerprint(self._r[0])
 
     @property
     def location(self) -> str | None:
         """``path/to/file.py:42`` of the application line, relative to the working directory when inside it."""
-        if self.filename is None:
+        if self._r[3] is None:
             return None
-        return f"{_display_path(self.filename)}:{self.lineno}"
+        return f"{_display_path(self._r[3])}:{self._r[4]}"
 
     @property
     def is_select(self) -> bool:
-        head = self.sql.lstrip(" \n\t(").upper()
+        head = self._r[0].lstrip(" \n\t(").upper()
         return head.startswith("SELECT") or head.startswith("WITH")
+
+    def __repr__(self) -> str:
+        return f"Statement({' '.join(self.sql.split())[:80]!r} at {self.location})"
 
     def to_dict(self) -> dict[str, Any]:
         orm = self.orm
@@ -177,26 +206,32 @@ def _relationship_props(path) -> tuple:
     return tuple(item for item in getattr(path, "path", ()) if hasattr(item, "direction"))
 
 
-def _orm_context(state) -> OrmContext:
-    mapper = state.bind_mapper
+def _build_orm_context(kind: str, mapper, path, parent_load_path) -> OrmContext:
     entity = mapper.class_.__name__ if mapper is not None else None
-    lazy_from = state.lazy_loaded_from
-    if state.is_relationship_load:
-        props = _relationship_props(state.loader_strategy_path)
+    if kind in ("lazy", "batch"):
+        props = _relationship_props(path)
         prop = props[-1] if props else None
         relationship = f"{prop.parent.class_.__name__}.{prop.key}" if prop is not None else None
-        if lazy_from is not None:
-            parent_path = _relationship_props(getattr(lazy_from, "load_path", None))
-            return OrmContext("lazy", entity, relationship, mapper, prop, parent_path)
-        return OrmContext("batch", entity, relationship, mapper, prop)
-    if state.is_column_load:
-        return OrmContext("column", entity, None, mapper)
-    return OrmContext("query", entity, None, mapper)
+        return OrmContext(kind, entity, relationship, mapper, prop, _relationship_props(parent_load_path))
+    return OrmContext(kind, entity, None, mapper)
 
 
 def _on_orm_execute(orm_execute_state) -> None:
+    # The hot path: grab the few cheap facts and let the cursor-level record carry them; names, paths and
+    # fixes are worked out only when someone reads ``Statement.orm``.
     with contextlib.suppress(Exception):  # context is a nicety; never break the user's query over it
-        orm_execute_state.update_execution_options(**{_ORM_OPTION: _orm_context(orm_execute_state)})
+        path = orm_execute_state.loader_strategy_path
+        if path is not None and not path.is_root:
+            lazy_from = orm_execute_state.lazy_loaded_from
+            if lazy_from is not None:
+                raw = ("lazy", orm_execute_state.bind_mapper, path, getattr(lazy_from, "load_path", None))
+            else:
+                raw = ("batch", orm_execute_state.bind_mapper, path, None)
+        elif orm_execute_state.is_column_load:
+            raw = ("column", orm_execute_state.bind_mapper, None, None)
+        else:
+            raw = ("query", orm_execute_state.bind_mapper, None, None)
+        orm_execute_state.update_execution_options(**{_ORM_OPTION: raw})
 
 
 _orm_lock = threading.Lock()
@@ -225,8 +260,22 @@ class QueryLog:
     """What one capture saw. ``n_plus_one`` and ``duplicates`` are computed from ``statements`` on access."""
 
     def __init__(self, threshold: int = 2) -> None:
-        self.statements: list[Statement] = []
+        self._raw: list[list] = []  # appended to by the capture's hot path
+        self._statements: list[Statement] = []
         self.threshold = threshold
+
+    @property
+    def statements(self) -> list[Statement]:
+        """Every statement sent so far, in order."""
+        raw, done = self._raw, self._statements
+        if len(done) < len(raw):
+            done.extend(Statement(r) for r in raw[len(done):])
+        return done
+
+    def clear(self) -> None:
+        """Forget what was recorded so far (the capture keeps running)."""
+        del self._raw[:]
+        del self._statements[:]
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -264,32 +313,70 @@ class QueryCapture:
     def __init__(self, engine=None, *, threshold: int = 2) -> None:
         self.target = _event_target(engine)
         self.log = QueryLog(threshold=threshold)
-        self._pending: dict[int, tuple[Statement, float]] = {}
+        self._pending: dict[int, list] = {}
+        self._raw = self.log._raw
+        self._depth = 0  # stack depth of the last application frame found, tried first next time
         self._active = False
 
-    # listeners are bound methods so every capture removes exactly its own
+    # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
+    # statement, so they are written for speed: no helper calls on the common path, no per-call allocations
+    # beyond the record itself.
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        orm = context.execution_options.get(_ORM_OPTION) if context is not None else None
-        site = call_site(2)
-        filename, lineno, function = site if site is not None else (None, None, None)
-        record = Statement(statement, parameters, executemany, filename, lineno, function, orm)
-        self.log.statements.append(record)
-        self._pending[id(cursor)] = (record, time.perf_counter())
+        orm_raw = context.execution_options.get(_ORM_OPTION) if context is not None else None
+        cache = _internal_cache
+        # A loop sends its statements from the same depth again and again. Python builds frame objects lazily, so
+        # trying last time's depth first (two frames) is much cheaper than walking every SQLAlchemy frame.
+        depth = self._depth
+        if depth:
+            try:
+                frame = _getframe(depth)
+                code = frame.f_code
+                if cache.get(code.co_filename) is False and cache.get(_getframe(depth - 1).f_code.co_filename):
+                    record = [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
+                              orm_raw, 0.0, None]
+                    self._raw.append(record)
+                    self._pending[id(cursor)] = record
+                    record[7] = perf_counter()  # the start time until _after turns it into a duration
+                    return
+            except ValueError:  # the stack is shallower this time
+                pass
+        frame = sys._getframe(1)
+        depth = 1
+        while frame is not None:
+            code = frame.f_code
+            internal = cache.get(code.co_filename)
+            if internal is None:
+                internal = _is_internal(code.co_filename)
+            if not internal:
+                record = [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
+                          orm_raw, 0.0, None]
+                self._depth = depth
+                break
+            frame = frame.f_back
+            depth += 1
+        else:
+            site = call_site(2) if _getcurrent is not None else None  # maybe across a greenlet boundary
+            filename, lineno, function = site if site is not None else (None, None, None)
+            record = [statement, parameters, executemany, filename, lineno, function, orm_raw, 0.0, None]
+        self._raw.append(record)
+        self._pending[id(cursor)] = record
+        record[7] = perf_counter()  # the start time until _after turns it into a duration
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        pending = self._pending.pop(id(cursor), None)
-        if pending is not None:
-            record, started = pending
-            record.duration = time.perf_counter() - started
-            with contextlib.suppress(Exception):
-                record.rowcount = cursor.rowcount
+        record = self._pending.pop(id(cursor), None)
+        if record is not None:
+            record[7] = perf_counter() - record[7]
+            try:
+                record[8] = cursor.rowcount
+            except Exception:  # a driver without rowcount: record "unknown" (contextlib.suppress is slower here)
+                record[8] = -1
 
     def _error(self, exception_context) -> None:
         cursor = getattr(exception_context.execution_context, "cursor", None)
-        pending = self._pending.pop(id(cursor), None) if cursor is not None else None
-        if pending is not None:
-            record, started = pending
-            record.duration = time.perf_counter() - started
+        record = self._pending.pop(id(cursor), None) if cursor is not None else None
+        if record is not None:
+            record[7] = perf_counter() - record[7]
+            record[8] = -1
 
     def start(self) -> QueryLog:
         if self._active:

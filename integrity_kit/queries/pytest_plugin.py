@@ -208,7 +208,7 @@ class QueryCaptureFixture:
 
     def clear(self) -> None:
         """Forget the statements so far (e.g. after the test's own setup)."""
-        del self.log.statements[:]
+        self.log.clear()
 
     def assert_max_queries(self, limit: int) -> None:
         """Fail unless the test has sent at most ``limit`` statements so far; the message lists each one."""
