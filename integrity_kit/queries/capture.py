@@ -316,6 +316,7 @@ class QueryCapture:
         self._pending: dict[int, list] = {}
         self._raw = self.log._raw
         self._depth = 0  # stack depth of the last application frame found, tried first next time
+        self._frame = None  # that frame (a loop's frame stays the same object across iterations)
         self._active = False
 
     # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
@@ -331,7 +332,8 @@ class QueryCapture:
             try:
                 frame = _getframe(depth)
                 code = frame.f_code
-                if cache.get(code.co_filename) is False and cache.get(_getframe(depth - 1).f_code.co_filename):
+                # Same live application frame at the same depth, called through library code: same call site.
+                if frame is self._frame and cache.get(_getframe(depth - 1).f_code.co_filename):
                     record = [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
                               orm_raw, 0.0, None]
                     self._raw.append(record)
@@ -351,6 +353,7 @@ class QueryCapture:
                 record = [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
                           orm_raw, 0.0, None]
                 self._depth = depth
+                self._frame = frame
                 break
             frame = frame.f_back
             depth += 1
@@ -408,6 +411,7 @@ class QueryCapture:
         finally:
             _orm_listener_release()
             self._pending.clear()
+            self._frame = None  # do not keep the application's locals alive
 
     def __enter__(self) -> QueryLog:
         return self.start()
