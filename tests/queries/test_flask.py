@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, joinedload
 
+from integrity_kit.queries.capture import _on_orm_execute
 from integrity_kit.queries.flask import init_app
 from tests.queries.models import Base, Book, seed
 
@@ -76,4 +77,4 @@ def test_failing_view_leaves_no_listener_behind(engine) -> None:
     assert app.test_client().get("/boom").status_code == 500
     assert not engine.dispatch.before_cursor_execute
     assert not engine.dispatch.after_cursor_execute
-    assert not Session.dispatch.do_orm_execute
+    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
