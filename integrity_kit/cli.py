@@ -47,7 +47,6 @@ _PLANNED = {
     "explain": "Show the documentation of one audit rule.",
     "race": "Run concurrent checkout simulations against a database.",
     "anomalies": "Measure which isolation anomalies an engine allows at each level.",
-    "lint-migrations": "Lint an Alembic script directory for unsafe migration steps.",
     "demo": "The whole story on an embedded SQLite database, no setup.",
 }
 
@@ -72,6 +71,10 @@ for _name, _summary in _PLANNED.items():
 from integrity_kit.queries.command import queries_command  # noqa: E402 - built commands register after the stubs
 
 cli.add_command(queries_command)
+
+from integrity_kit.migrations.command import lint_migrations_command  # noqa: E402
+
+cli.add_command(lint_migrations_command)
 
 
 def main() -> None:

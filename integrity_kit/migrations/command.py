@@ -1,0 +1,56 @@
+"""``integrity-kit lint-migrations PATH``: a thin click command over :func:`integrity_kit.migrations.lint`."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+
+from integrity_kit.migrations.linter import lint
+from integrity_kit.migrations.model import DIALECTS
+
+
+@click.command("lint-migrations")
+@click.argument("path", type=click.Path(file_okay=True, dir_okay=True))
+@click.option("--dialect", type=click.Choice(DIALECTS), default="postgresql", show_default=True,
+              help="The database the migrations will run on; rules that do not apply to it are skipped.")
+@click.option("--since", metavar="REV", default=None,
+              help="Lint only the revisions newer than REV (the history is still read for context).")
+@click.option("--select", "select", multiple=True, metavar="RULE",
+              help="Run only these rules (code or name); repeat for several.")
+@click.option("--no-sql", is_flag=True, help="Skip the second analysis on each revision's rendered offline SQL.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to this file instead of standard output.")
+def lint_migrations_command(path: str, dialect: str, since: str | None, select: tuple[str, ...], no_sql: bool,
+                            output_format: str, output: str | None) -> None:
+    """Lint an Alembic script directory for unsafe migration steps.
+
+    PATH is the script directory (the folder holding env.py and versions/). Each revision's upgrade() and
+    downgrade() are read as Python (findings point at the exact op.* call), then each revision's offline SQL is
+    rendered on its own and checked again. Silence a true finding with a reason:
+    `# integrity-kit: ignore[rule-name] why this is safe here`.
+
+    Exit codes: 0 no findings, 1 findings, 2 bad path or not an Alembic directory.
+    """
+    result = lint(path, dialect=dialect, since=since, select=list(select) or None, render_sql=not no_sql)
+    if output_format == "text":
+        if output:
+            with open(output, "w", encoding="utf-8") as handle:
+                from integrity_kit.migrations.report import render_text
+
+                render_text(result, Console(file=handle, width=120, no_color=True))
+        else:
+            from integrity_kit.migrations.report import render_text
+
+            render_text(result, Console(highlight=False, soft_wrap=True))
+    else:
+        from integrity_kit.migrations.report import render_json, render_sarif
+
+        text = render_json(result) if output_format == "json" else render_sarif(result)
+        if output:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        else:
+            click.echo(text)
+    raise SystemExit(1 if result.findings else 0)

@@ -1,0 +1,129 @@
+"""lint(): read the script directory, parse every revision, run the rules, apply inline ignores."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from integrity_kit.errors import IntegrityKitError
+from integrity_kit.migrations import ignores
+from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Revision, dotted, kw_literal, literal
+from integrity_kit.migrations.rules import BY_KEY, RULES
+from integrity_kit.migrations.source import open_script_directory, ordered_scripts, parse_revision
+from integrity_kit.migrations.sql import render_revision
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+@dataclass
+class LintResult:
+    path: str
+    dialect: str
+    revisions: list[str]
+    findings: list[Finding]
+    ignored: list[Finding] = field(default_factory=list)
+    unexplained_ignores: list[Finding] = field(default_factory=list)
+    not_analysed: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        from integrity_kit import __version__
+
+        by_severity: dict[str, int] = {}
+        for finding in self.findings:
+            by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+        return {"tool": "integrity-kit", "version": __version__, "path": self.path, "dialect": self.dialect,
+                "revisions": self.revisions,
+                "summary": {"revisions": len(self.revisions), "findings": len(self.findings),
+                            "by_severity": by_severity, "ignored": len(self.ignored)},
+                "findings": [f.to_dict() for f in self.findings],
+                "ignored": [f.to_dict() for f in self.ignored],
+                "not_analysed": self.not_analysed}
+
+
+def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = None,
+         select: list[str] | None = None, render_sql: bool = True) -> LintResult:
+    """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given."""
+    if dialect not in DIALECTS:
+        raise IntegrityKitError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+    script = open_script_directory(path)
+    scripts = ordered_scripts(script)
+    if not scripts:
+        raise IntegrityKitError(f"{path}: no revisions found in versions/")
+    revisions = [parse_revision(s, Path(path)) for s in scripts]
+    context = LintContext(dialect=dialect, heads=tuple(script.get_heads()))
+    for revision in revisions:
+        _collect_foreign_keys(revision, context)
+    targets = revisions
+    if since is not None:
+        try:
+            newer = {s.revision for s in script.iterate_revisions("heads", since)} - {since}
+        except Exception as error:
+            raise IntegrityKitError(f"--since {since}: {error}") from error
+        targets = [r for r in revisions if r.revision in newer]
+    rules = [rule() for rule in RULES if dialect in rule.dialects]
+    if select:
+        unknown = [key for key in select if key not in BY_KEY]
+        if unknown:
+            raise IntegrityKitError(f"unknown rule(s): {', '.join(unknown)}")
+        wanted = {BY_KEY[key].code for key in select}
+        rules = [rule for rule in rules if rule.code in wanted]
+    result = LintResult(path=str(path), dialect=dialect, revisions=[r.revision for r in targets], findings=[])
+    for revision in targets:
+        if render_sql:
+            try:
+                revision.statements.extend(render_revision(Path(path), revision, dialect))
+            except Exception as error:  # the user's env.py may need things we cannot provide offline
+                reason = " ".join(str(error).split()) or type(error).__name__
+                result.not_analysed.append({"object": f"{revision.revision} (rendered SQL)", "reason": reason[:200]})
+        found = _dedupe([f for rule in rules for f in rule.check(revision, context)])
+        kept, ignored, unexplained = ignores.apply(revision, found)
+        result.findings.extend(kept)
+        result.ignored.extend(ignored)
+        result.unexplained_ignores.extend(unexplained)
+    result.findings.sort(key=lambda f: (f.path, f.line, f.code))
+    return result
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """The rendered SQL repeats what the Python source already showed; keep the finding with the exact line."""
+    primary = [f for f in findings if f.source != "sql"]
+    out = list(dict.fromkeys(primary))
+    for finding in findings:
+        if finding.source != "sql":
+            continue
+        if any(p.code == finding.code and (p.table == finding.table or None in (p.table, finding.table))
+               for p in primary):
+            continue
+        if finding not in out:
+            out.append(finding)
+    return out
+
+
+def _collect_foreign_keys(revision: Revision, context: LintContext) -> None:
+    """Remember every foreign key the history declares: referenced table -> [(child, ondelete)]."""
+    for op in revision.upgrade:
+        if op.name == "create_table":
+            for arg in op.call.args[1:]:
+                if not isinstance(arg, ast.Call):
+                    continue
+                kind = dotted(arg.func).split(".")[-1]
+                if kind == "ForeignKeyConstraint" and len(arg.args) >= 2:
+                    targets = literal(arg.args[1]) or []
+                    for target in targets:
+                        context.fks.setdefault(str(target).split(".")[0], []).append(
+                            (op.table, kw_literal(arg, "ondelete")))
+                elif kind == "Column":
+                    for inner in arg.args:
+                        if isinstance(inner, ast.Call) and dotted(inner.func).split(".")[-1] == "ForeignKey":
+                            target = literal(inner.args[0]) if inner.args else None
+                            if target:
+                                context.fks.setdefault(str(target).split(".")[0], []).append(
+                                    (op.table, kw_literal(inner, "ondelete")))
+        elif op.name == "create_foreign_key":
+            if op.receiver == "batch":
+                child, parent = op.batch_table, literal(op.arg(1))
+            else:
+                child, parent = literal(op.arg(1)), literal(op.arg(2))
+            if parent:
+                context.fks.setdefault(parent, []).append((child, literal(op.kw("ondelete"))))

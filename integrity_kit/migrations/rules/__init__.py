@@ -1,0 +1,36 @@
+"""The explicit registry of migration rules. A test checks every Rule subclass is listed here."""
+
+from __future__ import annotations
+
+from integrity_kit.migrations.model import Rule
+from integrity_kit.migrations.rules.columns import (
+    AddNotNullColumnWithoutDefault,
+    ColumnTypeChangeRewritesTable,
+    SetNotNullInOneStep,
+)
+from integrity_kit.migrations.rules.constraints import ConstraintValidatedInOneStep, UniqueConstraintWithoutIndex
+from integrity_kit.migrations.rules.execution import BackfillInDdlTransaction, RawStringExecute
+from integrity_kit.migrations.rules.history import MissingDowngrade, MultipleHeads, NonReversingDowngrade
+from integrity_kit.migrations.rules.indexes import ConcurrentlyInTransaction, IndexWithoutConcurrently
+from integrity_kit.migrations.rules.renames import DropColumnOrTable, RenameColumnOrTable
+from integrity_kit.migrations.rules.sqlite import BatchRecreateCascade
+
+RULES: tuple[type[Rule], ...] = (
+    AddNotNullColumnWithoutDefault,
+    SetNotNullInOneStep,
+    ColumnTypeChangeRewritesTable,
+    RenameColumnOrTable,
+    DropColumnOrTable,
+    IndexWithoutConcurrently,
+    ConcurrentlyInTransaction,
+    UniqueConstraintWithoutIndex,
+    ConstraintValidatedInOneStep,
+    RawStringExecute,
+    BackfillInDdlTransaction,
+    BatchRecreateCascade,
+    MissingDowngrade,
+    NonReversingDowngrade,
+    MultipleHeads,
+)
+
+BY_KEY = {key: rule for rule in RULES for key in (rule.code, rule.name)}

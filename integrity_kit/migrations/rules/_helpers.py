@@ -1,0 +1,27 @@
+"""Shared helpers for the migration rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from integrity_kit.migrations.model import Revision, Statement
+from integrity_kit.migrations.sql import Action, classify
+
+
+def actions(revision: Revision) -> Iterator[tuple[Statement, Action, int]]:
+    """Every classified SQL action of the revision's upgrade, with the best line we know for it."""
+    for statement in revision.statements:
+        for action in classify(statement.sql):
+            yield statement, action, statement.line or revision.upgrade_line
+
+
+def sql_created_tables(revision: Revision) -> set[str]:
+    created = set(revision.created_tables())
+    for _statement, action, _line in actions(revision):
+        if action.kind == "create_table" and action.table:
+            created.add(action.table)
+    return created
+
+
+def source(statement: Statement) -> str:
+    return "sql" if statement.origin == "rendered" else "python"

@@ -1,0 +1,201 @@
+"""Column rules: adding NOT NULL columns, tightening to NOT NULL, type changes that rewrite the table."""
+
+from __future__ import annotations
+
+import re
+
+from integrity_kit.migrations.model import Rule, literal, parse_column
+from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+
+
+class AddNotNullColumnWithoutDefault(Rule):
+    """Adding a NOT NULL column without a server default to a table that already exists.
+
+    ## What it checks
+
+    `op.add_column()` (or `batch.add_column()`) of a column with `nullable=False` (or `primary_key=True`) and no
+    `server_default`, on a table this revision did not create; and `ALTER TABLE ... ADD ... NOT NULL` without
+    `DEFAULT` in the SQL the revision renders or executes.
+
+    ## Why it matters
+
+    Every existing row needs a value for the new column. Without a default the statement fails on any table that
+    has rows, so the deploy breaks in production although it passed on the empty test database.
+
+    ## Example
+
+    ```python
+    op.add_column("orders", sa.Column("channel", sa.String(20), nullable=False))
+    ```
+
+    ## How to fix
+
+    Give the column a constant `server_default` (PostgreSQL 11+ and MySQL 8 add it without rewriting the table),
+    or add it nullable, backfill in its own revision, then tighten it to NOT NULL.
+
+    ```python
+    op.add_column("orders", sa.Column("channel", sa.String(20), nullable=False, server_default="web"))
+    ```
+    """
+
+    code = "IK801"
+    name = "add-not-null-column-without-default"
+    severity = "error"
+    summary = "NOT NULL column added without a server default to an existing table"
+
+    def check(self, revision, context):
+        created = sql_created_tables(revision)
+        for op in revision.upgrade:
+            if op.name != "add_column" or op.table in created:
+                continue
+            column = parse_column(op.arg(0) if op.receiver == "batch" else op.arg(1))
+            if column and not column.nullable and not column.server_default:
+                yield self.finding(
+                    revision, op.line, f"column {op.table}.{column.name} is added NOT NULL without a server "
+                    "default: the statement fails on a table that has rows", table=op.table,
+                    fix=f'op.add_column("{op.table}", sa.Column("{column.name}", {column.type_source}, '
+                        'nullable=False, server_default=<constant>))')
+        for statement, action, line in actions(revision):
+            if action.kind == "add_column_not_null_no_default" and action.table not in created:
+                yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: NOT NULL without "
+                                   "DEFAULT fails on a table that has rows", table=action.table,
+                                   source=source(statement))
+
+
+class SetNotNullInOneStep(Rule):
+    """Setting NOT NULL on an existing column in one step.
+
+    ## What it checks
+
+    `op.alter_column(..., nullable=False)` on a table this revision did not create, and
+    `ALTER COLUMN ... SET NOT NULL` / `MODIFY ... NOT NULL` in the SQL.
+
+    ## Why it matters
+
+    PostgreSQL scans the whole table to prove there is no NULL while holding an ACCESS EXCLUSIVE lock: no reads, no
+    writes for the length of the scan. MySQL rebuilds the table.
+
+    ## Example
+
+    ```python
+    op.alter_column("orders", "channel", existing_type=sa.String(20), nullable=False)
+    ```
+
+    ## How to fix
+
+    On PostgreSQL 12+, prove it with a CHECK constraint first, without the lock, then let `SET NOT NULL` reuse the
+    proof:
+
+    ```python
+    op.create_check_constraint("ck_orders_channel_not_null", "orders", "channel IS NOT NULL",
+                               postgresql_not_valid=True)
+    # next revision:
+    op.execute("ALTER TABLE orders VALIDATE CONSTRAINT ck_orders_channel_not_null")
+    op.alter_column("orders", "channel", existing_type=sa.String(20), nullable=False)
+    op.drop_constraint("ck_orders_channel_not_null", "orders", type_="check")
+    ```
+    """
+
+    code = "IK802"
+    name = "set-not-null-in-one-step"
+    severity = "warning"
+    summary = "NOT NULL set on an existing column in one step"
+    dialects = ("postgresql", "mysql")
+
+    def check(self, revision, context):
+        created = sql_created_tables(revision)
+        validated = {action.table for _s, action, _l in actions(revision)
+                     if action.kind == "alter_other" and "VALIDATE CONSTRAINT" in action.detail.upper()}
+        validated |= {literal(op.arg(1)) for op in revision.upgrade if op.name == "execute"
+                      and "VALIDATE CONSTRAINT" in str(literal(op.arg(0)) or "").upper()}
+        for op in revision.upgrade:
+            if op.name != "alter_column" or literal(op.kw("nullable")) is not False or op.table in created:
+                continue
+            if op.table in validated:
+                continue  # the scan was done by VALIDATE CONSTRAINT, under a weaker lock
+            column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+            yield self.finding(
+                revision, op.line, f"NOT NULL on existing column {op.table}.{column} in one step scans the whole "
+                "table under an exclusive lock", table=op.table,
+                fix=f'op.create_check_constraint("ck_{op.table}_{column}_not_null", "{op.table}", '
+                    f'"{column} IS NOT NULL", postgresql_not_valid=True)\n'
+                    f'# next revision:\nop.execute("ALTER TABLE {op.table} VALIDATE CONSTRAINT '
+                    f'ck_{op.table}_{column}_not_null")\n'
+                    f'op.alter_column("{op.table}", "{column}", nullable=False)')
+        for statement, action, line in actions(revision):
+            if action.kind == "set_not_null" and action.table not in created | validated:
+                yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: scans the table "
+                                   "under an exclusive lock", table=action.table, source=source(statement))
+
+
+_STRING = re.compile(r"(?:sa\.)?(?:String|VARCHAR|Unicode)\((\d+)\)")
+_TEXT = re.compile(r"(?:sa\.)?(?:Text|UnicodeText|TEXT)\(\)?")
+
+
+def _widening(existing: str, new: str) -> bool:
+    """varchar(n) -> varchar(m >= n) or text: PostgreSQL changes only the catalog, no rewrite."""
+    old = _STRING.fullmatch(existing)
+    if not old:
+        return False
+    wider = _STRING.fullmatch(new)
+    return bool((wider and int(wider.group(1)) >= int(old.group(1))) or _TEXT.fullmatch(new))
+
+
+class ColumnTypeChangeRewritesTable(Rule):
+    """Changing a column's type in a way that rewrites the table.
+
+    ## What it checks
+
+    `op.alter_column(..., type_=...)` on a table this revision did not create, unless it only widens a
+    `String(n)` to a longer `String` or to `Text` (with `existing_type` given, so the linter can tell), and
+    `ALTER COLUMN ... TYPE` in executed SQL.
+
+    ## Why it matters
+
+    Most type changes rewrite every row and rebuild every index of the table under an ACCESS EXCLUSIVE lock
+    (PostgreSQL) or copy the table (MySQL). The running app waits — or times out — for the whole rewrite.
+
+    ## Example
+
+    ```python
+    op.alter_column("orders", "total_amount", type_=sa.Numeric(14, 2), existing_type=sa.Numeric(12, 2))
+    ```
+
+    ## How to fix
+
+    Add a new column of the new type, write both from the app, backfill in batches, switch reads, then drop the old
+    column in a later release. Widening `String(n)` to `String(m)` or `Text` needs no rewrite: say so with
+    `existing_type`.
+    """
+
+    code = "IK803"
+    name = "column-type-change-rewrites-table"
+    severity = "warning"
+    summary = "column type change that rewrites the table"
+    dialects = ("postgresql", "mysql")
+
+    def check(self, revision, context):
+        created = sql_created_tables(revision)
+        for op in revision.upgrade:
+            if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:
+                continue
+            existing = op.kw("existing_type")
+            if existing is not None and _widening(ast_text(existing), ast_text(op.kw("type_"))):
+                continue
+            column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+            yield self.finding(
+                revision, op.line, f"type change of {op.table}.{column} to {ast_text(op.kw('type_'))} rewrites the "
+                "table under an exclusive lock", table=op.table,
+                fix=f'op.add_column("{op.table}", sa.Column("{column}_new", {ast_text(op.kw("type_"))}))\n'
+                    "# dual-write from the app, backfill in batches in its own revision, switch reads, "
+                    "drop the old column later")
+        for statement, action, line in actions(revision):
+            if action.kind == "alter_type" and statement.origin == "execute" and action.table not in created:
+                yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: rewrites the table",
+                                   table=action.table, source=source(statement))
+
+
+def ast_text(node) -> str:
+    import ast
+
+    return ast.unparse(node) if node is not None else ""

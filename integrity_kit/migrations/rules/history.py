@@ -1,0 +1,159 @@
+"""History rules: every revision can be undone, and the history has one head."""
+
+from __future__ import annotations
+
+import ast
+
+from integrity_kit.migrations.model import Rule, literal
+
+# upgrade op -> the downgrade op that undoes it
+_INVERSE = {"create_table": "drop_table", "add_column": "drop_column", "create_index": "drop_index",
+            "create_foreign_key": "drop_constraint", "create_check_constraint": "drop_constraint",
+            "create_unique_constraint": "drop_constraint", "rename_table": "rename_table",
+            "drop_column": "add_column", "drop_table": "create_table", "alter_column": "alter_column"}
+
+
+def _key(op) -> tuple[str, str | None, str | None]:
+    """What object an op touches: (table, object name) so upgrade and downgrade ops can be matched."""
+    if op.name in {"create_table", "drop_table"}:
+        return ("table", op.table, None)
+    if op.name == "rename_table":
+        return ("table", None, None)
+    if op.name in {"add_column", "drop_column", "alter_column"}:
+        first = op.arg(0) if op.receiver == "batch" else op.arg(1)
+        if isinstance(first, ast.Call) and first.args:
+            first = first.args[0]
+        return ("column", op.table, literal(first))
+    return ("object", None, literal(op.arg(0)))
+
+
+class MissingDowngrade(Rule):
+    """A revision without a working `downgrade()`.
+
+    ## What it checks
+
+    No `downgrade()` function, one whose body does nothing (`pass`, a docstring), or one that raises.
+
+    ## Why it matters
+
+    A bad deploy is rolled back by downgrading. Without a downgrade the only way back is restoring a backup, in the
+    middle of an incident.
+
+    ## Example
+
+    ```python
+    def downgrade() -> None:
+        pass
+    ```
+
+    ## How to fix
+
+    Undo every step of `upgrade()` in reverse order. If the change cannot be undone (data was destroyed), say so
+    with an inline ignore and a reason on the `def downgrade` line.
+    """
+
+    code = "IK840"
+    name = "missing-downgrade"
+    severity = "warning"
+    summary = "downgrade() missing, empty or raising"
+
+    def check(self, revision, context):
+        if revision.downgrade is None:
+            yield self.finding(revision, revision.upgrade_line, "revision has no downgrade()",
+                               fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
+        elif revision.downgrade_raises or (not revision.downgrade and revision.upgrade):
+            yield self.finding(revision, revision.downgrade_line or 1, "downgrade() does nothing or raises: the "
+                               "revision cannot be rolled back",
+                               fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
+
+
+class NonReversingDowngrade(Rule):
+    """A `downgrade()` that does not undo everything `upgrade()` did.
+
+    ## What it checks
+
+    For every table, column, index or named constraint that `upgrade()` creates, adds, renames or drops, the
+    `downgrade()` must touch the same object with the inverse operation.
+
+    ## Why it matters
+
+    A downgrade that leaves a column or index behind makes the next upgrade fail ("column already exists"), so the
+    rollback path is broken exactly when it is needed.
+
+    ## Example
+
+    ```python
+    def upgrade():
+        op.add_column("orders", sa.Column("channel", sa.String(20)))
+        op.create_index("ix_orders_channel", "orders", ["channel"])
+
+    def downgrade():
+        op.drop_column("orders", "channel")   # ix_orders_channel is never dropped
+    ```
+
+    ## How to fix
+
+    Undo every step of `upgrade()` in `downgrade()`, in reverse order.
+    """
+
+    code = "IK841"
+    name = "non-reversing-downgrade"
+    severity = "warning"
+    summary = "downgrade() does not undo every step of upgrade()"
+
+    def check(self, revision, context):
+        if not revision.downgrade or revision.downgrade_raises:
+            return  # missing-downgrade reports it
+        down = {(op.name, _key(op)) for op in revision.downgrade}
+        down_tables = {key[1] for name, key in down if name == "drop_table"}
+        for op in revision.upgrade:
+            inverse = _INVERSE.get(op.name)
+            if inverse is None:
+                continue
+            key = _key(op)
+            if key[0] != "table" and op.table in revision.created_tables() | down_tables:
+                continue  # created with the table, dropped with it
+            if op.name == "create_table" and op.table in down_tables:
+                continue
+            if (inverse, key) in down or (op.name == "rename_table" and any(n == "rename_table" for n, _ in down)):
+                continue
+            if key[0] == "column" and any(k[:2] == key[:2] and k[2] == key[2] for _n, k in down):
+                continue
+            what = key[2] or key[1] or op.name
+            yield self.finding(revision, op.line, f"{op.name} {what} is not undone by downgrade()",
+                               table=op.table, fix=f"# in downgrade(): op.{inverse}(...) for {what}")
+
+
+class MultipleHeads(Rule):
+    """More than one head in the revision history.
+
+    ## What it checks
+
+    `ScriptDirectory.get_heads()` returns more than one revision.
+
+    ## Why it matters
+
+    `alembic upgrade head` refuses to run ("Multiple head revisions are present"), so the deploy stops. It happens
+    when two branches each add a migration on top of the same parent.
+
+    ## Example
+
+    Two revisions with the same `down_revision`.
+
+    ## How to fix
+
+    `alembic merge heads -m "merge"` creates a revision whose `down_revision` lists both heads; or rebase one
+    branch's revision onto the other.
+    """
+
+    code = "IK842"
+    name = "multiple-heads"
+    severity = "error"
+    summary = "more than one head"
+
+    def check(self, revision, context):
+        if len(context.heads) > 1 and revision.revision in context.heads:
+            others = ", ".join(h for h in context.heads if h != revision.revision)
+            yield self.finding(revision, 1, f"{revision.revision} is one of {len(context.heads)} heads (also: "
+                               f"{others}); alembic upgrade head will refuse to run",
+                               fix=f"# alembic merge -m 'merge heads' {' '.join(context.heads)}")

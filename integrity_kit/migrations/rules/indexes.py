@@ -1,0 +1,119 @@
+"""Index rules (PostgreSQL): build and drop indexes concurrently, and never inside a transaction."""
+
+from __future__ import annotations
+
+from integrity_kit.migrations.model import Rule, literal
+from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+
+
+def _concurrently(op) -> bool:
+    return literal(op.kw("postgresql_concurrently")) is True
+
+
+class IndexWithoutConcurrently(Rule):
+    """Creating or dropping an index on an existing table without CONCURRENTLY.
+
+    ## What it checks
+
+    `op.create_index()` / `op.drop_index()` without `postgresql_concurrently=True` on a table this revision did not
+    create, and `CREATE INDEX` / `DROP INDEX` without `CONCURRENTLY` in the SQL the revision executes or renders.
+
+    ## Why it matters
+
+    A plain `CREATE INDEX` holds a SHARE lock that blocks every INSERT, UPDATE and DELETE on the table until the
+    index is built — minutes on a big table. `DROP INDEX` takes an ACCESS EXCLUSIVE lock.
+
+    ## Example
+
+    ```python
+    op.create_index("ix_orders_created_at", "orders", ["created_at"])
+    ```
+
+    ## How to fix
+
+    ```python
+    with op.get_context().autocommit_block():
+        op.create_index("ix_orders_created_at", "orders", ["created_at"], postgresql_concurrently=True)
+    ```
+    """
+
+    code = "IK810"
+    name = "index-without-concurrently"
+    severity = "warning"
+    summary = "index created or dropped without CONCURRENTLY on an existing table"
+    dialects = ("postgresql",)
+
+    def check(self, revision, context):
+        created = sql_created_tables(revision)
+        new_indexes = {literal(op.arg(0)) for op in revision.upgrade if op.name == "create_index"}
+        for op in revision.upgrade:
+            if op.name not in {"create_index", "drop_index"} or _concurrently(op):
+                continue
+            if op.name == "create_index" and op.table in created:
+                continue
+            if op.name == "drop_index" and (op.table in created or literal(op.arg(0)) in new_indexes):
+                continue
+            verb = "created" if op.name == "create_index" else "dropped"
+            args = ", ".join(ast_text(a) for a in op.call.args)
+            yield self.finding(revision, op.line, f"index {literal(op.arg(0))} {verb} on {op.table or 'a table'} "
+                               "without CONCURRENTLY blocks writes to the table", table=op.table,
+                               fix="with op.get_context().autocommit_block():\n"
+                                   f"    op.{op.name}({args}, postgresql_concurrently=True)")
+        for statement, action, line in actions(revision):
+            if action.kind == "create_index" and action.table not in created:
+                yield self.finding(revision, line, f"CREATE INDEX on {action.table} without CONCURRENTLY blocks "
+                                   "writes", table=action.table, source=source(statement))
+            elif action.kind == "drop_index" and action.detail not in new_indexes:
+                yield self.finding(revision, line, f"DROP INDEX {action.detail} without CONCURRENTLY takes an "
+                                   "exclusive lock", table=None, source=source(statement))
+
+
+class ConcurrentlyInTransaction(Rule):
+    """Using CONCURRENTLY inside the migration's transaction.
+
+    ## What it checks
+
+    `postgresql_concurrently=True` (or `CREATE/DROP INDEX CONCURRENTLY` in SQL) outside an
+    `op.get_context().autocommit_block()`.
+
+    ## Why it matters
+
+    Alembic runs each migration in a transaction on PostgreSQL, and PostgreSQL refuses `CREATE INDEX
+    CONCURRENTLY` inside one: the deploy fails with "cannot run inside a transaction block".
+
+    ## Example
+
+    ```python
+    op.create_index("ix_orders_created_at", "orders", ["created_at"], postgresql_concurrently=True)
+    ```
+
+    ## How to fix
+
+    ```python
+    with op.get_context().autocommit_block():
+        op.create_index("ix_orders_created_at", "orders", ["created_at"], postgresql_concurrently=True)
+    ```
+    """
+
+    code = "IK811"
+    name = "concurrently-in-transaction"
+    severity = "error"
+    summary = "CONCURRENTLY used inside a transaction"
+    dialects = ("postgresql",)
+
+    def check(self, revision, context):
+        for op in revision.upgrade:
+            if op.name in {"create_index", "drop_index"} and _concurrently(op) and not op.autocommit:
+                yield self.finding(revision, op.line, f"{op.name} {literal(op.arg(0))} with CONCURRENTLY inside the "
+                                   "migration transaction: PostgreSQL refuses it", table=op.table,
+                                   fix=f"with op.get_context().autocommit_block():\n    {ast_text(op.call)}")
+        for statement, action, line in actions(revision):
+            if action.kind.endswith("_concurrently") and statement.in_transaction:
+                yield self.finding(revision, line, f"{statement.sql[:60]} inside a transaction: PostgreSQL "
+                                   "refuses it", table=action.table, source=source(statement))
+
+
+def ast_text(node) -> str:
+    import ast
+
+    return ast.unparse(node)

@@ -1,0 +1,111 @@
+"""Rules for renames and drops that break the version of the app still running during the deploy."""
+
+from __future__ import annotations
+
+from integrity_kit.migrations.model import Rule, literal
+from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+
+
+class RenameColumnOrTable(Rule):
+    """Renaming a column or a table the running app uses.
+
+    ## What it checks
+
+    `op.rename_table()`, `op.alter_column(..., new_column_name=...)` and `ALTER TABLE ... RENAME` on a table this
+    revision did not create.
+
+    ## Why it matters
+
+    Migrations run before (or while) the new code rolls out. Every process still running the old code queries the
+    old name and fails until it is replaced: errors for the whole length of the deploy.
+
+    ## Example
+
+    ```python
+    op.alter_column("users", "full_name", new_column_name="display_name")
+    ```
+
+    ## How to fix
+
+    Expand and contract: add the new column, write both, backfill, move reads, and drop the old one in a later
+    release (or, for a table, create a view under the old name while both versions run).
+
+    ```python
+    op.add_column("users", sa.Column("display_name", sa.String(120), nullable=True))
+    ```
+    """
+
+    code = "IK805"
+    name = "rename-column-or-table"
+    severity = "error"
+    summary = "column or table renamed while the running app still uses the old name"
+
+    def check(self, revision, context):
+        created = sql_created_tables(revision)
+        for op in revision.upgrade:
+            if op.name == "rename_table" and op.table not in created:
+                new = literal(op.arg(1))
+                yield self.finding(revision, op.line, f"table {op.table} renamed to {new}: the running app still "
+                                   f"queries {op.table}", table=op.table,
+                                   fix=f'op.create_table("{new}", ...)  # expand; drop "{op.table}" in a later '
+                                       "release")
+            elif op.name == "alter_column" and op.has_kw("new_column_name") and op.table not in created:
+                old = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+                new = literal(op.kw("new_column_name"))
+                yield self.finding(revision, op.line, f"column {op.table}.{old} renamed to {new}: the running app "
+                                   f"still reads and writes {old}", table=op.table,
+                                   fix=f'op.add_column("{op.table}", sa.Column("{new}", <type>, nullable=True))  '
+                                       "# write both, backfill, switch reads, drop the old column later")
+        for statement, action, line in actions(revision):
+            if action.kind == "rename" and statement.origin == "execute" and action.table not in created:
+                yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: the running app "
+                                   "still uses the old name", table=action.table, source=source(statement))
+
+
+class DropColumnOrTable(Rule):
+    """Dropping a column or a table the running app may still use.
+
+    ## What it checks
+
+    `op.drop_column()`, `op.drop_table()` and `ALTER TABLE ... DROP COLUMN` / `DROP TABLE` in `upgrade()` on a
+    table this revision did not create.
+
+    ## Why it matters
+
+    Processes running the previous release still select the column (SQLAlchemy names every mapped column in its
+    SELECTs) and fail until they are replaced. The data is gone for good, and `downgrade()` cannot bring it back.
+
+    ## Example
+
+    ```python
+    op.drop_column("users", "legacy_notes")
+    ```
+
+    ## How to fix
+
+    First ship a release whose models no longer use the column (`deferred`, then removed), then drop it, and say
+    so with an inline ignore: `# integrity-kit: ignore[drop-column-or-table] unused since release 4.2`.
+    """
+
+    code = "IK806"
+    name = "drop-column-or-table"
+    severity = "warning"
+    summary = "column or table dropped while the running app may still use it"
+
+    def check(self, revision, context):
+        created = sql_created_tables(revision)
+        for op in revision.upgrade:
+            if op.name == "drop_table" and op.table not in created:
+                yield self.finding(revision, op.line, f"table {op.table} dropped: the running release may still use "
+                                   "it and its data cannot come back", table=op.table,
+                                   fix="# ship a release that no longer uses the table, then drop it")
+            elif op.name == "drop_column" and op.table not in created:
+                column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+                yield self.finding(revision, op.line, f"column {op.table}.{column} dropped: the running release still "
+                                   "selects it", table=op.table,
+                                   fix="# remove the column from the models and deploy first, then drop it")
+        for statement, action, line in actions(revision):
+            if action.kind in {"drop_column", "drop_table"} and statement.origin == "execute" \
+                    and action.table not in created:
+                yield self.finding(revision, line, f"{statement.sql[:80]}: the running release may still use it",
+                                   table=action.table, source=source(statement))
