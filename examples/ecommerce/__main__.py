@@ -1,4 +1,4 @@
-"""``python -m examples.ecommerce``: create the reference database, or (later) serve its JSON API."""
+"""``python -m examples.ecommerce``: create the reference database, or serve its JSON API."""
 
 from __future__ import annotations
 
@@ -74,10 +74,34 @@ def init(database_url: str, legacy: bool, rows: int, seed: int, reset: bool) -> 
 
 @cli.command()
 @click.argument("database_url", envvar="DATABASE_URL", required=False)
-@click.option("--port", type=int, default=5000, show_default=True, help="Port to listen on.")
-def serve(database_url: str | None, port: int) -> None:
-    """Serve the JSON API (not built yet: exits with code 2)."""
-    raise IntegrityKitError("'serve' is not built yet")
+@click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. The default keeps the API on this machine; it has no authentication.")
+@click.option("--gateway", "gateway_behaviour", type=click.Choice(["succeed", "decline", "timeout", "raise"]),
+              default="succeed", show_default=True,
+              help="How the built-in fake payment gateway answers (there is no real gateway).")
+def serve(database_url: str | None, port: int, host: str, gateway_behaviour: str) -> None:
+    """Serve the JSON API for the reference database at DATABASE_URL (create it first with `init`)."""
+    if not database_url:
+        raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
+    try:
+        from examples.ecommerce.api import create_app
+        from examples.ecommerce.payments import FakeGateway
+    except ImportError as error:  # Flask lives in the `web` extra
+        raise IntegrityKitError(f"serve needs Flask: pip install 'integrity-kit[web]' ({error})") from None
+    engine = database.make_engine(database_url)
+    shown = mask_url(engine.url)
+    missing = set(database.APP_TABLES) - set(database.existing_tables(engine))
+    if missing:
+        engine.dispose()
+        raise IntegrityKitError(f"{shown} has no reference schema (missing {', '.join(sorted(missing))}); "
+                                "run `python -m examples.ecommerce init` first")
+    app = create_app(engine, gateway=FakeGateway(gateway_behaviour))
+    Console(stderr=True, highlight=False).print(f"Serving the reference API for {shown} on http://{host}:{port}")
+    try:
+        app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
+    finally:
+        engine.dispose()
 
 
 def _load_with_progress(engine, rows: int, seed: int, legacy: bool, console: Console):

@@ -69,7 +69,7 @@ def test_bad_urls_give_one_line_and_exit_2(url: str, fragment: str) -> None:
     assert "Traceback" not in completed.stderr
 
 
-def test_serve_says_it_is_not_built_yet() -> None:
+def test_serve_refuses_a_database_without_the_schema() -> None:
     result = _run("serve", "sqlite://")
     assert result.exit_code == 2
-    assert "not built yet" in result.output
+    assert "run `python -m examples.ecommerce init` first" in result.output

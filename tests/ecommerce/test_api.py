@@ -1,0 +1,220 @@
+"""The JSON API through Flask's test client: every endpoint, every error code, never a 500 for bad input."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from sqlalchemy import Engine
+
+from examples.ecommerce.api import create_app
+from examples.ecommerce.clock import FakeClock
+from examples.ecommerce.payments import FakeGateway
+from tests.ecommerce import shop
+
+pytestmark = pytest.mark.engines("sqlite")
+
+
+@pytest.fixture
+def store(app_engine: Engine) -> Engine:
+    shop.build(app_engine)
+    return app_engine
+
+
+@pytest.fixture
+def app(store: Engine):
+    application = create_app(store, gateway=FakeGateway(), clock=FakeClock())
+    application.testing = True
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _error(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    assert body["error"]["code"] == code
+    return body["error"]
+
+
+def _checkout(client, user_id: int = 1, product_id: int = 2, quantity: int = 2) -> int:
+    assert client.post(f"/api/cart/{user_id}/items", json={"product_id": product_id, "quantity": quantity}
+                       ).status_code == 201
+    response = client.post("/api/checkout", json={"user_id": user_id})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["order_id"]
+
+
+def test_products_listing_filters_and_pages(client) -> None:
+    body = client.get("/api/products?per_page=2").get_json()
+    assert (body["total"], body["pages"], len(body["items"])) == (3, 2, 2)
+    item = body["items"][0]
+    assert item["price"] == "9.99" and item["category"]["slug"] == "games" and item["available"] == 10
+    assert [p["id"] for p in client.get("/api/products?page=2&per_page=2").get_json()["items"]] == [3]
+    assert [p["id"] for p in client.get("/api/products?category=books").get_json()["items"]] == [2]
+    assert [p["id"] for p in client.get("/api/products?category=1").get_json()["items"]] == [2]
+    assert [p["id"] for p in client.get("/api/products?min_price=4&max_price=10").get_json()["items"]] == [1]
+    for query in ("page=0", "page=abc", "per_page=1000", "min_price=cheap", "max_price=-1", "page=99999999999999"):
+        _error(client.get(f"/api/products?{query}"), 400, "VALIDATION_ERROR")
+
+
+def test_stock_endpoint(client) -> None:
+    assert client.get("/api/products/2/stock").get_json() == {"product_id": 2, "stock": 5, "reserved": 0,
+                                                              "available": 5}
+    _checkout(client)
+    assert client.get("/api/products/2/stock").get_json()["available"] == 3
+    _error(client.get("/api/products/999/stock"), 404, "NOT_FOUND")
+    _error(client.get(f"/api/products/{10**30}/stock"), 400, "VALIDATION_ERROR")
+
+
+def test_cart_endpoints(client) -> None:
+    assert client.get("/api/cart/1").get_json() == {"user_id": 1, "lines": [], "total": "0.00"}
+    client.post("/api/cart/1/items", json={"product_id": 1, "quantity": 2})
+    body = client.post("/api/cart/1/items", json={"product_id": 1, "quantity": 1}).get_json()
+    assert [(line["product_id"], line["quantity"]) for line in body["lines"]] == [(1, 3)]  # merged
+    assert body["total"] == "29.97"
+    body = client.put("/api/cart/1/items/1", json={"quantity": 5}).get_json()
+    assert body["lines"][0]["quantity"] == 5
+    assert client.delete("/api/cart/1/items/1").get_json()["lines"] == []
+    _error(client.delete("/api/cart/1/items/1"), 404, "NOT_FOUND")
+    _error(client.get("/api/cart/999"), 404, "NOT_FOUND")
+    _error(client.post("/api/cart/1/items", json={"product_id": 999}), 404, "NOT_FOUND")
+    _error(client.post("/api/cart/1/items", json={"product_id": 2, "quantity": 6}), 409, "INSUFFICIENT_STOCK")
+
+
+@pytest.mark.parametrize("body", [
+    b"{not json", b"[1, 2]", b'"text"', b"", b"null",
+    json.dumps({"product_id": 1, "quantity": "3"}).encode(),
+    json.dumps({"product_id": 1, "quantity": 10**40}).encode(),
+    json.dumps({"product_id": 1, "quantity": 1.5}).encode(),
+    json.dumps({"product_id": 1, "quantity": True}).encode(),
+    json.dumps({"product_id": 1, "quantity": -4}).encode(),
+    json.dumps({"product_id": 1, "quantity": 0}).encode(),
+    json.dumps({"product_id": 1, "quantity": 11}).encode(),  # over the per-customer limit
+    json.dumps({"product_id": [1], "quantity": 1}).encode(),
+    json.dumps({"quantity": 1}).encode(),
+    b'{"product_id": 1, "quantity": 1e999}',
+    b'{"product_id": 1, "quantity": NaN}',
+], ids=lambda body: body.decode()[:40])
+def test_bad_input_is_a_validation_error_never_a_500(client, body: bytes) -> None:
+    response = client.post("/api/cart/1/items", data=body, content_type="application/json")
+    _error(response, 400, "VALIDATION_ERROR")
+
+
+def test_oversized_body_and_unknown_routes(client) -> None:
+    _error(client.post("/api/checkout", data=b"{" + b" " * 100_000 + b"}", content_type="application/json"),
+           413, "VALIDATION_ERROR")
+    _error(client.get("/api/nothing-here"), 404, "NOT_FOUND")
+    _error(client.delete("/api/checkout"), 405, "VALIDATION_ERROR")
+
+
+def test_checkout_endpoint(client) -> None:
+    _error(client.post("/api/checkout", json={"user_id": 1}), 400, "VALIDATION_ERROR")  # empty cart
+    _error(client.post("/api/checkout", json={"user_id": "1"}), 400, "VALIDATION_ERROR")
+    _error(client.post("/api/checkout", json={"user_id": 999}), 404, "NOT_FOUND")
+    client.post("/api/cart/1/items", json={"product_id": 1, "quantity": 1})
+    _error(client.post("/api/checkout", json={"user_id": 1, "strategy": "yolo"}), 400, "VALIDATION_ERROR")
+    response = client.post("/api/checkout", json={"user_id": 1, "strategy": "for-update"})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["status"] == "pending" and body["total"] == "9.99"
+    assert body["items"] == [{"product_id": 1, "quantity": 1, "unit_price": "9.99"}]
+    assert client.get("/api/cart/1").get_json()["lines"] == []
+
+
+def test_checkout_insufficient_stock(client, store: Engine) -> None:
+    shop.fill_cart(store, 1, {2: 6})  # more than the 5 in stock, put there behind the API's back
+    error = _error(client.post("/api/checkout", json={"user_id": 1}), 409, "INSUFFICIENT_STOCK")
+    assert error["details"] == {"product_id": 2, "requested": 6, "available": 5}
+
+
+def test_payment_endpoint_is_idempotent(client, app) -> None:
+    order_id = _checkout(client)
+    first = client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "click-1"})
+    second = client.post("/api/payment/process", json={"order_id": order_id},
+                         headers={"Idempotency-Key": "click-1"})
+    assert first.status_code == second.status_code == 200
+    assert first.get_json()["payment_id"] == second.get_json()["payment_id"]
+    assert second.get_json()["replayed"] is True
+    assert app.extensions["ecommerce"]["gateway"].calls == 1
+    assert client.get("/api/products/2/stock").get_json() == {"product_id": 2, "stock": 3, "reserved": 0,
+                                                              "available": 3}
+    _error(client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "click-2"}),
+           409, "CONFLICT")
+    _error(client.post("/api/payment/process", json={"order_id": 999, "idempotency_key": "x"}), 404, "NOT_FOUND")
+    _error(client.post("/api/payment/process", json={"order_id": order_id}), 400, "VALIDATION_ERROR")
+    _error(client.post("/api/payment/process", json={"order_id": "one", "idempotency_key": "x"}), 400,
+           "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("behaviour", ["decline", "timeout", "raise"])
+def test_payment_failures(client, app, behaviour: str) -> None:
+    order_id = _checkout(client)
+    app.extensions["ecommerce"]["gateway"].behaviour = behaviour
+    error = _error(client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "k"}),
+                   402, "PAYMENT_FAILED")
+    stock = client.get("/api/products/2/stock").get_json()
+    if behaviour == "decline":
+        assert error["details"]["status"] == "declined"
+        assert stock["reserved"] == 0  # released at once
+    else:
+        assert error["details"]["retryable"] is True
+        assert stock["reserved"] == 2  # still held for a retry with the same key, until it expires
+
+
+def test_sweep_endpoint_releases_expired_reservations(client, app) -> None:
+    order_id = _checkout(client)
+    assert client.post("/api/reservations/sweep").get_json() == {"cancelled_orders": []}
+    app.extensions["ecommerce"]["clock"].advance(minutes=30)
+    assert client.post("/api/reservations/sweep").get_json() == {"cancelled_orders": [order_id]}
+    assert client.get("/api/products/2/stock").get_json()["available"] == 5
+    _error(client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "late"}),
+           409, "CONFLICT")
+
+
+def _events(response, timeout: float = 10.0) -> list[dict]:
+    """Read the stream to its end in a thread, so a missing event fails the test instead of hanging it."""
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(response.response), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert not reader.is_alive(), f"the stream did not deliver its events within {timeout}s: {chunks}"
+    text = b"".join(chunks).decode()
+    return [json.loads(line[len("data: "):]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+def test_stock_stream_sees_only_committed_changes(client, app, store: Engine) -> None:
+    response = client.get("/api/stock/stream?limit=2", buffered=False)
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    broker = app.extensions["ecommerce"]["events"]
+    shop.fill_cart(store, 1, {1: 1, 2: 6})  # line 2 fails: the whole checkout rolls back, product 1 included
+    _error(client.post("/api/checkout", json={"user_id": 1}), 409, "INSUFFICIENT_STOCK")
+    client.delete("/api/cart/1/items/2")
+    order_id = client.post("/api/checkout", json={"user_id": 1}).get_json()["order_id"]
+    client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "k"})
+    # Had the rolled-back checkout published anything, it would be first here.
+    assert _events(response) == [
+        {"product_id": 1, "stock": 10, "reserved": 1, "available": 9, "reason": "checkout"},
+        {"product_id": 1, "stock": 9, "reserved": 0, "available": 9, "reason": "payment"},
+    ]
+    assert broker._subscribers == []  # the stream unsubscribed when it ended
+
+
+def test_stock_stream_reports_payment_decline_and_expiry(client, app) -> None:
+    response = client.get("/api/stock/stream?limit=6", buffered=False)
+    order_id = _checkout(client)
+    client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "k"})
+    declined = _checkout(client, user_id=2, product_id=2, quantity=1)
+    app.extensions["ecommerce"]["gateway"].behaviour = "decline"
+    client.post("/api/payment/process", json={"order_id": declined, "idempotency_key": "k2"})
+    _checkout(client, user_id=2, product_id=2, quantity=1)
+    app.extensions["ecommerce"]["clock"].advance(minutes=30)
+    client.post("/api/reservations/sweep")
+    assert [(e["reason"], e["stock"], e["reserved"]) for e in _events(response)] == [
+        ("checkout", 5, 2), ("payment", 3, 0), ("checkout", 3, 1), ("payment declined", 3, 0),
+        ("checkout", 3, 1), ("reservation expired", 3, 0)]
