@@ -52,12 +52,14 @@ def retryable(error: BaseException) -> str | None:
     original = error.orig if isinstance(error, DBAPIError) else error
     if original is None:
         return None
-    sqlstate = getattr(original, "sqlstate", None)
-    if sqlstate in PG_RETRYABLE:
-        return f"{sqlstate} {PG_RETRYABLE[sqlstate]}"
+    # The MySQL error number first: recent PyMySQL also sets `sqlstate`, and a deadlock's SQLSTATE there is
+    # 40001, which would mislabel it a serialization failure.
     args = getattr(original, "args", ())
     if args and isinstance(args[0], int) and args[0] in MYSQL_RETRYABLE:
         return f"{args[0]} {MYSQL_RETRYABLE[args[0]]}"
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in PG_RETRYABLE:
+        return f"{sqlstate} {PG_RETRYABLE[sqlstate]}"
     code = getattr(original, "sqlite_errorcode", None)
     if code is not None:
         # Extended result codes (e.g. SQLITE_BUSY_SNAPSHOT = 517) carry the primary code in the low byte.
