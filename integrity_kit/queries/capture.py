@@ -419,6 +419,13 @@ class QueryCapture:
     def __exit__(self, *exc_info) -> None:
         self.stop()
 
+    # ``async with capture(async_engine)`` reads naturally in a coroutine; starting and stopping never block.
+    async def __aenter__(self) -> QueryLog:
+        return self.start()
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.stop()
+
 
 def _event_target(engine):
     if engine is None:

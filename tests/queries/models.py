@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, deferred, mapped_column, relationship
 
 
-class Base(DeclarativeBase):
+class Base(AsyncAttrs, DeclarativeBase):  # AsyncAttrs: the async scenarios await lazy loads
     pass
 
 
