@@ -38,6 +38,8 @@ class LintResult:
                             "by_severity": by_severity, "ignored": len(self.ignored)},
                 "findings": [f.to_dict() for f in self.findings],
                 "ignored": [f.to_dict() for f in self.ignored],
+                # findings whose ignore comment gives no reason: still reported above, listed here so CI can say why
+                "ignores_without_reason": [f.to_dict() for f in self.unexplained_ignores],
                 "not_analysed": self.not_analysed}
 
 
@@ -70,7 +72,13 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         rules = [rule for rule in rules if rule.code in wanted]
     result = LintResult(path=str(path), dialect=dialect, revisions=[r.revision for r in targets], findings=[])
     for revision in targets:
-        if render_sql:
+        if render_sql and isinstance(revision.down_revision, (tuple, list)):
+            # A merge cannot be rendered on its own: prev:rev from either parent pulls in the other branch's
+            # revisions. Merges rarely carry operations, and their Python source is still analysed.
+            if revision.upgrade:
+                result.not_analysed.append({"object": f"{revision.revision} (rendered SQL)",
+                                            "reason": "merge revision: its SQL cannot be rendered on its own"})
+        elif render_sql:
             try:
                 revision.statements.extend(render_revision(Path(path), revision, dialect))
             except Exception as error:  # the user's env.py may need things we cannot provide offline

@@ -172,6 +172,7 @@ class Revision:
     downgrade_line: int | None = None
     downgrade_raises: bool = False
     upgrade_line: int = 1
+    revision_line: int = 1  # the `revision = "..."` assignment: where history-level findings point
     statements: list[Statement] = field(default_factory=list)  # op.execute literals, then rendered SQL
 
     def created_tables(self) -> set[str]:

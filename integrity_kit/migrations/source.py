@@ -49,6 +49,11 @@ def parse_revision(script_revision, base: Path) -> Revision:
         shown = str(path)
     revision = Revision(revision=script_revision.revision, down_revision=script_revision.down_revision,
                         path=shown, module=module, source_lines=text.splitlines())
+    for node in module.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and any(
+                isinstance(target, ast.Name) and target.id == "revision"
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])):
+            revision.revision_line = node.lineno
     functions = {node.name: node for node in module.body if isinstance(node, ast.FunctionDef)}
     helpers = {name: node for name, node in functions.items() if name not in {"upgrade", "downgrade"}}
     if "upgrade" in functions:

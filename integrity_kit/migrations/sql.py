@@ -7,7 +7,10 @@ same script, which is why squawk stays silent on ``alembic upgrade head --sql``)
 from __future__ import annotations
 
 import io
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +34,27 @@ def render_revision(directory: Path, revision: Revision, dialect: str) -> list[S
     buffer = io.StringIO()
     config.output_buffer = buffer
     down = revision.down_revision
-    target = revision.revision if down is None else f"{down if isinstance(down, str) else down[0]}:{revision.revision}"
-    command.upgrade(config, target, sql=True)
+    if isinstance(down, (tuple, list)):
+        raise ValueError(f"{revision.revision} is a merge revision: its SQL cannot be rendered on its own")
+    target = revision.revision if down is None else f"{down}:{revision.revision}"
+    with _database_url(DIALECT_URLS[dialect]):
+        command.upgrade(config, target, sql=True)
     return split(buffer.getvalue(), origin="rendered")
+
+
+@contextmanager
+def _database_url(url: str) -> Iterator[None]:
+    """Many env.py files (the reference app's among them) prefer $DATABASE_URL over the configured URL in offline
+    mode; point it at the dialect being linted so a developer's own DATABASE_URL cannot change what is rendered."""
+    saved = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = saved
 
 
 def split(sql: str, *, origin: str, line: int | None = None, in_transaction: bool = True) -> list[Statement]:

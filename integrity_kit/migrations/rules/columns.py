@@ -106,8 +106,6 @@ class SetNotNullInOneStep(Rule):
         created = sql_created_tables(revision)
         validated = {action.table for _s, action, _l in actions(revision)
                      if action.kind == "alter_other" and "VALIDATE CONSTRAINT" in action.detail.upper()}
-        validated |= {literal(op.arg(1)) for op in revision.upgrade if op.name == "execute"
-                      and "VALIDATE CONSTRAINT" in str(literal(op.arg(0)) or "").upper()}
         for op in revision.upgrade:
             if op.name != "alter_column" or literal(op.kw("nullable")) is not False or op.table in created:
                 continue

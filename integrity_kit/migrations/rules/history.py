@@ -5,6 +5,9 @@ from __future__ import annotations
 import ast
 
 from integrity_kit.migrations.model import Rule, literal
+from integrity_kit.migrations.rules._helpers import actions
+from integrity_kit.migrations.source import DDL
+from integrity_kit.migrations.sql import DDL_KINDS
 
 # upgrade op -> the downgrade op that undoes it
 _INVERSE = {"create_table": "drop_table", "add_column": "drop_column", "create_index": "drop_index",
@@ -27,12 +30,21 @@ def _key(op) -> tuple[str, str | None, str | None]:
     return ("object", None, literal(op.arg(0)))
 
 
+def _changes_schema(revision) -> bool:
+    """Data-only revisions (a backfill, VALIDATE CONSTRAINT) have nothing a downgrade could undo."""
+    if any(op.name in DDL for op in revision.upgrade):
+        return True
+    return any(action.kind in DDL_KINDS and "VALIDATE CONSTRAINT" not in action.detail.upper()
+               for _statement, action, _line in actions(revision))
+
+
 class MissingDowngrade(Rule):
     """A revision without a working `downgrade()`.
 
     ## What it checks
 
-    No `downgrade()` function, one whose body does nothing (`pass`, a docstring), or one that raises.
+    No `downgrade()` function, one that raises, or one whose body does nothing (`pass`, a docstring) although
+    `upgrade()` changes the schema (a data-only revision has nothing to undo).
 
     ## Why it matters
 
@@ -61,7 +73,7 @@ class MissingDowngrade(Rule):
         if revision.downgrade is None:
             yield self.finding(revision, revision.upgrade_line, "revision has no downgrade()",
                                fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
-        elif revision.downgrade_raises or (not revision.downgrade and revision.upgrade):
+        elif revision.downgrade_raises or (not revision.downgrade and _changes_schema(revision)):
             yield self.finding(revision, revision.downgrade_line or 1, "downgrade() does nothing or raises: the "
                                "revision cannot be rolled back",
                                fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
@@ -117,7 +129,13 @@ class NonReversingDowngrade(Rule):
                 continue
             if (inverse, key) in down or (op.name == "rename_table" and any(n == "rename_table" for n, _ in down)):
                 continue
-            if key[0] == "column" and any(k[:2] == key[:2] and k[2] == key[2] for _n, k in down):
+            if key[0] == "column" and op.name == "alter_column" and ("drop_column", key) in down:
+                continue  # the downgrade drops the column (added by this revision), which undoes any change to it
+            if key[0] == "object" and any(k == key for _n, k in down):
+                continue  # e.g. a unique index promoted to a constraint, dropped as the constraint
+            if op.name == "alter_column" and op.has_kw("new_column_name") and any(
+                    o.name == "alter_column" and literal(o.kw("new_column_name")) == key[2]
+                    for o in revision.downgrade):
                 continue
             what = key[2] or key[1] or op.name
             yield self.finding(revision, op.line, f"{op.name} {what} is not undone by downgrade()",
@@ -154,6 +172,6 @@ class MultipleHeads(Rule):
     def check(self, revision, context):
         if len(context.heads) > 1 and revision.revision in context.heads:
             others = ", ".join(h for h in context.heads if h != revision.revision)
-            yield self.finding(revision, 1, f"{revision.revision} is one of {len(context.heads)} heads (also: "
-                               f"{others}); alembic upgrade head will refuse to run",
+            yield self.finding(revision, revision.revision_line, f"{revision.revision} is one of "
+                               f"{len(context.heads)} heads (also: {others}); alembic upgrade head will refuse to run",
                                fix=f"# alembic merge -m 'merge heads' {' '.join(context.heads)}")
