@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Revision, Statement
@@ -25,3 +26,18 @@ def sql_created_tables(revision: Revision) -> set[str]:
 
 def source(statement: Statement) -> str:
     return "sql" if statement.origin == "rendered" else "python"
+
+
+def execute(sql: str, *, autocommit: bool = False) -> str:
+    """The op.* code that runs ``sql``; inside an autocommit block when PostgreSQL refuses it in a transaction."""
+    call = f"op.execute({_quote(sql)})"
+    return f"with op.get_context().autocommit_block():\n    {call}" if autocommit else call
+
+
+def _quote(sql: str) -> str:
+    return '"' + sql.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def constraint_name(clause: str) -> str:
+    match = re.search(r"ADD CONSTRAINT\s+[`\"]?(\w+)", clause, re.I)
+    return match.group(1) if match else "<constraint>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from integrity_kit.migrations.model import Rule, literal, parse_column
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
 
 
 class AddNotNullColumnWithoutDefault(Rule):
@@ -59,7 +59,9 @@ class AddNotNullColumnWithoutDefault(Rule):
             if action.kind == "add_column_not_null_no_default" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: NOT NULL without "
                                    "DEFAULT fails on a table that has rows", table=action.table,
-                                   source=source(statement))
+                                   source=source(statement),
+                                   fix=execute(f"ALTER TABLE {action.table} {action.detail} DEFAULT <constant>")
+                                   + "\n# or add it NULL, backfill in its own revision, then SET NOT NULL")
 
 
 class SetNotNullInOneStep(Rule):
@@ -122,8 +124,16 @@ class SetNotNullInOneStep(Rule):
                     f'op.alter_column("{op.table}", "{column}", nullable=False)')
         for statement, action, line in actions(revision):
             if action.kind == "set_not_null" and action.table not in created | validated:
+                match = re.match(r"(?:ALTER|MODIFY|CHANGE)\s+(?:COLUMN\s+)?[`\"]?(\w+)", action.detail, re.I)
+                column = match.group(1) if match else "<column>"
+                check = f"ck_{action.table}_{column}_not_null"
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: scans the table "
-                                   "under an exclusive lock", table=action.table, source=source(statement))
+                                   "under an exclusive lock", table=action.table, source=source(statement),
+                                   fix=execute(f"ALTER TABLE {action.table} ADD CONSTRAINT {check} "
+                                               f"CHECK ({column} IS NOT NULL) NOT VALID")
+                                   + "\n# next revision:\n"
+                                   + execute(f"ALTER TABLE {action.table} VALIDATE CONSTRAINT {check}") + "\n"
+                                   + execute(f"ALTER TABLE {action.table} ALTER COLUMN {column} SET NOT NULL"))
 
 
 _STRING = re.compile(r"(?:sa\.)?(?:String|VARCHAR|Unicode)\((\d+)\)")
@@ -190,7 +200,10 @@ class ColumnTypeChangeRewritesTable(Rule):
         for statement, action, line in actions(revision):
             if action.kind == "alter_type" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: rewrites the table",
-                                   table=action.table, source=source(statement))
+                                   table=action.table, source=source(statement),
+                                   fix=execute(f"ALTER TABLE {action.table} ADD COLUMN <column>_new <new type>")
+                                   + "\n# dual-write from the app, backfill in batches in its own revision, switch "
+                                     "reads, drop the old column later")
 
 
 def ast_text(node) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from integrity_kit.migrations.model import Rule, literal
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import actions, constraint_name, execute, source, sql_created_tables
 
 
 class ConstraintValidatedInOneStep(Rule):
@@ -60,7 +62,10 @@ class ConstraintValidatedInOneStep(Rule):
             if action.kind == "add_fk_or_check" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail[:60]}: validated "
                                    "while writes are blocked; add NOT VALID, then VALIDATE CONSTRAINT",
-                                   table=action.table, source=source(statement))
+                                   table=action.table, source=source(statement),
+                                   fix=execute(f"ALTER TABLE {action.table} {action.detail} NOT VALID")
+                                   + "\n# next revision:\n" + execute(f"ALTER TABLE {action.table} VALIDATE "
+                                                                       f"CONSTRAINT {constraint_name(action.detail)}"))
 
 
 class UniqueConstraintWithoutIndex(Rule):
@@ -112,8 +117,14 @@ class UniqueConstraintWithoutIndex(Rule):
                                    f'{name}")')
         for statement, action, line in actions(revision):
             if action.kind == "add_unique" and action.table not in created:
+                name = constraint_name(action.detail)
+                columns = re.search(r"UNIQUE\s*(\([^)]*\))", action.detail, re.I)
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail[:60]}: builds the "
-                                   "index while writes are blocked", table=action.table, source=source(statement))
+                                   "index while writes are blocked", table=action.table, source=source(statement),
+                                   fix=execute(f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {action.table} "
+                                               f"{columns.group(1) if columns else '(<columns>)'}", autocommit=True)
+                                   + "\n" + execute(f"ALTER TABLE {action.table} ADD CONSTRAINT {name} UNIQUE USING "
+                                                    f"INDEX {name}"))
 
 
 def ast_text(node) -> str:

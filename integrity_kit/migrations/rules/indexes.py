@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from integrity_kit.migrations.model import Rule, literal
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
 
 
 def _concurrently(op) -> bool:
@@ -62,10 +64,14 @@ class IndexWithoutConcurrently(Rule):
         for statement, action, line in actions(revision):
             if action.kind == "create_index" and action.table not in created:
                 yield self.finding(revision, line, f"CREATE INDEX on {action.table} without CONCURRENTLY blocks "
-                                   "writes", table=action.table, source=source(statement))
+                                   "writes", table=action.table, source=source(statement),
+                                   fix=execute(re.sub(r"^(CREATE (?:UNIQUE )?INDEX) ", r"\1 CONCURRENTLY ",
+                                                      statement.sql, flags=re.I), autocommit=True))
             elif action.kind == "drop_index" and action.detail not in new_indexes:
                 yield self.finding(revision, line, f"DROP INDEX {action.detail} without CONCURRENTLY takes an "
-                                   "exclusive lock", table=None, source=source(statement))
+                                   "exclusive lock", table=None, source=source(statement),
+                                   fix=execute(re.sub(r"^DROP INDEX ", "DROP INDEX CONCURRENTLY ", statement.sql,
+                                                      flags=re.I), autocommit=True))
 
 
 class ConcurrentlyInTransaction(Rule):
@@ -110,7 +116,8 @@ class ConcurrentlyInTransaction(Rule):
         for statement, action, line in actions(revision):
             if action.kind.endswith("_concurrently") and statement.in_transaction:
                 yield self.finding(revision, line, f"{statement.sql[:60]} inside a transaction: PostgreSQL "
-                                   "refuses it", table=action.table, source=source(statement))
+                                   "refuses it", table=action.table, source=source(statement),
+                                   fix=execute(statement.sql, autocommit=True))
 
 
 def ast_text(node) -> str:

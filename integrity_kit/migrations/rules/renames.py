@@ -59,7 +59,9 @@ class RenameColumnOrTable(Rule):
         for statement, action, line in actions(revision):
             if action.kind == "rename" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: the running app "
-                                   "still uses the old name", table=action.table, source=source(statement))
+                                   "still uses the old name", table=action.table, source=source(statement),
+                                   fix="# expand and contract: add the new column (or a view under the new name), "
+                                       "write both, backfill, switch reads, drop the old one in a later release")
 
 
 class DropColumnOrTable(Rule):
@@ -108,4 +110,5 @@ class DropColumnOrTable(Rule):
             if action.kind in {"drop_column", "drop_table"} and statement.origin == "execute" \
                     and action.table not in created:
                 yield self.finding(revision, line, f"{statement.sql[:80]}: the running release may still use it",
-                                   table=action.table, source=source(statement))
+                                   table=action.table, source=source(statement),
+                                   fix="# ship a release that no longer uses it, then drop it")
