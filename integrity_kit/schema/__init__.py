@@ -1,0 +1,31 @@
+"""An immutable picture of a schema (tables, columns, keys, indexes, checks) for the audit rules to read.
+
+Built from a live database with :func:`build_snapshot` or from SQLAlchemy models with
+:func:`snapshot_from_metadata`; :func:`compare` lists how the two disagree (the ``schema-drift`` rule).
+"""
+
+from integrity_kit.schema.model import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    NotAnalysed,
+    PrimaryKey,
+    Snapshot,
+    Table,
+    UniqueConstraint,
+)
+from integrity_kit.schema.reflect import build_snapshot
+
+__all__ = [
+    "CheckConstraint",
+    "Column",
+    "ForeignKey",
+    "Index",
+    "NotAnalysed",
+    "PrimaryKey",
+    "Snapshot",
+    "Table",
+    "UniqueConstraint",
+    "build_snapshot",
+]

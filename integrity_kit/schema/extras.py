@@ -1,0 +1,171 @@
+"""What SQLAlchemy's reflection does not say, read with one catalog SELECT per kind and per schema.
+
+- PostgreSQL: which constraints are ``NOT VALID`` (``pg_constraint.convalidated``), which indexes are invalid
+  (``pg_index.indisvalid``) and their partial predicates, row estimates (``pg_class.reltuples``), partitions (a
+  partition is described by its parent, not as a table of its own) and tables owned by an extension (skipped:
+  the extension, not the user, decides their shape).
+- MySQL/MariaDB: each table's storage engine and ``TABLE_ROWS`` (MyISAM ignores foreign keys).
+- SQLite: whether ``PRAGMA foreign_keys`` is on (off means declared keys are not enforced) and row counts from
+  ``sqlite_stat1`` when ANALYZE has written it (counting rows would read every table, which is not cheap).
+
+Every identifier travels as a bind parameter; the only name ever placed in SQL text is an SQLite attached schema,
+which has no bind form and goes through the dialect's identifier quoting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import exc, text
+from sqlalchemy.engine import Connection
+
+
+@dataclass
+class IndexExtra:
+    valid: bool = True
+    predicate: str | None = None
+    method: str | None = None
+
+
+@dataclass
+class SchemaExtras:
+    """Per-schema facts keyed by table name (and constraint or index name where it applies)."""
+
+    # Tables not to describe on their own: partitions (their parent is) and extension-owned tables.
+    skip: set[str] = field(default_factory=set)
+    partitioned: set[str] = field(default_factory=set)
+    partitions: dict[str, list[str]] = field(default_factory=dict)
+    row_estimates: dict[str, int | None] = field(default_factory=dict)
+    engines: dict[str, str | None] = field(default_factory=dict)
+    validated: dict[tuple[str, str], bool] = field(default_factory=dict)
+    indexes: dict[tuple[str, str], IndexExtra] = field(default_factory=dict)
+    # Whether the database acts on declared foreign keys, per table (None: the same for every table).
+    fk_enforced_everywhere: bool | None = True
+    foreign_keys_pragma: bool | None = None
+
+    def fk_enforced(self, table: str) -> bool:
+        if self.fk_enforced_everywhere is not None:
+            return self.fk_enforced_everywhere
+        return (self.engines.get(table) or "").lower() in _FK_ENGINES
+
+
+# Storage engines that implement foreign keys; every other one parses the clause and ignores it.
+_FK_ENGINES = {"innodb", "ndbcluster", "ndb"}
+
+
+def read_extras(connection: Connection, schema: str) -> SchemaExtras:
+    """The dialect's extras for ``schema`` (its real name, not None)."""
+    name = connection.dialect.name
+    if name == "postgresql":
+        return _postgresql(connection, schema)
+    if name in ("mysql", "mariadb"):
+        return _mysql(connection, schema)
+    if name == "sqlite":
+        return _sqlite(connection, schema)
+    return SchemaExtras()
+
+
+_PG_RELATIONS = text("""
+SELECT c.relname, c.relkind, c.relispartition, c.reltuples,
+       pn.nspname AS parent_schema, p.relname AS parent_name,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+               WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+         AS extension_owned
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
+LEFT JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'f')
+""")
+
+_PG_CONSTRAINTS = text("""
+SELECT c.relname, con.conname, con.convalidated
+FROM pg_catalog.pg_constraint con
+JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND con.contype IN ('f', 'c')
+""")
+
+_PG_INDEXES = text("""
+SELECT t.relname AS table_name, ic.relname AS index_name, ix.indisvalid,
+       pg_catalog.pg_get_expr(ix.indpred, ix.indrelid) AS predicate, am.amname
+FROM pg_catalog.pg_index ix
+JOIN pg_catalog.pg_class ic ON ic.oid = ix.indexrelid
+JOIN pg_catalog.pg_class t ON t.oid = ix.indrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
+LEFT JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+WHERE n.nspname = :schema
+""")
+
+
+def _postgresql(connection: Connection, schema: str) -> SchemaExtras:
+    extras = SchemaExtras()
+    parents: dict[str, tuple[str, str]] = {}
+    estimates: dict[str, float] = {}
+    for row in connection.execute(_PG_RELATIONS, {"schema": schema}):
+        if row.extension_owned:
+            extras.skip.add(row.relname)
+            continue
+        if row.relkind == "p":
+            extras.partitioned.add(row.relname)
+        # reltuples is -1 (PostgreSQL 14+) or 0 with no pages (older) until VACUUM/ANALYZE has run: unknown.
+        estimates[row.relname] = row.reltuples
+        # A partition whose parent lives in another schema stays a table here: nothing else would report it.
+        if row.relispartition and row.parent_name is not None and row.parent_schema == schema:
+            extras.skip.add(row.relname)
+            parents[row.relname] = (row.parent_schema, row.parent_name)
+    for name, estimate in estimates.items():
+        extras.row_estimates[name] = int(estimate) if estimate is not None and estimate >= 0 else None
+    # A partition is reported under its topmost parent in this schema; the parent's estimate is its leaves' sum.
+    for child in parents:
+        top = child
+        while top in parents:
+            top = parents[top][1]
+        extras.partitions.setdefault(top, []).append(child)
+        if child not in extras.partitioned:
+            leaf = extras.row_estimates.get(child)
+            if leaf is not None:
+                extras.row_estimates[top] = (extras.row_estimates.get(top) or 0) + leaf
+    for row in connection.execute(_PG_CONSTRAINTS, {"schema": schema}):
+        extras.validated[(row.relname, row.conname)] = bool(row.convalidated)
+    for row in connection.execute(_PG_INDEXES, {"schema": schema}):
+        extras.indexes[(row.table_name, row.index_name)] = IndexExtra(
+            valid=bool(row.indisvalid), predicate=row.predicate, method=row.amname
+        )
+    return extras
+
+
+_MYSQL_TABLES = text("""
+SELECT TABLE_NAME AS table_name, ENGINE AS engine, TABLE_ROWS AS table_rows
+FROM information_schema.TABLES
+WHERE TABLE_SCHEMA = :schema
+""")
+
+
+def _mysql(connection: Connection, schema: str) -> SchemaExtras:
+    extras = SchemaExtras(fk_enforced_everywhere=None)
+    for row in connection.execute(_MYSQL_TABLES, {"schema": schema}):
+        extras.engines[row.table_name] = row.engine
+        extras.row_estimates[row.table_name] = int(row.table_rows) if row.table_rows is not None else None
+    return extras
+
+
+def _sqlite(connection: Connection, schema: str) -> SchemaExtras:
+    # The pragma is per connection: what it says is true of the connection the snapshot was read on.
+    pragma = bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
+    extras = SchemaExtras(fk_enforced_everywhere=pragma, foreign_keys_pragma=pragma)
+    quoted = connection.dialect.identifier_preparer.quote_schema(schema)
+    master = text(f"SELECT count(*) FROM {quoted}.sqlite_master WHERE type = 'table' AND name = :name")
+    if not connection.execute(master, {"name": "sqlite_stat1"}).scalar():
+        return extras
+    try:
+        rows = connection.execute(text(f"SELECT tbl, idx, stat FROM {quoted}.sqlite_stat1")).all()
+    except exc.DBAPIError:
+        return extras
+    for table, _index, stat in rows:
+        # The first number of every stat row is the table's row count as of the last ANALYZE.
+        first = (stat or "").split(" ", 1)[0]
+        if first.isdigit():
+            extras.row_estimates[table] = int(first)
+    return extras

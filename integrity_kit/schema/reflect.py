@@ -1,0 +1,364 @@
+"""Build a Snapshot from a live database with SQLAlchemy's bulk reflection.
+
+One ``Inspector.get_multi_*`` call per kind of object and per schema, plus the dialect extras of
+:mod:`integrity_kit.schema.extras`. On PostgreSQL each call is one catalog query whatever the number of tables;
+SQLite and MySQL/MariaDB have no bulk form in SQLAlchemy, which reads them table by table behind the same call
+(MySQL parses one ``SHOW CREATE TABLE`` per table and reuses it for every kind through the inspector's cache).
+
+Trouble with one object never stops the snapshot and is never dropped quietly: a type SQLAlchemy does not know
+(it warns and returns NullType) keeps its column with the type as the database named it, and every such object
+is listed in ``Snapshot.not_analysed`` with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Engine, exc, inspect
+from sqlalchemy import types as sqltypes
+from sqlalchemy.engine import Connection, Inspector
+
+from integrity_kit.connect import mask_url
+from integrity_kit.errors import IntegrityKitError
+from integrity_kit.schema import coltypes
+from integrity_kit.schema.extras import SchemaExtras, read_extras
+from integrity_kit.schema.model import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    NotAnalysed,
+    PrimaryKey,
+    Snapshot,
+    Table,
+    UniqueConstraint,
+    qualified,
+)
+
+# Inspector method suffixes, in the order they run; the first one decides which tables exist.
+KINDS = (
+    "columns",
+    "pk_constraint",
+    "foreign_keys",
+    "indexes",
+    "unique_constraints",
+    "check_constraints",
+    "table_comment",
+)
+
+_UNKNOWN_TYPE = re.compile(r"Did not recognize type '(?P<type>.+?)' of column '(?P<column>.+?)'")
+
+
+def build_snapshot(bind: Engine | Connection, schemas: Iterable[str | None] | None = None) -> Snapshot:
+    """Reflect ``schemas`` (default: the connection's default schema) into a :class:`Snapshot`.
+
+    Only reflection and catalog SELECTs run; nothing is written and no transaction is committed. Given a
+    Connection, the caller's transaction (a read-only one, for the audit) is used as it is.
+    """
+    if isinstance(bind, Engine):
+        with bind.connect() as connection:
+            return _build(connection, schemas)
+    if isinstance(bind, Connection):
+        return _build(bind, schemas)
+    raise TypeError(f"build_snapshot needs an Engine or a Connection, not {type(bind).__name__}")
+
+
+def _build(connection: Connection, schemas: Iterable[str | None] | None) -> Snapshot:
+    inspector = inspect(connection)
+    dialect = connection.dialect
+    default = inspector.default_schema_name
+    wanted = _wanted_schemas(inspector, connection, schemas, default)
+    problems: list[NotAnalysed] = []
+    tables: list[Table] = []
+    pragma: bool | None = None
+    for schema in wanted:
+        extras = read_extras(connection, schema or default)
+        pragma = extras.foreign_keys_pragma if pragma is None else pragma
+        tables.extend(_SchemaReader(inspector, schema, default, extras, problems).tables())
+    return Snapshot(
+        dialect=dialect.name,
+        tables=tuple(tables),
+        default_schema=default,
+        schemas=tuple(wanted),
+        server_version=_server_version(dialect.server_version_info),
+        not_analysed=tuple(problems),
+        source="live",
+        foreign_keys_pragma=pragma,
+    )
+
+
+def _wanted_schemas(
+    inspector: Inspector, connection: Connection, schemas: Iterable[str | None] | None, default: str | None
+) -> list[str | None]:
+    # The default schema is always asked for as None: SQLAlchemy then reports it as None in keys and referred
+    # schemas, which is the Snapshot's convention too.
+    wanted: list[str | None] = []
+    for schema in schemas or (None,):
+        normal = None if schema in (None, "", default) else schema
+        if normal not in wanted:
+            wanted.append(normal)
+    explicit = [schema for schema in wanted if schema is not None]
+    if explicit:
+        existing = set(inspector.get_schema_names())
+        missing = [schema for schema in explicit if schema not in existing]
+        if missing:
+            raise IntegrityKitError(
+                f"no schema named {', '.join(map(repr, missing))} in {mask_url(connection.engine.url)} "
+                f"(schemas: {', '.join(sorted(existing))})"
+            )
+    return wanted
+
+
+def _server_version(info: tuple | None) -> str | None:
+    if not info:
+        return None
+    return ".".join(str(part) for part in info if isinstance(part, int)) or None
+
+
+class _SchemaReader:
+    """Reads one schema: one bulk call per kind, then assembles the tables."""
+
+    def __init__(
+        self,
+        inspector: Inspector,
+        schema: str | None,
+        default: str | None,
+        extras: SchemaExtras,
+        problems: list[NotAnalysed],
+    ) -> None:
+        self.inspector = inspector
+        self.dialect = inspector.dialect
+        self.schema = schema
+        self.default = default
+        self.extras = extras
+        self.problems = problems
+        # Column name -> the type names SQLAlchemy warned about for columns of that name.
+        self.unknown_types: dict[str, set[str]] = {}
+
+    def tables(self) -> list[Table]:
+        names = self._filter_names()
+        if names == []:
+            return []
+        data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
+        built = []
+        for name in sorted(data["columns"]):
+            if name in self.extras.skip:
+                continue
+            built.append(self._table(name, {kind: found.get(name) for kind, found in data.items()}))
+        return built
+
+    def _wanted(self, kind: str) -> bool:
+        return kind != "table_comment" or bool(self.dialect.supports_comments)
+
+    def _filter_names(self) -> list[str] | None:
+        # Only ask for a subset when something must be left out (partitions, extension tables); otherwise the
+        # query needs no name list at all.
+        if not self.extras.skip:
+            return None
+        known = set(self.extras.row_estimates) | self.extras.partitioned
+        return sorted(known - self.extras.skip)
+
+    def _bulk(self, kind: str, names: list[str] | None) -> dict[str, Any]:
+        method = getattr(self.inspector, f"get_multi_{kind}")
+        unreflectable: dict[tuple[str | None, str], Exception] = {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", exc.SAWarning)
+            try:
+                found = method(schema=self.schema, filter_names=names, unreflectable=unreflectable)
+            except NotImplementedError:
+                found = {}
+            except Exception as error:  # noqa: BLE001 - one odd table must not sink the whole snapshot
+                found = self._one_by_one(kind, names, error)
+        self._note_warnings(caught)
+        for (_schema, name), error in unreflectable.items():
+            self._problem(qualified(self.schema, name), f"cannot be reflected: {_first_line(error)}")
+        return {name: value for (_schema, name), value in found.items()}
+
+    def _one_by_one(self, kind: str, names: list[str] | None, error: Exception) -> dict:
+        """After a failed bulk call, read each table alone so only the broken ones are lost (and reported)."""
+        if self.dialect.name == "postgresql":
+            # A failed statement aborts the PostgreSQL transaction, so there is no reading on after it.
+            raise IntegrityKitError(
+                f"reflecting {kind.replace('_', ' ')} in schema {self.schema or self.default!r} failed: "
+                f"{_first_line(error)}"
+            ) from error
+        single = getattr(self.inspector, f"get_{kind}")
+        found: dict = {}
+        for name in names or self.inspector.get_table_names(schema=self.schema):
+            try:
+                found[(self.schema, name)] = single(name, schema=self.schema)
+            except NotImplementedError:
+                return {}
+            except Exception as table_error:  # noqa: BLE001
+                self._problem(
+                    qualified(self.schema, name),
+                    f"{kind.replace('_', ' ')} cannot be reflected: {_first_line(table_error)}",
+                )
+        return found
+
+    def _note_warnings(self, caught: list[warnings.WarningMessage]) -> None:
+        for warning in caught:
+            if not issubclass(warning.category, exc.SAWarning):
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+                continue
+            message = str(warning.message)
+            match = _UNKNOWN_TYPE.search(message)
+            if match:
+                # Attributed to its column when the tables are assembled (the warning does not name the table).
+                self.unknown_types.setdefault(match["column"], set()).add(match["type"])
+            else:
+                self._problem(f"schema {self.schema or self.default}", f"reflection warning: {message}")
+
+    def _problem(self, obj: str, reason: str) -> None:
+        self.problems.append(NotAnalysed(object=obj, reason=reason))
+
+    # Assembly ------------------------------------------------------------------------------------------------
+
+    def _table(self, name: str, found: dict[str, Any]) -> Table:
+        extras = self.extras
+        columns = tuple(self._column(name, raw) for raw in found["columns"] or ())
+        pk = found.get("pk_constraint") or {}
+        pk_columns = tuple(pk.get("constrained_columns") or ())
+        if self.dialect.name == "sqlite":
+            columns = _sqlite_rowid_autoincrement(columns, pk_columns)
+        comment = (found.get("table_comment") or {}).get("text")
+        return Table(
+            name=name,
+            schema=self.schema,
+            columns=columns,
+            primary_key=PrimaryKey(pk_columns, pk.get("name")) if pk_columns else None,
+            foreign_keys=tuple(self._foreign_key(name, raw) for raw in found.get("foreign_keys") or ()),
+            unique_constraints=tuple(_unique(raw) for raw in found.get("unique_constraints") or ()),
+            indexes=tuple(self._index(name, raw) for raw in found.get("indexes") or ()),
+            check_constraints=tuple(
+                CheckConstraint(raw.get("name"), str(raw["sqltext"]),
+                                validated=extras.validated.get((name, raw.get("name")), True))
+                for raw in found.get("check_constraints") or ()
+            ),
+            row_estimate=extras.row_estimates.get(name),
+            engine=extras.engines.get(name),
+            comment=comment,
+            partitioned=name in extras.partitioned,
+            partitions=tuple(sorted(extras.partitions.get(name, ()))),
+        )
+
+    def _column(self, table: str, raw: dict) -> Column:
+        type_ = raw["type"]
+        unknown = isinstance(type_, sqltypes.NullType)
+        candidates = self.unknown_types.get(raw["name"], set()) if unknown else set()
+        # Two tables with an unknown-typed column of the same name but different types: do not guess which.
+        spelled = next(iter(candidates)) if len(candidates) == 1 else None
+        if unknown:
+            what = f"type {spelled!r} is not one SQLAlchemy knows" if spelled else "type could not be reflected"
+            self._problem(
+                f"{qualified(self.schema, table)}.{raw['name']}",
+                f"{what}; the column is kept with an unknown type and type-based rules skip it",
+            )
+        computed = raw.get("computed") or {}
+        return Column(
+            name=raw["name"],
+            type=type_,
+            type_sql=coltypes.render(type_, self.dialect, fallback=spelled),
+            nullable=bool(raw.get("nullable", True)),
+            server_default=None if raw.get("default") is None else str(raw["default"]),
+            autoincrement=raw.get("autoincrement") is True,
+            collation=getattr(type_, "collation", None),
+            comment=raw.get("comment"),
+            computed=str(computed["sqltext"]) if computed.get("sqltext") is not None else None,
+            identity=bool(raw.get("identity")),
+        )
+
+    def _foreign_key(self, table: str, raw: dict) -> ForeignKey:
+        options = raw.get("options") or {}
+        referred_schema = raw.get("referred_schema")
+        if referred_schema == self.default:
+            referred_schema = None
+        return ForeignKey(
+            columns=tuple(raw["constrained_columns"]),
+            referred_schema=referred_schema,
+            referred_table=raw["referred_table"],
+            referred_columns=tuple(raw["referred_columns"]),
+            name=raw.get("name"),
+            on_delete=_action(options.get("ondelete")),
+            on_update=_action(options.get("onupdate")),
+            deferrable=options.get("deferrable"),
+            initially=options.get("initially"),
+            match=options.get("match"),
+            validated=self.extras.validated.get((table, raw.get("name")), True),
+            enforced=self.extras.fk_enforced(table),
+        )
+
+    def _index(self, table: str, raw: dict) -> Index:
+        names = tuple(raw.get("column_names") or ())
+        # SQLAlchemy lists every key part in ``expressions`` when any is an expression; keep only the expressions.
+        expressions = tuple(
+            None if column is not None else str(expression)
+            for column, expression in zip(names, raw.get("expressions") or [None] * len(names), strict=False)
+        )
+        options = dict(raw.get("dialect_options") or {})
+        extra = self.extras.indexes.get((table, raw.get("name")))
+        predicate = extra.predicate if extra else None
+        predicate = predicate or _pop_text(options, "postgresql_where") or _pop_text(options, "sqlite_where")
+        options.pop("postgresql_where", None)
+        options.pop("sqlite_where", None)
+        method = (extra.method if extra else None) or _pop_text(options, "postgresql_using")
+        options.pop("postgresql_using", None)
+        include = tuple(raw.get("include_columns") or options.pop("postgresql_include", None) or ())
+        options.pop("postgresql_include", None)
+        sorting = raw.get("column_sorting") or {}
+        return Index(
+            name=raw.get("name"),
+            columns=names,
+            unique=bool(raw.get("unique")),
+            expressions=expressions if any(part is not None for part in expressions) else (),
+            predicate=predicate,
+            valid=extra.valid if extra else True,
+            method=method,
+            include=include,
+            sorting=tuple((str(key), tuple(value)) for key, value in sorting.items()),
+            duplicates_constraint=raw.get("duplicates_constraint"),
+            options=tuple(sorted((key, str(value)) for key, value in options.items() if value not in (None, {}, []))),
+        )
+
+
+def _unique(raw: dict) -> UniqueConstraint:
+    options = raw.get("dialect_options") or {}
+    return UniqueConstraint(
+        columns=tuple(raw["column_names"]),
+        name=raw.get("name"),
+        nulls_not_distinct=bool(options.get("postgresql_nulls_not_distinct")),
+    )
+
+
+def _sqlite_rowid_autoincrement(columns: tuple[Column, ...], pk: tuple[str, ...]) -> tuple[Column, ...]:
+    # SQLite's single INTEGER PRIMARY KEY is the rowid: it numbers itself, though reflection does not say so.
+    if len(pk) != 1:
+        return columns
+    return tuple(
+        _replace_autoincrement(column)
+        if column.name == pk[0] and column.type_sql.upper() == "INTEGER"
+        else column
+        for column in columns
+    )
+
+
+def _replace_autoincrement(column: Column) -> Column:
+    return replace(column, autoincrement=True)
+
+
+def _action(value: str | None) -> str:
+    return value.upper() if value else "NO ACTION"
+
+
+def _pop_text(options: dict, key: str) -> str | None:
+    value = options.get(key)
+    return None if value is None else str(value)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
