@@ -48,12 +48,13 @@ def alembic_config(connection=None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    # connect(), not begin(): env.py owns the transaction (on SQLite it must switch foreign keys off before it).
+    with engine.connect() as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         command.downgrade(alembic_config(connection), revision)
 
 

@@ -108,3 +108,48 @@ def test_offline_sql_renders_every_revision() -> None:
     sql = buffer.getvalue()
     assert "CREATE TABLE cart_items" in sql
     assert "UPDATE products SET stock_alert_threshold = 5" in sql
+
+
+def test_upgrading_a_database_with_rows_loses_none(app_engine: Engine) -> None:
+    """SQLite's batch mode rebuilds `products`; with foreign keys on, dropping the old table would cascade into
+    cart_items (ON DELETE CASCADE) or be refused by order_items (RESTRICT). Every row must survive every step."""
+    database.upgrade(app_engine, "0001_baseline")
+    with app_engine.begin() as connection:
+        for statement in (
+            "INSERT INTO users (email, phone_number, full_name) VALUES ('a@example.com', '+1 555 0000001', 'A')",
+            "INSERT INTO categories (name, slug) VALUES ('Books', 'books')",
+            "INSERT INTO products (sku, name, category_id, price, stock) VALUES ('A', 'a', 1, 5, 3)",
+            "INSERT INTO carts (user_id) VALUES (1)",
+            "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (1, 1, 2)",
+            "INSERT INTO orders (user_id, status, total_amount) VALUES (1, 'pending', 5)",
+            "INSERT INTO order_items (order_id, product_id, quantity, unit_price) VALUES (1, 1, 1, 5)",
+        ):
+            connection.execute(text(statement))
+    tables = ("users", "categories", "products", "carts", "cart_items", "orders", "order_items")
+
+    def counts() -> dict[str, int]:
+        with app_engine.connect() as connection:
+            return {t: connection.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in tables}
+
+    before = counts()
+    assert set(before.values()) == {1}
+    script = ScriptDirectory.from_config(database.alembic_config())
+    for revision in reversed(list(script.walk_revisions("0001_baseline", "head"))):
+        if revision.revision == "0001_baseline":
+            continue
+        database.upgrade(app_engine, revision.revision)
+        assert counts() == before, f"rows lost upgrading to {revision.revision}"
+    database.downgrade(app_engine, "0001_baseline")
+    assert counts() == before
+
+
+@pytest.mark.engines("postgresql")
+def test_constraints_created_not_valid_are_validated_by_head(app_engine: Engine) -> None:
+    database.upgrade(app_engine, "0004_alert_threshold_check")
+    with app_engine.connect() as connection:
+        pending = connection.execute(text("SELECT conname FROM pg_constraint WHERE NOT convalidated")).scalars()
+        assert set(pending) == {"ck_products_alert_threshold_non_negative",
+                                "ck_products_stock_alert_threshold_not_null"}
+    database.upgrade(app_engine)
+    with app_engine.connect() as connection:
+        assert connection.execute(text("SELECT conname FROM pg_constraint WHERE NOT convalidated")).all() == []

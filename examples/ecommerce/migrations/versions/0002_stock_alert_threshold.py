@@ -1,8 +1,14 @@
-"""Add products.stock_alert_threshold the safe way.
+"""Add products.stock_alert_threshold, step 1 of 4: the column, nullable.
 
-Three steps instead of one ``ADD COLUMN ... NOT NULL``: adding a NOT NULL column without a value for existing rows
-fails (or, with a default, rewrites the table under a lock on some engines). So: add it nullable, backfill with a
-bound statement, then tighten it to NOT NULL and add its CHECK once every row has a value.
+Adding a NOT NULL column with no value for the existing rows fails, and forcing one in while the table is locked
+is how a deploy stalls. The safe way takes four revisions, each committed on its own (env.py sets
+``transaction_per_migration``) so no step holds another's locks:
+
+1. this one: the column, nullable, and its CHECK (``>= 0``) created NOT VALID on PostgreSQL (no scan now);
+2. ``0003``: backfill the existing rows with a bound statement;
+3. ``0004``: a ``IS NOT NULL`` CHECK, NOT VALID on PostgreSQL, so new writes must carry a value;
+4. ``0005``: validate both checks (a scan that does not block writes), then ``SET NOT NULL``, which PostgreSQL
+   proves from the validated check instead of scanning again under an exclusive lock, and drop the helper check.
 
 Revision ID: 0002_stock_alert_threshold
 Revises: 0001_baseline
@@ -19,29 +25,15 @@ down_revision = "0001_baseline"
 branch_labels = None
 depends_on = None
 
-DEFAULT_THRESHOLD = 5
-
 
 def upgrade() -> None:
+    # SQLite rebuilds the table here: env.py turns foreign keys off around the rebuild and checks them afterwards.
     with op.batch_alter_table("products") as batch:
         batch.add_column(sa.Column("stock_alert_threshold", sa.Integer(), nullable=True))
-
-    # SQLAlchemy 2.x refuses plain SQL strings; a text() with its value bound on the statement (not passed at
-    # execute time) also renders correctly in offline `alembic upgrade --sql` mode.
-    op.execute(
-        sa.text(
-            "UPDATE products SET stock_alert_threshold = :threshold WHERE stock_alert_threshold IS NULL"
-        ).bindparams(threshold=DEFAULT_THRESHOLD)
-    )
-
-    with op.batch_alter_table("products") as batch:
-        batch.alter_column(
-            "stock_alert_threshold",
-            existing_type=sa.Integer(),
-            nullable=False,
-            server_default=str(DEFAULT_THRESHOLD),
+        # integrity-kit: ignore[batch-recreate-cascade] env.py turns SQLite foreign keys off
+        batch.create_check_constraint(
+            op.f("ck_products_alert_threshold_non_negative"), "stock_alert_threshold >= 0", postgresql_not_valid=True
         )
-        batch.create_check_constraint(op.f("ck_products_alert_threshold_non_negative"), "stock_alert_threshold >= 0")
 
 
 def downgrade() -> None:

@@ -2,10 +2,11 @@
 
 ``products.reserved`` counts units held for unpaid orders (available = stock - reserved); ``stock_reservations``
 records who holds them until when; ``payments`` records each attempt under a unique idempotency key. The new
-column gets a server default, so existing rows are valid (0 reserved) the moment it exists.
+column gets a server default, so existing rows are valid (0 reserved) the moment it exists; its checks are created
+NOT VALID on PostgreSQL and validated by 0007, so no scan happens under this revision's lock.
 
-Revision ID: 0003_stock_reservations
-Revises: 0002_stock_alert_threshold
+Revision ID: 0006_stock_reservations
+Revises: 0005_alert_threshold_not_null
 Create Date: 2026-11-25
 """
 
@@ -14,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_stock_reservations"
-down_revision = "0002_stock_alert_threshold"
+revision = "0006_stock_reservations"
+down_revision = "0005_alert_threshold_not_null"
 branch_labels = None
 depends_on = None
 
@@ -27,8 +28,11 @@ def _created_at() -> sa.Column:
 def upgrade() -> None:
     with op.batch_alter_table("products") as batch:
         batch.add_column(sa.Column("reserved", sa.Integer(), nullable=False, server_default="0"))
-        batch.create_check_constraint(op.f("ck_products_reserved_non_negative"), "reserved >= 0")
-        batch.create_check_constraint(op.f("ck_products_stock_not_below_reserved"), "reserved <= stock")
+        # integrity-kit: ignore[batch-recreate-cascade] env.py turns SQLite foreign keys off
+        batch.create_check_constraint(op.f("ck_products_reserved_non_negative"), "reserved >= 0",
+                                      postgresql_not_valid=True)
+        batch.create_check_constraint(op.f("ck_products_stock_not_below_reserved"), "reserved <= stock",
+                                      postgresql_not_valid=True)
 
     op.create_table(
         "stock_reservations",
