@@ -27,19 +27,24 @@ _QUALIFIED = rf'(?:{_IDENT}\.)?{_IDENT}'
 
 def render_revision(directory: Path, revision: Revision, dialect: str) -> list[Statement]:
     """Offline SQL of one revision, each statement tagged with whether a transaction is open around it."""
+    down = revision.down_revision
+    if isinstance(down, (tuple, list)):
+        raise ValueError(f"{revision.revision} is a merge revision: its SQL cannot be rendered on its own")
+    target = revision.revision if down is None else f"{down}:{revision.revision}"
+    return split(offline_sql(directory, target, dialect), origin="rendered")
+
+
+def offline_sql(directory: str | Path, target: str, dialect: str) -> str:
+    """What ``alembic upgrade TARGET --sql`` prints for ``dialect`` (``prev:rev`` for one revision)."""
     config = Config()
     config.set_main_option("script_location", str(directory))
     config.set_main_option("sqlalchemy.url", DIALECT_URLS[dialect])
     config.set_main_option("path_separator", "os")
     buffer = io.StringIO()
     config.output_buffer = buffer
-    down = revision.down_revision
-    if isinstance(down, (tuple, list)):
-        raise ValueError(f"{revision.revision} is a merge revision: its SQL cannot be rendered on its own")
-    target = revision.revision if down is None else f"{down}:{revision.revision}"
     with _database_url(DIALECT_URLS[dialect]):
         command.upgrade(config, target, sql=True)
-    return split(buffer.getvalue(), origin="rendered")
+    return buffer.getvalue()
 
 
 @contextmanager
