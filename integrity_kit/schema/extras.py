@@ -117,16 +117,20 @@ def _postgresql(connection: Connection, schema: str) -> SchemaExtras:
             parents[row.relname] = (row.parent_schema, row.parent_name)
     for name, estimate in estimates.items():
         extras.row_estimates[name] = int(estimate) if estimate is not None and estimate >= 0 else None
-    # A partition is reported under its topmost parent in this schema; the parent's estimate is its leaves' sum.
+    # A partition is reported under its topmost parent in this schema. ANALYZE of the parent gives it an estimate
+    # of its own; until then the parent's estimate is the sum of what is known of its leaves.
+    leaves: dict[str, int] = {}
     for child in parents:
         top = child
         while top in parents:
             top = parents[top][1]
         extras.partitions.setdefault(top, []).append(child)
-        if child not in extras.partitioned:
-            leaf = extras.row_estimates.get(child)
-            if leaf is not None:
-                extras.row_estimates[top] = (extras.row_estimates.get(top) or 0) + leaf
+        leaf = extras.row_estimates.get(child)
+        if child not in extras.partitioned and leaf is not None:
+            leaves[top] = leaves.get(top, 0) + leaf
+    for top, total in leaves.items():
+        if extras.row_estimates.get(top) is None:
+            extras.row_estimates[top] = total
     for row in connection.execute(_PG_CONSTRAINTS, {"schema": schema}):
         extras.validated[(row.relname, row.conname)] = bool(row.convalidated)
     for row in connection.execute(_PG_INDEXES, {"schema": schema}):

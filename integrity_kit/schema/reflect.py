@@ -50,6 +50,7 @@ KINDS = (
     "table_comment",
 )
 
+_SKIPPED_INDEX = re.compile(r"unsupported reflection of expression-based index (?P<index>\S+)")
 _UNKNOWN_TYPE = re.compile(r"Did not recognize type '(?P<type>.+?)' of column '(?P<column>.+?)'")
 
 
@@ -168,7 +169,8 @@ class _SchemaReader:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", exc.SAWarning)
             try:
-                found = method(schema=self.schema, filter_names=names, unreflectable=unreflectable)
+                found = method(schema=self.schema, filter_names=names, unreflectable=unreflectable,
+                               **self._kind_options(kind))
             except NotImplementedError:
                 found = {}
             except Exception as error:  # noqa: BLE001 - one odd table must not sink the whole snapshot
@@ -177,6 +179,13 @@ class _SchemaReader:
         for (_schema, name), error in unreflectable.items():
             self._problem(qualified(self.schema, name), f"cannot be reflected: {_first_line(error)}")
         return {name: value for (_schema, name), value in found.items()}
+
+    def _kind_options(self, kind: str) -> dict[str, Any]:
+        # SQLite's unique constraints are parsed from the CREATE TABLE text, and the parser gives up on some
+        # quoted names; the automatic indexes that back them are the cross-check (see _sqlite_uniques).
+        if kind == "indexes" and self.dialect.name == "sqlite":
+            return {"include_auto_indexes": True}
+        return {}
 
     def _one_by_one(self, kind: str, names: list[str] | None, error: Exception) -> dict:
         """After a failed bulk call, read each table alone so only the broken ones are lost (and reported)."""
@@ -190,7 +199,7 @@ class _SchemaReader:
         found: dict = {}
         for name in names or self.inspector.get_table_names(schema=self.schema):
             try:
-                found[(self.schema, name)] = single(name, schema=self.schema)
+                found[(self.schema, name)] = single(name, schema=self.schema, **self._kind_options(kind))
             except NotImplementedError:
                 return {}
             except Exception as table_error:  # noqa: BLE001
@@ -207,7 +216,11 @@ class _SchemaReader:
                 continue
             message = str(warning.message)
             match = _UNKNOWN_TYPE.search(message)
-            if match:
+            skipped = _SKIPPED_INDEX.search(message)
+            if skipped:
+                self._problem(f"index {qualified(self.schema, skipped['index'])}",
+                              "an expression index SQLAlchemy cannot reflect on this engine")
+            elif match:
                 # Attributed to its column when the tables are assembled (the warning does not name the table).
                 self.unknown_types.setdefault(match["column"], set()).add(match["type"])
             else:
@@ -220,20 +233,26 @@ class _SchemaReader:
 
     def _table(self, name: str, found: dict[str, Any]) -> Table:
         extras = self.extras
+        if self.dialect.name in ("mysql", "mariadb"):
+            found = {kind: _mysql_unescaped(value) for kind, value in found.items()}
         columns = tuple(self._column(name, raw) for raw in found["columns"] or ())
         pk = found.get("pk_constraint") or {}
         pk_columns = tuple(pk.get("constrained_columns") or ())
         if self.dialect.name == "sqlite":
             columns = _sqlite_rowid_autoincrement(columns, pk_columns)
         comment = (found.get("table_comment") or {}).get("text")
+        uniques = tuple(_unique(raw) for raw in found.get("unique_constraints") or ())
+        raw_indexes = found.get("indexes") or ()
+        if self.dialect.name == "sqlite":
+            uniques, raw_indexes = _sqlite_uniques(uniques, raw_indexes, pk_columns)
         return Table(
             name=name,
             schema=self.schema,
             columns=columns,
             primary_key=PrimaryKey(pk_columns, pk.get("name")) if pk_columns else None,
             foreign_keys=tuple(self._foreign_key(name, raw) for raw in found.get("foreign_keys") or ()),
-            unique_constraints=tuple(_unique(raw) for raw in found.get("unique_constraints") or ()),
-            indexes=tuple(self._index(name, raw) for raw in found.get("indexes") or ()),
+            unique_constraints=uniques,
+            indexes=tuple(self._index(name, raw) for raw in raw_indexes),
             check_constraints=tuple(
                 CheckConstraint(raw.get("name"), str(raw["sqltext"]),
                                 validated=extras.validated.get((name, raw.get("name")), True))
@@ -332,6 +351,52 @@ def _unique(raw: dict) -> UniqueConstraint:
         name=raw.get("name"),
         nulls_not_distinct=bool(options.get("postgresql_nulls_not_distinct")),
     )
+
+
+# Keys of reflected MySQL dictionaries that hold names parsed out of SHOW CREATE TABLE.
+_MYSQL_NAME_KEYS = {"name", "constrained_columns", "referred_table", "referred_columns", "column_names",
+                    "duplicates_constraint", "duplicates_index"}
+
+
+def _mysql_unescaped(value: Any) -> Any:
+    """Undo the doubled backticks of SHOW CREATE TABLE that SQLAlchemy's MySQL parser leaves in names.
+
+    Without this a column called ``a`b`` would be reported as ``a``b``, and no rule could find it again.
+    """
+    if isinstance(value, list):
+        return [_mysql_unescaped(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    fixed = dict(value)
+    for key in _MYSQL_NAME_KEYS & fixed.keys():
+        item = fixed[key]
+        if isinstance(item, str):
+            fixed[key] = item.replace("``", "`")
+        elif isinstance(item, list):
+            fixed[key] = [part.replace("``", "`") if isinstance(part, str) else part for part in item]
+    return fixed
+
+
+def _sqlite_uniques(
+    uniques: tuple[UniqueConstraint, ...], raw_indexes: Iterable[dict], pk: tuple[str, ...]
+) -> tuple[tuple[UniqueConstraint, ...], list[dict]]:
+    """Split SQLite's automatic indexes off the index list; each backs a PRIMARY KEY or UNIQUE constraint.
+
+    A UNIQUE whose automatic index is there but which SQLAlchemy's parser missed is added without a name, so a
+    quoted column name can never make a uniqueness disappear from the snapshot.
+    """
+    indexes = []
+    known = {unique.columns for unique in uniques} | {pk}
+    added = list(uniques)
+    for raw in raw_indexes:
+        if not str(raw.get("name") or "").startswith("sqlite_autoindex"):
+            indexes.append(raw)
+            continue
+        columns = tuple(raw.get("column_names") or ())
+        if columns and columns not in known:
+            added.append(UniqueConstraint(columns=columns, name=None))
+            known.add(columns)
+    return tuple(added), indexes
 
 
 def _sqlite_rowid_autoincrement(columns: tuple[Column, ...], pk: tuple[str, ...]) -> tuple[Column, ...]:
