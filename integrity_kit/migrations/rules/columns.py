@@ -36,6 +36,12 @@ class AddNotNullColumnWithoutDefault(Rule):
     ```python
     op.add_column("orders", sa.Column("channel", sa.String(20), nullable=False, server_default="web"))
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[add-not-null-column-without-default] <reason>` (or the code `IK801`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK801"
@@ -96,6 +102,12 @@ class SetNotNullInOneStep(Rule):
     op.alter_column("orders", "channel", existing_type=sa.String(20), nullable=False)
     op.drop_constraint("ck_orders_channel_not_null", "orders", type_="check")
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[set-not-null-in-one-step] <reason>` (or the code `IK802`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK802"
@@ -174,6 +186,22 @@ class ColumnTypeChangeRewritesTable(Rule):
     Add a new column of the new type, write both from the app, backfill in batches, switch reads, then drop the old
     column in a later release. Widening `String(n)` to `String(m)` or `Text` needs no rewrite: say so with
     `existing_type`.
+
+    ```python
+    # revision 1: the new column, nullable
+    op.add_column("orders", sa.Column("total_amount_v2", sa.Numeric(14, 2), nullable=True))
+    # revision 2 (no DDL): backfill in batches while the app writes both columns
+    op.execute(sa.text("UPDATE orders SET total_amount_v2 = total_amount WHERE id BETWEEN :lo AND :hi")
+               .bindparams(lo=1, hi=10_000))
+    # a later release, once reads use the new column:
+    op.drop_column("orders", "total_amount")
+    ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[column-type-change-rewrites-table] <reason>` (or the code `IK803`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK803"

@@ -37,6 +37,12 @@ class ConstraintValidatedInOneStep(Rule):
     # next revision:
     op.execute("ALTER TABLE orders VALIDATE CONSTRAINT fk_orders_user_id_users")
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[constraint-validated-in-one-step] <reason>` (or the code `IK815`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK815"
@@ -94,6 +100,12 @@ class UniqueConstraintWithoutIndex(Rule):
         op.create_index("uq_users_email", "users", ["email"], unique=True, postgresql_concurrently=True)
     op.execute("ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE USING INDEX uq_users_email")
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[unique-constraint-without-index] <reason>` (or the code `IK812`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK812"

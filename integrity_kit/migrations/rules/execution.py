@@ -33,6 +33,12 @@ class RawStringExecute(Rule):
     ```python
     op.execute(sa.text("UPDATE orders SET channel = :channel").bindparams(channel="web"))
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[raw-string-execute] <reason>` (or the code `IK820`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK820"
@@ -78,6 +84,20 @@ class BackfillInDdlTransaction(Rule):
     Put the backfill in its own revision (no DDL) and run migrations with `transaction_per_migration=True` in
     `env.py` (by default Alembic runs every pending revision in one transaction), in batches if the table is big;
     or run it inside `op.get_context().autocommit_block()` after the DDL has committed.
+
+    ```python
+    # revision 1: the schema change only
+    op.add_column("orders", sa.Column("channel", sa.String(20), nullable=True))
+
+    # revision 2: the backfill only (env.py: context.configure(..., transaction_per_migration=True))
+    op.execute(sa.text("UPDATE orders SET channel = :channel WHERE channel IS NULL").bindparams(channel="web"))
+    ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[backfill-in-ddl-transaction] <reason>` (or the code `IK821`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK821"

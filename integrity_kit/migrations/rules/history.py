@@ -62,6 +62,22 @@ class MissingDowngrade(Rule):
 
     Undo every step of `upgrade()` in reverse order. If the change cannot be undone (data was destroyed), say so
     with an inline ignore and a reason on the `def downgrade` line.
+
+    ```python
+    def upgrade() -> None:
+        op.add_column("users", sa.Column("nickname", sa.String(50), nullable=True))
+
+
+    def downgrade() -> None:
+        op.drop_column("users", "nickname")
+    ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[missing-downgrade] <reason>` (or the code `IK840`).
+    An ignore without a reason ignores nothing and is reported.
+    Put it on the line the finding points at (`def downgrade`, or `def upgrade` when there is none).
     """
 
     code = "IK840"
@@ -106,6 +122,18 @@ class NonReversingDowngrade(Rule):
     ## How to fix
 
     Undo every step of `upgrade()` in `downgrade()`, in reverse order.
+
+    ```python
+    def downgrade():
+        op.drop_index("ix_orders_channel", table_name="orders")
+        op.drop_column("orders", "channel")
+    ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[non-reversing-downgrade] <reason>` (or the code `IK841`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK841"
@@ -162,6 +190,26 @@ class MultipleHeads(Rule):
 
     `alembic merge heads -m "merge"` creates a revision whose `down_revision` lists both heads; or rebase one
     branch's revision onto the other.
+
+    ```python
+    # versions/xxxx_merge_heads.py, as `alembic merge heads` writes it
+    revision = "c3d4e5f6a7b8"
+    down_revision = ("a1b2c3d4e5f6", "b2c3d4e5f6a7")
+
+
+    def upgrade() -> None:
+        pass
+
+
+    def downgrade() -> None:
+        pass
+    ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[multiple-heads] <reason>` (or the code `IK842`).
+    An ignore without a reason ignores nothing and is reported. Put it on the head's `revision = ...` line.
     """
 
     code = "IK842"

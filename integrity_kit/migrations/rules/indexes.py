@@ -37,6 +37,12 @@ class IndexWithoutConcurrently(Rule):
     with op.get_context().autocommit_block():
         op.create_index("ix_orders_created_at", "orders", ["created_at"], postgresql_concurrently=True)
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[index-without-concurrently] <reason>` (or the code `IK810`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK810"
@@ -99,6 +105,12 @@ class ConcurrentlyInTransaction(Rule):
     with op.get_context().autocommit_block():
         op.create_index("ix_orders_created_at", "orders", ["created_at"], postgresql_concurrently=True)
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[concurrently-in-transaction] <reason>` (or the code `IK811`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK811"

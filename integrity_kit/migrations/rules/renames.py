@@ -33,6 +33,12 @@ class RenameColumnOrTable(Rule):
     ```python
     op.add_column("users", sa.Column("display_name", sa.String(120), nullable=True))
     ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[rename-column-or-table] <reason>` (or the code `IK805`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK805"
@@ -87,6 +93,18 @@ class DropColumnOrTable(Rule):
 
     First ship a release whose models no longer use the column (`deferred`, then removed), then drop it, and say
     so with an inline ignore: `# integrity-kit: ignore[drop-column-or-table] unused since release 4.2`.
+
+    ```python
+    # release N: the models stop mapping the column (or mark it deferred) — no migration
+    # release N+1:
+    op.drop_column("users", "legacy_notes")  # integrity-kit: ignore[drop-column-or-table] unmapped since release N
+    ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[drop-column-or-table] <reason>` (or the code `IK806`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK806"

@@ -35,6 +35,22 @@ class BatchRecreateCascade(Rule):
 
     Run the migration on a connection with `PRAGMA foreign_keys=OFF` (set before the transaction starts, e.g. in
     `env.py` for SQLite) and check `PRAGMA foreign_key_check` afterwards; or make the change without a rebuild.
+
+    ```python
+    # env.py, SQLite only: foreign keys off around the migrations (the pragma is ignored inside a transaction)
+    connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    context.configure(connection=connection, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+        assert not connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    connection.exec_driver_sql("PRAGMA foreign_keys = ON")
+    ```
+
+    ## How to ignore
+
+    When the step is safe in your case, say why on the line of the call (or the line above it):
+    `# integrity-kit: ignore[batch-recreate-cascade] <reason>` (or the code `IK830`).
+    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK830"
