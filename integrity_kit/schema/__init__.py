@@ -4,6 +4,7 @@ Built from a live database with :func:`build_snapshot` or from SQLAlchemy models
 :func:`snapshot_from_metadata`; :func:`compare` lists how the two disagree (the ``schema-drift`` rule).
 """
 
+from integrity_kit.schema.compare import Difference, compare
 from integrity_kit.schema.model import (
     CheckConstraint,
     Column,
@@ -15,11 +16,13 @@ from integrity_kit.schema.model import (
     Table,
     UniqueConstraint,
 )
+from integrity_kit.schema.models import load_metadata, snapshot_from_metadata
 from integrity_kit.schema.reflect import build_snapshot
 
 __all__ = [
     "CheckConstraint",
     "Column",
+    "Difference",
     "ForeignKey",
     "Index",
     "NotAnalysed",
@@ -28,4 +31,7 @@ __all__ = [
     "Table",
     "UniqueConstraint",
     "build_snapshot",
+    "compare",
+    "load_metadata",
+    "snapshot_from_metadata",
 ]

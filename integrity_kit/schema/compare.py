@@ -147,11 +147,13 @@ class _TableComparison:
 
     def _indexes(self) -> None:
         want = _index_keys(self.models.indexes)
-        have = _index_keys(index for index in self.live.indexes if not self._implicit(index))
+        have = _index_keys(self.live.indexes)
         for key in sorted(want.keys() - have.keys(), key=str):
             self._add("missing-index", f"index {_index_text(want[key])} is in the models but not the database",
                       want[key].name)
         for key in sorted(have.keys() - want.keys(), key=str):
+            if self._implicit(have[key]):
+                continue
             self._add("extra-index", f"index {_index_text(have[key])} is in the database but not the models",
                       have[key].name)
 
