@@ -8,7 +8,6 @@ or column load it was. Every listener is removed when the block exits, also on e
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import threading
@@ -26,7 +25,7 @@ import integrity_kit
 
 from .fingerprint import fingerprint
 
-_ORM_OPTION = "integrity_kit_orm"
+_ORM_OPTION = "integrity_kit_orm"  # the execution option that carries the ORM facts; keep in step with the listener
 _getframe = sys._getframe
 
 
@@ -218,20 +217,23 @@ def _build_orm_context(kind: str, mapper, path, parent_load_path) -> OrmContext:
 
 def _on_orm_execute(orm_execute_state) -> None:
     # The hot path: grab the few cheap facts and let the cursor-level record carry them; names, paths and
-    # fixes are worked out only when someone reads ``Statement.orm``.
-    with contextlib.suppress(Exception):  # context is a nicety; never break the user's query over it
+    # fixes are worked out only when someone reads ``Statement.orm``. (try/except, not contextlib.suppress, and no
+    # getattr: this runs once per ORM statement, and the profile of a lazy-load loop shows every call here.)
+    try:
         path = orm_execute_state.loader_strategy_path
         if path is not None and not path.is_root:
             lazy_from = orm_execute_state.lazy_loaded_from
             if lazy_from is not None:
-                raw = ("lazy", orm_execute_state.bind_mapper, path, getattr(lazy_from, "load_path", None))
+                raw = ("lazy", orm_execute_state.bind_mapper, path, lazy_from.load_path)
             else:
                 raw = ("batch", orm_execute_state.bind_mapper, path, None)
         elif orm_execute_state.is_column_load:
             raw = ("column", orm_execute_state.bind_mapper, None, None)
         else:
             raw = ("query", orm_execute_state.bind_mapper, None, None)
-        orm_execute_state.update_execution_options(**{_ORM_OPTION: raw})
+        orm_execute_state.update_execution_options(integrity_kit_orm=raw)
+    except Exception:  # context is a nicety; never break the user's query over it
+        pass
 
 
 _orm_lock = threading.Lock()
