@@ -28,8 +28,9 @@ def call_lines(revision: Revision) -> dict[int, range]:
     return spans
 
 
-def apply(revision: Revision, findings: list[Finding]) -> tuple[list[Finding], list[Finding], list[Finding]]:
-    """Split findings into (kept, ignored, kept-because-the-ignore-has-no-reason)."""
+def apply(revision: Revision, findings: list[Finding]) -> tuple[list[Finding], list[tuple[Finding, str]],
+                                                                list[Finding]]:
+    """Split findings into (kept, (ignored, reason), kept-because-the-ignore-has-no-reason)."""
     comments = ignores_for(revision)
     spans = call_lines(revision)
     kept, ignored, unexplained = [], [], []
@@ -45,7 +46,7 @@ def apply(revision: Revision, findings: list[Finding]) -> tuple[list[Finding], l
         if match is None:
             kept.append(finding)
         elif match:
-            ignored.append(finding)
+            ignored.append((finding, match))
         else:
             kept.append(finding)
             unexplained.append(finding)

@@ -23,6 +23,7 @@ class LintResult:
     revisions: list[str]
     findings: list[Finding]
     ignored: list[Finding] = field(default_factory=list)
+    ignore_reasons: dict[str, str] = field(default_factory=dict)  # fingerprint of an ignored finding -> its reason
     unexplained_ignores: list[Finding] = field(default_factory=list)
     not_analysed: list[dict] = field(default_factory=list)
 
@@ -37,7 +38,7 @@ class LintResult:
                 "summary": {"revisions": len(self.revisions), "findings": len(self.findings),
                             "by_severity": by_severity, "ignored": len(self.ignored)},
                 "findings": [f.to_dict() for f in self.findings],
-                "ignored": [f.to_dict() for f in self.ignored],
+                "ignored": [f.to_dict() | {"reason": self.ignore_reasons.get(f.fingerprint)} for f in self.ignored],
                 # findings whose ignore comment gives no reason: still reported above, listed here so CI can say why
                 "ignores_without_reason": [f.to_dict() for f in self.unexplained_ignores],
                 "not_analysed": self.not_analysed}
@@ -87,7 +88,9 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         found = _dedupe([f for rule in rules for f in rule.check(revision, context)])
         kept, ignored, unexplained = ignores.apply(revision, found)
         result.findings.extend(kept)
-        result.ignored.extend(ignored)
+        for finding, reason in ignored:
+            result.ignored.append(finding)
+            result.ignore_reasons[finding.fingerprint] = reason
         result.unexplained_ignores.extend(unexplained)
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result

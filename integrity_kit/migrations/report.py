@@ -48,7 +48,10 @@ def render_sarif(result: LintResult) -> str:
               "defaultConfiguration": {"level": levels[rule.severity]}} for rule in RULES]
     index = {rule.code: i for i, rule in enumerate(RULES)}
     results = []
-    for finding in result.findings:
+    # Ignored findings go in as suppressed results with the reason, as code-scanning tools expect for in-source
+    # suppressions, so a dismissal stays visible and reviewable.
+    suppressed = {finding.fingerprint for finding in result.ignored}
+    for finding in result.findings + result.ignored:
         entry = {"ruleId": finding.code, "ruleIndex": index[finding.code], "level": levels[finding.severity],
                  "message": {"text": finding.message},
                  "locations": [{"physicalLocation": {"artifactLocation": {"uri": Path(finding.path).as_posix()},
@@ -57,6 +60,9 @@ def render_sarif(result: LintResult) -> str:
                  "properties": {"revision": finding.revision, "source": finding.source}}
         if finding.fix:
             entry["message"]["text"] += "\nSafe sequence:\n" + finding.fix
+        if finding.fingerprint in suppressed:
+            entry["suppressions"] = [{"kind": "inSource",
+                                      "justification": result.ignore_reasons.get(finding.fingerprint, "")}]
         results.append(entry)
     sarif = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
              "runs": [{"tool": {"driver": {"name": "integrity-kit", "version": __version__,

@@ -76,3 +76,16 @@ def test_ignore_without_a_reason_ignores_nothing_and_is_reported(unsafe_copy: Pa
     report = json.loads(CliRunner().invoke(cli, ["lint-migrations", str(unsafe_copy), "--format", "json"]).output)
     assert [(f["code"], f["line"]) for f in report["ignores_without_reason"]] == [("IK810", 17)]
     assert ("IK810", "u06_index_not_concurrently") in {(f["code"], f["revision"]) for f in report["findings"]}
+
+
+def test_reasons_travel_to_json_and_sarif() -> None:
+    runner = CliRunner()
+    reason = "the models stopped mapping legacy_notes in the previous release"
+    report = json.loads(runner.invoke(cli, ["lint-migrations", str(FIXTURES / "safe"), "--format", "json"]).output)
+    assert [(f["rule"], f["reason"]) for f in report["ignored"]] == [("drop-column-or-table", reason)]
+
+    sarif_run = runner.invoke(cli, ["lint-migrations", str(FIXTURES / "safe"), "--format", "sarif"])
+    assert sarif_run.exit_code == 0  # suppressed results do not fail the run
+    results = json.loads(sarif_run.output)["runs"][0]["results"]
+    assert [(r["ruleId"], r["suppressions"]) for r in results] == [
+        ("IK806", [{"kind": "inSource", "justification": reason}])]
