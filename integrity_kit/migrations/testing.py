@@ -2,7 +2,11 @@
 migrated schema, and every revision survives upgrade -> downgrade -> upgrade.
 
 ```python
+from alembic.config import Config
+
 from integrity_kit.migrations import testing
+from myapp.models import Base
+
 
 def test_migrations(tmp_path):
     config = Config("alembic.ini")                 # or any Config with script_location set

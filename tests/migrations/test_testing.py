@@ -123,3 +123,16 @@ def test_the_callers_config_is_left_untouched(tmp_path: Path) -> None:
     testing.assert_upgrade_from_empty(config, f"sqlite:///{tmp_path / 'a.db'}")
     assert "connection" not in config.attributes
     assert config.get_main_option("sqlalchemy.url") is None
+
+
+def test_the_documented_example_runs(tmp_path: Path, monkeypatch) -> None:
+    """The module docstring's example, run as written against the reference app (its alembic.ini, its models)."""
+    import re
+
+    code = re.search(r"```python\n(.*?)```", testing.__doc__, re.S).group(1)
+    code = code.replace("from myapp.models import Base", "from examples.ecommerce.models import Base")
+    namespace: dict = {}
+    exec(compile(code, "integrity_kit/migrations/testing.py (docstring)", "exec"), namespace)
+    monkeypatch.chdir(Path(alembic_config().get_main_option("script_location")).parent)
+    namespace["test_migrations"](tmp_path)
+    assert {"upgrade.db", "models.db", "reversible.db"} <= {p.name for p in tmp_path.iterdir()}
