@@ -42,9 +42,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # Capabilities that later work fills in. Each says so plainly and exits 2 rather than printing anything that
 # could be mistaken for a result.
 _PLANNED = {
-    "audit": "Audit a live database for missing keys, constraints and unsafe types.",
-    "rules": "List every audit rule: code, name, severity, summary.",
-    "explain": "Show the documentation of one audit rule.",
     "race": "Run concurrent checkout simulations against a database.",
     "anomalies": "Measure which isolation anomalies an engine allows at each level.",
     "demo": "The whole story on an embedded SQLite database, no setup.",
@@ -75,6 +72,12 @@ cli.add_command(queries_command)
 from integrity_kit.migrations.command import lint_migrations_command  # noqa: E402
 
 cli.add_command(lint_migrations_command)
+
+from integrity_kit.audit.command import audit_command, explain_command, rules_command  # noqa: E402
+
+cli.add_command(audit_command)
+cli.add_command(rules_command)
+cli.add_command(explain_command)
 
 
 def main() -> None:

@@ -1,0 +1,95 @@
+"""``integrity-kit audit``, ``rules`` and ``explain``: thin commands over :mod:`integrity_kit.audit`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from integrity_kit.audit.registry import RULES, find_rule
+from integrity_kit.audit.runner import FAIL_ON, audit
+from integrity_kit.errors import IntegrityKitError
+from integrity_kit.report import audit_text
+
+
+@click.command("audit")
+@click.argument("database_url", envvar="DATABASE_URL", required=False)
+@click.option("--models", metavar="MODULE:BASE", help="Also compare the database with these SQLAlchemy models "
+              "(a declarative base or a MetaData), for the schema-drift rule.")
+@click.option("--schema", "schemas", multiple=True, metavar="NAME",
+              help="Schema to audit; repeat for several. Default: the connection's default schema.")
+@click.option("--select", multiple=True, metavar="RULES",
+              help="Only these rules: codes (IK101), code prefixes (IK1) or names; repeat or comma-separate.")
+@click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (same forms as --select).")
+@click.option("--statement-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              metavar="SECONDS", help="Time budget for each catalog query.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Report format.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
+              help="Exit 1 when a finding at or above this severity exists.")
+@click.option("--no-fixes", is_flag=True, help="Text format: leave out the fix SQL under each finding.")
+def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
+                  ignore: tuple[str, ...], statement_timeout: float, output_format: str, output: str | None,
+                  fail_on: str, no_fixes: bool) -> None:
+    """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
+    types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
+
+    Exit codes: 0 no finding at or above --fail-on, 1 such findings, 2 usage error or nothing could be analysed.
+    """
+    if not database_url:
+        raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
+    report = audit(database_url, models=models, schemas=schemas or None, select=_split(select),
+                   ignore=_split(ignore), statement_timeout=statement_timeout)
+    if output_format == "json":
+        text = json.dumps(report.to_dict(), indent=2)
+        if output:
+            _write(output, text + "\n")
+        else:
+            click.echo(text)
+    elif output:
+        with open(output, "w", encoding="utf-8") as handle:
+            audit_text.render(report, Console(file=handle, width=100, no_color=True), show_fixes=not no_fixes)
+    else:
+        audit_text.render(report, Console(highlight=False), show_fixes=not no_fixes)
+    raise SystemExit(report.exit_code(fail_on))
+
+
+@click.command("rules")
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="A table for people, or JSON for scripts.")
+def rules_command(output_format: str) -> None:
+    """List every audit rule: code, name, severity, summary."""
+    if output_format == "json":
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.value, "summary": r.summary}
+                               for r in RULES], indent=2))
+        return
+    table = Table("code", "name", "severity", "summary", box=None, header_style="bold")
+    for rule in RULES:
+        table.add_row(rule.code, rule.name, rule.severity.value, rule.summary)
+    Console(highlight=False).print(table)
+
+
+@click.command("explain")
+@click.argument("rule")
+def explain_command(rule: str) -> None:
+    """Show the documentation of one audit rule (by code or name)."""
+    found = find_rule(rule)
+    console = Console(highlight=False)
+    console.print(f"[bold]{found.code} {found.name}[/] ({found.severity.value}): {found.summary}")
+    console.print(Markdown(found.documentation()))
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise IntegrityKitError(f"cannot write {path}: {error.strerror}") from None

@@ -1,0 +1,186 @@
+"""Fixes as safe migrations, for the audited engine: SQL to run and the Alembic ``op.*`` form of the same steps.
+
+PostgreSQL gets the forms that do not block writes for long (constraints ``NOT VALID`` then ``VALIDATE``, indexes
+``CONCURRENTLY``); SQLite, which cannot alter constraints, gets Alembic's batch mode (a table rebuild).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from integrity_kit.audit.model import Fix
+from integrity_kit.schema import Column, Table
+from integrity_kit.schema.models import dialect_for
+
+MAX_NAME = 63  # PostgreSQL's identifier limit, the shortest of the three
+
+
+def constraint_name(prefix: str, table: str, columns: tuple[str, ...] | list[str], suffix: str = "") -> str:
+    name = "_".join([prefix, table, *columns] + ([suffix] if suffix else []))
+    return name[:MAX_NAME]
+
+
+@lru_cache(maxsize=8)
+def _preparer(dialect: str):
+    return dialect_for(dialect).identifier_preparer
+
+
+def quote(dialect: str, name: str) -> str:
+    return _preparer(dialect).quote(name)
+
+
+def qualified_table(dialect: str, table: Table) -> str:
+    name = quote(dialect, table.name)
+    return f"{quote(dialect, table.schema)}.{name}" if table.schema else name
+
+
+def _columns(dialect: str, columns) -> str:
+    return ", ".join(quote(dialect, column) for column in columns)
+
+
+def _py(values) -> str:
+    return "[" + ", ".join(repr(value) for value in values) + "]"
+
+
+def _schema_kw(table: Table) -> str:
+    return f", schema={table.schema!r}" if table.schema else ""
+
+
+def add_foreign_key(dialect: str, table: Table, columns: tuple[str, ...], target: Table,
+                    target_columns: tuple[str, ...], index_too: bool = False) -> Fix:
+    name = constraint_name("fk", table.name, columns, target.name)
+    t = qualified_table(dialect, table)
+    references = f"{qualified_table(dialect, target)} ({_columns(dialect, target_columns)})"
+    op_args = f"{name!r}, {table.name!r}, {target.name!r}, {_py(columns)}, {_py(target_columns)}"
+    sql, alembic = [], []
+    if index_too:
+        index_fix = create_index(dialect, table, columns)
+        sql.append(index_fix.sql)
+        alembic.append(index_fix.alembic)
+    if dialect == "postgresql":
+        sql += [f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} FOREIGN KEY ({_columns(dialect, columns)}) "
+                f"REFERENCES {references} NOT VALID;",
+                f"ALTER TABLE {t} VALIDATE CONSTRAINT {quote(dialect, name)};"]
+        alembic += [f"op.create_foreign_key({op_args}, postgresql_not_valid=True)",
+                    "# next revision:",
+                    f'op.execute("ALTER TABLE {table.name} VALIDATE CONSTRAINT {name}")']
+    elif dialect == "sqlite":
+        sql.append(f"-- SQLite cannot add a foreign key to an existing table: rebuild {table.name} with it "
+                   "(Alembic batch mode, with PRAGMA foreign_keys=OFF around the rebuild)")
+        alembic.append(f"with op.batch_alter_table({table.name!r}) as batch:\n"
+                       f"    batch.create_foreign_key({name!r}, {target.name!r}, {_py(columns)}, "
+                       f"{_py(target_columns)})")
+    else:
+        sql.append(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} FOREIGN KEY "
+                   f"({_columns(dialect, columns)}) REFERENCES {references};")
+        alembic.append(f"op.create_foreign_key({op_args})")
+    return Fix("\n".join(sql), "\n".join(alembic))
+
+
+def create_index(dialect: str, table: Table, columns: tuple[str, ...]) -> Fix:
+    name = constraint_name("ix", table.name, columns)
+    t = qualified_table(dialect, table)
+    args = f"{name!r}, {table.name!r}, {_py(columns)}{_schema_kw(table)}"
+    if dialect == "postgresql":
+        return Fix(f"CREATE INDEX CONCURRENTLY {quote(dialect, name)} ON {t} ({_columns(dialect, columns)});",
+                   "with op.get_context().autocommit_block():\n"
+                   f"    op.create_index({args}, postgresql_concurrently=True)")
+    return Fix(f"CREATE INDEX {quote(dialect, name)} ON {t} ({_columns(dialect, columns)});",
+               f"op.create_index({args})")
+
+
+def add_unique(dialect: str, table: Table, columns: tuple[str, ...]) -> Fix:
+    name = constraint_name("uq", table.name, columns)
+    t = qualified_table(dialect, table)
+    cols = _columns(dialect, columns)
+    if dialect == "postgresql":
+        return Fix(f"CREATE UNIQUE INDEX CONCURRENTLY {quote(dialect, name)} ON {t} ({cols});\n"
+                   f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} UNIQUE USING INDEX {quote(dialect, name)};",
+                   "with op.get_context().autocommit_block():\n"
+                   f"    op.create_index({name!r}, {table.name!r}, {_py(columns)}, unique=True, "
+                   "postgresql_concurrently=True)\n"
+                   f'op.execute("ALTER TABLE {table.name} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")')
+    if dialect == "sqlite":
+        return Fix(f"CREATE UNIQUE INDEX {quote(dialect, name)} ON {t} ({cols});",
+                   f"op.create_index({name!r}, {table.name!r}, {_py(columns)}, unique=True)")
+    return Fix(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} UNIQUE ({cols});",
+               f"op.create_unique_constraint({name!r}, {table.name!r}, {_py(columns)})")
+
+
+def add_check(dialect: str, table: Table, name_hint: str, condition: str) -> Fix:
+    name = constraint_name("ck", table.name, [name_hint])
+    t = qualified_table(dialect, table)
+    if dialect == "postgresql":
+        return Fix(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} CHECK ({condition}) NOT VALID;\n"
+                   f"ALTER TABLE {t} VALIDATE CONSTRAINT {quote(dialect, name)};",
+                   f"op.create_check_constraint({name!r}, {table.name!r}, {condition!r}, postgresql_not_valid=True)\n"
+                   "# next revision:\n"
+                   f'op.execute("ALTER TABLE {table.name} VALIDATE CONSTRAINT {name}")')
+    if dialect == "sqlite":
+        return Fix(f"-- SQLite cannot add a CHECK to an existing table: rebuild {table.name} with "
+                   f"CHECK ({condition}) (Alembic batch mode)",
+                   f"with op.batch_alter_table({table.name!r}) as batch:\n"
+                   f"    batch.create_check_constraint({name!r}, {condition!r})")
+    return Fix(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} CHECK ({condition});",
+               f"op.create_check_constraint({name!r}, {table.name!r}, {condition!r})")
+
+
+def set_not_null(dialect: str, table: Table, column: Column) -> Fix:
+    t = qualified_table(dialect, table)
+    c = quote(dialect, column.name)
+    existing = f"existing_type=sa.{_sa_type(column)}"
+    if dialect == "postgresql":
+        helper = constraint_name("ck", table.name, [column.name, "not_null"])
+        return Fix(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, helper)} CHECK ({c} IS NOT NULL) NOT VALID;\n"
+                   f"ALTER TABLE {t} VALIDATE CONSTRAINT {quote(dialect, helper)};\n"
+                   f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;\n"
+                   f"ALTER TABLE {t} DROP CONSTRAINT {quote(dialect, helper)};",
+                   f"op.create_check_constraint({helper!r}, {table.name!r}, '{column.name} IS NOT NULL', "
+                   "postgresql_not_valid=True)\n# next revision:\n"
+                   f'op.execute("ALTER TABLE {table.name} VALIDATE CONSTRAINT {helper}")\n'
+                   f"op.alter_column({table.name!r}, {column.name!r}, {existing}, nullable=False)\n"
+                   f"op.drop_constraint({helper!r}, {table.name!r}, type_='check')")
+    if dialect == "sqlite":
+        return Fix(f"-- SQLite cannot change a column's nullability: rebuild {table.name} (Alembic batch mode)",
+                   f"with op.batch_alter_table({table.name!r}) as batch:\n"
+                   f"    batch.alter_column({column.name!r}, {existing}, nullable=False)")
+    return Fix(f"ALTER TABLE {t} MODIFY {c} {column.type_sql} NOT NULL;",
+               f"op.alter_column({table.name!r}, {column.name!r}, {existing}, nullable=False)")
+
+
+def change_type(dialect: str, table: Table, column: Column, new_sql: str, new_sa: str) -> Fix:
+    t = qualified_table(dialect, table)
+    c = quote(dialect, column.name)
+    alembic = (f"op.alter_column({table.name!r}, {column.name!r}, existing_type=sa.{_sa_type(column)}, "
+               f"type_=sa.{new_sa})")
+    if dialect == "postgresql":
+        return Fix(f"-- rewrites the table under an exclusive lock; on a big table add a new column, backfill, "
+                   f"switch\nALTER TABLE {t} ALTER COLUMN {c} TYPE {new_sql};", alembic)
+    if dialect == "sqlite":
+        return Fix(f"-- SQLite cannot change a column's type: rebuild {table.name} (Alembic batch mode)",
+                   f"with op.batch_alter_table({table.name!r}) as batch:\n    batch.alter_column({column.name!r}, "
+                   f"existing_type=sa.{_sa_type(column)}, type_=sa.{new_sa})")
+    null = "" if column.nullable else " NOT NULL"
+    return Fix(f"ALTER TABLE {t} MODIFY {c} {new_sql}{null};", alembic)
+
+
+def _sa_type(column: Column) -> str:
+    text = repr(column.type)
+    return text if text[:1].isupper() else type(column.type).__name__ + "()"
+
+
+def add_primary_key(dialect: str, table: Table) -> Fix:
+    name = "id" if not table.has_column("id") else f"{table.name}_id"
+    t = qualified_table(dialect, table)
+    c = quote(dialect, name)
+    if dialect == "postgresql":
+        sql = f"ALTER TABLE {t} ADD COLUMN {c} BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"
+    elif dialect in ("mysql", "mariadb"):
+        sql = f"ALTER TABLE {t} ADD COLUMN {c} BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY FIRST;"
+    else:
+        return Fix(f"-- SQLite cannot add a primary key to an existing table: rebuild {table.name} with "
+                   f"{name} INTEGER PRIMARY KEY (Alembic batch mode)",
+                   f"with op.batch_alter_table({table.name!r}, recreate='always') as batch:\n"
+                   f"    batch.add_column(sa.Column({name!r}, sa.Integer(), primary_key=True))")
+    # Alembic's add_column cannot declare a primary key: the statement goes through as written.
+    return Fix(sql, f"op.execute({sql.rstrip(';')!r})")

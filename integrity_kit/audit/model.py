@@ -1,0 +1,115 @@
+"""What a rule is and what it reports.
+
+A rule reads a :class:`~integrity_kit.schema.Snapshot` and yields :class:`Finding` objects; it never opens a
+connection. Its documentation is its docstring, in the sections the rule pages and ``integrity-kit explain`` show:
+What it checks / Why it matters / Example / How to fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+from integrity_kit.schema import Snapshot, Table
+
+DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix")
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """The same change twice: SQL for the audited engine, and the Alembic ``op.*`` form for a migration."""
+
+    sql: str
+    alembic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    rule: str
+    severity: Severity
+    table: str
+    columns: tuple[str, ...]
+    message: str
+    schema: str | None = None
+    confidence: float = 1.0
+    target: dict[str, Any] | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    fix: Fix | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across runs and orderings: what the finding is about, never its wording or its evidence."""
+        key = [self.rule, self.schema, self.table, sorted(self.columns)]
+        if self.target:
+            key.append([self.target.get("schema"), self.target.get("table"), self.target.get("columns")])
+        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code, "rule": self.rule, "severity": self.severity.value,
+                                "confidence": round(self.confidence, 2), "table": self.table}
+        if self.schema:
+            data["schema"] = self.schema
+        data["columns"] = list(self.columns)
+        if self.target:
+            data["target"] = self.target
+        data["message"] = self.message
+        data["evidence"] = self.evidence
+        if self.fix:
+            data["fix"] = {"sql": self.fix.sql, "alembic": self.fix.alembic}
+        data["fingerprint"] = self.fingerprint
+        return data
+
+
+class Rule:
+    """One check. Subclasses set the class attributes and implement :meth:`check`."""
+
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    # Dialects the rule means something on; None for all.
+    dialects: ClassVar[frozenset[str] | None] = None
+
+    def applies_to(self, snapshot: Snapshot) -> bool:
+        return self.dialects is None or snapshot.dialect in self.dialects
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    def finding(self, table: Table, columns: tuple[str, ...] | list[str], message: str, *,
+                severity: Severity | None = None, **extra: Any) -> Finding:
+        return Finding(code=self.code, rule=self.name, severity=severity or self.severity, table=table.name,
+                       schema=table.schema, columns=tuple(columns), message=message, **extra)
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def doc_sections(cls) -> dict[str, str]:
+        """The docstring's ``## Section`` blocks by title."""
+        sections: dict[str, list[str]] = {}
+        current = None
+        for line in cls.documentation().splitlines():
+            if line.startswith("## "):
+                current = line[3:].strip()
+                sections[current] = []
+            elif current is not None:
+                sections[current].append(line)
+        return {title: "\n".join(lines).strip() for title, lines in sections.items()}

@@ -1,0 +1,394 @@
+"""Keys: primary keys, foreign keys that are missing, unindexed, mistyped or not enforced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from integrity_kit.audit import fixes
+from integrity_kit.audit.model import Finding, Rule, Severity
+from integrity_kit.audit.naming import exact_type, family, table_key, words
+from integrity_kit.schema import Column, ForeignKey, Index, Snapshot, Table
+
+
+class MissingPrimaryKey(Rule):
+    """A table without a primary key.
+
+    ## What it checks
+
+    Every table has a primary key (or, failing that, a unique constraint over NOT NULL columns).
+
+    ## Why it matters
+
+    Without a key, two rows can be identical and nothing can point at exactly one of them: updates and deletes by
+    value hit every copy, ORMs cannot track the row, and replication tools refuse or crawl.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE audit_log (happened_at TIMESTAMP, message TEXT);
+    ```
+
+    ## How to fix
+
+    Add a surrogate key (`id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`) or declare the natural key.
+    """
+
+    code = "IK100"
+    name = "missing-primary-key"
+    severity = Severity.ERROR
+    summary = "Table has no primary key."
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            if table.primary_key and table.primary_key.columns:
+                continue
+            if any(all(not table.column(c).nullable for c in u.columns if table.has_column(c))
+                   for u in table.unique_constraints):
+                continue
+            yield self.finding(table, (), f"{table.qualified_name} has no primary key: rows cannot be told apart",
+                               fix=fixes.add_primary_key(snapshot.dialect, table))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    column: Column
+    target: Table
+    target_column: Column
+    confidence: float
+    signals: tuple[str, ...]
+
+
+class MissingForeignKey(Rule):
+    """A column that refers to another table's key without a foreign key constraint.
+
+    ## What it checks
+
+    Columns whose name and type say they hold another table's key (`user_id`, `ArtistId`, a role such as
+    `manager_staff_id` or `begin_area`, the bare table name `artist`, `parent_id` for the same table,
+    `<table>.type` for `<table>_type`) but carry no foreign key. Each candidate is scored from several signals:
+    the name, an exact type match with the target's key, and an index on the column. A column of another type
+    (an external `stripe_customer_id` string) is never a candidate, and polymorphic `<name>_type`/`<name>_id`
+    pairs are skipped: they point at several tables by design. The confidence and the signals are reported.
+
+    ## Why it matters
+
+    Without the constraint the database accepts an order for a user who does not exist, and deleting a product
+    leaves cart lines pointing at nothing. Application checks race; the constraint does not.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL);  -- no REFERENCES users (id)
+    ```
+
+    ## How to fix
+
+    Remove the orphans first (the finding's evidence says how many there are), then add the constraint; on
+    PostgreSQL add it `NOT VALID` and `VALIDATE` it in a second step so writes are not blocked while it scans.
+    Index the column too when nothing covers it: joins and the parent's deletes read it.
+    """
+
+    code = "IK101"
+    name = "missing-foreign-key"
+    severity = Severity.ERROR
+    summary = "Column refers to another table's key but has no foreign key constraint."
+    REPORT_AT = 0.5
+    ERROR_AT = 0.8
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        keyed = _keyed_tables(snapshot)
+        for table in snapshot.tables:
+            declared = {column for fk in table.foreign_keys for column in fk.columns}
+            pk = table.primary_key.columns if table.primary_key else ()
+            polymorphic = _polymorphic_ids(table)
+            for column in table.columns:
+                if column.name in declared or column.name in polymorphic or (pk == (column.name,) and
+                                                                             column.name.lower() == "id"):
+                    continue
+                candidates = sorted(_candidates(table, column, keyed), key=lambda c: -c.confidence)
+                if not candidates or candidates[0].confidence < self.REPORT_AT:
+                    continue
+                yield self._report(snapshot, table, candidates)
+
+    def _report(self, snapshot: Snapshot, table: Table, candidates: list[Candidate]) -> Finding:
+        best = candidates[0]
+        rivals = [c for c in candidates[1:] if c.confidence >= best.confidence - 0.1]
+        confidence = best.confidence - (0.15 if rivals else 0.0)
+        unindexed = not table.covering((best.column.name,))
+        message = (f"{table.qualified_name}.{best.column.name} looks like a reference to "
+                   f"{best.target.qualified_name}.{best.target_column.name} but has no foreign key")
+        if unindexed:
+            message += " (and no index)"
+        evidence = {"signals": list(best.signals)}
+        if rivals:
+            evidence["also_possible"] = [f"{c.target.qualified_name}.{c.target_column.name}" for c in rivals]
+        target = {"table": best.target.name, "columns": [best.target_column.name]}
+        if best.target.schema:
+            target["schema"] = best.target.schema
+        return self.finding(
+            table, (best.column.name,), message, confidence=confidence, target=target, evidence=evidence,
+            severity=Severity.ERROR if confidence >= self.ERROR_AT else Severity.WARNING,
+            fix=fixes.add_foreign_key(snapshot.dialect, table, (best.column.name,), best.target,
+                                      (best.target_column.name,), index_too=unindexed))
+
+
+def _keyed_tables(snapshot: Snapshot) -> dict[str, list[tuple[Table, Column]]]:
+    """table_key -> tables with a single-column primary key, and that key column."""
+    keyed: dict[str, list[tuple[Table, Column]]] = {}
+    for table in snapshot.tables:
+        if table.primary_key and len(table.primary_key.columns) == 1 and table.has_column(table.primary_key.columns[0]):
+            keyed.setdefault(table_key(table.name), []).append((table, table.column(table.primary_key.columns[0])))
+    return keyed
+
+
+def _polymorphic_ids(table: Table) -> set[str]:
+    """``commentable_id`` beside ``commentable_type``: one column pointing at several tables by design."""
+    names = {column.name.lower(): column.name for column in table.columns}
+    skipped = set()
+    for lower, name in names.items():
+        for suffix in ("_id", "id"):
+            if lower.endswith(suffix) and len(lower) > len(suffix):
+                stem = lower[: -len(suffix)].rstrip("_")
+                if f"{stem}_type" in names or f"{stem}type" in names:
+                    skipped.add(name)
+    return skipped
+
+
+def _name_guesses(table: Table, column: Column) -> list[tuple[str, float, str]]:
+    """(table_key, name score, signal) for every table the column's name may point at."""
+    parts = words(column.name)
+    guesses: list[tuple[str, float, str]] = []
+    if not parts:
+        return guesses
+    if parts[-1] == "id" and len(parts) > 1:
+        stem = parts[:-1]
+        guesses.append((table_key("_".join(stem)), 0.75, f"name {column.name} = <table>_id"))
+        for start in range(1, len(stem)):  # role prefix: manager_staff_id -> staff
+            guesses.append((table_key("_".join(stem[start:])), 0.6, f"name {column.name} = <role>_<table>_id"))
+        if stem == ["parent"]:
+            guesses.append((table_key(table.name), 0.75, "parent_id refers to the same table"))
+    elif parts[-1] != "id":
+        guesses.append((table_key(column.name), 0.6, f"name {column.name} is a table name"))
+        for start in range(1, len(parts)):  # role prefix: begin_area -> area
+            guesses.append((table_key("_".join(parts[start:])), 0.5, f"name {column.name} = <role>_<table>"))
+        if parts == ["parent"]:
+            guesses.append((table_key(table.name), 0.7, "parent refers to the same table"))
+        if parts == ["type"]:  # vehicle.type -> vehicle_type
+            guesses.append((table_key(f"{table.name}_type"), 0.6, f"{table.name}.type -> {table.name}_type"))
+    return guesses
+
+
+def _candidates(table: Table, column: Column, keyed: dict[str, list[tuple[Table, Column]]]) -> Iterator[Candidate]:
+    seen = set()
+    for key, score, signal in _name_guesses(table, column):
+        for target, target_column in keyed.get(key, ()):
+            if (target.schema, target.name) in seen or family(column) != family(target_column):
+                continue
+            if target is table and target_column.name == column.name:
+                continue
+            seen.add((target.schema, target.name))
+            signals = [signal, f"type family {family(column)} matches {target.name}.{target_column.name}"]
+            confidence = score
+            if exact_type(column) == exact_type(target_column):
+                confidence += 0.1
+                signals.append("exact type match")
+            if table.covering((column.name,)):
+                confidence += 0.05
+                signals.append("indexed")
+            if table.schema != target.schema:
+                confidence -= 0.1
+            yield Candidate(column, target, target_column, min(confidence, 0.95), tuple(signals))
+
+
+def is_fk_indexed(table: Table, fk: ForeignKey) -> bool:
+    """The strict rule: a valid index, PK or unique constraint whose leading columns are exactly the FK's columns
+    (in any order); a partial index only when its predicate is the FK's own ``IS NOT NULL``."""
+    for key in table.covering(fk.columns):
+        if isinstance(key, Index):
+            if not key.valid or key.has_expressions:
+                continue
+            if key.is_partial and not _not_null_predicate(key.predicate or "", fk.columns):
+                continue
+        return True
+    return False
+
+
+def _not_null_predicate(predicate: str, columns: tuple[str, ...]) -> bool:
+    text = predicate.lower().replace('"', "").replace("(", "").replace(")", "").strip()
+    wanted = " and ".join(f"{column.lower()} is not null" for column in columns)
+    return text == wanted
+
+
+class UnindexedForeignKey(Rule):
+    """A foreign key with no index that leads with its columns.
+
+    ## What it checks
+
+    Each declared foreign key has a valid index (or the primary key, or a unique constraint) whose *leading*
+    columns are exactly the key's columns, in any order. A partial index counts only when its predicate is the
+    key's own `IS NOT NULL`; an invalid index never counts. MySQL/InnoDB creates such an index by itself.
+
+    ## Why it matters
+
+    Every delete or key update on the parent looks for children: without the index that is a full scan of the
+    child table, holding locks while it runs. Joins from parent to children scan too.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE cart_items (id INTEGER PRIMARY KEY, cart_id INTEGER REFERENCES carts (id));  -- no index
+    ```
+
+    ## How to fix
+
+    `CREATE INDEX CONCURRENTLY ix_cart_items_cart_id ON cart_items (cart_id)` on PostgreSQL (a plain
+    `CREATE INDEX` elsewhere).
+    """
+
+    code = "IK102"
+    name = "unindexed-foreign-key"
+    severity = Severity.WARNING
+    summary = "Foreign key has no index leading with its columns."
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            for fk in table.foreign_keys:
+                if is_fk_indexed(table, fk):
+                    continue
+                target = {"table": fk.referred_table, "columns": list(fk.referred_columns)}
+                if fk.referred_schema:
+                    target["schema"] = fk.referred_schema
+                yield self.finding(
+                    table, fk.columns, f"foreign key {table.qualified_name}({', '.join(fk.columns)}) -> "
+                    f"{fk.referred} has no index: deletes on {fk.referred_table} scan {table.name}",
+                    target=target, fix=fixes.create_index(snapshot.dialect, table, fk.columns))
+
+
+class ForeignKeyTypeMismatch(Rule):
+    """A foreign key column whose type differs from the column it refers to.
+
+    ## What it checks
+
+    Each column of a declared foreign key has the same type as the referred column (`INTEGER` vs `BIGINT`,
+    `VARCHAR(36)` vs `UUID`, different lengths).
+
+    ## Why it matters
+
+    The narrower side overflows first (an `INTEGER` child of a `BIGINT` parent breaks at 2^31), and joins across
+    types need casts that can stop an index from being used.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE users (id BIGINT PRIMARY KEY);
+    CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id INTEGER REFERENCES users (id));
+    ```
+
+    ## How to fix
+
+    Change the child column to the parent's type (`ALTER TABLE orders ALTER COLUMN user_id TYPE BIGINT`); on a
+    big table that is a rewrite: add a new column, backfill, switch.
+    """
+
+    code = "IK103"
+    name = "foreign-key-type-mismatch"
+    severity = Severity.ERROR
+    summary = "Foreign key column type differs from the referred column's type."
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            for fk in table.foreign_keys:
+                target = snapshot.referred_table(fk)
+                if target is None:
+                    continue
+                for name, referred in zip(fk.columns, fk.referred_columns, strict=False):
+                    if not (table.has_column(name) and target.has_column(referred)):
+                        continue
+                    column, parent = table.column(name), target.column(referred)
+                    if exact_type(column) == exact_type(parent):
+                        continue
+                    yield self.finding(
+                        table, (name,), f"{table.qualified_name}.{name} is {column.type_sql} but refers to "
+                        f"{target.qualified_name}.{referred}, which is {parent.type_sql}",
+                        target={"table": target.name, "columns": [referred]},
+                        evidence={"type": column.type_sql, "referred_type": parent.type_sql},
+                        fix=fixes.change_type(snapshot.dialect, table, column, parent.type_sql,
+                                              _sa_name(parent)))
+
+
+def _sa_name(column: Column) -> str:
+    text = repr(column.type)
+    return text if text[:1].isupper() else type(column.type).__name__ + "()"
+
+
+class ForeignKeyNotEnforced(Rule):
+    """A foreign key the database declares but does not enforce.
+
+    ## What it checks
+
+    SQLite connections without `PRAGMA foreign_keys = ON` (the default: the pragma is per connection), MySQL
+    tables on an engine without foreign keys (MyISAM), and PostgreSQL constraints left `NOT VALID` (new rows are
+    checked, the existing ones never were).
+
+    ## Why it matters
+
+    The schema promises integrity the data does not have: orphans get in, and every reader trusts the promise.
+
+    ## Example
+
+    ```python
+    engine = create_engine("sqlite:///shop.db")  # no PRAGMA foreign_keys = ON on connect
+    ```
+
+    ## How to fix
+
+    SQLite: run `PRAGMA foreign_keys = ON` on every connection (a SQLAlchemy `connect` event). MySQL: convert the
+    table to InnoDB. PostgreSQL: `ALTER TABLE … VALIDATE CONSTRAINT …` once the orphans are gone.
+    """
+
+    code = "IK104"
+    name = "foreign-key-not-enforced"
+    severity = Severity.ERROR
+    summary = "Foreign key is declared but not enforced (SQLite pragma off, MyISAM, NOT VALID)."
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        if snapshot.dialect == "sqlite" and snapshot.foreign_keys_pragma is False:
+            yield from self._sqlite_pragma_off(snapshot)
+        for table in snapshot.tables:
+            for fk in table.foreign_keys:
+                target = {"table": fk.referred_table, "columns": list(fk.referred_columns)}
+                if snapshot.dialect == "sqlite" and snapshot.foreign_keys_pragma is False:
+                    continue  # reported once for the whole database above
+                elif table.engine and table.engine.upper() != "INNODB" and snapshot.dialect in ("mysql", "mariadb"):
+                    yield self.finding(
+                        table, fk.columns, f"{table.name} uses {table.engine}, which ignores its foreign key to "
+                        f"{fk.referred}", target=target,
+                        fix=_fix(f"ALTER TABLE {fixes.quote(snapshot.dialect, table.name)} ENGINE = InnoDB;",
+                                 f'op.execute("ALTER TABLE {table.name} ENGINE = InnoDB")'))
+                elif not fk.validated:
+                    yield self.finding(
+                        table, fk.columns, f"foreign key {fk.name} on {table.qualified_name} is NOT VALID: rows "
+                        "that existed when it was added were never checked", target=target,
+                        fix=_fix(f"ALTER TABLE {fixes.qualified_table(snapshot.dialect, table)} VALIDATE "
+                                 f"CONSTRAINT {fixes.quote(snapshot.dialect, fk.name or '')};",
+                                 f'op.execute("ALTER TABLE {table.name} VALIDATE CONSTRAINT {fk.name}")'))
+
+
+    def _sqlite_pragma_off(self, snapshot: Snapshot) -> Iterator[Finding]:
+        # The pragma belongs to the connection, not the file: one finding for the database, not one per table.
+        tables = [table for table in snapshot.tables if table.foreign_keys]
+        if not tables:
+            return
+        names = [table.name for table in tables]
+        yield self.finding(
+            tables[0], (), f"the foreign keys of {len(tables)} table(s) ({', '.join(names)}) are enforced only on "
+            "connections that run PRAGMA foreign_keys = ON; SQLite's default, and the audit's connection, is off",
+            severity=Severity.WARNING, evidence={"tables": names},
+            fix=_fix("PRAGMA foreign_keys = ON;  -- on every connection",
+                     '@event.listens_for(engine, "connect")\ndef _fk_on(dbapi, _):\n'
+                     '    dbapi.execute("PRAGMA foreign_keys = ON")'))
+
+
+def _fix(sql: str, alembic: str):
+    return fixes.Fix(sql, alembic)

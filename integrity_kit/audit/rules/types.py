@@ -1,0 +1,184 @@
+"""Types: money in binary floating point, PostgreSQL's money type, timestamps without a zone, sentinel defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import types as sqltypes
+
+from integrity_kit.audit import fixes
+from integrity_kit.audit.columns import is_money
+from integrity_kit.audit.model import Finding, Rule, Severity
+from integrity_kit.audit.naming import family, words
+from integrity_kit.schema import Snapshot
+
+
+def _numeric(dialect: str) -> tuple[str, str]:
+    return ("DECIMAL(12,2)" if dialect in ("mysql", "mariadb") else "NUMERIC(12, 2)"), "Numeric(12, 2)"
+
+
+class FloatForMoney(Rule):
+    """Money stored as binary floating point.
+
+    ## What it checks
+
+    `REAL`, `FLOAT` and `DOUBLE` columns whose names say money (`price`, `amount`, `total`, `cost`, `fee`, …).
+
+    ## Why it matters
+
+    Binary floating point cannot hold 0.10 exactly: `0.1 + 0.2` is `0.30000000000000004`, sums of many prices
+    drift by cents, and equality tests on totals fail.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE orders (id INTEGER PRIMARY KEY, total_amount FLOAT NOT NULL);
+    ```
+
+    ## How to fix
+
+    Use `NUMERIC(12, 2)` (`DECIMAL` on MySQL) and `Decimal` in Python. On PostgreSQL the type change rewrites the
+    table: on a big one, add a new column, backfill it in batches, switch, drop the old one.
+    """
+
+    code = "IK401"
+    name = "float-for-money"
+    severity = Severity.ERROR
+    summary = "Money column uses binary floating point."
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        sql, sa = _numeric(snapshot.dialect)
+        for table in snapshot.tables:
+            for column in table.columns:
+                if family(column) == "float" and is_money(column.name):
+                    yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} stores money "
+                                       f"as {column.type_sql}: cents drift", evidence={"type": column.type_sql},
+                                       fix=fixes.change_type(snapshot.dialect, table, column, sql, sa))
+
+
+class MoneyType(Rule):
+    """PostgreSQL's `money` type.
+
+    ## What it checks
+
+    Columns of PostgreSQL's `money` type.
+
+    ## Why it matters
+
+    Its output and input follow the server's `lc_monetary` setting, so a dump restored under another locale
+    reads different amounts; it has one fixed scale and no currency.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE invoices (id SERIAL PRIMARY KEY, total MONEY);
+    ```
+
+    ## How to fix
+
+    `ALTER TABLE invoices ALTER COLUMN total TYPE NUMERIC(12, 2) USING total::numeric`, and a currency column if
+    more than one is in use.
+    """
+
+    code = "IK402"
+    name = "money-type"
+    severity = Severity.WARNING
+    summary = "PostgreSQL money type depends on the server locale."
+    dialects = frozenset({"postgresql"})
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            for column in table.columns:
+                if column.type_sql.upper() == "MONEY":
+                    yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} uses the "
+                                       "locale-dependent money type",
+                                       fix=fixes.change_type(snapshot.dialect, table, column, "NUMERIC(12, 2)",
+                                                             "Numeric(12, 2)"))
+
+
+class TimestampWithoutTimeZone(Rule):
+    """A PostgreSQL `timestamp without time zone` column.
+
+    ## What it checks
+
+    PostgreSQL columns of type `timestamp` (without time zone). MySQL and SQLite have no zone-aware type to
+    suggest, so the rule is quiet there.
+
+    ## Why it matters
+
+    The value means whatever zone the writer had in mind: servers in two zones, or one daylight-saving change,
+    and "created at 01:30" is ambiguous or an hour off.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE orders (id SERIAL PRIMARY KEY, created_at TIMESTAMP DEFAULT now());
+    ```
+
+    ## How to fix
+
+    `ALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC'` (name the
+    zone the values were written in), and `DateTime(timezone=True)` in the models.
+    """
+
+    code = "IK403"
+    name = "timestamp-without-time-zone"
+    severity = Severity.WARNING
+    summary = "Timestamp column stores no time zone (PostgreSQL)."
+    dialects = frozenset({"postgresql"})
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            for column in table.columns:
+                if isinstance(column.type, sqltypes.DateTime) and not column.type.timezone:
+                    yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} is a timestamp "
+                                       "without time zone",
+                                       fix=fixes.change_type(snapshot.dialect, table, column,
+                                                             "TIMESTAMP WITH TIME ZONE", "DateTime(timezone=True)"))
+
+
+class SentinelDefaultOnReference(Rule):
+    """`DEFAULT 0` (or `''`) on a column that refers to another row.
+
+    ## What it checks
+
+    Foreign key columns, and `*_id` columns, whose server default is `0`, `-1` or an empty string.
+
+    ## Why it matters
+
+    A sentinel is an orphan by construction: no row has id 0. Either the foreign key refuses every insert that
+    relies on the default, or (without the key) the data fills with references to nothing that every join drops.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE products (id INTEGER PRIMARY KEY, category_id INTEGER NOT NULL DEFAULT 0);
+    ```
+
+    ## How to fix
+
+    Drop the default; use NULL for "none" (and a nullable column), or require the value.
+    """
+
+    code = "IK404"
+    name = "sentinel-default-on-reference"
+    severity = Severity.WARNING
+    summary = "Reference column defaults to a sentinel such as 0."
+
+    SENTINELS = {"0", "-1", "''", "'0'", "('0')", "(0)", "'-1'"}
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            referencing = {column for fk in table.foreign_keys for column in fk.columns}
+            for column in table.columns:
+                parts = words(column.name)
+                is_reference = column.name in referencing or (len(parts) > 1 and parts[-1] == "id")
+                default = (column.server_default or "").strip().lower()
+                if is_reference and default.replace("::integer", "") in self.SENTINELS:
+                    quoted = fixes.quote(snapshot.dialect, column.name)
+                    yield self.finding(
+                        table, (column.name,), f"{table.qualified_name}.{column.name} defaults to {default}, "
+                        "which refers to no row", evidence={"server_default": column.server_default},
+                        fix=fixes.Fix(f"ALTER TABLE {fixes.qualified_table(snapshot.dialect, table)} ALTER COLUMN "
+                                      f"{quoted} DROP DEFAULT;",
+                                      f"op.alter_column({table.name!r}, {column.name!r}, server_default=None)"))

@@ -1,0 +1,140 @@
+"""Uniqueness: natural keys and line items that the database lets repeat."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from integrity_kit.audit import fixes
+from integrity_kit.audit.columns import is_natural_key
+from integrity_kit.audit.model import Finding, Rule, Severity
+from integrity_kit.audit.naming import singular, words
+from integrity_kit.schema import Index, Snapshot, Table
+
+
+def unique_over(table: Table, columns: tuple[str, ...]) -> bool:
+    """Whether a primary key, unique constraint or valid, non-partial unique index covers exactly ``columns``
+    (a unique index on ``lower(email)`` counts for ``email``: it is stricter)."""
+    wanted = frozenset(columns)
+    if table.primary_key and frozenset(table.primary_key.columns) == wanted:
+        return True
+    if any(frozenset(u.columns) == wanted for u in table.unique_constraints):
+        return True
+    for index in table.indexes:
+        if not index.unique or not index.valid or index.is_partial:
+            continue
+        parts = {column for column in index.columns if column is not None}
+        for expression in index.expressions:
+            if expression:
+                parts |= {column for column in wanted if re.search(rf"\b{re.escape(column)}\b", expression)}
+        if frozenset(parts) == wanted and len(index.columns) == len(wanted):
+            return True
+    return False
+
+
+def _line_item_keys(snapshot: Snapshot, table: Table) -> tuple[str, ...] | None:
+    """``cart_items(cart_id, product_id)``: a table named after its parent's items or lines, with the parent's key
+    and one other reference, holds one line per (parent, thing)."""
+    name_words = words(table.name)
+    if len(name_words) < 2 or singular(name_words[-1]) not in ("item", "line", "entry"):
+        return None
+    parent = "_".join(name_words[:-1])
+    references = [column.name for column in table.columns
+                  if column.name.lower().endswith("_id") and column.name != "id"]
+    parent_key = next((name for name in references if singular(name[:-3].lower()) == singular(parent)), None)
+    others = [name for name in references if name != parent_key]
+    if parent_key is None or len(others) != 1:
+        return None
+    return (parent_key, others[0])
+
+
+class MissingUniqueConstraint(Rule):
+    """A natural key or a line-item pair without a unique constraint.
+
+    ## What it checks
+
+    Natural keys (`email`, `username`, `sku`, `slug`, `isbn`, `idempotency_key`, …) and line-item tables
+    (`cart_items(cart_id, product_id)`, `order_lines(order_id, product_id)`) are covered by a primary key,
+    a unique constraint or a valid, non-partial unique index (`lower(email)` counts).
+
+    ## Why it matters
+
+    Uniqueness checked in application code races: two requests both see "no such email" and both insert. A cart
+    with the same product on two lines shows the wrong total and oversells at checkout.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE cart_items (id INTEGER PRIMARY KEY, cart_id INTEGER, product_id INTEGER, quantity INTEGER);
+    ```
+
+    ## How to fix
+
+    Merge or remove the duplicates (the evidence counts them), then add the constraint; on PostgreSQL build the
+    unique index `CONCURRENTLY` first and attach it with `ADD CONSTRAINT … UNIQUE USING INDEX`.
+    """
+
+    code = "IK201"
+    name = "missing-unique-constraint"
+    severity = Severity.WARNING
+    summary = "Natural key or line-item pair has no unique constraint."
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            for column in table.columns:
+                if is_natural_key(column.name) and not unique_over(table, (column.name,)):
+                    yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} looks like a "
+                                       "natural key but nothing keeps it unique",
+                                       fix=fixes.add_unique(snapshot.dialect, table, (column.name,)))
+            pair = _line_item_keys(snapshot, table)
+            if pair and not unique_over(table, pair):
+                yield self.finding(table, pair, f"{table.qualified_name} can hold the same {pair[1][:-3]} twice "
+                                   f"for one {pair[0][:-3]}: nothing keeps ({', '.join(pair)}) unique",
+                                   fix=fixes.add_unique(snapshot.dialect, table, pair))
+
+
+class NullableUniqueColumn(Rule):
+    """A unique natural key that allows NULL.
+
+    ## What it checks
+
+    Unique constraints and unique indexes over a natural-key column that is nullable.
+
+    ## Why it matters
+
+    SQL treats NULLs as distinct, so any number of rows can have no email at all while each looks "unique".
+    Lookups by the key then miss those rows, and a later NOT NULL migration fails.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(255) UNIQUE);  -- NULL allowed
+    ```
+
+    ## How to fix
+
+    Make the column NOT NULL once every row has a value, or (PostgreSQL 15+) declare `UNIQUE NULLS NOT DISTINCT`
+    when one row without a value is meant.
+    """
+
+    code = "IK202"
+    name = "nullable-unique-column"
+    severity = Severity.WARNING
+    summary = "Unique natural key allows NULL, and NULLs never collide."
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            uniques: list[tuple[str, ...]] = [u.columns for u in table.unique_constraints if not u.nulls_not_distinct]
+            uniques += [tuple(c for c in index.columns if c) for index in table.indexes
+                        if isinstance(index, Index) and index.unique and not index.has_expressions]
+            reported = set()
+            for columns in uniques:
+                for name in columns:
+                    if name in reported or not table.has_column(name) or not is_natural_key(name):
+                        continue
+                    column = table.column(name)
+                    if column.nullable:
+                        reported.add(name)
+                        yield self.finding(table, (name,), f"{table.qualified_name}.{name} is unique but nullable: "
+                                           "any number of rows can have no value",
+                                           fix=fixes.set_not_null(snapshot.dialect, table, column))

@@ -1,0 +1,127 @@
+"""``audit()``: connect read-only, take a Snapshot, run the rules, collect a Report."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from integrity_kit import __version__
+from integrity_kit.audit.model import Finding, Severity
+from integrity_kit.audit.registry import select_rules
+from integrity_kit.audit.rules.models import SchemaDrift
+from integrity_kit.connect import make_engine, mask_url
+from integrity_kit.errors import IntegrityKitError
+from integrity_kit.schema import NotAnalysed, Snapshot, build_snapshot
+from integrity_kit.schema.models import load_metadata, snapshot_from_metadata
+
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+@dataclass
+class Report:
+    url: str
+    dialect: str
+    server_version: str | None
+    schemas: list[str]
+    tables: int
+    findings: list[Finding] = field(default_factory=list)
+    not_analysed: list[NotAnalysed] = field(default_factory=list)
+
+    def by_severity(self) -> dict[str, int]:
+        counts = {severity.value: 0 for severity in Severity}
+        for finding in self.findings:
+            counts[finding.severity.value] += 1
+        return counts
+
+    def exit_code(self, fail_on: str = "error") -> int:
+        """0 clean, 1 a finding at or above ``fail_on``; 2 when nothing at all could be analysed."""
+        if self.tables == 0 and self.not_analysed:
+            return 2
+        if fail_on == "never":
+            return 0
+        threshold = Severity(fail_on).rank
+        return 1 if any(finding.severity.rank >= threshold for finding in self.findings) else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tool": "integrity-kit", "version": __version__,
+            "database": {"url": self.url, "dialect": self.dialect, "server_version": self.server_version,
+                         "schemas": self.schemas},
+            "summary": {"tables": self.tables, "findings": len(self.findings), "by_severity": self.by_severity()},
+            "findings": [finding.to_dict() for finding in self.findings],
+            "not_analysed": [{"object": item.object, "reason": item.reason} for item in self.not_analysed],
+        }
+
+
+def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[str] | None = None,
+          select: Iterable[str] = (), ignore: Iterable[str] = (), statement_timeout: float = 30.0) -> Report:
+    """Audit the database at ``target`` (a URL or an Engine) without writing to it."""
+    rule_classes = select_rules(select, ignore)
+    metadata = load_metadata(models) if models else None
+    engine = make_engine(target) if isinstance(target, str) else target
+    shown = mask_url(engine.url)
+    try:
+        with engine.connect() as connection, _read_only(connection, statement_timeout):
+            snapshot = build_snapshot(connection, list(schemas) if schemas else None)
+    except DBAPIError as error:
+        raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
+    finally:
+        if isinstance(target, str):
+            engine.dispose()
+    models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
+    return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot)
+
+
+def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | None = None) -> Report:
+    findings: list[Finding] = []
+    problems = list(snapshot.not_analysed)
+    for rule_class in rule_classes:
+        rule = rule_class(models) if rule_class is SchemaDrift else rule_class()
+        if not rule.applies_to(snapshot):
+            continue
+        try:
+            findings.extend(rule.check(snapshot))
+        except Exception as error:  # one broken rule must not hide what the others found
+            problems.append(NotAnalysed(f"rule {rule.code} {rule.name}", f"{type(error).__name__}: {error}"))
+    findings.sort(key=lambda f: (-f.severity.rank, f.schema or "", f.table, f.code, f.columns))
+    default = snapshot.default_schema
+    schemas = [schema or default or "" for schema in snapshot.schemas]
+    return Report(url=url, dialect=snapshot.dialect, server_version=snapshot.server_version, schemas=schemas,
+                  tables=len(snapshot.tables), findings=findings, not_analysed=problems)
+
+
+@contextlib.contextmanager
+def _read_only(connection: Connection, timeout: float) -> Iterator[None]:
+    """A transaction the database itself keeps read-only, with a per-statement time budget; always rolled back."""
+    name = connection.dialect.name
+    milliseconds = max(1, int(timeout * 1000))
+    if name == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+    elif name in ("mysql", "mariadb"):
+        if getattr(connection.dialect, "is_mariadb", False):
+            connection.exec_driver_sql(f"SET SESSION max_statement_time = {timeout:.3f}")
+        else:
+            connection.exec_driver_sql(f"SET SESSION max_execution_time = {milliseconds}")
+        connection.commit()  # START TRANSACTION must open the transaction itself
+        connection.exec_driver_sql("START TRANSACTION READ ONLY")
+    elif name == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+    try:
+        yield
+    finally:
+        connection.rollback()
+        if name == "sqlite":
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
+            connection.rollback()
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return text[0] if text else type(original).__name__

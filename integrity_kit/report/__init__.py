@@ -1,0 +1,1 @@
+"""Renderers for audit reports: text for people (rich), JSON for scripts."""

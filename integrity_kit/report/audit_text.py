@@ -1,0 +1,50 @@
+"""The audit report for a terminal: grouped by table, severity in colour, a summary; readable at 80 columns."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from integrity_kit.audit.runner import Report
+
+COLOURS = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def render(report: Report, console: Console, *, show_fixes: bool = True) -> None:
+    version = f" {report.server_version}" if report.server_version else ""
+    console.print(Text(f"{report.url} ({report.dialect}{version}), schemas: {', '.join(report.schemas)}",
+                       style="bold"))
+    by_table = groupby(sorted(report.findings, key=lambda f: (f.schema or "", f.table)),
+                       key=lambda f: (f.schema, f.table))
+    for (schema, table), findings in by_table:
+        console.print()
+        console.print(Text(f"{schema}.{table}" if schema else table, style="bold underline"))
+        for finding in sorted(findings, key=lambda f: (-f.severity.rank, f.code)):
+            line = Text("  ")
+            line.append(f"{finding.severity.value:<7}", style=COLOURS[finding.severity.value])
+            line.append(f" {finding.code} {finding.rule}", style="dim")
+            if finding.columns:
+                line.append(f" ({', '.join(finding.columns)})")
+            console.print(line)
+            console.print(Text(f"    {finding.message}"))
+            if finding.confidence < 1:
+                console.print(Text(f"    confidence {finding.confidence:.2f}: "
+                                   f"{'; '.join(finding.evidence.get('signals', []))}", style="dim"))
+            if show_fixes and finding.fix:
+                for fix_line in finding.fix.sql.splitlines():
+                    console.print(Text(f"    {fix_line}", style="green"))
+    for item in report.not_analysed:
+        console.print(f"[magenta]not analysed[/] {escape(item.object)}: {escape(item.reason)}")
+    counts = report.by_severity()
+    console.print()
+    summary = Text(f"{report.tables} table(s), {len(report.findings)} finding(s): ")
+    for index, (severity, count) in enumerate(counts.items()):
+        summary.append(f"{count} {severity}", style=COLOURS[severity] if count else "dim")
+        if index < len(counts) - 1:
+            summary.append(", ")
+    if report.not_analysed:
+        summary.append(f"; {len(report.not_analysed)} not analysed", style="magenta")
+    console.print(summary)

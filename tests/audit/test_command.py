@@ -1,0 +1,106 @@
+"""`integrity-kit audit` as a user runs it: exit codes, the JSON contract, one-line errors, masked passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from examples.ecommerce import database
+from integrity_kit.cli import cli
+
+
+def _run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(cli, list(args), env=env, terminal_width=80)
+
+
+@pytest.fixture
+def legacy_url(app_engine, engine_url) -> str:
+    database.create_schema(app_engine, legacy=True)
+    return engine_url.render_as_string(hide_password=False)
+
+
+@pytest.mark.engines("sqlite", "postgresql", "mariadb")
+def test_json_report_follows_the_contract(legacy_url: str, engine_name: str) -> None:
+    result = _run("audit", legacy_url, "--format", "json")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    assert set(report) == {"tool", "version", "database", "summary", "findings", "not_analysed"}
+    assert report["tool"] == "integrity-kit" and report["database"]["dialect"] == engine_name.replace("mariadb",
+                                                                                                       "mysql")
+    assert set(report["summary"]) == {"tables", "findings", "by_severity"} and report["summary"]["tables"] == 7
+    assert report["summary"]["findings"] == len(report["findings"])
+    finding = next(f for f in report["findings"] if f["rule"] == "missing-foreign-key" and f["table"] == "orders")
+    assert finding["code"] == "IK101" and finding["columns"] == ["user_id"]
+    assert finding["target"] == {"table": "users", "columns": ["id"]}
+    assert set(finding["fix"]) == {"sql", "alembic"} and len(finding["fingerprint"]) == 16
+    again = json.loads(_run("audit", legacy_url, "--format", "json").output)
+    assert [f["fingerprint"] for f in again["findings"]] == [f["fingerprint"] for f in report["findings"]]
+
+
+@pytest.mark.engines("sqlite")
+def test_text_report_exit_codes_and_selection(legacy_url: str, tmp_path) -> None:
+    text = _run("audit", legacy_url)
+    assert text.exit_code == 1
+    assert "orders" in text.output and "missing-foreign-key" in text.output
+    assert "7 table(s)" in text.output and max(len(line) for line in text.output.splitlines()) <= 80
+    assert _run("audit", legacy_url, "--fail-on", "never").exit_code == 0
+    only = _run("audit", legacy_url, "--select", "IK2", "--format", "json", "--fail-on", "warning")
+    assert only.exit_code == 1
+    assert {f["code"][:3] for f in json.loads(only.output)["findings"]} == {"IK2"}
+    ignored = json.loads(_run("audit", legacy_url, "--ignore", "IK1,IK3,IK4", "--format", "json").output)
+    assert {f["code"][:3] for f in ignored["findings"]} == {"IK2"}
+    out = tmp_path / "report.json"
+    assert _run("audit", legacy_url, "--format", "json", "--output", str(out)).exit_code == 1
+    assert json.loads(out.read_text())["summary"]["findings"] > 0
+    assert _run("audit", env={"DATABASE_URL": legacy_url}).exit_code == 1
+
+
+@pytest.mark.engines("sqlite")
+def test_the_database_file_is_not_touched(legacy_url: str) -> None:
+    path = Path(legacy_url.removeprefix("sqlite:///"))
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert _run("audit", legacy_url).exit_code == 1
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.engines("sqlite", "postgresql")
+def test_models_drift_is_reported(app_engine, engine_url) -> None:
+    database.create_schema(app_engine, legacy=True)
+    url = engine_url.render_as_string(hide_password=False)
+    legacy = json.loads(_run("audit", url, "--models", "examples.ecommerce.legacy:LegacyBase", "--select",
+                             "schema-drift", "--format", "json").output)
+    assert legacy["findings"] == []  # the database is what the legacy models create
+    drift = json.loads(_run("audit", url, "--models", "examples.ecommerce.models:Base", "--select",
+                            "schema-drift", "--format", "json").output)
+    kinds = {f["evidence"]["kind"] for f in drift["findings"]}
+    assert {"missing-table", "missing-foreign-key", "column-type"} <= kinds
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["audit"], "no database"),
+    (["audit", "not a url"], "not a database URL"),
+    (["audit", "postgresql://app:hunter2@127.0.0.1:1/shop"], "cannot connect to postgresql+psycopg://app:***@"),
+    (["audit", "sqlite://", "--select", "IK9"], "no rule matches 'IK9'"),
+    (["audit", "sqlite://", "--models", "nowhere"], "--models expects module:object"),
+    (["audit", "sqlite://", "--models", "no_such_module:Base"], "cannot import 'no_such_module'"),
+    (["audit", "sqlite://", "--schema", "elsewhere"], "no schema named 'elsewhere'"),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "hunter2" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_no_traceback_from_the_real_command() -> None:
+    completed = subprocess.run([sys.executable, "-m", "integrity_kit", "audit", "mysql://root:s3cret@127.0.0.1:1/x"],
+                               capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2
+    assert "Traceback" not in completed.stderr and "s3cret" not in completed.stderr
+    assert "mysql+pymysql://root:***@127.0.0.1:1/x" in completed.stderr

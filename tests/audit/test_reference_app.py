@@ -1,0 +1,72 @@
+"""The reference app's two schemas: the legacy one shows every planted flaw, the correct one no error at all."""
+
+from __future__ import annotations
+
+from examples.ecommerce import database
+from tests.audit.conftest import audited, keys
+
+LEGACY_FLAWS = {
+    # relations without a foreign key
+    ("missing-foreign-key", "cart_items", ("product_id",)),
+    ("missing-foreign-key", "orders", ("user_id",)),
+    ("missing-foreign-key", "order_items", ("product_id",)),
+    ("missing-foreign-key", "categories", ("parent_id",)),
+    # money as float
+    ("float-for-money", "products", ("price",)),
+    ("float-for-money", "orders", ("total_amount",)),
+    ("float-for-money", "order_items", ("price",)),
+    # no uniqueness on cart (and order) lines, nor on natural keys
+    ("missing-unique-constraint", "cart_items", ("cart_id", "product_id")),
+    ("missing-unique-constraint", "order_items", ("order_id", "product_id")),
+    ("missing-unique-constraint", "products", ("sku",)),
+    ("missing-unique-constraint", "categories", ("slug",)),
+    # no CHECK on stock, price or quantity
+    ("missing-check-constraint", "products", ("stock",)),
+    ("missing-check-constraint", "products", ("price",)),
+    ("missing-check-constraint", "cart_items", ("quantity",)),
+    ("missing-check-constraint", "order_items", ("quantity",)),
+    ("missing-check-constraint", "order_items", ("price",)),
+    ("missing-check-constraint", "orders", ("total_amount",)),
+    ("missing-check-constraint", "orders", ("status",)),
+}
+# The declared foreign keys have no index; InnoDB creates one by itself, so MariaDB is clean here.
+UNINDEXED = {
+    ("unindexed-foreign-key", "carts", ("user_id",)),
+    ("unindexed-foreign-key", "cart_items", ("cart_id",)),
+    ("unindexed-foreign-key", "order_items", ("order_id",)),
+    ("unindexed-foreign-key", "products", ("category_id",)),
+}
+
+
+def test_legacy_schema_shows_every_planted_flaw(app_engine, engine_name: str) -> None:
+    database.create_schema(app_engine, legacy=True)
+    report, _ = audited(app_engine)
+    rules = {rule for rule, _table, _columns in LEGACY_FLAWS | UNINDEXED}
+    expected = LEGACY_FLAWS | (set() if engine_name == "mariadb" else UNINDEXED)
+    assert keys(report, *rules) == expected
+    by_key = {(f.rule, f.table, f.columns): f for f in report.findings}
+    unindexed_lookup = by_key[("missing-foreign-key", "orders", ("user_id",))]
+    assert unindexed_lookup.severity.value == "error" and unindexed_lookup.target == {"table": "users",
+                                                                                      "columns": ["id"]}
+    assert "no index" in unindexed_lookup.message and "CREATE INDEX" in unindexed_lookup.fix.sql
+    assert report.exit_code("error") == 1 and report.not_analysed == []
+
+
+def test_reference_schema_has_no_error_level_finding(app_engine, engine_name: str) -> None:
+    database.create_schema(app_engine)
+    report, _ = audited(app_engine)
+    assert [f for f in report.findings if f.severity.value == "error"] == []
+    assert report.exit_code("error") == 0 and report.not_analysed == []
+    # Nothing at all on the servers; the app's engine turns SQLite's foreign keys on, so nothing there either.
+    assert report.findings == []
+    assert report.tables == len(database.APP_TABLES) + 1  # and alembic_version
+
+
+def test_the_audit_sends_nothing_that_writes(app_engine) -> None:
+    database.create_schema(app_engine, legacy=True)
+    _report, statements = audited(app_engine)
+    writes = [s for s in statements if s.lstrip().split()[0].upper() in
+              ("INSERT", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP", "TRUNCATE", "GRANT", "COMMIT")]
+    assert writes == []
+    # The first statement makes the transaction read-only on every engine that has such a thing.
+    assert any("READ ONLY" in s.upper() or "QUERY_ONLY" in s.upper() for s in statements[:3])
