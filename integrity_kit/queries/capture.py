@@ -322,9 +322,18 @@ class QueryCapture:
         self._active = False
 
     # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
-    # statement, so they are written for speed: no helper calls on the common path, no per-call allocations
-    # beyond the record itself.
+    # statement, so they are written for speed: one helper call, no per-call allocations beyond the record itself
+    # (benchmarks/query_overhead.py measures them).
     def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        try:
+            record = self._record(statement, parameters, executemany, context)
+        except Exception:  # bookkeeping must never fail the application's query: keep the statement, lose its site
+            record = [statement, parameters, executemany, None, None, None, None, 0.0, None]
+        self._raw.append(record)
+        self._pending[id(cursor)] = record
+        record[7] = perf_counter()  # the start time until _after turns it into a duration
+
+    def _record(self, statement, parameters, executemany, context) -> list:
         orm_raw = context.execution_options.get(_ORM_OPTION) if context is not None else None
         cache = _internal_cache
         # A loop sends its statements from the same depth again and again. Python builds frame objects lazily, so
@@ -333,18 +342,14 @@ class QueryCapture:
         if depth:
             try:
                 frame = _getframe(depth)
-                code = frame.f_code
                 # Same live application frame at the same depth, called through library code: same call site.
                 if frame is self._frame and cache.get(_getframe(depth - 1).f_code.co_filename):
-                    record = [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
-                              orm_raw, 0.0, None]
-                    self._raw.append(record)
-                    self._pending[id(cursor)] = record
-                    record[7] = perf_counter()  # the start time until _after turns it into a duration
-                    return
+                    code = frame.f_code
+                    return [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
+                            orm_raw, 0.0, None]
             except ValueError:  # the stack is shallower this time
                 pass
-        frame = sys._getframe(1)
+        frame = _getframe(1)
         depth = 1
         while frame is not None:
             code = frame.f_code
@@ -352,20 +357,15 @@ class QueryCapture:
             if internal is None:
                 internal = _is_internal(code.co_filename)
             if not internal:
-                record = [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
-                          orm_raw, 0.0, None]
                 self._depth = depth
                 self._frame = frame
-                break
+                return [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
+                        orm_raw, 0.0, None]
             frame = frame.f_back
             depth += 1
-        else:
-            site = call_site(2) if _getcurrent is not None else None  # maybe across a greenlet boundary
-            filename, lineno, function = site if site is not None else (None, None, None)
-            record = [statement, parameters, executemany, filename, lineno, function, orm_raw, 0.0, None]
-        self._raw.append(record)
-        self._pending[id(cursor)] = record
-        record[7] = perf_counter()  # the start time until _after turns it into a duration
+        site = call_site(3) if _getcurrent is not None else None  # maybe across a greenlet boundary
+        filename, lineno, function = site if site is not None else (None, None, None)
+        return [statement, parameters, executemany, filename, lineno, function, orm_raw, 0.0, None]
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
         record = self._pending.pop(id(cursor), None)
@@ -373,15 +373,18 @@ class QueryCapture:
             record[7] = perf_counter() - record[7]
             try:
                 record[8] = cursor.rowcount
-            except Exception:  # a driver without rowcount: record "unknown" (contextlib.suppress is slower here)
+            except Exception:  # a driver without rowcount: record "unknown"
                 record[8] = -1
 
     def _error(self, exception_context) -> None:
-        cursor = getattr(exception_context.execution_context, "cursor", None)
-        record = self._pending.pop(id(cursor), None) if cursor is not None else None
-        if record is not None:
-            record[7] = perf_counter() - record[7]
-            record[8] = -1
+        try:
+            cursor = getattr(exception_context.execution_context, "cursor", None)
+            record = self._pending.pop(id(cursor), None) if cursor is not None else None
+            if record is not None:
+                record[7] = perf_counter() - record[7]
+                record[8] = -1
+        except Exception:  # the application's own error is what must surface, not ours
+            pass
 
     def start(self) -> QueryLog:
         if self._active:

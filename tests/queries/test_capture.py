@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 from sqlalchemy import create_engine, event, select, text
@@ -130,3 +131,18 @@ def test_capture_cannot_be_started_twice(memory_engine) -> None:
 def test_rejects_things_that_are_not_engines() -> None:
     with pytest.raises(TypeError):
         capture("sqlite://")
+
+
+def test_an_internal_error_while_recording_never_fails_the_query(memory_engine, monkeypatch) -> None:
+    capture_module = sys.modules["integrity_kit.queries.capture"]
+
+    def broken(filename: str) -> bool:
+        raise RuntimeError("call-site lookup exploded")
+
+    monkeypatch.setattr(capture_module, "_internal_cache", {})  # force the lookup for every frame
+    monkeypatch.setattr(capture_module, "_is_internal", broken)
+    with Session(memory_engine) as session, capture(memory_engine) as log:
+        titles = [book.title for book in session.scalars(select(Book).where(Book.id < 3))]
+    assert titles == ["Book 0", "Book 1"]
+    (statement,) = log.statements  # still counted, only its call site is unknown
+    assert statement.location is None and statement.rowcount == -1 and statement.duration >= 0
