@@ -145,7 +145,8 @@ class _Collector:
             return
         if not isinstance(func, ast.Attribute):
             return
-        receiver = dotted(func.value)
+        # `op.get_bind().execute(...)` has a call as its receiver: name it "op.get_bind()" so it is not lost
+        receiver = dotted(func.value.func) + "()" if isinstance(func.value, ast.Call) else dotted(func.value)
         name = func.attr
         if receiver == "op" and name in DDL | DATA:
             self.ops.append(Op(name, node, self.function, "op", autocommit=self.autocommit))

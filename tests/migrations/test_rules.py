@@ -53,3 +53,70 @@ def _dedent(block: str) -> str:
     lines = block.splitlines()
     indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
     return "\n".join(line[indent:] for line in lines)
+
+
+# How-to-fix blocks that are not revision code: env.py setup, and the merge revision for two heads (the fixture
+# `merged/` is that fix, linted clean in test_fixtures.py).
+NOT_REVISION_CODE = {"batch-recreate-cascade", "multiple-heads"}
+HEADER = 'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "{rev}"\ndown_revision = "{down}"\n\n'
+
+
+def _blocks(doc: str, section: str, following: str) -> list[str]:
+    part = doc[doc.index(section):doc.index(following)]
+    return [_dedent(block) for block in re.findall(r"```python\n(.*?)```", part, re.S)]
+
+
+def _module(code: str, upgrade_from: str | None = None) -> str:
+    """A revision body from a docs snippet: bare op.* calls become upgrade(); a lone downgrade() borrows the
+    example's upgrade(); an absent downgrade() is a no-op one (the rule under test is selected on its own)."""
+    tree = ast.parse(code)
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    if not functions:
+        code = "def upgrade():\n" + "".join(f"    {line}\n" for line in code.splitlines()) + "    pass\n"
+    elif functions == {"downgrade"} and upgrade_from:
+        upgrade = next(n for n in ast.parse(upgrade_from).body if getattr(n, "name", "") == "upgrade")
+        code = ast.get_source_segment(upgrade_from, upgrade) + "\n\n\n" + code
+    if "def downgrade" not in code:
+        code += "\n\ndef downgrade():\n    pass\n"
+    return code
+
+
+def _directory(tmp_path, name: str, modules: list[str]):
+    from pathlib import Path
+
+    fixtures = Path(__file__).with_name("fixtures") / "unsafe"
+    directory = tmp_path / name
+    (directory / "versions").mkdir(parents=True)
+    for file in ("env.py", "script.py.mako"):
+        (directory / file).write_text((fixtures / file).read_text())
+    (directory / "versions" / "00_r00_base.py").write_text((fixtures / "versions" / "00_r00_base.py").read_text())
+    down = "r00_base"
+    for number, body in enumerate(modules, start=1):
+        rev = f"doc{number:02d}"
+        (directory / "versions" / f"{number:02d}_{rev}.py").write_text(HEADER.format(rev=rev, down=down) + body)
+        down = rev
+    return directory
+
+
+def test_each_documented_example_is_flagged_and_its_fix_is_not(tmp_path) -> None:
+    from integrity_kit.migrations import lint
+
+    checked = 0
+    for rule in RULES:
+        examples = _blocks(rule.__doc__, "## Example", "## How to fix")
+        if not examples:
+            continue
+        dialect = "sqlite" if rule.dialects == ("sqlite",) else "postgresql"
+        flagged = lint(_directory(tmp_path, f"{rule.name}-example", [_module(examples[0])]), dialect=dialect,
+                       select=[rule.code])
+        assert [f.revision for f in flagged.findings] and {f.revision for f in flagged.findings} == {"doc01"}, \
+            rule.name
+        if rule.name in NOT_REVISION_CODE:
+            continue
+        fix = _blocks(rule.__doc__, "## How to fix", "## How to ignore")[0]
+        revisions = re.split(r"^# next revision.*$", fix, flags=re.M)
+        modules = [_module(_dedent(part), upgrade_from=examples[0]) for part in revisions if part.strip()]
+        fixed = lint(_directory(tmp_path, f"{rule.name}-fix", modules), dialect=dialect, select=[rule.code])
+        assert fixed.findings == [], (rule.name, [f.message for f in fixed.findings])
+        checked += 1
+    assert checked == len(RULES) - 1 - 1  # all but multiple-heads (prose example) and batch-recreate-cascade

@@ -190,10 +190,10 @@ class ColumnTypeChangeRewritesTable(Rule):
     ```python
     # revision 1: the new column, nullable
     op.add_column("orders", sa.Column("total_amount_v2", sa.Numeric(14, 2), nullable=True))
-    # revision 2 (no DDL): backfill in batches while the app writes both columns
+    # next revision (no DDL): backfill in batches while the app writes both columns
     op.execute(sa.text("UPDATE orders SET total_amount_v2 = total_amount WHERE id BETWEEN :lo AND :hi")
                .bindparams(lo=1, hi=10_000))
-    # a later release, once reads use the new column:
+    # next revision, in a later release once reads use the new column:
     op.drop_column("orders", "total_amount")
     ```
 

@@ -89,7 +89,7 @@ class BackfillInDdlTransaction(Rule):
     # revision 1: the schema change only
     op.add_column("orders", sa.Column("channel", sa.String(20), nullable=True))
 
-    # revision 2: the backfill only (env.py: context.configure(..., transaction_per_migration=True))
+    # next revision: the backfill only (env.py: context.configure(..., transaction_per_migration=True))
     op.execute(sa.text("UPDATE orders SET channel = :channel WHERE channel IS NULL").bindparams(channel="web"))
     ```
 

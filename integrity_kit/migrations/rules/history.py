@@ -54,6 +54,10 @@ class MissingDowngrade(Rule):
     ## Example
 
     ```python
+    def upgrade() -> None:
+        op.add_column("users", sa.Column("nickname", sa.String(50), nullable=True))
+
+
     def downgrade() -> None:
         pass
     ```

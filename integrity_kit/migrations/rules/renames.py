@@ -96,7 +96,7 @@ class DropColumnOrTable(Rule):
 
     ```python
     # release N: the models stop mapping the column (or mark it deferred) — no migration
-    # release N+1:
+    # next revision, in release N+1:
     op.drop_column("users", "legacy_notes")  # integrity-kit: ignore[drop-column-or-table] unmapped since release N
     ```
 
