@@ -16,13 +16,16 @@ from integrity_kit.migrations.model import DIALECTS
 @click.option("--since", metavar="REV", default=None,
               help="Lint only the revisions newer than REV (the history is still read for context).")
 @click.option("--select", "select", multiple=True, metavar="RULE",
-              help="Run only these rules (code or name); repeat for several.")
+              help="Run only these rules (code, code prefix such as IK81, or name); repeat for several.")
+@click.option("--ignore", "ignore", multiple=True, metavar="RULE",
+              help="Skip these rules (code, code prefix or name); repeat for several.")
 @click.option("--no-sql", is_flag=True, help="Skip the second analysis on each revision's rendered offline SQL.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report to this file instead of standard output.")
-def lint_migrations_command(path: str, dialect: str, since: str | None, select: tuple[str, ...], no_sql: bool,
+def lint_migrations_command(path: str, dialect: str, since: str | None, select: tuple[str, ...],
+                            ignore: tuple[str, ...], no_sql: bool,
                             output_format: str, output: str | None) -> None:
     """Lint an Alembic script directory for unsafe migration steps.
 
@@ -33,7 +36,8 @@ def lint_migrations_command(path: str, dialect: str, since: str | None, select: 
 
     Exit codes: 0 no findings, 1 findings, 2 bad path or not an Alembic directory.
     """
-    result = lint(path, dialect=dialect, since=since, select=list(select) or None, render_sql=not no_sql)
+    result = lint(path, dialect=dialect, since=since, select=list(select) or None, ignore=list(ignore) or None,
+                  render_sql=not no_sql)
     if output_format == "text":
         if output:
             with open(output, "w", encoding="utf-8") as handle:

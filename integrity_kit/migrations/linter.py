@@ -45,8 +45,11 @@ class LintResult:
 
 
 def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = None,
-         select: list[str] | None = None, render_sql: bool = True) -> LintResult:
-    """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given."""
+         select: list[str] | None = None, ignore: list[str] | None = None, render_sql: bool = True) -> LintResult:
+    """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given.
+
+    ``select`` / ``ignore`` take rule codes (``IK810``), code prefixes (``IK81``) and names
+    (``index-without-concurrently``)."""
     if dialect not in DIALECTS:
         raise IntegrityKitError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
     script = open_script_directory(path)
@@ -66,11 +69,11 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         targets = [r for r in revisions if r.revision in newer]
     rules = [rule() for rule in RULES if dialect in rule.dialects]
     if select:
-        unknown = [key for key in select if key not in BY_KEY]
-        if unknown:
-            raise IntegrityKitError(f"unknown rule(s): {', '.join(unknown)}")
-        wanted = {BY_KEY[key].code for key in select}
+        wanted = _codes(select)
         rules = [rule for rule in rules if rule.code in wanted]
+    if ignore:
+        unwanted = _codes(ignore)
+        rules = [rule for rule in rules if rule.code not in unwanted]
     result = LintResult(path=str(path), dialect=dialect, revisions=[r.revision for r in targets], findings=[])
     for revision in targets:
         if render_sql and isinstance(revision.down_revision, (tuple, list)):
@@ -94,6 +97,19 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         result.unexplained_ignores.extend(unexplained)
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result
+
+
+def _codes(selectors: list[str]) -> set[str]:
+    codes, unknown = set(), []
+    for key in selectors:
+        matched = {BY_KEY[key].code} if key in BY_KEY else {r.code for r in RULES if r.code.startswith(key.upper())}
+        if not matched or not key:
+            unknown.append(key)
+        codes |= matched
+    if unknown:
+        raise IntegrityKitError(f"unknown rule(s): {', '.join(unknown)}; see the rule classes in "
+                                "integrity_kit.migrations.rules")
+    return codes
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

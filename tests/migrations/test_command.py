@@ -100,6 +100,15 @@ def test_select_runs_only_the_named_rules() -> None:
     assert run(FIXTURES / "unsafe", "--select", "no-such-rule").exit_code == 2
 
 
+def test_prefixes_and_ignore() -> None:
+    result = run(FIXTURES / "unsafe", "--select", "IK81", "--ignore", "IK811",
+                 "--ignore", "constraint-validated-in-one-step", "--format", "json")
+    assert [f["code"] for f in json.loads(result.output)["findings"]] == ["IK810", "IK812", "IK810"]
+    unknown = run(FIXTURES / "unsafe", "--ignore", "IK9")
+    assert unknown.exit_code == 2
+    assert "unknown rule(s): IK9" in unknown.output
+
+
 def test_json_shape() -> None:
     report = json.loads(run(FIXTURES / "unsafe", "--format", "json").output)
     assert set(report) == {"tool", "version", "path", "dialect", "revisions", "summary", "findings", "ignored",

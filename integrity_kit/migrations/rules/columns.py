@@ -126,9 +126,11 @@ class SetNotNullInOneStep(Rule):
             if op.table in validated:
                 continue  # the scan was done by VALIDATE CONSTRAINT, under a weaker lock
             column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+            cost = "rebuilds the table" if context.dialect == "mysql" else \
+                "scans the whole table under an exclusive lock"
             yield self.finding(
-                revision, op.line, f"NOT NULL on existing column {op.table}.{column} in one step scans the whole "
-                "table under an exclusive lock", table=op.table,
+                revision, op.line, f"NOT NULL on existing column {op.table}.{column} in one step {cost}",
+                table=op.table,
                 fix=f'op.create_check_constraint("ck_{op.table}_{column}_not_null", "{op.table}", '
                     f'"{column} IS NOT NULL", postgresql_not_valid=True)\n'
                     f'# next revision:\nop.execute("ALTER TABLE {op.table} VALIDATE CONSTRAINT '
@@ -139,8 +141,9 @@ class SetNotNullInOneStep(Rule):
                 match = re.match(r"(?:ALTER|MODIFY|CHANGE)\s+(?:COLUMN\s+)?[`\"]?(\w+)", action.detail, re.I)
                 column = match.group(1) if match else "<column>"
                 check = f"ck_{action.table}_{column}_not_null"
-                yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: scans the table "
-                                   "under an exclusive lock", table=action.table, source=source(statement),
+                cost = "rebuilds the table" if context.dialect == "mysql" else "scans the table under an exclusive lock"
+                yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: {cost}",
+                                   table=action.table, source=source(statement),
                                    fix=execute(f"ALTER TABLE {action.table} ADD CONSTRAINT {check} "
                                                f"CHECK ({column} IS NOT NULL) NOT VALID")
                                    + "\n# next revision:\n"
