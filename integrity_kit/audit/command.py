@@ -24,8 +24,10 @@ from integrity_kit.report import audit_text
 @click.option("--select", multiple=True, metavar="RULES",
               help="Only these rules: codes (IK101), code prefixes (IK1) or names; repeat or comma-separate.")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (same forms as --select).")
+@click.option("--no-data", is_flag=True,
+              help="Schema only: skip the rules that read rows (orphans, duplicates, rows breaking checks).")
 @click.option("--statement-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              metavar="SECONDS", help="Time budget for each catalog query.")
+              metavar="SECONDS", help="Time budget for each catalog query and data probe.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Report format.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
@@ -33,8 +35,8 @@ from integrity_kit.report import audit_text
               help="Exit 1 when a finding at or above this severity exists.")
 @click.option("--no-fixes", is_flag=True, help="Text format: leave out the fix SQL under each finding.")
 def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
-                  ignore: tuple[str, ...], statement_timeout: float, output_format: str, output: str | None,
-                  fail_on: str, no_fixes: bool) -> None:
+                  ignore: tuple[str, ...], no_data: bool, statement_timeout: float, output_format: str,
+                  output: str | None, fail_on: str, no_fixes: bool) -> None:
     """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
     types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
 
@@ -43,7 +45,7 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     if not database_url:
         raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
     report = audit(database_url, models=models, schemas=schemas or None, select=_split(select),
-                   ignore=_split(ignore), statement_timeout=statement_timeout)
+                   ignore=_split(ignore), statement_timeout=statement_timeout, data=not no_data)
     if output_format == "json":
         text = json.dumps(report.to_dict(), indent=2)
         if output:

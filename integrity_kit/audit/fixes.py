@@ -184,3 +184,32 @@ def add_primary_key(dialect: str, table: Table) -> Fix:
                    f"    batch.add_column(sa.Column({name!r}, sa.Integer(), primary_key=True))")
     # Alembic's add_column cannot declare a primary key: the statement goes through as written.
     return Fix(sql, f"op.execute({sql.rstrip(';')!r})")
+
+
+def delete_orphans(dialect: str, table: Table, columns, parent: Table, parent_columns) -> Fix:
+    """Data clean-up is never run for the user: the fix is the statement to review, not to paste blindly."""
+    t, p = qualified_table(dialect, table), qualified_table(dialect, parent)
+    match = " AND ".join(f"{p}.{quote(dialect, b)} = {t}.{quote(dialect, a)}"
+                         for a, b in zip(columns, parent_columns, strict=True))
+    present = " AND ".join(f"{t}.{quote(dialect, a)} IS NOT NULL" for a in columns)
+    sql = (f"-- review first: these rows are deleted, not repaired\nDELETE FROM {t} WHERE {present} AND NOT EXISTS "
+           f"(SELECT 1 FROM {p} WHERE {match});")
+    return Fix(sql, f"op.execute({sql.splitlines()[-1].rstrip(';')!r})  # review first")
+
+
+def delete_duplicates(dialect: str, table: Table, columns, keep_by: str) -> Fix:
+    t = qualified_table(dialect, table)
+    same = " AND ".join(f"newer.{quote(dialect, c)} = older.{quote(dialect, c)}" for c in columns)
+    k = quote(dialect, keep_by)
+    if dialect in ("mysql", "mariadb"):
+        sql = (f"-- review first: keeps the oldest row of each group; merge quantities by hand if they matter\n"
+               f"DELETE newer FROM {t} AS newer JOIN {t} AS older ON {same} AND newer.{k} > older.{k};")
+    else:
+        sql = (f"-- review first: keeps the oldest row of each group; merge quantities by hand if they matter\n"
+               f"DELETE FROM {t} AS newer WHERE EXISTS (SELECT 1 FROM {t} AS older WHERE {same} "
+               f"AND newer.{k} > older.{k});") if dialect == "postgresql" else (
+               f"-- review first: keeps the oldest row of each group; merge quantities by hand if they matter\n"
+               f"DELETE FROM {t} WHERE EXISTS (SELECT 1 FROM {t} AS older WHERE "
+               + " AND ".join(f"{t}.{quote(dialect, c)} = older.{quote(dialect, c)}" for c in columns)
+               + f" AND {t}.{k} > older.{k});")
+    return Fix(sql, f"op.execute({sql.splitlines()[-1].rstrip(';')!r})  # review first")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
-from integrity_kit.schema import Snapshot, Table
+from integrity_kit.schema import NotAnalysed, Snapshot, Table
 
 DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix")
 
@@ -113,3 +113,28 @@ class Rule:
             elif current is not None:
                 sections[current].append(line)
         return {title: "\n".join(lines).strip() for title, lines in sections.items()}
+
+
+class DataRule(Rule):
+    """A rule that reads rows through a :class:`~integrity_kit.audit.probes.Probe` (skipped with ``--no-data``).
+
+    A probe that cannot finish is recorded in ``problems`` (reported as not analysed); the rule goes on."""
+
+    def __init__(self) -> None:
+        self.problems: list[NotAnalysed] = []
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        return iter(())
+
+    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+        raise NotImplementedError
+
+    def measure(self, what: str, work):
+        """Run one probe; on failure note it and return None."""
+        from integrity_kit.audit.probes import ProbeFailed
+
+        try:
+            return work()
+        except ProbeFailed as error:
+            self.problems.append(NotAnalysed(f"{self.name} on {what}", f"probe failed: {error}"))
+            return None

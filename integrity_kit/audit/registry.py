@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from integrity_kit.audit.model import Rule
-from integrity_kit.audit.rules.domain import MissingCheckConstraint, MissingNotNull
+from integrity_kit.audit.rules.domain import CheckViolations, MissingCheckConstraint, MissingNotNull
 from integrity_kit.audit.rules.indexes import InvalidIndex, RedundantIndex, TableWithoutIndex
 from integrity_kit.audit.rules.keys import (
     ForeignKeyNotEnforced,
     ForeignKeyTypeMismatch,
+    ForeignKeyViolations,
     MissingForeignKey,
     MissingPrimaryKey,
     UnindexedForeignKey,
@@ -21,7 +22,7 @@ from integrity_kit.audit.rules.types import (
     SentinelDefaultOnReference,
     TimestampWithoutTimeZone,
 )
-from integrity_kit.audit.rules.uniqueness import MissingUniqueConstraint, NullableUniqueColumn
+from integrity_kit.audit.rules.uniqueness import DuplicateRows, MissingUniqueConstraint, NullableUniqueColumn
 from integrity_kit.errors import IntegrityKitError
 
 RULES: tuple[type[Rule], ...] = (
@@ -30,10 +31,13 @@ RULES: tuple[type[Rule], ...] = (
     UnindexedForeignKey,
     ForeignKeyTypeMismatch,
     ForeignKeyNotEnforced,
+    ForeignKeyViolations,
     MissingUniqueConstraint,
     NullableUniqueColumn,
+    DuplicateRows,
     MissingNotNull,
     MissingCheckConstraint,
+    CheckViolations,
     FloatForMoney,
     MoneyType,
     TimestampWithoutTimeZone,

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from integrity_kit import __version__
-from integrity_kit.audit.model import Finding, Severity
+from integrity_kit.audit.model import DataRule, Finding, Severity
+from integrity_kit.audit.probes import Probe
 from integrity_kit.audit.registry import select_rules
 from integrity_kit.audit.rules.models import SchemaDrift
 from integrity_kit.connect import make_engine, mask_url
@@ -59,35 +60,45 @@ class Report:
 
 
 def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[str] | None = None,
-          select: Iterable[str] = (), ignore: Iterable[str] = (), statement_timeout: float = 30.0) -> Report:
-    """Audit the database at ``target`` (a URL or an Engine) without writing to it."""
+          select: Iterable[str] = (), ignore: Iterable[str] = (), statement_timeout: float = 30.0,
+          data: bool = True) -> Report:
+    """Audit the database at ``target`` (a URL or an Engine) without writing to it. ``data=False`` skips the
+    rules that read rows (foreign-key-violations, duplicate-rows, check-violations)."""
     rule_classes = select_rules(select, ignore)
     metadata = load_metadata(models) if models else None
     engine = make_engine(target) if isinstance(target, str) else target
     shown = mask_url(engine.url)
     try:
         with engine.connect() as connection, _read_only(connection, statement_timeout):
-            snapshot = build_snapshot(connection, list(schemas) if schemas else None)
+            try:
+                snapshot = build_snapshot(connection, list(schemas) if schemas else None)
+            except DBAPIError as error:
+                raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
+            models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
+            return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot,
+                             probe=Probe(connection) if data else None)
     except DBAPIError as error:
-        raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
+        raise IntegrityKitError(f"cannot audit {shown}: {_first_line(error)}") from None
     finally:
         if isinstance(target, str):
             engine.dispose()
-    models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
-    return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot)
 
 
-def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | None = None) -> Report:
+def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | None = None,
+              probe: Probe | None = None) -> Report:
     findings: list[Finding] = []
     problems = list(snapshot.not_analysed)
     for rule_class in rule_classes:
         rule = rule_class(models) if rule_class is SchemaDrift else rule_class()
-        if not rule.applies_to(snapshot):
+        if not rule.applies_to(snapshot) or (isinstance(rule, DataRule) and probe is None):
             continue
         try:
-            findings.extend(rule.check(snapshot))
+            found = rule.check_data(snapshot, probe) if isinstance(rule, DataRule) else rule.check(snapshot)
+            findings.extend(found)
         except Exception as error:  # one broken rule must not hide what the others found
             problems.append(NotAnalysed(f"rule {rule.code} {rule.name}", f"{type(error).__name__}: {error}"))
+        if isinstance(rule, DataRule):
+            problems.extend(rule.problems)
     findings.sort(key=lambda f: (-f.severity.rank, f.schema or "", f.table, f.code, f.columns))
     default = snapshot.default_schema
     schemas = [schema or default or "" for schema in snapshot.schemas]

@@ -70,3 +70,22 @@ def test_the_audit_sends_nothing_that_writes(app_engine) -> None:
     assert writes == []
     # The first statement makes the transaction read-only on every engine that has such a thing.
     assert any("READ ONLY" in s.upper() or "QUERY_ONLY" in s.upper() for s in statements[:3])
+
+
+def test_the_damage_in_the_legacy_sample_data_is_found_by_its_keys(app_engine) -> None:
+    from examples.ecommerce import sample_data
+
+    database.create_schema(app_engine, legacy=True)
+    damage = sample_data.load(app_engine, legacy=True).damage
+    report, statements = audited(app_engine, select=["duplicate-rows", "check-violations"])
+    by_rule = {(f.rule, f.table, f.columns): f for f in report.findings}
+    duplicates = by_rule[("duplicate-rows", "cart_items", ("cart_id", "product_id"))]
+    assert sorted(tuple(s["key"]) for s in duplicates.evidence["sample_keys"]) == sorted(damage.duplicate_cart_lines)
+    negative = by_rule[("check-violations", "products", ("stock",))]
+    assert negative.evidence["sample_keys"] == damage.negative_stock_products
+    with app_engine.connect() as connection:
+        assert negative.evidence["rows_checked"] == connection.exec_driver_sql("SELECT COUNT(*) FROM products").scalar()
+    assert all(s.lstrip().split()[0].upper() in ("SELECT", "SET", "START", "PRAGMA", "SAVEPOINT", "RELEASE",
+                                                 "ROLLBACK", "SHOW", "WITH") for s in statements), statements
+    schema_only, _ = audited(app_engine, select=["duplicate-rows", "check-violations"], data=False)
+    assert schema_only.findings == []

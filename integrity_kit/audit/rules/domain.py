@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from integrity_kit.audit import fixes
 from integrity_kit.audit.columns import is_count, is_money, is_natural_key, is_status
-from integrity_kit.audit.model import Finding, Rule, Severity
+from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import family
 from integrity_kit.schema import Column, Snapshot, Table
 
@@ -113,3 +113,57 @@ class MissingCheckConstraint(Rule):
         if kind == "string" and is_status(column.name) and "ENUM" not in column.type_sql.upper():
             return f"{name} IN (…the statuses the app uses…)"
         return None
+
+
+class CheckViolations(DataRule):
+    """Rows that break a CHECK the table has, or plainly should have.
+
+    ## What it checks
+
+    Rows failing a declared CHECK that was never validated (PostgreSQL `NOT VALID`), and rows with negative stock,
+    a quantity below one or a negative price where no CHECK exists (the conditions `missing-check-constraint`
+    proposes).
+
+    ## Why it matters
+
+    Negative stock is an oversold order waiting to ship; a zero-quantity line bills nothing. These rows also make
+    the CHECK that would prevent them fail when it is added.
+
+    ## Example
+
+    ```sql
+    UPDATE products SET stock = stock - 3 WHERE id = 1;  -- stock was 2
+    ```
+
+    ## How to fix
+
+    Correct each row (the evidence lists sample keys), find the code path that wrote it, then add or validate the
+    constraint.
+    """
+
+    code = "IK303"
+    name = "check-violations"
+    severity = Severity.ERROR
+    summary = "Rows break a declared or implied CHECK condition."
+
+    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            conditions = [(check.name or "check", check.sqltext) for check in table.check_constraints
+                          if not check.validated]
+            for column in table.columns:
+                condition = MissingCheckConstraint._condition(snapshot, column)
+                if condition and "…" not in condition and not _has_check_on(table, column.name):
+                    conditions.append((column.name, condition))
+            for label, condition in conditions:
+                evidence = self.measure(f"{table.qualified_name} CHECK ({condition})",
+                                        lambda t=table, c=condition: probe.violations(t, c))
+                if evidence is None or not evidence.count:
+                    continue
+                columns = (label,) if table.has_column(label) else ()
+                yield self.finding(
+                    table, columns, f"{evidence.count} row(s) of {table.qualified_name} break ({condition}), "
+                    f"e.g. {evidence.samples[:3]}", evidence={**evidence.to_dict("violating_rows"),
+                                                              "condition": condition},
+                    fix=fixes.Fix(f"-- correct these rows first, e.g.\nSELECT * FROM "
+                                  f"{fixes.qualified_table(snapshot.dialect, table)} WHERE NOT ({condition});",
+                                  f"# correct the rows, then: op.create_check_constraint(..., {condition!r})"))

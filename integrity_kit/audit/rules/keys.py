@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from integrity_kit.audit import fixes
-from integrity_kit.audit.model import Finding, Rule, Severity
+from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import exact_type, family, table_key, words
 from integrity_kit.schema import Column, ForeignKey, Index, Snapshot, Table
 
@@ -392,3 +392,54 @@ class ForeignKeyNotEnforced(Rule):
 
 def _fix(sql: str, alembic: str):
     return fixes.Fix(sql, alembic)
+
+
+class ForeignKeyViolations(DataRule):
+    """Rows that break a declared foreign key.
+
+    ## What it checks
+
+    For every declared foreign key, child rows whose key is set but matches no parent row (an anti-join). They
+    exist where the key is not enforced: SQLite connections without `PRAGMA foreign_keys`, MyISAM tables, PostgreSQL
+    constraints added `NOT VALID`, or data loaded with checks switched off.
+
+    ## Why it matters
+
+    Every reader trusts the declaration: joins silently drop these rows, and an ORM that loads the parent gets
+    nothing back. The first `VALIDATE CONSTRAINT` or table rebuild fails on them.
+
+    ## Example
+
+    ```sql
+    PRAGMA foreign_keys = OFF;
+    INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (1, 999999, 1);  -- no product 999999
+    ```
+
+    ## How to fix
+
+    Decide per row: delete it, or point it at a real parent (the evidence lists sample keys). Then make sure the
+    key is enforced (see `foreign-key-not-enforced`).
+    """
+
+    code = "IK105"
+    name = "foreign-key-violations"
+    severity = Severity.ERROR
+    summary = "Rows break a declared foreign key."
+
+    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            for fk in table.foreign_keys:
+                parent = snapshot.referred_table(fk)
+                if parent is None:
+                    continue
+                evidence = self.measure(f"{table.qualified_name}({', '.join(fk.columns)})",
+                                        lambda t=table, f=fk, p=parent: probe.orphans(t, f.columns, p,
+                                                                                      f.referred_columns))
+                if evidence is None or not evidence.count:
+                    continue
+                yield self.finding(
+                    table, fk.columns, f"{evidence.count} row(s) of {table.qualified_name} point at no "
+                    f"{parent.qualified_name} row through ({', '.join(fk.columns)}), e.g. {evidence.samples[:3]}",
+                    target={"table": parent.name, "columns": list(fk.referred_columns)},
+                    evidence=evidence.to_dict("orphan_rows"),
+                    fix=fixes.delete_orphans(snapshot.dialect, table, fk.columns, parent, fk.referred_columns))

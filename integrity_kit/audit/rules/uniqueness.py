@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from integrity_kit.audit import fixes
 from integrity_kit.audit.columns import is_natural_key
-from integrity_kit.audit.model import Finding, Rule, Severity
+from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import singular, words
 from integrity_kit.schema import Index, Snapshot, Table
 
@@ -32,7 +32,7 @@ def unique_over(table: Table, columns: tuple[str, ...]) -> bool:
     return False
 
 
-def _line_item_keys(snapshot: Snapshot, table: Table) -> tuple[str, ...] | None:
+def _line_item_keys(_snapshot: Snapshot | None, table: Table) -> tuple[str, ...] | None:
     """``cart_items(cart_id, product_id)``: a table named after its parent's items or lines, with the parent's key
     and one other reference, holds one line per (parent, thing)."""
     name_words = words(table.name)
@@ -138,3 +138,62 @@ class NullableUniqueColumn(Rule):
                         yield self.finding(table, (name,), f"{table.qualified_name}.{name} is unique but nullable: "
                                            "any number of rows can have no value",
                                            fix=fixes.set_not_null(snapshot.dialect, table, column))
+
+
+def _implied_keys(table: Table) -> list[tuple[str, ...]]:
+    """Keys the data should already respect: uncovered natural keys and line-item pairs, and unique indexes
+    PostgreSQL left invalid (they enforce nothing for rows that were there before)."""
+    keys = [(column.name,) for column in table.columns
+            if is_natural_key(column.name) and not unique_over(table, (column.name,))]
+    pair = _line_item_keys(None, table)
+    if pair and not unique_over(table, pair):
+        keys.append(pair)
+    keys += [tuple(c for c in index.columns if c) for index in table.indexes
+             if index.unique and not index.valid and not index.has_expressions]
+    return keys
+
+
+class DuplicateRows(DataRule):
+    """Rows that share a key the table should keep unique.
+
+    ## What it checks
+
+    Groups of rows (NULLs aside, as a unique constraint treats them) with the same natural key (`email`, `sku`,
+    `slug`, …) or line-item pair (`cart_items(cart_id, product_id)`) where nothing enforces uniqueness, and under
+    unique indexes PostgreSQL left invalid.
+
+    ## Why it matters
+
+    These are the rows a unique constraint would have refused: a customer who exists twice, a cart that shows one
+    product on two lines. Adding the constraint fails until they are merged.
+
+    ## Example
+
+    ```sql
+    INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (7, 42, 1), (7, 42, 2);
+    ```
+
+    ## How to fix
+
+    Merge each group (sum the quantities, keep the oldest row), then add the unique constraint
+    (see `missing-unique-constraint`).
+    """
+
+    code = "IK203"
+    name = "duplicate-rows"
+    severity = Severity.ERROR
+    summary = "Rows share a key that should be unique."
+
+    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            for key in _implied_keys(table):
+                evidence = self.measure(f"{table.qualified_name}({', '.join(key)})",
+                                        lambda t=table, k=key: probe.duplicates(t, k))
+                if evidence is None or not evidence.count:
+                    continue
+                keep_by = table.primary_key.columns[0] if table.primary_key and table.primary_key.columns else key[0]
+                yield self.finding(
+                    table, key, f"{evidence.count} value(s) of ({', '.join(key)}) appear more than once in "
+                    f"{table.qualified_name}, e.g. {evidence.samples[:3]}",
+                    evidence=evidence.to_dict("duplicate_groups"),
+                    fix=fixes.delete_duplicates(snapshot.dialect, table, key, keep_by))
