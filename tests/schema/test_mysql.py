@@ -33,3 +33,26 @@ def test_storage_engine_and_row_estimates(engine, engine_name):
     assert isinstance(pets.row_estimate, int)
     assert snapshot.foreign_keys_pragma is None
     assert snapshot.not_analysed == ()
+
+
+def test_second_database_as_schema(engine, engine_name, tmp_path):
+    from tests.servers import scratch_database
+
+    with scratch_database(engine_name, tmp_path / "other") as other_url:
+        other = other_url.database
+        execute(
+            engine,
+            "CREATE TABLE owners (id INT PRIMARY KEY) ENGINE=InnoDB",
+            f"CREATE TABLE {other}.claims (id INT PRIMARY KEY, owner_id INT, "
+            f"CONSTRAINT fk_claims_owner FOREIGN KEY (owner_id) REFERENCES {engine.url.database}.owners (id))",
+        )
+        snapshot = build_snapshot(engine, schemas=[None, other])
+        claims = snapshot.table("claims", schema=other)
+        assert claims.qualified_name == f"{other}.claims"
+        (fk,) = claims.foreign_keys
+        # The default database is spelled None in referred schemas too, so the key resolves to the owners table.
+        assert (fk.referred_schema, fk.referred_table) == (None, "owners")
+        assert snapshot.referred_table(fk) is snapshot.table("owners")
+        assert [table.qualified_name for table, _ in snapshot.foreign_keys_to(snapshot.table("owners"))] == [
+            f"{other}.claims"
+        ]

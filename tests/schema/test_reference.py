@@ -201,3 +201,29 @@ def test_sqlite_row_estimates_only_after_analyze(engine, engine_name):
     snapshot = build_snapshot(engine)
     assert snapshot.table("users").row_estimate == 2
     assert snapshot.table("orders").row_estimate in (None, 0)
+
+
+@pytest.mark.engines("sqlite")
+def test_sqlite_attached_database_as_schema(engine_url, tmp_path, engine_name):
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(engine_url)
+
+    @event.listens_for(engine, "connect")
+    def attach(dbapi_connection, _record):
+        dbapi_connection.execute("ATTACH DATABASE ? AS aux", (str(tmp_path / "aux.db"),))
+
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE TABLE main.owners (id INTEGER PRIMARY KEY)")
+            connection.exec_driver_sql("CREATE TABLE aux.pets (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+            connection.exec_driver_sql("INSERT INTO aux.pets (name) VALUES ('a'), ('b'), ('c')")
+            connection.exec_driver_sql("ANALYZE aux")
+        snapshot = build_snapshot(engine, schemas=["main", "aux"])
+        assert snapshot.schemas == (None, "aux")
+        assert [table.qualified_name for table in snapshot.tables] == ["owners", "aux.pets"]
+        pets = snapshot.table("pets", schema="aux")
+        assert pets.row_estimate == 3
+        assert [unique.columns for unique in pets.unique_constraints] == [("name",)]
+    finally:
+        engine.dispose()
