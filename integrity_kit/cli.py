@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -13,7 +14,25 @@ from integrity_kit.errors import IntegrityKitError
 
 
 class _Group(click.Group):
-    """Turns every :class:`IntegrityKitError` into one line on stderr and exit code 2."""
+    """Turns every :class:`IntegrityKitError` into one line on stderr and exit code 2, and imports each built
+    command only when it runs (or help lists it): `audit` should not pay for Alembic and the query tracer."""
+
+    lazy_commands = {
+        "audit": "integrity_kit.audit.command:audit_command",
+        "rules": "integrity_kit.audit.command:rules_command",
+        "explain": "integrity_kit.audit.command:explain_command",
+        "lint-migrations": "integrity_kit.migrations.command:lint_migrations_command",
+        "queries": "integrity_kit.queries.command:queries_command",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy_commands:
+            module_name, attribute = self.lazy_commands[name].split(":")
+            return getattr(importlib.import_module(module_name), attribute)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -64,20 +83,6 @@ def _planned_command(name: str, summary: str) -> click.Command:
 
 for _name, _summary in _PLANNED.items():
     cli.add_command(_planned_command(_name, _summary))
-
-from integrity_kit.queries.command import queries_command  # noqa: E402 - built commands register after the stubs
-
-cli.add_command(queries_command)
-
-from integrity_kit.migrations.command import lint_migrations_command  # noqa: E402
-
-cli.add_command(lint_migrations_command)
-
-from integrity_kit.audit.command import audit_command, explain_command, rules_command  # noqa: E402
-
-cli.add_command(audit_command)
-cli.add_command(rules_command)
-cli.add_command(explain_command)
 
 
 def main() -> None:

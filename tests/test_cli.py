@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -33,10 +34,12 @@ def test_unbuilt_commands_say_so_and_exit_2(name: str) -> None:
 
 
 def test_every_command_has_help_text() -> None:
-    for name, command in cli.commands.items():
+    context = click.Context(cli)
+    for name in cli.list_commands(context):
+        command = cli.get_command(context, name)
         assert command.help and command.help.strip(), name
         for param in command.params:
-            if isinstance(param, __import__("click").Option):
+            if isinstance(param, click.Option):
                 assert param.help, f"{name} {param.opts}"
 
 
