@@ -104,3 +104,32 @@ def test_no_traceback_from_the_real_command() -> None:
     assert completed.returncode == 2
     assert "Traceback" not in completed.stderr and "s3cret" not in completed.stderr
     assert "mysql+pymysql://root:***@127.0.0.1:1/x" in completed.stderr
+
+
+@pytest.mark.engines("postgresql")
+def test_several_schemas_and_partitions(engine_url) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(engine_url)
+    with engine.begin() as connection:
+        for statement in (
+            "CREATE SCHEMA billing",
+            "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+            "CREATE TABLE billing.invoices (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, total FLOAT NOT NULL)",
+            "CREATE TABLE events (id INTEGER NOT NULL, at DATE NOT NULL, amount FLOAT) PARTITION BY RANGE (at)",
+            "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+        ):
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+    url = engine_url.render_as_string(hide_password=False)
+    both = json.loads(_run("audit", url, "--schema", "public", "--schema", "billing", "--format", "json").output)
+    assert both["database"]["schemas"] == ["public", "billing"]
+    invoices = {(f["rule"], tuple(f["columns"])) for f in both["findings"] if f.get("schema") == "billing"}
+    assert ("missing-foreign-key", ("user_id",)) in invoices and ("float-for-money", ("total",)) in invoices
+    fk = next(f for f in both["findings"] if f["rule"] == "missing-foreign-key" and f.get("schema") == "billing")
+    assert fk["target"] == {"table": "users", "columns": ["id"]} and "billing" in fk["fix"]["sql"]
+    # The partitioned parent carries the finding once; its partition is not a table of its own here.
+    assert [f["table"] for f in both["findings"] if f["rule"] == "float-for-money" and "amount" in f["columns"]] \
+        == ["events"]
+    default_only = json.loads(_run("audit", url, "--format", "json").output)
+    assert all("schema" not in f for f in default_only["findings"])
