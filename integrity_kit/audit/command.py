@@ -7,6 +7,7 @@ import json
 import click
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from integrity_kit.audit.registry import RULES, find_rule
@@ -44,8 +45,17 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     """
     if not database_url:
         raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
-    report = audit(database_url, models=models, schemas=schemas or None, select=_split(select),
-                   ignore=_split(ignore), statement_timeout=statement_timeout, data=not no_data)
+    options = dict(models=models, schemas=schemas or None, select=_split(select), ignore=_split(ignore),
+                   statement_timeout=statement_timeout, data=not no_data)
+    progress_console = Console(stderr=True)
+    if no_data or not progress_console.is_terminal:
+        report = audit(database_url, **options)
+    else:  # probes can take minutes on big tables: show that they are moving
+        with Progress(TextColumn("checking the data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=progress_console, transient=True) as progress:
+            task = progress.add_task("probes", total=None)
+            report = audit(database_url, **options,
+                           on_progress=lambda done, total: progress.update(task, completed=done, total=total))
     if output_format == "json":
         text = json.dumps(report.to_dict(), indent=2)
         if output:

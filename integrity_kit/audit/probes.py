@@ -69,6 +69,12 @@ class Probe:
         broken = select(*(source.c[k] for k in keys)).where(not_(literal_column(f"({condition})")))
         return self._measure(broken, source, keys)
 
+    def distinct(self, t: Table, name: str, limit: int) -> list[Any]:
+        """Up to ``limit`` distinct non-NULL values of one column, sorted."""
+        source = self._table(t, (name,))
+        query = select(source.c[name]).where(source.c[name].is_not(None)).distinct().order_by(source.c[name])
+        return self._run(lambda: list(self.connection.scalars(query.limit(limit))))
+
     def _measure(self, broken, source, keys) -> Evidence:
         def run() -> Evidence:
             count = self.connection.scalar(select(func.count()).select_from(broken.subquery()))
@@ -91,7 +97,7 @@ class Probe:
             samples = [{"key": row[0] if len(columns) == 1 else list(row[:-1]), "copies": row[-1]} for row in rows]
         return Evidence(int(count or 0), int(total or 0), samples)
 
-    def _run(self, work) -> Evidence:
+    def _run(self, work):
         # PostgreSQL aborts the whole transaction on an error (a timeout included): a savepoint keeps the rest of
         # the audit alive. Savepoints are allowed in a read-only transaction.
         nested = self.connection.begin_nested() if self.connection.dialect.name == "postgresql" else None

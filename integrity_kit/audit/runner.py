@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from integrity_kit import __version__
+from integrity_kit.audit.evidence import gather
 from integrity_kit.audit.model import DataRule, Finding, Severity
 from integrity_kit.audit.probes import Probe
 from integrity_kit.audit.registry import select_rules
@@ -61,7 +62,7 @@ class Report:
 
 def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[str] | None = None,
           select: Iterable[str] = (), ignore: Iterable[str] = (), statement_timeout: float = 30.0,
-          data: bool = True) -> Report:
+          data: bool = True, on_progress: Callable[[int, int], None] | None = None) -> Report:
     """Audit the database at ``target`` (a URL or an Engine) without writing to it. ``data=False`` skips the
     rules that read rows (foreign-key-violations, duplicate-rows, check-violations)."""
     rule_classes = select_rules(select, ignore)
@@ -76,7 +77,7 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
                 raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
             models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
             return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot,
-                             probe=Probe(connection) if data else None)
+                             probe=Probe(connection) if data else None, on_progress=on_progress)
     except DBAPIError as error:
         raise IntegrityKitError(f"cannot audit {shown}: {_first_line(error)}") from None
     finally:
@@ -85,7 +86,7 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
 
 
 def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | None = None,
-              probe: Probe | None = None) -> Report:
+              probe: Probe | None = None, on_progress: Callable[[int, int], None] | None = None) -> Report:
     findings: list[Finding] = []
     problems = list(snapshot.not_analysed)
     for rule_class in rule_classes:
@@ -99,6 +100,9 @@ def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | 
             problems.append(NotAnalysed(f"rule {rule.code} {rule.name}", f"{type(error).__name__}: {error}"))
         if isinstance(rule, DataRule):
             problems.extend(rule.problems)
+    if probe is not None:
+        findings, unfinished = gather(findings, snapshot, probe, on_progress)
+        problems.extend(unfinished)
     findings.sort(key=lambda f: (-f.severity.rank, f.schema or "", f.table, f.code, f.columns))
     default = snapshot.default_schema
     schemas = [schema or default or "" for schema in snapshot.schemas]

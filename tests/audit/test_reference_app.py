@@ -77,8 +77,18 @@ def test_the_damage_in_the_legacy_sample_data_is_found_by_its_keys(app_engine) -
 
     database.create_schema(app_engine, legacy=True)
     damage = sample_data.load(app_engine, legacy=True).damage
-    report, statements = audited(app_engine, select=["duplicate-rows", "check-violations"])
+    report, statements = audited(app_engine)
     by_rule = {(f.rule, f.table, f.columns): f for f in report.findings}
+    orphans = by_rule[("missing-foreign-key", "cart_items", ("product_id",))]
+    assert orphans.evidence["orphan_rows"] == len(damage.orphan_cart_items)
+    assert sorted(orphans.evidence["sample_keys"]) == sorted(damage.orphan_cart_items)
+    assert "adding it today would fail" in orphans.message and orphans.fix.sql.startswith("-- review first")
+    clean = by_rule[("missing-foreign-key", "orders", ("user_id",))]
+    assert clean.evidence["orphan_rows"] == 0 and clean.confidence > orphans.confidence
+    lines = by_rule[("missing-unique-constraint", "cart_items", ("cart_id", "product_id"))]
+    assert lines.evidence["duplicate_groups"] == len(damage.duplicate_cart_lines)
+    status = by_rule[("missing-check-constraint", "orders", ("status",))]
+    assert "pending" in status.evidence["values_in_use"] and "'pending'" in status.fix.sql
     duplicates = by_rule[("duplicate-rows", "cart_items", ("cart_id", "product_id"))]
     assert sorted(tuple(s["key"]) for s in duplicates.evidence["sample_keys"]) == sorted(damage.duplicate_cart_lines)
     negative = by_rule[("check-violations", "products", ("stock",))]

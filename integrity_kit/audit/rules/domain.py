@@ -97,7 +97,7 @@ class MissingCheckConstraint(Rule):
                 if condition is None or _has_check_on(table, column.name):
                     continue
                 yield self.finding(table, (column.name,), f"nothing stops {table.qualified_name}.{column.name} "
-                                   f"from breaking {condition}",
+                                   f"from breaking {condition}", evidence={"condition": condition},
                                    fix=fixes.add_check(snapshot.dialect, table, column.name, condition))
 
     @staticmethod
