@@ -8,42 +8,25 @@ or column load it was. Every listener is removed when the block exits, also on e
 
 from __future__ import annotations
 
-import os
 import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
-import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Session
 
-import integrity_kit
-
+from .callsite import _display_path, _getcurrent, _internal_cache, _is_internal, call_site
 from .fingerprint import fingerprint
+from .orm_context import (
+    _ORM_OPTION,
+    OrmContext,
+    _build_orm_context,
+    _orm_listener_acquire,
+    _orm_listener_release,
+)
 
-_ORM_OPTION = "integrity_kit_orm"  # the execution option that carries the ORM facts; keep in step with the listener
 _getframe = sys._getframe
-
-
-@dataclass(frozen=True, slots=True)
-class OrmContext:
-    """Why the ORM sent a statement.
-
-    ``kind`` is ``"lazy"`` (a relationship loaded for one row on attribute access), ``"batch"`` (SQLAlchemy's own
-    eager loaders, e.g. one ``selectinload`` chunk for many rows), ``"column"`` (a deferred or expired column
-    loaded for one row) or ``"query"`` (a statement the application executed through the session).
-    """
-
-    kind: str
-    entity: str | None
-    relationship: str | None
-    mapper: Any = field(default=None, repr=False, compare=False)
-    prop: Any = field(default=None, repr=False, compare=False)
-    parent_path: tuple = field(default=(), repr=False, compare=False)
 
 
 class Statement:
@@ -124,136 +107,6 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return repr(value)
-
-
-# --- call sites ---------------------------------------------------------------------------------------------------
-
-def _package_dir(module) -> str:
-    return os.path.dirname(os.path.abspath(module.__file__)) + os.sep
-
-
-_INTERNAL_PREFIXES: list[str] = [_package_dir(sqlalchemy), _package_dir(integrity_kit)]
-for _name in ("greenlet", "asyncio", "contextlib"):
-    try:
-        _module = __import__(_name)
-        _file = getattr(_module, "__file__", None)
-        if _file:
-            _INTERNAL_PREFIXES.append(_file if _name == "contextlib" else _package_dir(_module))
-    except ImportError:  # pragma: no cover - optional
-        pass
-_internal_cache: dict[str, bool] = {}
-
-
-def _is_internal(filename: str) -> bool:
-    internal = _internal_cache.get(filename)
-    if internal is None:
-        path = os.path.abspath(filename) if not filename.startswith("<") else filename
-        internal = filename.startswith("<frozen") or any(path.startswith(p) for p in _INTERNAL_PREFIXES)
-        _internal_cache[filename] = internal
-    return internal
-
-
-def _first_app_frame(frame):
-    while frame is not None:
-        if not _is_internal(frame.f_code.co_filename):
-            return frame
-        frame = frame.f_back
-    return None
-
-
-try:  # AsyncSession runs the ORM in a greenlet; the awaiting application frames live in its parent.
-    from greenlet import getcurrent as _getcurrent
-except ImportError:  # pragma: no cover - greenlet is optional for SQLAlchemy
-    _getcurrent = None
-
-
-def call_site(depth: int = 1):
-    """(filename, lineno, function) of the first frame outside SQLAlchemy and integrity-kit, or None."""
-    frame = _first_app_frame(sys._getframe(depth))
-    if frame is None and _getcurrent is not None:
-        glet = _getcurrent().parent
-        while frame is None and glet is not None:
-            frame = _first_app_frame(glet.gr_frame)
-            glet = glet.parent
-    if frame is None:
-        return None
-    return frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
-
-
-_location_cache: dict[tuple[str, str], str] = {}
-
-
-def _display_path(filename: str) -> str:
-    cwd = os.getcwd()
-    shown = _location_cache.get((cwd, filename))
-    if shown is None:
-        try:
-            relative = os.path.relpath(filename, cwd)
-        except ValueError:  # another drive on Windows
-            relative = filename
-        shown = filename if relative.startswith("..") else relative
-        _location_cache[(cwd, filename)] = shown
-    return shown
-
-
-# --- ORM context --------------------------------------------------------------------------------------------------
-
-def _relationship_props(path) -> tuple:
-    """The relationship properties along a PathRegistry, outermost first."""
-    if path is None:
-        return ()
-    return tuple(item for item in getattr(path, "path", ()) if hasattr(item, "direction"))
-
-
-def _build_orm_context(kind: str, mapper, path, parent_load_path) -> OrmContext:
-    entity = mapper.class_.__name__ if mapper is not None else None
-    if kind in ("lazy", "batch"):
-        props = _relationship_props(path)
-        prop = props[-1] if props else None
-        relationship = f"{prop.parent.class_.__name__}.{prop.key}" if prop is not None else None
-        return OrmContext(kind, entity, relationship, mapper, prop, _relationship_props(parent_load_path))
-    return OrmContext(kind, entity, None, mapper)
-
-
-def _on_orm_execute(orm_execute_state) -> None:
-    # The hot path: grab the few cheap facts and let the cursor-level record carry them; names, paths and
-    # fixes are worked out only when someone reads ``Statement.orm``. (try/except, not contextlib.suppress, and no
-    # getattr: this runs once per ORM statement, and the profile of a lazy-load loop shows every call here.)
-    try:
-        path = orm_execute_state.loader_strategy_path
-        if path is not None and not path.is_root:
-            lazy_from = orm_execute_state.lazy_loaded_from
-            if lazy_from is not None:
-                raw = ("lazy", orm_execute_state.bind_mapper, path, lazy_from.load_path)
-            else:
-                raw = ("batch", orm_execute_state.bind_mapper, path, None)
-        elif orm_execute_state.is_column_load:
-            raw = ("column", orm_execute_state.bind_mapper, None, None)
-        else:
-            raw = ("query", orm_execute_state.bind_mapper, None, None)
-        orm_execute_state.update_execution_options(integrity_kit_orm=raw)
-    except Exception:  # context is a nicety; never break the user's query over it
-        pass
-
-
-_orm_lock = threading.Lock()
-_orm_users = 0
-
-
-def _orm_listener_acquire() -> None:
-    global _orm_users
-    with _orm_lock:
-        if _orm_users == 0:
-            event.listen(Session, "do_orm_execute", _on_orm_execute)
-        _orm_users += 1
-
-
-def _orm_listener_release() -> None:
-    global _orm_users
-    with _orm_lock:
-        _orm_users -= 1
-        if _orm_users == 0:
-            event.remove(Session, "do_orm_execute", _on_orm_execute)
 
 
 # --- the capture --------------------------------------------------------------------------------------------------

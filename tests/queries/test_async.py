@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import Session, selectinload
 
 from integrity_kit.queries import capture
-from integrity_kit.queries.capture import _on_orm_execute
+from integrity_kit.queries.orm_context import _on_orm_execute
 from tests.queries.models import Author, Base, Book, seed
 
 pytest.importorskip("greenlet")  # SQLAlchemy's asyncio layer needs it (the dev extras install it)

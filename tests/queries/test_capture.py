@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from integrity_kit.queries import capture
-from integrity_kit.queries.capture import _on_orm_execute
+from integrity_kit.queries.orm_context import _on_orm_execute
 from tests.queries.models import Base, Book, seed
 
 

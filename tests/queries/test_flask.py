@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, joinedload
 
-from integrity_kit.queries.capture import _on_orm_execute
 from integrity_kit.queries.flask import init_app
+from integrity_kit.queries.orm_context import _on_orm_execute
 from tests.queries.models import Base, Book, seed
 
 flask = pytest.importorskip("flask")

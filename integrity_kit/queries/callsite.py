@@ -1,0 +1,83 @@
+"""Where a statement came from: the first application frame outside SQLAlchemy and integrity-kit.
+
+Library frames are recognised by file path (cached per file name). AsyncSession runs the ORM inside a greenlet
+whose stack holds only library frames, so the search continues in the parent greenlet, where the application's
+coroutine is suspended on the ``await``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import sqlalchemy
+
+import integrity_kit
+
+
+def _package_dir(module) -> str:
+    return os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+
+
+_INTERNAL_PREFIXES: list[str] = [_package_dir(sqlalchemy), _package_dir(integrity_kit)]
+for _name in ("greenlet", "asyncio", "contextlib"):
+    try:
+        _module = __import__(_name)
+        _file = getattr(_module, "__file__", None)
+        if _file:
+            _INTERNAL_PREFIXES.append(_file if _name == "contextlib" else _package_dir(_module))
+    except ImportError:  # pragma: no cover - optional
+        pass
+_internal_cache: dict[str, bool] = {}
+
+
+def _is_internal(filename: str) -> bool:
+    internal = _internal_cache.get(filename)
+    if internal is None:
+        path = os.path.abspath(filename) if not filename.startswith("<") else filename
+        internal = filename.startswith("<frozen") or any(path.startswith(p) for p in _INTERNAL_PREFIXES)
+        _internal_cache[filename] = internal
+    return internal
+
+
+def _first_app_frame(frame):
+    while frame is not None:
+        if not _is_internal(frame.f_code.co_filename):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+try:  # AsyncSession runs the ORM in a greenlet; the awaiting application frames live in its parent.
+    from greenlet import getcurrent as _getcurrent
+except ImportError:  # pragma: no cover - greenlet is optional for SQLAlchemy
+    _getcurrent = None
+
+
+def call_site(depth: int = 1):
+    """(filename, lineno, function) of the first frame outside SQLAlchemy and integrity-kit, or None."""
+    frame = _first_app_frame(sys._getframe(depth))
+    if frame is None and _getcurrent is not None:
+        glet = _getcurrent().parent
+        while frame is None and glet is not None:
+            frame = _first_app_frame(glet.gr_frame)
+            glet = glet.parent
+    if frame is None:
+        return None
+    return frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
+
+
+_location_cache: dict[tuple[str, str], str] = {}
+
+
+def _display_path(filename: str) -> str:
+    cwd = os.getcwd()
+    shown = _location_cache.get((cwd, filename))
+    if shown is None:
+        try:
+            relative = os.path.relpath(filename, cwd)
+        except ValueError:  # another drive on Windows
+            relative = filename
+        shown = filename if relative.startswith("..") else relative
+        _location_cache[(cwd, filename)] = shown
+    return shown
