@@ -65,15 +65,19 @@ def read_extras(connection: Connection, schema: str) -> SchemaExtras:
     return SchemaExtras()
 
 
+# One row per table-like relation with its parent, if it has exactly one: a declarative partition, or an
+# inheritance child with no columns of its own (the pre-PostgreSQL-10 way to partition, as in sakila's
+# payment_p2007_01 ... INHERITS (payment)). A child that adds columns is a table in its own right.
 _PG_RELATIONS = text("""
-SELECT c.relname, c.relkind, c.relispartition, c.reltuples,
-       pn.nspname AS parent_schema, p.relname AS parent_name,
+SELECT c.relname, c.relkind, c.relispartition, c.reltuples, c.relnatts,
+       pn.nspname AS parent_schema, p.relname AS parent_name, p.relnatts AS parent_natts,
+       (SELECT count(*) FROM pg_catalog.pg_inherits ic WHERE ic.inhrelid = c.oid) AS parent_count,
        EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
                WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
          AS extension_owned
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-LEFT JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid AND c.relispartition
+LEFT JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid AND i.inhseqno = 1
 LEFT JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
 LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
 WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'f')
@@ -101,36 +105,43 @@ WHERE n.nspname = :schema
 
 def _postgresql(connection: Connection, schema: str) -> SchemaExtras:
     extras = SchemaExtras()
-    parents: dict[str, tuple[str, str]] = {}
-    estimates: dict[str, float] = {}
+    parents: dict[str, str] = {}
+    declarative: set[str] = set()
     for row in connection.execute(_PG_RELATIONS, {"schema": schema}):
         if row.extension_owned:
             extras.skip.add(row.relname)
             continue
         if row.relkind == "p":
-            extras.partitioned.add(row.relname)
+            declarative.add(row.relname)
         # reltuples is -1 (PostgreSQL 14+) or 0 with no pages (older) until VACUUM/ANALYZE has run: unknown.
-        estimates[row.relname] = row.reltuples
+        estimate = row.reltuples
+        extras.row_estimates[row.relname] = int(estimate) if estimate is not None and estimate >= 0 else None
         # A partition whose parent lives in another schema stays a table here: nothing else would report it.
-        if row.relispartition and row.parent_name is not None and row.parent_schema == schema:
+        if row.parent_name is None or row.parent_schema != schema:
+            continue
+        inherited_partition = row.parent_count == 1 and row.relnatts == row.parent_natts
+        if row.relispartition or inherited_partition:
             extras.skip.add(row.relname)
-            parents[row.relname] = (row.parent_schema, row.parent_name)
-    for name, estimate in estimates.items():
-        extras.row_estimates[name] = int(estimate) if estimate is not None and estimate >= 0 else None
-    # A partition is reported under its topmost parent in this schema. ANALYZE of the parent gives it an estimate
-    # of its own; until then the parent's estimate is the sum of what is known of its leaves.
+            parents[row.relname] = row.parent_name
+    extras.partitioned = declarative | set(parents.values())
+    # A partition is reported under its topmost parent in this schema, and its rows are the parent's rows. ANALYZE
+    # gives a declaratively partitioned parent an estimate for the whole; an inheritance parent's own estimate
+    # counts only the rows stored in it, so its children are added.
     leaves: dict[str, int] = {}
     for child in parents:
         top = child
         while top in parents:
-            top = parents[top][1]
+            top = parents[top]
         extras.partitions.setdefault(top, []).append(child)
         leaf = extras.row_estimates.get(child)
-        if child not in extras.partitioned and leaf is not None:
+        if child not in declarative and leaf is not None:
             leaves[top] = leaves.get(top, 0) + leaf
     for top, total in leaves.items():
-        if extras.row_estimates.get(top) is None:
-            extras.row_estimates[top] = total
+        own = extras.row_estimates.get(top)
+        if top in declarative:
+            extras.row_estimates[top] = own if own is not None else total
+        else:
+            extras.row_estimates[top] = (own or 0) + total
     for row in connection.execute(_PG_CONSTRAINTS, {"schema": schema}):
         extras.validated[(row.relname, row.conname)] = bool(row.convalidated)
     for row in connection.execute(_PG_INDEXES, {"schema": schema}):

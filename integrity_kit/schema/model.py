@@ -139,7 +139,8 @@ class Table:
     # MySQL/MariaDB storage engine (InnoDB, MyISAM, ...); None elsewhere.
     engine: str | None = None
     comment: str | None = None
-    # PostgreSQL declarative partitioning: a partitioned parent lists its partitions, which are not tables here.
+    # PostgreSQL partitioning (declarative, or inheritance children that add no columns): the parent lists its
+    # partitions, which are not tables of their own here; its row estimate covers them all.
     partitioned: bool = False
     partitions: tuple[str, ...] = ()
     _columns_by_name: MappingProxyType = field(init=False, repr=False, compare=False)

@@ -26,6 +26,7 @@ from integrity_kit.connect import mask_url
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
+from integrity_kit.schema.mariadb import read_mariadb
 from integrity_kit.schema.model import (
     CheckConstraint,
     Column,
@@ -139,18 +140,37 @@ class _SchemaReader:
         self.problems = problems
         # Column name -> the type names SQLAlchemy warned about for columns of that name.
         self.unknown_types: dict[str, set[str]] = {}
+        # SQLAlchemy's MySQL reflection parses SHOW CREATE TABLE and leaves its doubled backticks in names.
+        self.names_escaped = self.dialect.name in ("mysql", "mariadb")
 
     def tables(self) -> list[Table]:
         names = self._filter_names()
         if names == []:
             return []
-        data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
+        data = self._mariadb_bulk()
+        if data is None:
+            data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
         built = []
         for name in sorted(data["columns"]):
             if name in self.extras.skip:
                 continue
             built.append(self._table(name, {kind: found.get(name) for kind, found in data.items()}))
         return built
+
+    def _mariadb_bulk(self) -> dict[str, dict[str, Any]] | None:
+        """MariaDB's information_schema read in one query per kind; None to use SQLAlchemy's reflection."""
+        if not getattr(self.dialect, "is_mariadb", False):
+            return None
+        try:
+            found, unknown = read_mariadb(self.inspector.bind, self.schema, self.schema or self.default)
+        except exc.DBAPIError:
+            # A server that hides part of information_schema from this user: SHOW CREATE TABLE still works, and
+            # a failed SELECT does not end a MariaDB transaction.
+            return None
+        for column, names in unknown.items():
+            self.unknown_types.setdefault(column, set()).update(names)
+        self.names_escaped = False
+        return found
 
     def _wanted(self, kind: str) -> bool:
         return kind != "table_comment" or bool(self.dialect.supports_comments)
@@ -233,7 +253,7 @@ class _SchemaReader:
 
     def _table(self, name: str, found: dict[str, Any]) -> Table:
         extras = self.extras
-        if self.dialect.name in ("mysql", "mariadb"):
+        if self.names_escaped:
             found = {kind: _mysql_unescaped(value) for kind, value in found.items()}
         columns = tuple(self._column(name, raw) for raw in found["columns"] or ())
         pk = found.get("pk_constraint") or {}

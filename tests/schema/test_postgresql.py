@@ -32,6 +32,14 @@ def catalog(engine, engine_name):
         "CREATE TABLE measurements_2026 PARTITION OF measurements FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
         "CREATE INDEX measurements_taken ON measurements (taken)",
         "INSERT INTO measurements SELECT g, DATE '2025-06-01' + g, g FROM generate_series(1, 300) g",
+        # The pre-PostgreSQL-10 way: children that INHERITS the parent and only add a CHECK. A child that adds
+        # columns of its own is a table in its own right.
+        "CREATE TABLE events (id integer PRIMARY KEY, at date NOT NULL, parent_id integer REFERENCES parent (id))",
+        "CREATE TABLE events_2025 (CHECK (at >= DATE '2025-01-01' AND at < DATE '2026-01-01')) INHERITS (events)",
+        "CREATE TABLE events_2026 (CHECK (at >= DATE '2026-01-01' AND at < DATE '2027-01-01')) INHERITS (events)",
+        "INSERT INTO events_2025 VALUES (1, '2025-02-01', 1), (2, '2025-03-01', 2)",
+        "INSERT INTO events_2026 VALUES (3, '2026-02-01', 1)",
+        "CREATE TABLE special_events (note text) INHERITS (events)",
         "CREATE TABLE owned_by_extension (id integer)",
         "ALTER EXTENSION plpgsql ADD TABLE owned_by_extension",
         "CREATE TABLE places (id integer PRIMARY KEY, location point)",
@@ -78,11 +86,16 @@ def test_not_valid_constraints_and_index_details(catalog):
 def test_partitions_are_reported_under_their_parent(catalog):
     snapshot = build_snapshot(catalog)
     names = {table.name for table in snapshot.tables}
-    assert names == {"parent", "child", "measurements", "places"}
+    assert names == {"parent", "child", "measurements", "places", "events", "special_events"}
     measurements = snapshot.table("measurements")
     assert measurements.partitioned
     assert measurements.partitions == ("measurements_2025", "measurements_2026")
     assert measurements.row_estimate == 300
+    events = snapshot.table("events")
+    assert events.partitioned and events.partitions == ("events_2025", "events_2026")
+    assert events.row_estimate == 3
+    assert not snapshot.table("special_events").partitioned
+    assert snapshot.table("special_events").column_names == ("id", "at", "parent_id", "note")
     # Before the parent itself is analysed, its estimate is the sum of its partitions'.
     with catalog.begin() as connection:
         connection.exec_driver_sql("UPDATE pg_class SET reltuples = -1 WHERE relname = 'measurements'")
@@ -117,6 +130,7 @@ def test_second_schema(catalog):
     parent = snapshot.table("parent", schema="public")
     assert {(table.qualified_name, fk.columns) for table, fk in snapshot.foreign_keys_to(parent)} == {
         ("child", ("parent_id",)),
+        ("events", ("parent_id",)),
         ("other.things", ("parent_id",)),
     }
     assert snapshot.referred_table(fk) is parent
