@@ -119,6 +119,8 @@ CASES = [
     case("check-present", "missing-check-constraint",
          ["CREATE TABLE products (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, "
           "CONSTRAINT ck_products_stock CHECK (stock >= 0))"]),
+    case("check-present-column-level", "missing-check-constraint",
+         ["CREATE TABLE products (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL CHECK (stock >= 0))"]),
     case("float-money", "float-for-money",
          ["CREATE TABLE orders (id INTEGER PRIMARY KEY, total_amount FLOAT NOT NULL, weight FLOAT)"],
          {("orders", ("total_amount",))}, apply_fix_on=SERVERS),
