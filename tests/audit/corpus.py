@@ -4,6 +4,7 @@ measure how many of their foreign keys the missing-foreign-key rule recovers onc
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import sqlite3
 import subprocess
@@ -15,7 +16,20 @@ from sqlalchemy import URL, create_engine
 from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.schema import build_snapshot
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+
+
+def _corpus() -> Path:
+    """The shared corpus beside the checkout (``../shared/corpus``), wherever the checkout was cloned to, or
+    ``IK_CORPUS_DIR``."""
+    if os.environ.get("IK_CORPUS_DIR"):
+        return Path(os.environ["IK_CORPUS_DIR"])
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "corpus").is_dir():
+            return parent / "shared" / "corpus"
+    return Path("/work/shared/corpus")
+
+
+CORPUS = _corpus()
 FILES = {
     ("chinook", "sqlite"): "chinook_sqlite.sql",
     ("chinook", "postgresql"): "chinook_postgresql.sql",
@@ -29,7 +43,10 @@ _DATABASE_LINES = re.compile(r"^\s*(CREATE DATABASE|DROP DATABASE|USE |\\c )", r
 
 
 def script(schema: str, engine_name: str) -> str:
-    text = (CORPUS / FILES[(schema, engine_name)]).read_text(encoding="utf-8", errors="replace")
+    path = CORPUS / FILES[(schema, engine_name)]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: set IK_CORPUS_DIR to the shared corpus of sample schemas")
+    text = path.read_text(encoding="utf-8", errors="replace")
     text = "\n".join(line for line in text.splitlines() if not _DATABASE_LINES.match(line))
     return text.replace("sakila.", "") if engine_name == "mariadb" else text
 
