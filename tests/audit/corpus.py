@@ -17,7 +17,6 @@ from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.schema import build_snapshot
 
 
-
 def _corpus() -> Path:
     """The shared corpus beside the checkout (``../shared/corpus``), wherever the checkout was cloned to, or
     ``IK_CORPUS_DIR``."""
