@@ -116,3 +116,20 @@ def test_missing_constraints_are_detected(engine, engine_name):
     assert ("column-type", "products", "price") in kinds
     assert ("missing-table", "payments", None) in kinds
     assert ("foreign-key-action", "cart_items", "cart_id") in kinds
+
+
+def test_unknown_dialect_is_one_clear_error():
+    with pytest.raises(IntegrityKitError, match="unknown dialect 'oracle9'"):
+        snapshot_from_metadata(Base.metadata, "oracle9")
+
+
+@pytest.mark.engines("postgresql")
+def test_models_naming_the_default_schema_match_the_live_tables(engine, engine_name):
+    # A model that spells out schema="public" is the same table as the live one in the default schema.
+    metadata = MetaData(schema="public")
+    Table("notes", metadata, Column("id", Integer, primary_key=True), Column("body", String(50), nullable=False))
+    metadata.create_all(engine)
+    live = build_snapshot(engine)
+    models = snapshot_from_metadata(metadata, "postgresql")
+    assert models.tables[0].schema == "public" and live.tables[0].schema is None
+    assert compare(models, live) == []
