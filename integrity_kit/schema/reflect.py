@@ -1,9 +1,11 @@
 """Build a Snapshot from a live database with SQLAlchemy's bulk reflection.
 
 One ``Inspector.get_multi_*`` call per kind of object and per schema, plus the dialect extras of
-:mod:`integrity_kit.schema.extras`. On PostgreSQL each call is one catalog query whatever the number of tables;
-SQLite and MySQL/MariaDB have no bulk form in SQLAlchemy, which reads them table by table behind the same call
-(MySQL parses one ``SHOW CREATE TABLE`` per table and reuses it for every kind through the inspector's cache).
+:mod:`integrity_kit.schema.extras`. On PostgreSQL each call is one catalog query whatever the number of tables.
+SQLAlchemy has no bulk form for MySQL or SQLite and reads them table by table behind the same call; MariaDB is
+therefore read from ``information_schema`` in one query per kind (:mod:`integrity_kit.schema.mariadb`, with
+SQLAlchemy's per-table reflection as the fallback and for MySQL), and SQLite keeps SQLAlchemy's PRAGMAs, which
+are calls into the library inside this process rather than network round trips.
 
 Trouble with one object never stops the snapshot and is never dropped quietly: a type SQLAlchemy does not know
 (it warns and returns NullType) keeps its column with the type as the database named it, and every such object
@@ -15,7 +17,6 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Engine, exc, inspect
@@ -26,6 +27,7 @@ from integrity_kit.connect import mask_url
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
+from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
 from integrity_kit.schema.mariadb import read_mariadb
 from integrity_kit.schema.model import (
     CheckConstraint,
@@ -202,7 +204,7 @@ class _SchemaReader:
 
     def _kind_options(self, kind: str) -> dict[str, Any]:
         # SQLite's unique constraints are parsed from the CREATE TABLE text, and the parser gives up on some
-        # quoted names; the automatic indexes that back them are the cross-check (see _sqlite_uniques).
+        # quoted names; the automatic indexes that back them are the cross-check (see fixups.sqlite_uniques).
         if kind == "indexes" and self.dialect.name == "sqlite":
             return {"include_auto_indexes": True}
         return {}
@@ -254,17 +256,17 @@ class _SchemaReader:
     def _table(self, name: str, found: dict[str, Any]) -> Table:
         extras = self.extras
         if self.names_escaped:
-            found = {kind: _mysql_unescaped(value) for kind, value in found.items()}
+            found = {kind: mysql_unescaped(value) for kind, value in found.items()}
         columns = tuple(self._column(name, raw) for raw in found["columns"] or ())
         pk = found.get("pk_constraint") or {}
         pk_columns = tuple(pk.get("constrained_columns") or ())
         if self.dialect.name == "sqlite":
-            columns = _sqlite_rowid_autoincrement(columns, pk_columns)
+            columns = sqlite_rowid_autoincrement(columns, pk_columns)
         comment = (found.get("table_comment") or {}).get("text")
         uniques = tuple(_unique(raw) for raw in found.get("unique_constraints") or ())
         raw_indexes = found.get("indexes") or ()
         if self.dialect.name == "sqlite":
-            uniques, raw_indexes = _sqlite_uniques(uniques, raw_indexes, pk_columns)
+            uniques, raw_indexes = sqlite_uniques(uniques, raw_indexes, pk_columns)
         return Table(
             name=name,
             schema=self.schema,
@@ -371,68 +373,6 @@ def _unique(raw: dict) -> UniqueConstraint:
         name=raw.get("name"),
         nulls_not_distinct=bool(options.get("postgresql_nulls_not_distinct")),
     )
-
-
-# Keys of reflected MySQL dictionaries that hold names parsed out of SHOW CREATE TABLE.
-_MYSQL_NAME_KEYS = {"name", "constrained_columns", "referred_table", "referred_columns", "column_names",
-                    "duplicates_constraint", "duplicates_index"}
-
-
-def _mysql_unescaped(value: Any) -> Any:
-    """Undo the doubled backticks of SHOW CREATE TABLE that SQLAlchemy's MySQL parser leaves in names.
-
-    Without this a column called ``a`b`` would be reported as ``a``b``, and no rule could find it again.
-    """
-    if isinstance(value, list):
-        return [_mysql_unescaped(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    fixed = dict(value)
-    for key in _MYSQL_NAME_KEYS & fixed.keys():
-        item = fixed[key]
-        if isinstance(item, str):
-            fixed[key] = item.replace("``", "`")
-        elif isinstance(item, list):
-            fixed[key] = [part.replace("``", "`") if isinstance(part, str) else part for part in item]
-    return fixed
-
-
-def _sqlite_uniques(
-    uniques: tuple[UniqueConstraint, ...], raw_indexes: Iterable[dict], pk: tuple[str, ...]
-) -> tuple[tuple[UniqueConstraint, ...], list[dict]]:
-    """Split SQLite's automatic indexes off the index list; each backs a PRIMARY KEY or UNIQUE constraint.
-
-    A UNIQUE whose automatic index is there but which SQLAlchemy's parser missed is added without a name, so a
-    quoted column name can never make a uniqueness disappear from the snapshot.
-    """
-    indexes = []
-    known = {unique.columns for unique in uniques} | {pk}
-    added = list(uniques)
-    for raw in raw_indexes:
-        if not str(raw.get("name") or "").startswith("sqlite_autoindex"):
-            indexes.append(raw)
-            continue
-        columns = tuple(raw.get("column_names") or ())
-        if columns and columns not in known:
-            added.append(UniqueConstraint(columns=columns, name=None))
-            known.add(columns)
-    return tuple(added), indexes
-
-
-def _sqlite_rowid_autoincrement(columns: tuple[Column, ...], pk: tuple[str, ...]) -> tuple[Column, ...]:
-    # SQLite's single INTEGER PRIMARY KEY is the rowid: it numbers itself, though reflection does not say so.
-    if len(pk) != 1:
-        return columns
-    return tuple(
-        _replace_autoincrement(column)
-        if column.name == pk[0] and column.type_sql.upper() == "INTEGER"
-        else column
-        for column in columns
-    )
-
-
-def _replace_autoincrement(column: Column) -> Column:
-    return replace(column, autoincrement=True)
 
 
 def _action(value: str | None) -> str:
