@@ -118,3 +118,18 @@ def test_information_schema_path_matches_show_create_table(engine, engine_name, 
     assert prefix.columns == ("label", "mood") and ("mysql_length", "{'label': 10}") in prefix.options
     actions = {fk.name: (fk.on_delete, fk.on_update) for fk in uses.foreign_keys}
     assert actions == {"fk_uses_kind": ("SET NULL", "CASCADE"), "fk_uses_other": ("NO ACTION", "NO ACTION")}
+
+
+@pytest.mark.parametrize("path", ["information_schema", "show_create_table"])
+def test_unknown_type_is_kept_and_reported(engine, engine_name, path, monkeypatch):
+    if path == "show_create_table":
+        monkeypatch.setattr("integrity_kit.schema.reflect._SchemaReader._mariadb_bulk", lambda self: None)
+    execute(engine, "CREATE TABLE hosts (id INT PRIMARY KEY, address INET6 NOT NULL, shape POINT NULL)")
+    snapshot = build_snapshot(engine)
+    hosts = snapshot.table("hosts")
+    assert [hosts.column(name).type_sql for name in ("address", "shape")] == ["inet6", "point"]
+    assert hosts.column("address").nullable is False
+    assert [(entry.object, entry.reason.split(";")[0]) for entry in snapshot.not_analysed] == [
+        ("hosts.address", "type 'inet6' is not one SQLAlchemy knows"),
+        ("hosts.shape", "type 'point' is not one SQLAlchemy knows"),
+    ]
