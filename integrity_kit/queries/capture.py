@@ -300,6 +300,9 @@ def _event_target(engine):
 def capture(engine=None, *, threshold: int = 2) -> QueryCapture:
     """Record every statement sent through ``engine`` (every engine when None) inside a ``with`` block.
 
+    ``engine`` may be an Engine or Connection, an AsyncEngine or AsyncConnection (``async with`` works too; call
+    sites are found in the awaiting coroutine), or anything with an ``.engine`` such as Flask-SQLAlchemy's ``db``.
+
     >>> with capture(engine) as log:  # doctest: +SKIP
     ...     for product in session.scalars(select(Product)):
     ...         product.category.name
