@@ -1,0 +1,63 @@
+"""Text output for races: one result as a short report, several side by side as one table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from integrity_kit.races.result import RaceResult
+
+
+def _errors(result: RaceResult) -> str:
+    return ", ".join(f"{code}×{count}" for code, count in sorted(result.errors.items())) or "-"
+
+
+def _verdict(result: RaceResult) -> str:
+    return "[green]held[/]" if result.invariants_held else "[bold red]BROKEN[/]"
+
+
+def render_one(console: Console, result: RaceResult) -> None:
+    console.print(f"[bold]{result.strategy}[/] on {result.dialect} {result.server_version} at "
+                  f"{result.isolation_level}: {result.workers} workers, {result.attempts} checkouts of 1 unit, "
+                  f"{result.initial_stock} in stock")
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [("orders placed", result.orders_placed), ("units sold", result.units_sold),
+            ("final stock", result.final_stock), ("oversold units", result.oversold_units),
+            ("lost updates", result.lost_updates), ("rejected (out of stock)", result.rejected),
+            ("retries", result.retries), ("errors", _errors(result)),
+            ("orders/s", f"{result.orders_per_s:.1f}"), ("duration", f"{result.duration_s:.2f} s")]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    console.print(table)
+    for invariant in result.invariants:
+        mark = "[green]ok[/]    " if invariant.held else "[bold red]BROKEN[/]"
+        console.print(f"  {mark} {invariant.name}  ({invariant.detail})")
+    console.print(f"invariants {_verdict(result)} (checked against the database after the run)")
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+def render_many(console: Console, results: Sequence[RaceResult]) -> None:
+    first = results[0]
+    console.print(f"{first.dialect} {first.server_version}: {first.workers} workers, {first.attempts} checkouts "
+                  f"of 1 unit, {first.initial_stock} in stock")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("isolation", no_wrap=True)
+    for heading in ("orders", "sold", "oversold", "lost", "retries"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    table.add_column("errors by code", min_width=8)
+    table.add_column("orders/s", justify="right", no_wrap=True)
+    table.add_column("invariants", no_wrap=True)
+    for result in results:
+        table.add_row(result.strategy, result.isolation_level, str(result.orders_placed), str(result.units_sold),
+                      str(result.oversold_units), str(result.lost_updates), str(result.retries), _errors(result),
+                      f"{result.orders_per_s:.1f}", _verdict(result))
+    console.print(table)
+    for note in first.notes:
+        console.print(f"note: {note}")

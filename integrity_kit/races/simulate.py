@@ -1,0 +1,126 @@
+"""Stochastic mode: many buyers on real concurrent connections, then count the damage in the database."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import URL
+
+from integrity_kit.errors import IntegrityKitError
+from integrity_kit.races.engines import (
+    check_isolation_level,
+    dialect_name,
+    real_sqlite_transactions,
+    server_version,
+)
+from integrity_kit.races.reference import error_code
+from integrity_kit.races.result import RaceResult, build_result
+from integrity_kit.races.scratch import scratch
+from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome, Workload, load_workload
+
+Progress = Callable[[Outcome], None]
+MAX_WORKERS = 256
+SQLITE_NOTES = (
+    "SQLite has no row locks and one writer at a time: a read-check-write cannot lose an update here, the loser "
+    "gets SQLITE_BUSY ('database is locked') instead, so naive fails rather than oversells; run the race on "
+    "PostgreSQL or MySQL/MariaDB to see lost updates.",
+    "Transactions are real (BEGIN at the first statement, busy timeout 5 s); for-update and serializable take the "
+    "database-wide write lock up front with BEGIN IMMEDIATE.",
+)
+
+
+def _check_counts(workers: int, attempts: int, stock: int) -> None:
+    if not 1 <= workers <= MAX_WORKERS:
+        raise IntegrityKitError(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
+    if attempts < 1:
+        raise IntegrityKitError(f"--attempts must be at least 1, got {attempts}")
+    if stock < 0:
+        raise IntegrityKitError(f"--stock must be 0 or more, got {stock}")
+
+
+def check_strategy(workload: Workload, strategy: str) -> str:
+    if strategy not in workload.strategies():
+        raise IntegrityKitError(f"unknown strategy {strategy!r} (choose from: {', '.join(workload.strategies())})")
+    return strategy
+
+
+def simulate(url: str | URL | None, strategy: str = "naive", workers: int = 8, attempts: int = 200,
+             stock: int = 50, isolation_level: str | None = None, seed: int | None = None, *,
+             workload: str | Workload = DEFAULT_WORKLOAD, prefix: str | None = None, think_ms: float = 0.0,
+             progress: Progress | None = None) -> RaceResult:
+    """Race ``attempts`` one-unit checkouts of a product with ``stock`` units over ``workers`` connections.
+
+    Every worker waits at a start barrier, so they truly overlap. ``think_ms`` sleeps up to that long (seeded by
+    ``seed``) between a checkout's read and its write, as real request handling would. The run happens in a
+    scratch space (see :mod:`integrity_kit.races.scratch`) that is dropped afterwards; orders, units and stock in
+    the result are read back from the database, not taken from what the workers believed.
+    """
+    _check_counts(workers, attempts, stock)
+    loaded = load_workload(workload)
+    check_strategy(loaded, strategy)
+    with scratch(url, prefix=prefix) as space:
+        level = check_isolation_level(space.dialect, isolation_level)
+        options: dict[str, Any] = {"pool_size": workers + 1, "max_overflow": 0}
+        if level and space.dialect != "sqlite":
+            options["isolation_level"] = level
+        engine = space.engine(**options)
+        if space.dialect == "sqlite":
+            real_sqlite_transactions(engine)
+        try:
+            buyers = loaded.create(engine, stock=stock, buyers=attempts)
+            outcomes, duration = _race(loaded, engine, strategy, buyers, workers, seed, think_ms, progress)
+            state = loaded.state(engine)
+            with engine.connect() as connection:
+                effective = loaded.isolation_level(strategy) or level or connection.get_isolation_level()
+            return build_result(strategy=strategy, dialect=dialect_name(engine), isolation_level=effective,
+                                workers=workers, attempts=attempts, stock=stock, outcomes=outcomes, state=state,
+                                duration_s=duration, workload=loaded.name, server_version=server_version(engine),
+                                notes=SQLITE_NOTES if space.dialect == "sqlite" else ())
+        finally:
+            engine.dispose()
+
+
+def _race(workload: Workload, engine, strategy: str, buyers: list[Any], workers: int, seed: int | None,
+          think_ms: float, progress: Progress | None) -> tuple[list[Outcome], float]:
+    start = threading.Barrier(workers + 1)
+    lock = threading.Lock()
+    queue = iter(buyers)
+    outcomes: list[Outcome] = []
+    base = random.Random(seed).randrange(2**32)
+
+    def worker(index: int) -> None:
+        rng = random.Random(base + index)
+
+        def think() -> None:
+            if think_ms > 0:
+                time.sleep(rng.uniform(0, think_ms) / 1000)
+
+        start.wait()
+        while True:
+            with lock:
+                buyer = next(queue, None)
+            if buyer is None:
+                return
+            try:
+                outcome = workload.checkout(engine, buyer, strategy, think)
+            except Exception as error:  # a workload bug or a driver failure is counted, never lost
+                outcome = Outcome("error", code=error_code(error), detail=str(error).splitlines()[0] if str(error)
+                                  else type(error).__name__)
+            with lock:
+                outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+
+    threads = [threading.Thread(target=worker, args=(i,), name=f"ik-race-{i}", daemon=True)
+               for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return outcomes, time.perf_counter() - began

@@ -1,0 +1,97 @@
+"""What a race runs: a *workload* is a checkout with a setup, named strategies and a way to read the result back.
+
+The toolkit never imports the reference app itself; it loads a workload by import path (``module:object``), so
+``integrity-kit race`` can drive a user's own checkout. An object with the methods of :class:`Workload` is used
+as it is; a plain checkout function shaped like the reference app's
+(``checkout(engine, user_id, *, strategy, pause)`` in a package with ``models`` and ``strategies`` modules) is
+wrapped by :class:`integrity_kit.races.reference.ReferenceWorkload`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy import Engine
+
+from integrity_kit.errors import IntegrityKitError
+
+DEFAULT_WORKLOAD = "examples.ecommerce.checkout:checkout"
+
+Pause = Callable[[], None]
+"""Called by a checkout between its read and its write (once per attempt); schedules use it to interleave."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one checkout attempt ended, as the buyer saw it."""
+
+    status: str  # "ordered", "rejected" (the shop said no: out of stock) or "error"
+    units: int = 0
+    retries: int = 0
+    code: str | None = None  # the domain code or the SQLSTATE / vendor error number
+    retried_because: tuple[str, ...] = ()
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class State:
+    """The contested product and the orders, read back from the database after the run."""
+
+    stock: int  # units the shop still has available to sell
+    units_ordered: int  # units on order lines for the product
+    orders: int
+    orders_without_items: int
+    orders_without_payment_state: int
+
+
+@runtime_checkable
+class Workload(Protocol):
+    name: str
+
+    def strategies(self) -> Sequence[str]: ...
+
+    def isolation_level(self, strategy: str) -> str | None:
+        """The level the strategy itself runs at (``None``: the connection's)."""
+
+    def create(self, engine: Engine, *, stock: int, buyers: int) -> list[Any]:
+        """Create the schema in the (empty) scratch database, one product with ``stock`` units and ``buyers``
+        buyers each with one unit of it in the cart; return the buyers' handles."""
+
+    def checkout(self, engine: Engine, buyer: Any, strategy: str, pause: Pause | None = None) -> Outcome: ...
+
+    def state(self, engine: Engine) -> State: ...
+
+
+def load_workload(spec: str | Workload) -> Workload:
+    """The workload named by ``module:object`` (one line of error for every way that can fail)."""
+    if not isinstance(spec, str):
+        return spec
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise IntegrityKitError(f"--workload expects module:object (e.g. {DEFAULT_WORKLOAD}), got {spec!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        target: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise IntegrityKitError(f"cannot import {module_name!r} for --workload {spec}: {error}") from None
+    except Exception as error:
+        raise IntegrityKitError(f"importing {module_name!r} for --workload {spec} failed: "
+                                f"{type(error).__name__}: {error}".splitlines()[0]) from None
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise IntegrityKitError(f"{module_name!r} has no attribute {attribute!r} (--workload {spec})") from None
+    if isinstance(target, Workload):
+        return target
+    if callable(target):
+        from integrity_kit.races.reference import ReferenceWorkload
+
+        return ReferenceWorkload.from_checkout(target, spec)
+    raise IntegrityKitError(f"--workload {spec} is a {type(target).__name__}, not a workload or a checkout function")
