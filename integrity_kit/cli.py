@@ -24,6 +24,7 @@ class _Group(click.Group):
         "lint-migrations": "integrity_kit.migrations.command:lint_migrations_command",
         "queries": "integrity_kit.queries.command:queries_command",
         "race": "integrity_kit.races.command:race_command",
+        "anomalies": "integrity_kit.races.command:anomalies_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -62,7 +63,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # Capabilities that later work fills in. Each says so plainly and exits 2 rather than printing anything that
 # could be mistaken for a result.
 _PLANNED = {
-    "anomalies": "Measure which isolation anomalies an engine allows at each level.",
     "demo": "The whole story on an embedded SQLite database, no setup.",
 }
 

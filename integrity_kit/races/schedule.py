@@ -1,0 +1,346 @@
+"""The interleaving engine: named sessions, each on its own connection in its own thread, advanced one step at a
+time in an exact order, so an anomaly that needs one particular interleaving happens every time.
+
+A session is a *program*: a function that calls ``ctx.step(label)`` at every point where the schedule may stop it.
+:meth:`Interleaving.run` takes the order in which sessions are advanced (``["T1", "T2", "T1", ...]``); advancing a
+session lets it run from its current point to the next one (or to its end). A step that does not get there because
+the database made it wait for a lock is *blocked*: the engine asks the server (``pg_stat_activity`` on PostgreSQL,
+``information_schema.innodb_trx`` on MySQL/MariaDB; SQLite has no such view, so there a step that makes no progress
+for ``sqlite_block_after`` seconds counts as blocked), records it, and moves on with the next session, as Hermitage
+does by hand. Later steps of a blocked session wait for it; when a step of another session releases the lock, the
+blocked step finishes and the trace says after which step it resumed. A step that neither finishes nor blocks
+within ``timeout`` is cancelled on the server and reported, so a schedule can never hang.
+
+The trace is built from what each step did, never from timings, so the same schedule prints the same trace every
+run.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, event, text
+
+_POLL = 0.005
+_SETTLE = 0.15  # how long a blocked session must still be waiting after a step before we call it "still blocked"
+
+
+class ScheduleError(Exception):
+    """The schedule itself is wrong (unknown session, a step that hung past the timeout)."""
+
+
+class ScheduleAborted(Exception):
+    """Raised inside a session's program when the schedule ended without letting it continue."""
+
+
+@dataclass
+class StepRecord:
+    index: int
+    session: str
+    label: str
+    blocked: bool = False
+    resumed_after: int | None = None  # index of the step after which a blocked step finished
+    error: str | None = None  # the error code that ended the session's transaction in this step
+    notes: list[str] = field(default_factory=list)
+    timed_out: bool = False
+
+    def describe(self) -> str:
+        text_ = f"{self.index:>2}. {self.session}: {self.label}"
+        if self.blocked:
+            text_ += " -- blocked on a lock"
+            if self.resumed_after is not None:
+                text_ += f", resumed after step {self.resumed_after}"
+        if self.timed_out:
+            text_ += " -- still waiting at the timeout, cancelled"
+        if self.notes:
+            text_ += " -> " + "; ".join(self.notes)
+        if self.error:
+            text_ += f" -> error {self.error}"
+        return text_
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "session": self.session, "label": self.label, "blocked": self.blocked,
+                "resumed_after": self.resumed_after, "error": self.error, "notes": list(self.notes),
+                "timed_out": self.timed_out}
+
+
+@dataclass
+class Trace:
+    steps: list[StepRecord]
+    results: dict[str, Any]  # what each session's program returned (or the exception it ended with)
+
+    def lines(self) -> list[str]:
+        return [step.describe() for step in self.steps]
+
+    def blocked(self, session: str) -> list[StepRecord]:
+        return [step for step in self.steps if step.session == session and step.blocked]
+
+
+class SessionContext:
+    """What a session's program sees: ``step()`` to yield to the schedule, ``note()`` to describe what it saw."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.server_id: Any = None  # backend pid / connection id, for lock-wait detection
+        self._go = threading.Semaphore(0)
+        self.events: queue.Queue = queue.Queue()
+        self.current: StepRecord | None = None
+        self.aborted = False
+
+    def step(self, label: str) -> None:
+        self.events.put(("at", label))
+        self._go.acquire()
+        if self.aborted:  # the schedule is over: do not run steps nobody asked for
+            raise ScheduleAborted(self.name)
+
+    def note(self, text_: str) -> None:
+        if self.current is not None:
+            self.current.notes.append(text_)
+
+    def fail(self, code: str) -> None:
+        if self.current is not None:
+            self.current.error = code
+
+
+Program = Callable[[SessionContext], Any]
+
+
+class _Session:
+    def __init__(self, name: str, program: Program) -> None:
+        self.ctx = SessionContext(name)
+        self.program = program
+        self.at: str | None = None
+        self.finished = False
+        self.result: Any = None
+        self.pending: StepRecord | None = None  # a blocked step not finished yet
+        self.thread = threading.Thread(target=self._run, name=f"ik-schedule-{name}", daemon=True)
+        self.thread.ik_session = self.ctx  # type: ignore[attr-defined]
+
+    def _run(self) -> None:
+        try:
+            self.ctx.events.put(("done", self.program(self.ctx)))
+        except BaseException as error:  # the trace reports it; the coordinator re-raises nothing
+            self.ctx.events.put(("done", error))
+
+    def release(self) -> None:
+        self.ctx._go.release()
+
+
+def connection_ids(engine: Engine) -> None:
+    """Tag each session's pooled connections with their server id, so lock waits can be attributed."""
+    query = _ID_QUERIES.get(engine.dialect.name)
+    if query is None or getattr(engine, "_ik_tagged", False):
+        return
+    engine._ik_tagged = True  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(query)
+        record.info["ik_server_id"] = cursor.fetchone()[0]
+        cursor.close()
+        # End the driver's implicit transaction: an isolation level cannot be set inside one.
+        dbapi_connection.rollback()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(_dbapi_connection, record, _proxy) -> None:
+        ctx = getattr(threading.current_thread(), "ik_session", None)
+        if ctx is not None:
+            ctx.server_id = record.info.get("ik_server_id")
+
+
+_ID_QUERIES = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()",
+               "mariadb": "SELECT CONNECTION_ID()"}
+_WAITING = {
+    "postgresql": "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+    "mysql": "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'",
+}
+_CANCEL = {"postgresql": "SELECT pg_cancel_backend({id})", "mysql": "KILL QUERY {id}"}
+
+
+class Interleaving:
+    """Run programs in an exact interleaving on ``monitor_engine``'s server (see the module docstring)."""
+
+    def __init__(self, monitor_engine: Engine, *, timeout: float = 10.0, sqlite_block_after: float = 0.3) -> None:
+        self.monitor_engine = monitor_engine
+        self.dialect = "mysql" if monitor_engine.dialect.name in ("mysql", "mariadb") else monitor_engine.dialect.name
+        self.timeout = timeout
+        self.sqlite_block_after = sqlite_block_after
+        # InnoDB refreshes its INNODB_TRX cache only when nobody read it for 0.1 s: polling faster would keep
+        # reading the same stale picture forever.
+        self._check_every = 0.12 if self.dialect == "mysql" else 0.02
+        self._last_check = 0.0
+
+    def run(self, programs: dict[str, Program], order: Sequence[str]) -> Trace:
+        unknown = set(order) - set(programs)
+        if unknown:
+            raise ScheduleError(f"the order names sessions that do not exist: {sorted(unknown)}")
+        sessions = {name: _Session(name, program) for name, program in programs.items()}
+        steps: list[StepRecord] = []
+        monitor = self.monitor_engine.connect() if self.dialect in _WAITING else None
+        try:
+            for session in sessions.values():
+                session.thread.start()
+            for session in sessions.values():  # every program runs to its first step point (connect, setup)
+                self._await(session, None, monitor, steps)
+            deferred: dict[str, list[str]] = {name: [] for name in sessions}
+            for name in order:
+                session = sessions[name]
+                if session.finished:
+                    steps.append(StepRecord(len(steps) + 1, name, "(nothing left: its transaction already ended)"))
+                    continue
+                if session.pending is not None or deferred[name]:
+                    deferred[name].append(name)  # waits behind its blocked step, as in a Hermitage session
+                    continue
+                self._advance(session, monitor, steps)
+                self._settle(sessions, deferred, monitor, steps)
+            # Whatever the order left unfinished runs to its end (retries after an abort, deferred commits).
+            for _ in range(100):
+                open_ = [s for s in sessions.values() if not s.finished]
+                if not open_:
+                    break
+                runnable = [s for s in open_ if s.pending is None]
+                if not runnable:
+                    self._wait_or_cancel(open_, monitor, steps)
+                    continue
+                self._advance(runnable[0], monitor, steps)
+                self._settle(sessions, deferred, monitor, steps)
+            return Trace(steps, {name: session.result for name, session in sessions.items()})
+        finally:
+            for session in sessions.values():
+                if not session.finished:
+                    session.ctx.aborted = True
+                    self._cancel(session, monitor)
+                    session.release()
+                session.thread.join(timeout=self.timeout)
+            if monitor is not None:
+                monitor.close()
+
+    # -- one step ---------------------------------------------------------------------------------------------
+
+    def _advance(self, session: _Session, monitor, steps: list[StepRecord]) -> None:
+        # The server's view must postdate the step's start: never judge a step by a picture taken before it.
+        self._last_check = time.monotonic()
+        record = StepRecord(len(steps) + 1, session.ctx.name, session.at or "(end)")
+        steps.append(record)
+        session.ctx.current = record
+        session.release()
+        self._await(session, record, monitor, steps)
+
+    def _await(self, session: _Session, record: StepRecord | None, monitor, steps: list[StepRecord]) -> None:
+        """Wait for the session to reach its next point or end; if it waits on a lock, leave it pending."""
+        started = time.monotonic()
+        while True:
+            if self._take_event(session, record):
+                return
+            now = time.monotonic()
+            if record is not None and now - self._last_check >= self._check_every:
+                self._last_check = now
+                if self._is_waiting(session, monitor, now - started):
+                    record.blocked = True
+                    session.pending = record
+                    return
+            if now - started > self.timeout:
+                if record is None:
+                    raise ScheduleError(f"session {session.ctx.name} did not reach its first step")
+                record.timed_out = True
+                self._cancel(session, monitor)
+                self._drain_after_cancel(session, record)
+                return
+            time.sleep(_POLL)
+
+    def _take_event(self, session: _Session, record: StepRecord | None) -> bool:
+        try:
+            kind, value = session.ctx.events.get_nowait()
+        except queue.Empty:
+            return False
+        if kind == "at":
+            session.at = value
+        else:
+            session.finished = True
+            session.at = None
+            session.result = value
+            if isinstance(value, BaseException) and not isinstance(value, ScheduleAborted):
+                if record is None:
+                    raise ScheduleError(f"session {session.ctx.name} failed before its first step: "
+                                        f"{type(value).__name__}: {value}".splitlines()[0])
+                record.notes.append(f"failed: {type(value).__name__}: {value}".splitlines()[0])
+        if record is not None and session.pending is record:
+            session.pending = None
+        return True
+
+    def _settle(self, sessions: dict[str, _Session], deferred: dict[str, list[str]], monitor,
+                steps: list[StepRecord]) -> None:
+        """After a step: which blocked sessions did it release? Those finish their step (and deferred ones)."""
+        progressed = True
+        while progressed:
+            progressed = False
+            for session in sessions.values():
+                record = session.pending
+                if record is None:
+                    continue
+                deadline = time.monotonic() + _SETTLE
+                while time.monotonic() < deadline and not self._take_event(session, record):
+                    time.sleep(_POLL)
+                if session.pending is None:
+                    record.resumed_after = steps[-1].index if steps[-1] is not record else None
+                    progressed = True
+                    waiting = deferred[session.ctx.name]
+                    # Its deferred steps run now, in order, until one blocks in turn (the rest wait behind it).
+                    while waiting and session.pending is None:
+                        waiting.pop()
+                        if session.finished:
+                            steps.append(StepRecord(len(steps) + 1, session.ctx.name,
+                                                    "(nothing left: its transaction already ended)"))
+                        else:
+                            self._advance(session, monitor, steps)
+
+    def _wait_or_cancel(self, blocked: list[_Session], monitor, steps: list[StepRecord]) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            for session in blocked:
+                record = session.pending
+                if self._take_event(session, record):
+                    record.resumed_after = steps[-1].index if steps[-1] is not record else None
+                    return
+            time.sleep(_POLL)
+        for session in blocked:  # every remaining session waits for another: cancel the first, report it
+            record = session.pending
+            record.timed_out = True
+            self._cancel(session, monitor)
+            self._drain_after_cancel(session, record)
+            return
+
+    def _drain_after_cancel(self, session: _Session, record: StepRecord) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self._take_event(session, record):
+                session.pending = None
+                return
+            time.sleep(_POLL)
+        raise ScheduleError(f"session {session.ctx.name} did not stop after its step {record.index} was cancelled")
+
+    # -- the server's view ------------------------------------------------------------------------------------
+
+    def _is_waiting(self, session: _Session, monitor, elapsed: float) -> bool:
+        if monitor is None:
+            return elapsed >= self.sqlite_block_after
+        if session.ctx.server_id is None:
+            return False
+        waiting = {row[0] for row in monitor.execute(text(_WAITING[self.dialect]))}
+        monitor.commit()  # a fresh snapshot of the server's activity each time
+        return session.ctx.server_id in waiting
+
+    def _cancel(self, session: _Session, monitor) -> None:
+        if monitor is None or session.ctx.server_id is None:
+            return
+        try:
+            monitor.execute(text(_CANCEL[self.dialect].format(id=int(session.ctx.server_id))))
+            monitor.commit()
+        except Exception:  # the query may have ended by itself in the meantime
+            monitor.rollback()
