@@ -24,12 +24,12 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 
-ROOT = Path(__file__).resolve().parents[1]
+CHUNK = 250
 
 
-def schema_sql(tables: int) -> str:
+def schema_sql(tables: int, start: int = 0) -> str:
     statements = []
-    for i in range(tables):
+    for i in range(start, tables):
         parent = f", parent_id INTEGER REFERENCES t{i - 1:05d} (id)" if i else ""
         statements.append(
             f"CREATE TABLE t{i:05d} (id INTEGER PRIMARY KEY, code VARCHAR(20) NOT NULL UNIQUE, "
@@ -70,8 +70,10 @@ def main() -> None:
         url = server.set(database=name)
         try:
             engine = create_engine(url)
-            with engine.begin() as connection:
-                connection.exec_driver_sql(schema_sql(size))
+            for start in range(0, size, CHUNK):  # one transaction per chunk: locks per transaction are limited
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(schema_sql(min(size, start + CHUNK), start))
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
                 connection.exec_driver_sql("ANALYZE")
             engine.dispose()
             dump = ["pg_dump", "--schema-only", "-h", url.host or "127.0.0.1", "-p", str(url.port or 5432),

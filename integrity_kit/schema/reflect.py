@@ -41,6 +41,7 @@ from integrity_kit.schema.model import (
     UniqueConstraint,
     qualified,
 )
+from integrity_kit.schema.postgresql import read_postgresql_indexes
 
 # Inspector method suffixes, in the order they run; the first one decides which tables exist.
 KINDS = (
@@ -186,6 +187,13 @@ class _SchemaReader:
         return sorted(known - self.extras.skip)
 
     def _bulk(self, kind: str, names: list[str] | None) -> dict[str, Any]:
+        if kind == "indexes" and self.dialect.name == "postgresql":
+            try:
+                found = read_postgresql_indexes(self.inspector.bind, self.schema or self.default)
+            except exc.DBAPIError as error:
+                raise IntegrityKitError(f"reflecting indexes in schema {self.schema or self.default!r} failed: "
+                                        f"{_first_line(error)}") from error
+            return {name: found.get(name, []) for name in names} if names is not None else dict(found)
         method = getattr(self.inspector, f"get_multi_{kind}")
         unreflectable: dict[tuple[str | None, str], Exception] = {}
         with warnings.catch_warnings(record=True) as caught:

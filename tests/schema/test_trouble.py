@@ -68,7 +68,7 @@ def test_failed_bulk_read_on_postgresql_is_one_clear_error(engine, engine_name, 
     def broken_bulk(self, *args, **kwargs):
         raise RuntimeError("catalog query failed\nwith detail")
 
-    monkeypatch.setattr(Inspector, "get_multi_indexes", broken_bulk)
-    with pytest.raises(IntegrityKitError, match=r"^reflecting indexes in schema 'public' failed: catalog query "
+    monkeypatch.setattr(Inspector, "get_multi_foreign_keys", broken_bulk)
+    with pytest.raises(IntegrityKitError, match=r"^reflecting foreign keys in schema 'public' failed: catalog query "
                                                 r"failed$"):
         build_snapshot(engine)
