@@ -56,6 +56,9 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
             task = progress.add_task("probes", total=None)
             report = audit(database_url, **options,
                            on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    if report.tables == 0:  # most likely the wrong database or schema: an empty audit is not a clean one
+        raise IntegrityKitError(f"no tables to audit in {report.url} (schemas: {', '.join(report.schemas)}); "
+                                "check the database name, or pass --schema")
     if output_format == "json":
         text = json.dumps(report.to_dict(), indent=2)
         if output:

@@ -90,6 +90,7 @@ def test_models_drift_is_reported(app_engine, engine_url) -> None:
     (["audit", "sqlite://", "--models", "nowhere"], "--models expects module:object"),
     (["audit", "sqlite://", "--models", "no_such_module:Base"], "cannot import 'no_such_module'"),
     (["audit", "sqlite://", "--schema", "elsewhere"], "no schema named 'elsewhere'"),
+    (["audit", "sqlite://"], "no tables to audit in sqlite://"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = _run(*args)
