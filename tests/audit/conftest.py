@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine
 
 from integrity_kit.audit import Report, audit
+from tests.recording import statements_sent
 
 
 @pytest.fixture
@@ -27,17 +28,9 @@ def execute(engine, *statements: str, autocommit: bool = False) -> None:
 
 def audited(engine, **options) -> tuple[Report, list[str]]:
     """Audit through the library and return every statement the audit sent."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(engine) as sent:
         report = audit(engine, **options)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return report, statements
+    return report, sent
 
 
 def keys(report: Report, *rules: str) -> set[tuple[str, str, tuple[str, ...]]]:

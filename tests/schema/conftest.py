@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine
 
 from integrity_kit.schema import Snapshot, build_snapshot
+from tests.recording import statements_sent
 
 
 @pytest.fixture
@@ -23,14 +24,6 @@ def execute(engine, *statements: str) -> None:
 
 def snapshot_counting(engine, **kwargs) -> tuple[Snapshot, list[str]]:
     """Build a snapshot and return every statement it sent to the database."""
-    statements: list[str] = []
-
-    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(engine) as sent:
         snapshot = build_snapshot(engine, **kwargs)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return snapshot, statements
+    return snapshot, sent
