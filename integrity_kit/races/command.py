@@ -38,13 +38,16 @@ def _console() -> Console:
 @click.option("--seed", default=None, type=int, help="Seed for the think time between read and write.")
 @click.option("--think-ms", default=0.0, show_default=True, type=float,
               help="Sleep up to this many ms between a checkout's read and its write, as request handling would.")
+@click.option("--scheduled", is_flag=True,
+              help="Instead of a stochastic race, step two buyers through the lost-update interleaving (stock 2 "
+                   "unless --stock is given) and show how the strategy prevents it, or does not.")
 @click.option("--workload", default=DEFAULT_WORKLOAD, show_default=True, metavar="MODULE:OBJECT",
               help="The checkout to race (a workload object, or a reference-style checkout function).")
 @click.option("--prefix", default=None, metavar="PREFIX",
               help="Name prefix for the scratch space; giving it allows a database that holds other tables.")
 @click.option("--format", "output_format", type=_FORMATS, default="text", show_default=True, help="Output format.")
 def race_command(database_url: str | None, strategy: str, workers: int, attempts: int, stock: int,
-                 isolation_level: str | None, seed: int | None, think_ms: float, workload: str,
+                 isolation_level: str | None, seed: int | None, think_ms: float, scheduled: bool, workload: str,
                  prefix: str | None, output_format: str) -> None:
     """Race checkouts of the last units of a product on real concurrent connections and check the invariants
     (units sold <= stock, stock = initial - sold, stock >= 0, every order has items and a payment state)
@@ -59,6 +62,20 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
     loaded = load_workload(workload)
     names = list(loaded.strategies()) if strategy == "all" else [check_strategy(loaded, strategy)]
     console = _console()
+    if scheduled:
+        from integrity_kit.races.scheduled import render_scheduled, run_scheduled
+
+        given = click.get_current_context().get_parameter_source("stock") == click.core.ParameterSource.COMMANDLINE
+        reports = [run_scheduled(database_url, name, workload=loaded, prefix=prefix, isolation_level=isolation_level,
+                                 stock=stock if given else 2) for name in names]
+        if output_format == "json":
+            payload = [report.to_dict() for report in reports]
+            click.echo(json.dumps(payload[0] if len(payload) == 1 else {"results": payload}, indent=2))
+        else:
+            for report in reports:
+                render_scheduled(console, report)
+        click.get_current_context().exit(0 if all(report.invariants_held for report in reports) else 1)
+
     from integrity_kit.races.render import render_many, render_one
 
     status = Console(stderr=True)

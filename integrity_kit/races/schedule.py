@@ -118,6 +118,7 @@ class _Session:
         self.finished = False
         self.result: Any = None
         self.pending: StepRecord | None = None  # a blocked step not finished yet
+        self.running = False  # released and not yet at its next point
         self.thread = threading.Thread(target=self._run, name=f"ik-schedule-{name}", daemon=True)
         self.thread.ik_session = self.ctx  # type: ignore[attr-defined]
 
@@ -175,73 +176,81 @@ class Interleaving:
         # reading the same stale picture forever.
         self._check_every = 0.12 if self.dialect == "mysql" else 0.02
         self._last_check = 0.0
+        self._sessions: dict[str, _Session] = {}
+        self._steps: list[StepRecord] = []
+        self._monitor = None
 
     def run(self, programs: dict[str, Program], order: Sequence[str]) -> Trace:
         unknown = set(order) - set(programs)
         if unknown:
             raise ScheduleError(f"the order names sessions that do not exist: {sorted(unknown)}")
-        sessions = {name: _Session(name, program) for name, program in programs.items()}
-        steps: list[StepRecord] = []
-        monitor = self.monitor_engine.connect() if self.dialect in _WAITING else None
+        self._sessions = sessions = {name: _Session(name, program) for name, program in programs.items()}
+        self._steps = steps = []
+        self._monitor = self.monitor_engine.connect() if self.dialect in _WAITING else None
+        deferred: dict[str, int] = {name: 0 for name in sessions}
         try:
             for session in sessions.values():
                 session.thread.start()
             for session in sessions.values():  # every program runs to its first step point (connect, setup)
-                self._await(session, None, monitor, steps)
-            deferred: dict[str, list[str]] = {name: [] for name in sessions}
+                self._await(session, None)
             for name in order:
                 session = sessions[name]
-                if session.finished:
-                    steps.append(StepRecord(len(steps) + 1, name, "(nothing left: its transaction already ended)"))
-                    continue
                 if session.pending is not None or deferred[name]:
-                    deferred[name].append(name)  # waits behind its blocked step, as in a Hermitage session
+                    deferred[name] += 1  # waits behind its blocked step, as in a Hermitage session
                     continue
-                self._advance(session, monitor, steps)
-                self._settle(sessions, deferred, monitor, steps)
+                self._advance(session)
+                self._settle(deferred)
             # Whatever the order left unfinished runs to its end (retries after an abort, deferred commits).
             for _ in range(100):
                 open_ = [s for s in sessions.values() if not s.finished]
                 if not open_:
                     break
                 runnable = [s for s in open_ if s.pending is None]
-                if not runnable:
-                    self._wait_or_cancel(open_, monitor, steps)
-                    continue
-                self._advance(runnable[0], monitor, steps)
-                self._settle(sessions, deferred, monitor, steps)
+                if runnable:
+                    self._advance(runnable[0])
+                else:
+                    self._wait_or_cancel(open_)
+                self._settle(deferred)
             return Trace(steps, {name: session.result for name, session in sessions.items()})
         finally:
             for session in sessions.values():
                 if not session.finished:
                     session.ctx.aborted = True
-                    self._cancel(session, monitor)
+                    self._cancel(session)
                     session.release()
                 session.thread.join(timeout=self.timeout)
-            if monitor is not None:
-                monitor.close()
+            if self._monitor is not None:
+                self._monitor.close()
 
     # -- one step ---------------------------------------------------------------------------------------------
 
-    def _advance(self, session: _Session, monitor, steps: list[StepRecord]) -> None:
+    def _advance(self, session: _Session) -> None:
+        if session.finished:
+            self._steps.append(StepRecord(len(self._steps) + 1, session.ctx.name,
+                                          "(nothing left: its transaction already ended)"))
+            return
         # The server's view must postdate the step's start: never judge a step by a picture taken before it.
         self._last_check = time.monotonic()
-        record = StepRecord(len(steps) + 1, session.ctx.name, session.at or "(end)")
-        steps.append(record)
+        record = StepRecord(len(self._steps) + 1, session.ctx.name, session.at or "(end)")
+        self._steps.append(record)
         session.ctx.current = record
+        session.running = True
         session.release()
-        self._await(session, record, monitor, steps)
+        self._await(session, record)
 
-    def _await(self, session: _Session, record: StepRecord | None, monitor, steps: list[StepRecord]) -> None:
+    def _await(self, session: _Session, record: StepRecord | None) -> None:
         """Wait for the session to reach its next point or end; if it waits on a lock, leave it pending."""
         started = time.monotonic()
         while True:
-            if self._take_event(session, record):
+            if self._take_event(session):
                 return
+            for other in self._sessions.values():  # a blocked session may be released meanwhile
+                if other is not session and other.pending is not None:
+                    self._take_event(other)
             now = time.monotonic()
             if record is not None and now - self._last_check >= self._check_every:
                 self._last_check = now
-                if self._is_waiting(session, monitor, now - started):
+                if self._is_blocked(session, now - started):
                     record.blocked = True
                     session.pending = record
                     return
@@ -249,16 +258,17 @@ class Interleaving:
                 if record is None:
                     raise ScheduleError(f"session {session.ctx.name} did not reach its first step")
                 record.timed_out = True
-                self._cancel(session, monitor)
-                self._drain_after_cancel(session, record)
+                self._cancel(session)
+                self._drain_after_cancel(session)
                 return
             time.sleep(_POLL)
 
-    def _take_event(self, session: _Session, record: StepRecord | None) -> bool:
+    def _take_event(self, session: _Session) -> bool:
         try:
             kind, value = session.ctx.events.get_nowait()
         except queue.Empty:
             return False
+        session.running = False
         if kind == "at":
             session.at = value
         else:
@@ -266,81 +276,74 @@ class Interleaving:
             session.at = None
             session.result = value
             if isinstance(value, BaseException) and not isinstance(value, ScheduleAborted):
-                if record is None:
+                if session.ctx.current is None:
                     raise ScheduleError(f"session {session.ctx.name} failed before its first step: "
                                         f"{type(value).__name__}: {value}".splitlines()[0])
-                record.notes.append(f"failed: {type(value).__name__}: {value}".splitlines()[0])
-        if record is not None and session.pending is record:
+                session.ctx.current.notes.append(f"failed: {type(value).__name__}: {value}".splitlines()[0])
+        if session.pending is not None:
+            # Released by whatever ran since it blocked: the latest step (deterministic, unlike the clock).
+            latest = self._steps[-1]
+            session.pending.resumed_after = latest.index if latest is not session.pending else None
             session.pending = None
         return True
 
-    def _settle(self, sessions: dict[str, _Session], deferred: dict[str, list[str]], monitor,
-                steps: list[StepRecord]) -> None:
-        """After a step: which blocked sessions did it release? Those finish their step (and deferred ones)."""
+    def _settle(self, deferred: dict[str, int]) -> None:
+        """After a step: which blocked sessions did it release? Those finish their step, then their deferred ones."""
         progressed = True
         while progressed:
             progressed = False
-            for session in sessions.values():
-                record = session.pending
-                if record is None:
-                    continue
-                deadline = time.monotonic() + _SETTLE
-                while time.monotonic() < deadline and not self._take_event(session, record):
-                    time.sleep(_POLL)
-                if session.pending is None:
-                    record.resumed_after = steps[-1].index if steps[-1] is not record else None
+            for session in self._sessions.values():
+                if session.pending is not None:
+                    deadline = time.monotonic() + _SETTLE
+                    while time.monotonic() < deadline and not self._take_event(session):
+                        time.sleep(_POLL)
+                if session.pending is None and deferred[session.ctx.name]:
                     progressed = True
-                    waiting = deferred[session.ctx.name]
                     # Its deferred steps run now, in order, until one blocks in turn (the rest wait behind it).
-                    while waiting and session.pending is None:
-                        waiting.pop()
-                        if session.finished:
-                            steps.append(StepRecord(len(steps) + 1, session.ctx.name,
-                                                    "(nothing left: its transaction already ended)"))
-                        else:
-                            self._advance(session, monitor, steps)
+                    while deferred[session.ctx.name] and session.pending is None:
+                        deferred[session.ctx.name] -= 1
+                        self._advance(session)
 
-    def _wait_or_cancel(self, blocked: list[_Session], monitor, steps: list[StepRecord]) -> None:
+    def _wait_or_cancel(self, blocked: list[_Session]) -> None:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            for session in blocked:
-                record = session.pending
-                if self._take_event(session, record):
-                    record.resumed_after = steps[-1].index if steps[-1] is not record else None
-                    return
+            if any(self._take_event(session) for session in blocked):
+                return
             time.sleep(_POLL)
-        for session in blocked:  # every remaining session waits for another: cancel the first, report it
-            record = session.pending
-            record.timed_out = True
-            self._cancel(session, monitor)
-            self._drain_after_cancel(session, record)
-            return
+        session = blocked[0]  # every remaining session waits for another: cancel the first, report it
+        session.pending.timed_out = True
+        self._cancel(session)
+        self._drain_after_cancel(session)
 
-    def _drain_after_cancel(self, session: _Session, record: StepRecord) -> None:
+    def _drain_after_cancel(self, session: _Session) -> None:
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
-            if self._take_event(session, record):
+            if self._take_event(session):
                 session.pending = None
                 return
             time.sleep(_POLL)
-        raise ScheduleError(f"session {session.ctx.name} did not stop after its step {record.index} was cancelled")
+        raise ScheduleError(f"session {session.ctx.name} did not stop after its step was cancelled")
 
     # -- the server's view ------------------------------------------------------------------------------------
 
-    def _is_waiting(self, session: _Session, monitor, elapsed: float) -> bool:
-        if monitor is None:
+    def _is_blocked(self, session: _Session, elapsed: float) -> bool:
+        """Blocked means waiting on a lock *while nothing else runs*: a wait that another running session is about
+        to end (say, one committing after a deadlock victim let it go) is transient, not part of the schedule."""
+        if self._monitor is None:
             return elapsed >= self.sqlite_block_after
         if session.ctx.server_id is None:
             return False
-        waiting = {row[0] for row in monitor.execute(text(_WAITING[self.dialect]))}
-        monitor.commit()  # a fresh snapshot of the server's activity each time
-        return session.ctx.server_id in waiting
+        waiting = {row[0] for row in self._monitor.execute(text(_WAITING[self.dialect]))}
+        self._monitor.commit()  # a fresh snapshot of the server's activity each time
+        others_running = [other for other in self._sessions.values()
+                          if other is not session and other.running and not other.finished]
+        return session.ctx.server_id in waiting and all(other.ctx.server_id in waiting for other in others_running)
 
-    def _cancel(self, session: _Session, monitor) -> None:
-        if monitor is None or session.ctx.server_id is None:
+    def _cancel(self, session: _Session) -> None:
+        if self._monitor is None or session.ctx.server_id is None:
             return
         try:
-            monitor.execute(text(_CANCEL[self.dialect].format(id=int(session.ctx.server_id))))
-            monitor.commit()
+            self._monitor.execute(text(_CANCEL[self.dialect].format(id=int(session.ctx.server_id))))
+            self._monitor.commit()
         except Exception:  # the query may have ended by itself in the meantime
-            monitor.rollback()
+            self._monitor.rollback()
