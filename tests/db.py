@@ -1,11 +1,34 @@
-"""Record every statement an engine sends, for tests that must prove what was (and was not) sent."""
+"""Small database helpers shared by the test packages: run literal SQL, record what an engine sends."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import create_engine, event
+
+
+@pytest.fixture(name="engine")
+def plain_engine_fixture(engine_url):
+    """A plain engine on the scratch database (SQLite keeps its default: foreign keys off). A conftest that
+    imports this gets an ``engine`` fixture."""
+    engine = create_engine(engine_url)
+    yield engine
+    engine.dispose()
+
+
+def execute(engine, *statements: str, autocommit: bool = False) -> None:
+    """Run SQL written for one engine, in one transaction; ``autocommit`` for what cannot run inside one
+    (CREATE INDEX CONCURRENTLY)."""
+    if autocommit:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+        return
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.exec_driver_sql(statement)
 
 
 @contextmanager
