@@ -67,22 +67,27 @@ class ReferenceWorkload:
     def isolation_level(self, strategy: str) -> str | None:
         return self._strategies.STRATEGIES[strategy].isolation_level
 
-    def create(self, engine: Engine, *, stock: int, buyers: int) -> list[Any]:
+    def create(self, engine: Engine, *, stock: int, buyers: int,
+               quantities: Sequence[int] | None = None) -> list[Any]:
         metadata = self._models.Base.metadata
-        metadata.create_all(engine)
+        metadata.create_all(engine)  # checkfirst: a harness that runs many cases creates the tables once
         tables = metadata.tables
+        quantities = list(quantities) if quantities is not None else [1] * buyers
+        ids = list(range(1, buyers + 1))
         with engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):  # children first
+                connection.execute(table.delete())
             connection.execute(insert(tables["categories"]), [{"id": 1, "name": "Race", "slug": "race"}])
             connection.execute(insert(tables["products"]), [{
                 "id": PRODUCT_ID, "sku": "IK-RACE-1", "name": "The last units", "category_id": 1,
                 "price": Decimal("10.00"), "stock": stock}])
-            ids = list(range(1, buyers + 1))
             connection.execute(insert(tables["users"]), [
                 {"id": i, "email": f"buyer{i}@race.example", "phone_number": f"+1 555 {i:07d}",
                  "full_name": f"Buyer {i}"} for i in ids])
             connection.execute(insert(tables["carts"]), [{"id": i, "user_id": i} for i in ids])
             connection.execute(insert(tables["cart_items"]), [
-                {"cart_id": i, "product_id": PRODUCT_ID, "quantity": 1} for i in ids])
+                {"cart_id": i, "product_id": PRODUCT_ID, "quantity": q}
+                for i, q in zip(ids, quantities, strict=True)])
         return ids
 
     def _count_transactions(self, engine: Engine) -> None:

@@ -16,6 +16,7 @@ B retries.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,39 +119,79 @@ def _how(strategy: str, result: RaceResult, trace: Trace, outcomes: dict[str, Ou
     return "; ".join(parts)
 
 
+class RaceHarness:
+    """A scratch space with the workload's schema, kept open to run many schedules (a Hypothesis test runs
+    dozens): each :meth:`run` refills the shop and steps the buyers through one interleaving.
+
+    ``order`` names buyers ``A``, ``B``, ``C``, ... once per step: each buyer has two (read, then write and
+    commit); anything the order leaves unfinished (a retry after an abort) runs to its end afterwards.
+    """
+
+    def __init__(self, url: str | URL | None, *, workload: str | Workload = DEFAULT_WORKLOAD,
+                 prefix: str | None = None, isolation_level: str | None = None, timeout: float = 10.0) -> None:
+        self.workload = load_workload(workload)
+        self.url, self.prefix, self.isolation_level, self.timeout = url, prefix, isolation_level, timeout
+        self._space = None
+        self._context = None
+        self.engine = None
+
+    def __enter__(self) -> RaceHarness:
+        self._context = scratch(self.url, prefix=self.prefix)
+        space = self._context.__enter__()
+        try:
+            self.level = check_isolation_level(space.dialect, self.isolation_level)
+            options: dict[str, Any] = {"pool_size": 6, "max_overflow": 4}
+            if self.level and space.dialect != "sqlite":
+                options["isolation_level"] = self.level
+            self.engine = space.engine(**options)
+            if space.dialect == "sqlite":
+                real_sqlite_transactions(self.engine, busy_timeout_ms=1000)
+            connection_ids(self.engine)
+            _note_errors(self.engine)
+        except BaseException:
+            self._context.__exit__(None, None, None)
+            raise
+        self._space = space
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+        self._context.__exit__(*exc_info)
+
+    def run(self, strategy: str, order: Sequence[str] = ORDER, *, stock: int = 2,
+            quantities: Sequence[int] | None = None) -> ScheduledReport:
+        check_strategy(self.workload, strategy)
+        names = sorted(set(order))
+        quantities = list(quantities) if quantities is not None else [1] * len(names)
+        engine = self.engine
+        buyers = self.workload.create(engine, stock=stock, buyers=len(names), quantities=quantities)
+        programs = {name: _program(self.workload, engine, buyer, strategy)
+                    for name, buyer in zip(names, buyers, strict=True)}
+        trace = Interleaving(engine, timeout=self.timeout).run(programs, order)
+        outcomes = {name: value if isinstance(value, Outcome)
+                    else Outcome("error", code=type(value).__name__, detail=str(value))
+                    for name, value in trace.results.items()}
+        state = self.workload.state(engine)
+        with engine.connect() as connection:
+            effective = self.workload.isolation_level(strategy) or self.level or connection.get_isolation_level()
+        result = build_result(strategy=strategy, dialect=dialect_name(engine), isolation_level=effective,
+                              workers=len(names), attempts=len(names), stock=stock, outcomes=outcomes.values(),
+                              state=state, duration_s=0.0, workload=self.workload.name,
+                              server_version=server_version(engine),
+                              notes=SQLITE_NOTES if self._space.dialect == "sqlite" else ())
+        return ScheduledReport(result, tuple(trace.lines()), outcomes, _how(strategy, result, trace, outcomes))
+
+
 def run_scheduled(url: str | URL | None, strategy: str = "naive", *, workload: str | Workload = DEFAULT_WORKLOAD,
                   prefix: str | None = None, isolation_level: str | None = None, stock: int = 2,
                   timeout: float = 10.0) -> ScheduledReport:
     """Run the two-buyer lost-update schedule once under ``strategy`` and check the invariants."""
     loaded = load_workload(workload)
     check_strategy(loaded, strategy)
-    with scratch(url, prefix=prefix) as space:
-        level = check_isolation_level(space.dialect, isolation_level)
-        options: dict[str, Any] = {"pool_size": 4, "max_overflow": 2}
-        if level and space.dialect != "sqlite":
-            options["isolation_level"] = level
-        engine = space.engine(**options)
-        if space.dialect == "sqlite":
-            real_sqlite_transactions(engine, busy_timeout_ms=1000)
-        try:
-            connection_ids(engine)
-            _note_errors(engine)
-            a, b = loaded.create(engine, stock=stock, buyers=2)
-            programs = {"A": _program(loaded, engine, a, strategy), "B": _program(loaded, engine, b, strategy)}
-            trace = Interleaving(engine, timeout=timeout).run(programs, ORDER)
-            outcomes = {name: value if isinstance(value, Outcome)
-                        else Outcome("error", code=type(value).__name__, detail=str(value))
-                        for name, value in trace.results.items()}
-            state = loaded.state(engine)
-            with engine.connect() as connection:
-                effective = loaded.isolation_level(strategy) or level or connection.get_isolation_level()
-            result = build_result(strategy=strategy, dialect=dialect_name(engine), isolation_level=effective,
-                                  workers=2, attempts=2, stock=stock, outcomes=outcomes.values(), state=state,
-                                  duration_s=0.0, workload=loaded.name, server_version=server_version(engine),
-                                  notes=SQLITE_NOTES if space.dialect == "sqlite" else ())
-            return ScheduledReport(result, tuple(trace.lines()), outcomes, _how(strategy, result, trace, outcomes))
-        finally:
-            engine.dispose()
+    with RaceHarness(url, workload=loaded, prefix=prefix, isolation_level=isolation_level,
+                     timeout=timeout) as harness:
+        return harness.run(strategy, ORDER, stock=stock)
 
 
 def render_scheduled(console: Console, report: ScheduledReport) -> None:

@@ -58,9 +58,11 @@ class Workload(Protocol):
     def isolation_level(self, strategy: str) -> str | None:
         """The level the strategy itself runs at (``None``: the connection's)."""
 
-    def create(self, engine: Engine, *, stock: int, buyers: int) -> list[Any]:
-        """Create the schema in the (empty) scratch database, one product with ``stock`` units and ``buyers``
-        buyers each with one unit of it in the cart; return the buyers' handles."""
+    def create(self, engine: Engine, *, stock: int, buyers: int,
+               quantities: Sequence[int] | None = None) -> list[Any]:
+        """Create the schema in the scratch database if it is not there, and replace its rows with one product
+        with ``stock`` units and ``buyers`` buyers, each with ``quantities[i]`` units of it in the cart (one
+        each by default); return the buyers' handles."""
 
     def checkout(self, engine: Engine, buyer: Any, strategy: str, pause: Pause | None = None) -> Outcome: ...
 
