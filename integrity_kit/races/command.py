@@ -56,9 +56,10 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
     The run creates its own ik_race_* scratch schema (PostgreSQL), database (MySQL/MariaDB) or temporary file
     (SQLite) and drops it at the end. Exit code 1 when an invariant broke, 0 when all held.
     """
-    from integrity_kit.races.simulate import check_strategy, simulate
+    from integrity_kit.races.simulate import check_counts, check_strategy
     from integrity_kit.races.workload import load_workload
 
+    check_counts(workers, attempts, stock)
     loaded = load_workload(workload)
     names = list(loaded.strategies()) if strategy == "all" else [check_strategy(loaded, strategy)]
     console = _console()
@@ -77,10 +78,13 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
         click.get_current_context().exit(0 if all(report.invariants_held for report in reports) else 1)
 
     from integrity_kit.races.render import render_many, render_one
+    from integrity_kit.races.simulate import RaceSpace
 
     status = Console(stderr=True)
     results = []
-    with _live(status, status.is_terminal) as live:
+    with _live(status, status.is_terminal) as live, RaceSpace(
+            database_url, workload=loaded, prefix=prefix, isolation_level=isolation_level,
+            max_workers=workers) as space:
         for name in names:
             task = live.add_task(name, total=attempts, tally="")
             tally = {"ordered": 0, "rejected": 0, "error": 0}
@@ -90,9 +94,8 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
                 live.update(task, advance=1, tally=f"{tally['ordered']} ordered, {tally['rejected']} rejected, "
                                                    f"{tally['error']} errors")
 
-            results.append(simulate(database_url, name, workers=workers, attempts=attempts, stock=stock,
-                                    isolation_level=isolation_level, seed=seed, workload=loaded, prefix=prefix,
-                                    think_ms=think_ms, progress=advance))
+            results.append(space.simulate(name, workers=workers, attempts=attempts, stock=stock, seed=seed,
+                                          think_ms=think_ms, progress=advance))
     if output_format == "json":
         payload = [result.to_dict() for result in results]
         click.echo(json.dumps(payload[0] if len(payload) == 1 else {"results": payload}, indent=2))

@@ -33,7 +33,7 @@ SQLITE_NOTES = (
 )
 
 
-def _check_counts(workers: int, attempts: int, stock: int) -> None:
+def check_counts(workers: int, attempts: int, stock: int) -> None:
     if not 1 <= workers <= MAX_WORKERS:
         raise IntegrityKitError(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
     if attempts < 1:
@@ -59,29 +59,64 @@ def simulate(url: str | URL | None, strategy: str = "naive", workers: int = 8, a
     scratch space (see :mod:`integrity_kit.races.scratch`) that is dropped afterwards; orders, units and stock in
     the result are read back from the database, not taken from what the workers believed.
     """
-    _check_counts(workers, attempts, stock)
-    loaded = load_workload(workload)
-    check_strategy(loaded, strategy)
-    with scratch(url, prefix=prefix) as space:
-        level = check_isolation_level(space.dialect, isolation_level)
-        options: dict[str, Any] = {"pool_size": workers + 1, "max_overflow": 0}
-        if level and space.dialect != "sqlite":
-            options["isolation_level"] = level
-        engine = space.engine(**options)
-        if space.dialect == "sqlite":
-            real_sqlite_transactions(engine)
+    check_counts(workers, attempts, stock)
+    with RaceSpace(url, workload=workload, prefix=prefix, isolation_level=isolation_level,
+                   max_workers=workers) as space:
+        return space.simulate(strategy, workers=workers, attempts=attempts, stock=stock, seed=seed,
+                              think_ms=think_ms, progress=progress)
+
+
+class RaceSpace:
+    """One scratch space kept open for several races (``--strategy all``, repeated runs): the schema is created
+    once and each race refills the shop, so only the race itself is repeated."""
+
+    def __init__(self, url: str | URL | None, *, workload: str | Workload = DEFAULT_WORKLOAD,
+                 prefix: str | None = None, isolation_level: str | None = None, max_workers: int = 16) -> None:
+        self.workload = load_workload(workload)
+        self.url, self.prefix, self.isolation_level = url, prefix, isolation_level
+        self.max_workers = max_workers
+        self.engine = None
+        self._context = None
+
+    def __enter__(self) -> RaceSpace:
+        self._context = scratch(self.url, prefix=self.prefix)
+        space = self._context.__enter__()
         try:
-            buyers = loaded.create(engine, stock=stock, buyers=attempts)
-            outcomes, duration = _race(loaded, engine, strategy, buyers, workers, seed, think_ms, progress)
-            state = loaded.state(engine)
-            with engine.connect() as connection:
-                effective = loaded.isolation_level(strategy) or level or connection.get_isolation_level()
-            return build_result(strategy=strategy, dialect=dialect_name(engine), isolation_level=effective,
-                                workers=workers, attempts=attempts, stock=stock, outcomes=outcomes, state=state,
-                                duration_s=duration, workload=loaded.name, server_version=server_version(engine),
-                                notes=SQLITE_NOTES if space.dialect == "sqlite" else ())
-        finally:
-            engine.dispose()
+            self.dialect = space.dialect
+            self.name = space.name  # the scratch schema / database / file created for this space
+            self.level = check_isolation_level(space.dialect, self.isolation_level)
+            options: dict[str, Any] = {"pool_size": self.max_workers + 1, "max_overflow": 0}
+            if self.level and space.dialect != "sqlite":
+                options["isolation_level"] = self.level
+            self.engine = space.engine(**options)
+            if space.dialect == "sqlite":
+                real_sqlite_transactions(self.engine)
+        except BaseException:
+            self._context.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+        self._context.__exit__(*exc_info)
+
+    def simulate(self, strategy: str, *, workers: int = 8, attempts: int = 200, stock: int = 50,
+                 seed: int | None = None, think_ms: float = 0.0, progress: Progress | None = None) -> RaceResult:
+        check_counts(workers, attempts, stock)
+        if workers > self.max_workers:
+            raise IntegrityKitError(f"this race space was opened for {self.max_workers} workers, not {workers}")
+        loaded, engine = self.workload, self.engine
+        check_strategy(loaded, strategy)
+        buyers = loaded.create(engine, stock=stock, buyers=attempts)
+        outcomes, duration = _race(loaded, engine, strategy, buyers, workers, seed, think_ms, progress)
+        state = loaded.state(engine)
+        with engine.connect() as connection:
+            effective = loaded.isolation_level(strategy) or self.level or connection.get_isolation_level()
+        return build_result(strategy=strategy, dialect=dialect_name(engine), isolation_level=effective,
+                            workers=workers, attempts=attempts, stock=stock, outcomes=outcomes, state=state,
+                            duration_s=duration, workload=loaded.name, server_version=server_version(engine),
+                            notes=SQLITE_NOTES if self.dialect == "sqlite" else ())
 
 
 def _race(workload: Workload, engine, strategy: str, buyers: list[Any], workers: int, seed: int | None,

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from integrity_kit.races import simulate
+from integrity_kit.races.simulate import RaceSpace
 
 pytestmark = pytest.mark.engines("postgresql", "mariadb")
 
@@ -23,7 +24,7 @@ SAFE = ["for-update", "conditional-update", "optimistic", "serializable"]
 def test_naive_oversells_or_loses_updates_in_at_least_9_of_10_runs(engine_url) -> None:
     damaged = 0
     for _ in range(RUNS):
-        result = simulate(engine_url, "naive", workers=WORKERS, attempts=ATTEMPTS, stock=STOCK)
+        result = simulate(engine_url, "naive", workers=WORKERS, attempts=ATTEMPTS, stock=STOCK)  # one run = one call
         assert result.orders_placed == result.units_sold  # one unit per order: the counts agree with each other
         if result.oversold_units > 0 or result.lost_updates > 0:
             damaged += 1
@@ -34,8 +35,10 @@ def test_naive_oversells_or_loses_updates_in_at_least_9_of_10_runs(engine_url) -
 
 @pytest.mark.parametrize("strategy", SAFE)
 def test_safe_strategies_hold_every_invariant_in_10_of_10_runs(engine_url, strategy: str) -> None:
-    for run in range(RUNS):
-        result = simulate(engine_url, strategy, workers=WORKERS, attempts=ATTEMPTS, stock=STOCK, seed=run)
+    with RaceSpace(engine_url, max_workers=WORKERS) as space:  # one schema, refilled for each run
+        results = [space.simulate(strategy, workers=WORKERS, attempts=ATTEMPTS, stock=STOCK, seed=run)
+                   for run in range(RUNS)]
+    for run, result in enumerate(results):
         assert result.invariants_held, (run, result.to_dict())
         # Demand exceeds supply three times over, so every unit sells and everyone else is told "out of stock".
         assert (result.units_sold, result.final_stock, result.lost_updates) == (STOCK, 0, 0), result.to_dict()
@@ -47,14 +50,16 @@ def test_the_scratch_space_is_dropped_and_user_tables_untouched(engine_url) -> N
     try:
         with engine.begin() as connection:
             connection.exec_driver_sql("CREATE TABLE ik_race_keep (id INTEGER PRIMARY KEY)")
-        before = _namespaces(engine)
-        result = simulate(engine_url, "conditional-update", workers=4, attempts=6, stock=3)
-        assert result.units_sold == 3
-        assert _namespaces(engine) == before
+        with RaceSpace(engine_url, max_workers=4) as space:
+            assert space.name.startswith("ik_race_") and space.name in _namespaces(engine)
+            result = space.simulate("conditional-update", workers=4, attempts=6, stock=3)
+            assert result.units_sold == 3
+        assert space.name not in _namespaces(engine)
         assert inspect(engine).get_table_names() == ["ik_race_keep"]
     finally:
         engine.dispose()
 
 
 def _namespaces(engine) -> list[str]:
-    return sorted(name for name in inspect(engine).get_schema_names() if name.startswith("ik_race_"))
+    # PostgreSQL schemas of the test database; MariaDB databases on the server (other runs may add their own).
+    return inspect(engine).get_schema_names()
