@@ -7,6 +7,7 @@ coroutine is suspended on the ``await``.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 
@@ -20,14 +21,14 @@ def _package_dir(module) -> str:
 
 
 _INTERNAL_PREFIXES: list[str] = [_package_dir(sqlalchemy), _package_dir(integrity_kit)]
-for _name in ("greenlet", "asyncio", "contextlib"):
-    try:
-        _module = __import__(_name)
-        _file = getattr(_module, "__file__", None)
-        if _file:
-            _INTERNAL_PREFIXES.append(_file if _name == "contextlib" else _package_dir(_module))
-    except ImportError:  # pragma: no cover - optional
-        pass
+for _name in ("greenlet", "asyncio", "contextlib", "alembic"):
+    # find_spec, not import: knowing where Alembic lives must not cost its import time.
+    _spec = importlib.util.find_spec(_name)
+    if _spec is not None and _spec.origin:
+        _INTERNAL_PREFIXES.append(_spec.origin if _name == "contextlib" else os.path.dirname(_spec.origin) + os.sep)
+# Code compiled at run time has a pseudo file name: SQLAlchemy's cache() wrappers, Alembic's ``op`` proxies
+# ("<string>"), Python's frozen modules. They are library frames; the application line is further out.
+_GENERATED = ("<frozen", "<sqlalchemy generated", "<string>")
 _internal_cache: dict[str, bool] = {}
 
 
@@ -35,7 +36,7 @@ def _is_internal(filename: str) -> bool:
     internal = _internal_cache.get(filename)
     if internal is None:
         path = os.path.abspath(filename) if not filename.startswith("<") else filename
-        internal = filename.startswith("<frozen") or any(path.startswith(p) for p in _INTERNAL_PREFIXES)
+        internal = filename.startswith(_GENERATED) or any(path.startswith(p) for p in _INTERNAL_PREFIXES)
         _internal_cache[filename] = internal
     return internal
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -146,3 +147,22 @@ def test_an_internal_error_while_recording_never_fails_the_query(memory_engine, 
     assert titles == ["Book 0", "Book 1"]
     (statement,) = log.statements  # still counted, only its call site is unknown
     assert statement.location is None and statement.rowcount == -1 and statement.duration >= 0
+
+
+def test_library_frames_are_never_the_call_site(tmp_path) -> None:
+    """Migrations run through code generated at run time (SQLAlchemy's ``<sqlalchemy generated cache() wrapper …>``,
+    Alembic's ``op`` proxies in ``<string>``): the statements belong to the application's lines (its migration
+    scripts, and the line that ran them), never to a library or a pseudo file."""
+    from examples.ecommerce import database
+
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    try:
+        with capture(engine) as log:
+            database.create_schema(engine)
+    finally:
+        engine.dispose()
+    files = {statement.location.rsplit(":", 1)[0] for statement in log.statements}
+    app = os.path.join("examples", "ecommerce", "")
+    assert files and all(name.startswith(app) for name in files), files
+    assert os.path.join(app, "migrations", "env.py") in files
+    assert os.path.join(app, "migrations", "versions", "0002_stock_alert_threshold.py") in files  # batch reflection
