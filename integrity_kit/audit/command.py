@@ -16,7 +16,7 @@ from integrity_kit.errors import IntegrityKitError
 from integrity_kit.report import audit_text
 
 
-@click.command("audit")
+@click.command("audit", short_help="Audit a live database for missing keys, constraints and unsafe types.")
 @click.argument("database_url", envvar="DATABASE_URL", required=False)
 @click.option("--models", metavar="MODULE:BASE", help="Also compare the database with these SQLAlchemy models "
               "(a declarative base or a MetaData), for the schema-drift rule.")
@@ -88,7 +88,7 @@ def rules_command(output_format: str) -> None:
     Console(highlight=False).print(table)
 
 
-@click.command("explain")
+@click.command("explain", short_help="Show the documentation of one audit rule.")
 @click.argument("rule")
 def explain_command(rule: str) -> None:
     """Show the documentation of one audit rule (by code or name)."""
