@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from integrity_kit.errors import IntegrityKitError
 from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome
 
 _FORMATS = click.Choice(["text", "json"])
+
+
+@contextmanager
+def _one_line_errors(url: str | None) -> Iterator[None]:
+    """A database error in the middle of a run (lost connection, missing privilege) is one line and exit 2."""
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from integrity_kit.connect import mask_url
+    from integrity_kit.races.schedule import ScheduleError
+
+    try:
+        yield
+    except (SQLAlchemyError, ScheduleError) as error:
+        original = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+        lines = str(original).strip().splitlines() or [type(original).__name__]
+        where = mask_url(url) if url else "$DATABASE_URL"
+        raise IntegrityKitError(f"the run on {where} failed: {lines[0]}") from None
 
 
 def _live(console: Console, enabled: bool):
@@ -67,8 +87,9 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
         from integrity_kit.races.scheduled import render_scheduled, run_scheduled
 
         given = click.get_current_context().get_parameter_source("stock") == click.core.ParameterSource.COMMANDLINE
-        reports = [run_scheduled(database_url, name, workload=loaded, prefix=prefix, isolation_level=isolation_level,
-                                 stock=stock if given else 2) for name in names]
+        with _one_line_errors(database_url):
+            reports = [run_scheduled(database_url, name, workload=loaded, prefix=prefix,
+                                     isolation_level=isolation_level, stock=stock if given else 2) for name in names]
         if output_format == "json":
             payload = [report.to_dict() for report in reports]
             click.echo(json.dumps(payload[0] if len(payload) == 1 else {"results": payload}, indent=2))
@@ -82,7 +103,7 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
 
     status = Console(stderr=True)
     results = []
-    with _live(status, status.is_terminal) as live, RaceSpace(
+    with _one_line_errors(database_url), _live(status, status.is_terminal) as live, RaceSpace(
             database_url, workload=loaded, prefix=prefix, isolation_level=isolation_level,
             max_workers=workers) as space:
         for name in names:
@@ -123,7 +144,8 @@ def anomalies_command(database_url: str | None, prefix: str | None, trace: bool,
     """
     from integrity_kit.races.anomalies import anomaly_matrix
 
-    matrix = anomaly_matrix(database_url, prefix=prefix)
+    with _one_line_errors(database_url):
+        matrix = anomaly_matrix(database_url, prefix=prefix)
     if output_format == "json":
         click.echo(json.dumps(matrix.to_dict(), indent=2))
         return

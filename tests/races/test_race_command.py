@@ -97,3 +97,23 @@ def test_sqlite_says_what_it_cannot_demonstrate(engine_url) -> None:
     result = race(str(engine_url), "--strategy", "for-update", "--workers", "4", "--attempts", "6", "--stock", "2")
     assert result.exit_code == 0, result.output
     assert "no row locks" in result.output and "BEGIN IMMEDIATE" in result.output
+
+
+@pytest.mark.engines("postgresql")
+def test_a_users_own_workload_by_import_path(engine_url) -> None:
+    url = engine_url.render_as_string(hide_password=False)
+    result = race(url, "--workload", "tests.races.counter_workload:WORKLOAD", "--strategy", "all", "--workers", "8",
+                  "--attempts", "16", "--stock", "4", "--format", "json")
+    by_name = {r["strategy"]: r for r in json.loads(result.output)["results"]}
+    assert set(by_name) == {"naive", "atomic"}
+    assert by_name["atomic"]["invariants_held"] and by_name["atomic"]["units_sold"] == 4
+    assert by_name["naive"]["workload"] == "counter"
+
+
+@pytest.mark.engines("postgresql")
+def test_a_database_error_mid_run_is_one_line_and_exit_2(engine_url) -> None:
+    with_password = engine_url.set(password="s3cret-pw").render_as_string(hide_password=False)
+    result = race(with_password, "--workload", "tests.races.counter_workload:BROKEN", "--strategy", "naive")
+    assert result.exit_code == 2, result.output
+    assert "failed" in result.output and "no_such_table" in result.output
+    assert "s3cret-pw" not in result.output and len(result.output.strip().splitlines()) == 1
