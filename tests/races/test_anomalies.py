@@ -67,3 +67,13 @@ def test_bad_url_is_one_line_and_exit_2() -> None:
     result = CliRunner().invoke(cli, ["anomalies", "postgresql://app:hunter2@127.0.0.1:1/shop"])
     assert result.exit_code == 2
     assert "hunter2" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.engines("mariadb")
+def test_mariadb_with_snapshot_isolation_on_stops_the_lost_update_with_1020(engine_url) -> None:
+    url = engine_url.update_query_dict({"init_command": "SET SESSION innodb_snapshot_isolation=ON"})
+    matrix = anomaly_matrix(url, anomalies=("P4",))
+    assert matrix.settings["innodb_snapshot_isolation"] == "1"
+    assert [matrix.outcome("P4", level) for level in LEVELS] == [A, A, P, P]
+    how = next(r.how for r in matrix.results if r.isolation_level == "REPEATABLE READ")
+    assert "error 1020 on T2" in how
