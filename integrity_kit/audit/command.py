@@ -10,6 +10,7 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from integrity_kit.audit.migration import write_fix_migration
 from integrity_kit.audit.registry import RULES, find_rule
 from integrity_kit.audit.runner import FAIL_ON, audit
 from integrity_kit.errors import IntegrityKitError
@@ -35,9 +36,12 @@ from integrity_kit.report import audit_text
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Exit 1 when a finding at or above this severity exists.")
 @click.option("--no-fixes", is_flag=True, help="Text format: leave out the fix SQL under each finding.")
+@click.option("--fix-migration", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write an Alembic revision that fixes the selected findings with the safe patterns (data "
+                   "clean-ups as commented steps). Review it, set down_revision, then run it.")
 def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
                   ignore: tuple[str, ...], no_data: bool, statement_timeout: float, output_format: str,
-                  output: str | None, fail_on: str, no_fixes: bool) -> None:
+                  output: str | None, fail_on: str, no_fixes: bool, fix_migration: str | None) -> None:
     """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
     types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
 
@@ -59,6 +63,9 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     if report.tables == 0:  # most likely the wrong database or schema: an empty audit is not a clean one
         raise IntegrityKitError(f"no tables to audit in {report.url} (schemas: {', '.join(report.schemas)}); "
                                 "check the database name, or pass --schema")
+    if fix_migration:
+        _write(fix_migration, write_fix_migration(report.findings, report.snapshot, report.url))
+        Console(stderr=True, highlight=False).print(f"wrote the fix migration to {fix_migration}")
     if output_format == "json":
         text = json.dumps(report.to_dict(), indent=2)
         if output:

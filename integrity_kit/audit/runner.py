@@ -33,6 +33,8 @@ class Report:
     tables: int
     findings: list[Finding] = field(default_factory=list)
     not_analysed: list[NotAnalysed] = field(default_factory=list)
+    # What the rules read (for --fix-migration); not part of the JSON report.
+    snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
 
     def by_severity(self) -> dict[str, int]:
         counts = {severity.value: 0 for severity in Severity}
@@ -107,7 +109,7 @@ def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | 
     default = snapshot.default_schema
     schemas = [schema or default or "" for schema in snapshot.schemas]
     return Report(url=url, dialect=snapshot.dialect, server_version=snapshot.server_version, schemas=schemas,
-                  tables=len(snapshot.tables), findings=findings, not_analysed=problems)
+                  tables=len(snapshot.tables), findings=findings, not_analysed=problems, snapshot=snapshot)
 
 
 @contextlib.contextmanager

@@ -150,11 +150,16 @@ class NonReversingDowngrade(Rule):
             return  # missing-downgrade reports it
         down = {(op.name, _key(op)) for op in revision.downgrade}
         down_tables = {key[1] for name, key in down if name == "drop_table"}
+        # Undone by upgrade() itself: a helper CHECK created NOT VALID, validated, then dropped once SET NOT NULL
+        # has taken over; there is nothing left for downgrade() to undo.
+        undone_in_upgrade = {(op.name, _key(op)) for op in revision.upgrade}
         for op in revision.upgrade:
             inverse = _INVERSE.get(op.name)
             if inverse is None:
                 continue
             key = _key(op)
+            if key[0] == "object" and (inverse, key) in undone_in_upgrade:
+                continue
             if key[0] != "table" and op.table in revision.created_tables() | down_tables:
                 continue  # created with the table, dropped with it
             if op.name == "create_table" and op.table in down_tables:
