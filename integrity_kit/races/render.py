@@ -43,21 +43,35 @@ def render_one(console: Console, result: RaceResult) -> None:
 
 
 def render_many(console: Console, results: Sequence[RaceResult]) -> None:
+    """Strategies side by side, one column each (fits an 80-column terminal; long values wrap in their cell)."""
     first = results[0]
     console.print(f"{first.dialect} {first.server_version}: {first.workers} workers, {first.attempts} checkouts "
                   f"of 1 unit, {first.initial_stock} in stock")
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("strategy", no_wrap=True)
-    table.add_column("isolation", no_wrap=True)
-    for heading in ("orders", "sold", "oversold", "lost", "retries"):
-        table.add_column(heading, justify="right", no_wrap=True)
-    table.add_column("errors by code", min_width=8)
-    table.add_column("orders/s", justify="right", no_wrap=True)
-    table.add_column("invariants", no_wrap=True)
+    narrow = console.width < 100
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0) if narrow else (0, 1))
+    table.add_column("", style="bold", no_wrap=True)
     for result in results:
-        table.add_row(result.strategy, result.isolation_level, str(result.orders_placed), str(result.units_sold),
-                      str(result.oversold_units), str(result.lost_updates), str(result.retries), _errors(result),
-                      f"{result.orders_per_s:.1f}", _verdict(result))
+        # On a narrow terminal names break at their hyphens and long values wrap, so nothing is cut off.
+        header = result.strategy.replace("-", "-\n") if narrow else result.strategy
+        table.add_column(header, justify="right", min_width=max(map(len, header.splitlines())))
+    rows = [
+        ("isolation", lambda r: r.isolation_level),
+        ("orders", lambda r: str(r.orders_placed)),
+        ("units sold", lambda r: str(r.units_sold)),
+        ("oversold", lambda r: str(r.oversold_units)),
+        ("lost updates", lambda r: str(r.lost_updates)),
+        ("rejected", lambda r: str(r.rejected)),
+        ("retries", lambda r: str(r.retries)),
+        ("errors by code", _errors),
+        ("orders/s", lambda r: f"{r.orders_per_s:.1f}"),
+        ("invariants", _verdict),
+    ]
+    for label, cell in rows:
+        values = [cell(result) for result in results]
+        if narrow:  # pre-wrapped at spaces, so every column is as narrow as its header and nothing is cut
+            values = [value.replace(", ", "\n").replace(" ", "\n") if "[" not in value else value
+                      for value in values]
+        table.add_row(label, *values)
     console.print(table)
     for note in first.notes:
         console.print(f"note: {note}")
