@@ -134,6 +134,10 @@ def _race(workload: Workload, engine, strategy: str, buyers: list[Any], workers:
             if think_ms > 0:
                 time.sleep(rng.uniform(0, think_ms) / 1000)
 
+        # Connect before the barrier: opening connections inside the race would stagger the workers by the
+        # connection set-up time, and the first ones could finish before the last ones read.
+        with engine.connect():
+            pass
         start.wait()
         while True:
             with lock:
