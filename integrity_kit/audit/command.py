@@ -10,11 +10,12 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from integrity_kit.audit import baseline as baselines
 from integrity_kit.audit.migration import write_fix_migration
 from integrity_kit.audit.registry import RULES, find_rule
 from integrity_kit.audit.runner import FAIL_ON, audit
 from integrity_kit.errors import IntegrityKitError
-from integrity_kit.report import audit_text
+from integrity_kit.report import audit_markdown, audit_sarif, audit_text
 
 
 @click.command("audit", short_help="Audit a live database for missing keys, constraints and unsafe types.")
@@ -30,18 +31,24 @@ from integrity_kit.report import audit_text
               help="Schema only: skip the rules that read rows (orphans, duplicates, rows breaking checks).")
 @click.option("--statement-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               metavar="SECONDS", help="Time budget for each catalog query and data probe.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="Report format.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "markdown"]), default="text",
+              show_default=True, help="Report format: text for people, json for scripts, sarif for code-scanning "
+              "UIs, markdown for a pull-request comment.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
               help="Exit 1 when a finding at or above this severity exists.")
 @click.option("--no-fixes", is_flag=True, help="Text format: leave out the fix SQL under each finding.")
+@click.option("--baseline", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Leave out the findings this baseline accepted: only new findings are reported and fail.")
+@click.option("--write-baseline", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="Write every finding of this run to FILE as the accepted baseline.")
 @click.option("--fix-migration", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
               help="Write an Alembic revision that fixes the selected findings with the safe patterns (data "
                    "clean-ups as commented steps). Review it, set down_revision, then run it.")
 def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
                   ignore: tuple[str, ...], no_data: bool, statement_timeout: float, output_format: str,
-                  output: str | None, fail_on: str, no_fixes: bool, fix_migration: str | None) -> None:
+                  output: str | None, fail_on: str, no_fixes: bool, baseline: str | None, write_baseline: str | None,
+                  fix_migration: str | None) -> None:
     """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
     types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
 
@@ -63,20 +70,29 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     if report.tables == 0:  # most likely the wrong database or schema: an empty audit is not a clean one
         raise IntegrityKitError(f"no tables to audit in {report.url} (schemas: {', '.join(report.schemas)}); "
                                 "check the database name, or pass --schema")
+    if write_baseline:
+        baselines.write(report, write_baseline)
+        Console(stderr=True, highlight=False).print(f"wrote {len(report.findings)} finding(s) to the baseline "
+                                                    f"{write_baseline}")
+    if baseline:
+        baselines.apply(report, baselines.read(baseline))
     if fix_migration:
         _write(fix_migration, write_fix_migration(report.findings, report.snapshot, report.url))
         Console(stderr=True, highlight=False).print(f"wrote the fix migration to {fix_migration}")
-    if output_format == "json":
-        text = json.dumps(report.to_dict(), indent=2)
+    if output_format == "text":
         if output:
-            _write(output, text + "\n")
+            with open(output, "w", encoding="utf-8") as handle:
+                audit_text.render(report, Console(file=handle, width=100, no_color=True), show_fixes=not no_fixes)
         else:
-            click.echo(text)
-    elif output:
-        with open(output, "w", encoding="utf-8") as handle:
-            audit_text.render(report, Console(file=handle, width=100, no_color=True), show_fixes=not no_fixes)
+            audit_text.render(report, Console(highlight=False), show_fixes=not no_fixes)
     else:
-        audit_text.render(report, Console(highlight=False), show_fixes=not no_fixes)
+        text = {"json": lambda: json.dumps(report.to_dict(), indent=2, default=str),
+                "sarif": lambda: audit_sarif.render(report),
+                "markdown": lambda: audit_markdown.render(report)}[output_format]()
+        if output:
+            _write(output, text.rstrip("\n") + "\n")
+        else:
+            click.echo(text.rstrip("\n"))
     raise SystemExit(report.exit_code(fail_on))
 
 

@@ -35,6 +35,8 @@ class Report:
     not_analysed: list[NotAnalysed] = field(default_factory=list)
     # What the rules read (for --fix-migration); not part of the JSON report.
     snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
+    # Findings left out because a baseline already accepted them.
+    baseline_hidden: int = 0
 
     def by_severity(self) -> dict[str, int]:
         counts = {severity.value: 0 for severity in Severity}
@@ -56,7 +58,8 @@ class Report:
             "tool": "integrity-kit", "version": __version__,
             "database": {"url": self.url, "dialect": self.dialect, "server_version": self.server_version,
                          "schemas": self.schemas},
-            "summary": {"tables": self.tables, "findings": len(self.findings), "by_severity": self.by_severity()},
+            "summary": {"tables": self.tables, "findings": len(self.findings), "by_severity": self.by_severity(),
+                        **({"baseline_hidden": self.baseline_hidden} if self.baseline_hidden else {})},
             "findings": [finding.to_dict() for finding in self.findings],
             "not_analysed": [{"object": item.object, "reason": item.reason} for item in self.not_analysed],
         }

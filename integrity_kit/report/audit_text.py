@@ -47,4 +47,6 @@ def render(report: Report, console: Console, *, show_fixes: bool = True) -> None
             summary.append(", ")
     if report.not_analysed:
         summary.append(f"; {len(report.not_analysed)} not analysed", style="magenta")
+    if report.baseline_hidden:
+        summary.append(f"; {report.baseline_hidden} known finding(s) hidden by the baseline", style="dim")
     console.print(summary)

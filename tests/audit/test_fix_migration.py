@@ -49,7 +49,7 @@ def test_applying_the_fix_migration_clears_what_it_fixes(app_engine, engine_url,
     revision = tmp_path / "fix_legacy.py"
     result = CliRunner().invoke(cli, ["audit", url, "--format", "json", "--fix-migration", str(revision)])
     assert result.exit_code == 1, result.output
-    before = json.loads(result.output[result.output.index("{"):])["findings"]
+    before = json.loads(result.stdout)["findings"]
     text = revision.read_text()
     compile(text, str(revision), "exec")  # valid Python
     fixed_rules = {"missing-foreign-key", "unindexed-foreign-key", "missing-unique-constraint", "missing-not-null",
