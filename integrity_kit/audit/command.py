@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from integrity_kit.audit import baseline as baselines
+from integrity_kit.audit.config import load as load_config
 from integrity_kit.audit.migration import write_fix_migration
 from integrity_kit.audit.registry import RULES, find_rule
 from integrity_kit.audit.runner import FAIL_ON, audit
@@ -35,8 +37,11 @@ from integrity_kit.report import audit_markdown, audit_sarif, audit_text
               show_default=True, help="Report format: text for people, json for scripts, sarif for code-scanning "
               "UIs, markdown for a pull-request comment.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="error", show_default=True,
-              help="Exit 1 when a finding at or above this severity exists.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
+              help="Exit 1 when a finding at or above this severity exists.  [default: error, or the configuration's]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
+              help="Read settings from FILE instead of the .integrity-kit.toml or pyproject.toml [tool.integrity-kit] "
+                   "found from the current directory.")
 @click.option("--no-fixes", is_flag=True, help="Text format: leave out the fix SQL under each finding.")
 @click.option("--baseline", type=click.Path(dir_okay=False), metavar="FILE",
               help="Leave out the findings this baseline accepted: only new findings are reported and fail.")
@@ -47,8 +52,8 @@ from integrity_kit.report import audit_markdown, audit_sarif, audit_text
                    "clean-ups as commented steps). Review it, set down_revision, then run it.")
 def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
                   ignore: tuple[str, ...], no_data: bool, statement_timeout: float, output_format: str,
-                  output: str | None, fail_on: str, no_fixes: bool, baseline: str | None, write_baseline: str | None,
-                  fix_migration: str | None) -> None:
+                  output: str | None, fail_on: str | None, config_path: str | None, no_fixes: bool,
+                  baseline: str | None, write_baseline: str | None, fix_migration: str | None) -> None:
     """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
     types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
 
@@ -56,8 +61,10 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     """
     if not database_url:
         raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
+    config = load_config(Path(config_path) if config_path else None)
+    fail_on = fail_on or config.fail_on or "error"
     options = dict(models=models, schemas=schemas or None, select=_split(select), ignore=_split(ignore),
-                   statement_timeout=statement_timeout, data=not no_data)
+                   statement_timeout=statement_timeout, data=not no_data, config=config)
     progress_console = Console(stderr=True)
     if no_data or not progress_console.is_terminal:
         report = audit(database_url, **options)

@@ -11,10 +11,12 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from integrity_kit import __version__
+from integrity_kit.audit.config import AuditConfig
 from integrity_kit.audit.evidence import gather
 from integrity_kit.audit.model import DataRule, Finding, Severity
 from integrity_kit.audit.probes import Probe
 from integrity_kit.audit.registry import select_rules
+from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.audit.rules.models import SchemaDrift
 from integrity_kit.connect import make_engine, mask_url
 from integrity_kit.errors import IntegrityKitError
@@ -67,10 +69,12 @@ class Report:
 
 def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[str] | None = None,
           select: Iterable[str] = (), ignore: Iterable[str] = (), statement_timeout: float = 30.0,
-          data: bool = True, on_progress: Callable[[int, int], None] | None = None) -> Report:
+          data: bool = True, on_progress: Callable[[int, int], None] | None = None,
+          config: AuditConfig | None = None) -> Report:
     """Audit the database at ``target`` (a URL or an Engine) without writing to it. ``data=False`` skips the
     rules that read rows (foreign-key-violations, duplicate-rows, check-violations)."""
-    rule_classes = select_rules(select, ignore)
+    config = config or AuditConfig()
+    rule_classes = select_rules(list(select) or config.select, [*ignore, *config.ignore])
     metadata = load_metadata(models) if models else None
     engine = make_engine(target) if isinstance(target, str) else target
     shown = mask_url(engine.url)
@@ -82,7 +86,7 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
                 raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
             models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
             return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot,
-                             probe=Probe(connection) if data else None, on_progress=on_progress)
+                             probe=Probe(connection) if data else None, on_progress=on_progress, config=config)
     except DBAPIError as error:
         raise IntegrityKitError(f"cannot audit {shown}: {_first_line(error)}") from None
     finally:
@@ -91,11 +95,15 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
 
 
 def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | None = None,
-              probe: Probe | None = None, on_progress: Callable[[int, int], None] | None = None) -> Report:
+              probe: Probe | None = None, on_progress: Callable[[int, int], None] | None = None,
+              config: AuditConfig | None = None) -> Report:
+    config = config or AuditConfig()
     findings: list[Finding] = []
     problems = list(snapshot.not_analysed)
     for rule_class in rule_classes:
         rule = rule_class(models) if rule_class is SchemaDrift else rule_class()
+        if isinstance(rule, MissingForeignKey):
+            rule.external_ids = config.external_ids
         if not rule.applies_to(snapshot) or (isinstance(rule, DataRule) and probe is None):
             continue
         try:
@@ -105,6 +113,7 @@ def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | 
             problems.append(NotAnalysed(f"rule {rule.code} {rule.name}", f"{type(error).__name__}: {error}"))
         if isinstance(rule, DataRule):
             problems.extend(rule.problems)
+    findings = config.adjust(findings)  # per-object ignores before the probes: no time spent on what is ignored
     if probe is not None:
         findings, unfinished = gather(findings, snapshot, probe, on_progress)
         problems.extend(unfinished)

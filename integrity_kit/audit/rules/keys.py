@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from integrity_kit.audit import fixes
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
@@ -95,6 +96,8 @@ class MissingForeignKey(Rule):
     summary = "Column refers to another table's key but has no foreign key constraint."
     REPORT_AT = 0.5
     ERROR_AT = 0.8
+    # Column-name globs that hold ids from elsewhere (`stripe_*`): set from the project configuration.
+    external_ids: tuple[str, ...] = ()
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         keyed = _keyed_tables(snapshot)
@@ -105,6 +108,8 @@ class MissingForeignKey(Rule):
             for column in table.columns:
                 if column.name in declared or column.name in polymorphic or (pk == (column.name,) and
                                                                              column.name.lower() == "id"):
+                    continue
+                if any(fnmatchcase(column.name.lower(), pattern.lower()) for pattern in self.external_ids):
                     continue
                 candidates = sorted(_candidates(table, column, keyed), key=lambda c: -c.confidence)
                 if not candidates or candidates[0].confidence < self.REPORT_AT:
