@@ -31,6 +31,9 @@ from integrity_kit.report import audit_markdown, audit_sarif, audit_text
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (same forms as --select).")
 @click.option("--no-data", is_flag=True,
               help="Schema only: skip the rules that read rows (orphans, duplicates, rows breaking checks).")
+@click.option("--sample-rows", type=click.IntRange(min=1), metavar="N",
+              help="Examine at most N rows of each table in the data probes (for huge tables); the evidence says "
+                   "it was a sample.")
 @click.option("--statement-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               metavar="SECONDS", help="Time budget for each catalog query and data probe.")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "markdown"]), default="text",
@@ -51,8 +54,8 @@ from integrity_kit.report import audit_markdown, audit_sarif, audit_text
               help="Write an Alembic revision that fixes the selected findings with the safe patterns (data "
                    "clean-ups as commented steps). Review it, set down_revision, then run it.")
 def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
-                  ignore: tuple[str, ...], no_data: bool, statement_timeout: float, output_format: str,
-                  output: str | None, fail_on: str | None, config_path: str | None, no_fixes: bool,
+                  ignore: tuple[str, ...], no_data: bool, sample_rows: int | None, statement_timeout: float,
+                  output_format: str, output: str | None, fail_on: str | None, config_path: str | None, no_fixes: bool,
                   baseline: str | None, write_baseline: str | None, fix_migration: str | None) -> None:
     """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
     types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
@@ -64,7 +67,7 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     config = load_config(Path(config_path) if config_path else None)
     fail_on = fail_on or config.fail_on or "error"
     options = dict(models=models, schemas=schemas or None, select=_split(select), ignore=_split(ignore),
-                   statement_timeout=statement_timeout, data=not no_data, config=config)
+                   statement_timeout=statement_timeout, data=not no_data, config=config, sample_rows=sample_rows)
     progress_console = Console(stderr=True)
     if no_data or not progress_console.is_terminal:
         report = audit(database_url, **options)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, column, func, literal_column, not_, select, table
+from sqlalchemy import Connection, and_, case, column, func, literal_column, not_, select, table
 from sqlalchemy.exc import DBAPIError
 
 from integrity_kit.schema import Table
@@ -21,9 +21,11 @@ class Evidence:
     count: int
     rows_checked: int
     samples: list[Any] = field(default_factory=list)
+    sampled: bool = False
 
     def to_dict(self, what: str) -> dict[str, Any]:
-        return {what: self.count, "rows_checked": self.rows_checked, "sample_keys": self.samples}
+        found = {what: self.count, "rows_checked": self.rows_checked, "sample_keys": self.samples}
+        return {**found, "sampled": True} if self.sampled else found
 
 
 class ProbeFailed(Exception):
@@ -31,11 +33,18 @@ class ProbeFailed(Exception):
 
 
 class Probe:
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
+    """``sample_rows``: examine at most that many rows of each table (the first ones the database returns), for
+    huge tables where a full scan would not fit the time budget; the evidence then says it was a sample."""
 
-    def _table(self, t: Table, columns) -> Any:
-        return table(t.name, *(column(name) for name in columns), schema=t.schema)
+    def __init__(self, connection: Connection, sample_rows: int | None = None) -> None:
+        self.connection = connection
+        self.sample_rows = sample_rows
+
+    def _table(self, t: Table, columns, name: str) -> Any:
+        source = table(t.name, *(column(c) for c in columns), schema=t.schema)
+        if self.sample_rows:
+            return select(*source.c).limit(self.sample_rows).subquery(name)
+        return source.alias(name)
 
     def _key_columns(self, t: Table) -> tuple[str, ...]:
         if t.primary_key and t.primary_key.columns:
@@ -45,57 +54,64 @@ class Probe:
     def orphans(self, child: Table, columns: tuple[str, ...], parent: Table,
                 parent_columns: tuple[str, ...]) -> Evidence:
         keys = self._key_columns(child)
-        c = self._table(child, set(columns) | set(keys)).alias("child")
-        p = self._table(parent, parent_columns).alias("parent")
+        c = self._table(child, set(columns) | set(keys), "child")
+        p = table(parent.name, *(column(name) for name in parent_columns), schema=parent.schema).alias("parent")
         join = and_(*(c.c[a] == p.c[b] for a, b in zip(columns, parent_columns, strict=True)))
-        present = and_(*(c.c[a].is_not(None) for a in columns))
-        broken = select(*(c.c[k] for k in keys)).select_from(c.outerjoin(p, join)).where(
-            present, p.c[parent_columns[0]].is_(None))
-        return self._measure(broken, c, keys)
-
-    def duplicates(self, t: Table, columns: tuple[str, ...]) -> Evidence:
-        """Groups of rows sharing ``columns`` (NULLs never collide, as in a unique constraint)."""
-        source = self._table(t, columns)
-        groups = (select(*(source.c[name] for name in columns), func.count().label("copies"))
-                  .where(*(source.c[name].is_not(None) for name in columns))
-                  .group_by(*(source.c[name] for name in columns)).having(func.count() > 1))
-        return self._run(lambda: self._grouped(groups, source, columns))
+        broken = and_(*(c.c[a].is_not(None) for a in columns), p.c[parent_columns[0]].is_(None))
+        return self._measure(c.outerjoin(p, join), broken, [c.c[k] for k in keys])
 
     def violations(self, t: Table, condition: str) -> Evidence:
         """Rows for which ``condition`` (SQL as the database printed it, or one we built with quoted names) is
         false. NULL passes, as it does for a CHECK constraint."""
         keys = self._key_columns(t)
-        source = self._table(t, keys)
-        broken = select(*(source.c[k] for k in keys)).where(not_(literal_column(f"({condition})")))
-        return self._measure(broken, source, keys)
+        source = self._table(t, set(keys) | set(t.column_names), "source")
+        return self._measure(source, not_(literal_column(f"({condition})")), [source.c[k] for k in keys])
 
-    def distinct(self, t: Table, name: str, limit: int) -> list[Any]:
-        """Up to ``limit`` distinct non-NULL values of one column, sorted."""
-        source = self._table(t, (name,))
-        query = select(source.c[name]).where(source.c[name].is_not(None)).distinct().order_by(source.c[name])
-        return self._run(lambda: list(self.connection.scalars(query.limit(limit))))
+    def duplicates(self, t: Table, columns: tuple[str, ...]) -> Evidence:
+        """Groups of rows sharing ``columns`` (NULLs never collide, as in a unique constraint)."""
+        source = self._table(t, columns, "source")
+        keys = [source.c[name] for name in columns]
+        copies = func.count().label("copies")
+        present = and_(*(key.is_not(None) for key in keys))
+        # One pass: group every row (NULL keys in their own groups) and count rows and repeated groups together.
+        groups = select(*keys, copies, present.label("present")).group_by(*keys).subquery("groups")
+        repeated = and_(groups.c.copies > 1, groups.c.present)
+        totals = select(func.sum(groups.c.copies), func.sum(case((repeated, 1), else_=0)))
 
-    def _measure(self, broken, source, keys) -> Evidence:
         def run() -> Evidence:
-            count = self.connection.scalar(select(func.count()).select_from(broken.subquery()))
-            total = self.connection.scalar(select(func.count()).select_from(source))
+            total, count = self.connection.execute(totals).one()
             samples = []
             if count:
-                rows = self.connection.execute(broken.limit(SAMPLES)).all()
-                samples = [row[0] if len(keys) == 1 else list(row) for row in rows]
-            return Evidence(int(count or 0), int(total or 0), samples)
+                rows = self.connection.execute(select(*keys, copies).where(present).group_by(*keys)
+                                               .having(func.count() > 1).limit(SAMPLES)).all()
+                samples = [{"key": row[0] if len(columns) == 1 else list(row[:-1]), "copies": row[-1]}
+                           for row in rows]
+            return self._evidence(count, total, samples)
 
         return self._run(run)
 
-    def _grouped(self, groups, source, columns) -> Evidence:
-        subquery = groups.subquery()
-        count = self.connection.scalar(select(func.count()).select_from(subquery))
-        total = self.connection.scalar(select(func.count()).select_from(source))
-        samples = []
-        if count:
-            rows = self.connection.execute(groups.limit(SAMPLES)).all()
-            samples = [{"key": row[0] if len(columns) == 1 else list(row[:-1]), "copies": row[-1]} for row in rows]
-        return Evidence(int(count or 0), int(total or 0), samples)
+    def distinct(self, t: Table, name: str, limit: int) -> list[Any]:
+        """Up to ``limit`` distinct non-NULL values of one column, sorted."""
+        source = self._table(t, (name,), "source")
+        query = select(source.c[name]).where(source.c[name].is_not(None)).distinct().order_by(source.c[name])
+        return self._run(lambda: list(self.connection.scalars(query.limit(limit))))
+
+    def _measure(self, rows, broken, keys) -> Evidence:
+        """Count the rows and the broken ones in one pass; fetch sample keys only when something is broken."""
+        totals = select(func.count(), func.sum(case((broken, 1), else_=0))).select_from(rows)
+
+        def run() -> Evidence:
+            total, count = self.connection.execute(totals).one()
+            samples = []
+            if count:
+                found = self.connection.execute(select(*keys).select_from(rows).where(broken).limit(SAMPLES)).all()
+                samples = [row[0] if len(keys) == 1 else list(row) for row in found]
+            return self._evidence(count, total, samples)
+
+        return self._run(run)
+
+    def _evidence(self, count, total, samples) -> Evidence:
+        return Evidence(int(count or 0), int(total or 0), samples, sampled=bool(self.sample_rows))
 
     def _run(self, work):
         # PostgreSQL aborts the whole transaction on an error (a timeout included): a savepoint keeps the rest of

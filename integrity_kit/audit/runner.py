@@ -70,7 +70,7 @@ class Report:
 def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[str] | None = None,
           select: Iterable[str] = (), ignore: Iterable[str] = (), statement_timeout: float = 30.0,
           data: bool = True, on_progress: Callable[[int, int], None] | None = None,
-          config: AuditConfig | None = None) -> Report:
+          config: AuditConfig | None = None, sample_rows: int | None = None) -> Report:
     """Audit the database at ``target`` (a URL or an Engine) without writing to it. ``data=False`` skips the
     rules that read rows (foreign-key-violations, duplicate-rows, check-violations)."""
     config = config or AuditConfig()
@@ -86,7 +86,8 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
                 raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
             models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
             return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot,
-                             probe=Probe(connection) if data else None, on_progress=on_progress, config=config)
+                             probe=Probe(connection, sample_rows) if data else None, on_progress=on_progress,
+                             config=config)
     except DBAPIError as error:
         raise IntegrityKitError(f"cannot audit {shown}: {_first_line(error)}") from None
     finally:

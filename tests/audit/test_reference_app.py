@@ -99,3 +99,18 @@ def test_the_damage_in_the_legacy_sample_data_is_found_by_its_keys(app_engine) -
                                                  "ROLLBACK", "SHOW", "WITH") for s in statements), statements
     schema_only, _ = audited(app_engine, select=["duplicate-rows", "check-violations"], data=False)
     assert schema_only.findings == []
+
+
+def test_sample_rows_bounds_what_the_probes_read(app_engine) -> None:
+    from examples.ecommerce import sample_data
+
+    database.create_schema(app_engine, legacy=True)
+    sample_data.load(app_engine, rows=2000, legacy=True)
+    report, _ = audited(app_engine, select=["missing-foreign-key", "check-violations"], sample_rows=50)
+    probed = [f for f in report.findings if "rows_checked" in f.evidence]
+    assert probed and all(f.evidence["rows_checked"] <= 50 and f.evidence["sampled"] is True for f in probed)
+    full, _ = audited(app_engine, select=["missing-foreign-key"])
+    assert all("sampled" not in f.evidence for f in full.findings)
+    orders = next(f for f in full.findings if f.table == "orders")
+    with app_engine.connect() as connection:
+        assert orders.evidence["rows_checked"] == connection.exec_driver_sql("SELECT COUNT(*) FROM orders").scalar()
