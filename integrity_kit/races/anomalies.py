@@ -151,7 +151,7 @@ def _program(engine: Engine, level: str | None, ops: list[tuple[str, Op]], seen:
     return program
 
 
-def _how(test: Test, trace: Trace, seen: dict[str, dict], judged: str) -> str:
+def _how(trace: Trace, judged: str) -> str:
     parts = []
     for step in trace.steps:
         if step.blocked:
@@ -174,7 +174,7 @@ def run_test(engine: Engine, test: Test, level: str | None, label: str, *, timeo
     with engine.connect() as connection:
         x, y = (connection.execute(text("SELECT value FROM hermitage ORDER BY id")).scalars().all())
     anomaly, judged = test.judge(seen, x, y)
-    how = judged if anomaly else _how(test, trace, seen, judged)
+    how = judged if anomaly else _how(trace, judged)
     return AnomalyResult(test.anomaly, label, "anomaly" if anomaly else "prevented", how, tuple(trace.lines()))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from types import ModuleType
@@ -47,7 +48,7 @@ class ReferenceWorkload:
         self._strategies = self._module("strategies")
         self._errors = self._module("errors")
         self._local = threading.local()
-        self._counted: set[int] = set()
+        self._counted: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines we already listen on
 
     @classmethod
     def from_checkout(cls, checkout: Callable[..., Any], spec: str) -> ReferenceWorkload:
@@ -93,9 +94,9 @@ class ReferenceWorkload:
     def _count_transactions(self, engine: Engine) -> None:
         # Each attempt of the app's retry loop is one transaction: counting BEGINs on this thread counts attempts,
         # including those of a checkout that finally failed (its result object never reaches us).
-        if id(engine) in self._counted:
+        if engine in self._counted:
             return
-        self._counted.add(id(engine))
+        self._counted.add(engine)
 
         def on_begin(_connection) -> None:
             self._local.begins = getattr(self._local, "begins", 0) + 1

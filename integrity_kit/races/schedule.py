@@ -7,8 +7,10 @@ session lets it run from its current point to the next one (or to its end). A st
 the database made it wait for a lock is *blocked*: the engine asks the server (``pg_stat_activity`` on PostgreSQL,
 ``information_schema.innodb_trx`` on MySQL/MariaDB; SQLite has no such view, so there a step that makes no progress
 for ``sqlite_block_after`` seconds counts as blocked), records it, and moves on with the next session, as Hermitage
-does by hand. Later steps of a blocked session wait for it; when a step of another session releases the lock, the
-blocked step finishes and the trace says after which step it resumed. A step that neither finishes nor blocks
+does by hand. A wait counts only while every other running session waits too: a wait that a running session is
+about to end (one committing after a deadlock victim let it go) is a moment, not a step of the schedule.
+Later steps of a blocked session wait for it; when a step of another session releases the lock, the blocked step
+finishes and the trace says after which step it resumed. A step that neither finishes nor blocks
 within ``timeout`` is cancelled on the server and reported, so a schedule can never hang.
 
 The trace is built from what each step did, never from timings, so the same schedule prints the same trace every

@@ -91,7 +91,7 @@ def _program(workload: Workload, engine, buyer: Any, strategy: str):
     return program
 
 
-def _how(strategy: str, result: RaceResult, trace: Trace, outcomes: dict[str, Outcome]) -> str:
+def _how(result: RaceResult, trace: Trace, outcomes: dict[str, Outcome]) -> str:
     if result.lost_updates > 0 or result.oversold_units > 0:
         return (f"lost update: both buyers read the stock before either wrote, and B's write overwrote A's: "
                 f"{result.units_sold} units ordered, stock down by {result.initial_stock - result.final_stock}")
@@ -180,7 +180,7 @@ class RaceHarness:
                               state=state, duration_s=0.0, workload=self.workload.name,
                               server_version=server_version(engine),
                               notes=SQLITE_NOTES if self._space.dialect == "sqlite" else ())
-        return ScheduledReport(result, tuple(trace.lines()), outcomes, _how(strategy, result, trace, outcomes))
+        return ScheduledReport(result, tuple(trace.lines()), outcomes, _how(result, trace, outcomes))
 
 
 def run_scheduled(url: str | URL | None, strategy: str = "naive", *, workload: str | Workload = DEFAULT_WORKLOAD,
