@@ -1,15 +1,21 @@
 """Hypothesis race tests for your own checkout: generated interleavings and carts, run on a real engine.
 
-    from hypothesis import given, settings
-    from integrity_kit.races.testing import RaceHarness, race_cases
+    import pytest
+    from hypothesis import HealthCheck, given, settings
+    from integrity_kit.races.testing import RaceHarness, assert_invariants, race_cases
 
-    harness = RaceHarness("postgresql://localhost/scratch").__enter__()   # or a pytest fixture
+    @pytest.fixture(scope="module")
+    def harness():
+        with RaceHarness("postgresql://localhost/scratch", workload="myshop.race:WORKLOAD") as opened:
+            yield opened
 
-    @settings(max_examples=25, deadline=None)
-    @given(case=race_cases())
-    def test_checkout_never_loses_stock(case):
-        report = harness.run("for-update", case.order, stock=case.stock, quantities=case.quantities)
-        assert_invariants(report)
+    def test_checkout_never_loses_stock(harness):
+        @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(case=race_cases())
+        def property(case):
+            assert_invariants(harness.run("for-update", case.order, stock=case.stock, quantities=case.quantities))
+
+        property()
 
 Each case is an interleaving of 2-3 buyers (each appears twice: read, then write and commit) with 1-2 units in
 every cart and 1-4 in stock. Hypothesis shrinks a failing case to the smallest schedule that still breaks an

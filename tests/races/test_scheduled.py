@@ -63,3 +63,13 @@ def test_cli_scheduled_json_and_exit_code(engine_url) -> None:
     payload = json.loads(result.output)
     assert payload["mode"] == "scheduled" and payload["oversold_units"] == 1 and payload["lost_updates"] == 1
     assert len(payload["schedule"]) == 4
+
+
+@pytest.mark.engines("postgresql")
+def test_a_users_own_workload_in_the_harness(engine_url) -> None:
+    from integrity_kit.races.testing import RaceHarness
+
+    with RaceHarness(engine_url, workload="tests.races.counter_workload:WORKLOAD") as harness:
+        naive, atomic = harness.run("naive", stock=2), harness.run("atomic", stock=2)
+    assert naive.result.lost_updates == 1 and not naive.invariants_held
+    assert atomic.invariants_held and atomic.result.units_sold == 2
