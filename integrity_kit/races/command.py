@@ -79,7 +79,7 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
     from integrity_kit.races.simulate import check_counts, check_strategy
     from integrity_kit.races.workload import load_workload
 
-    check_counts(workers, attempts, stock)
+    check_counts(workers, attempts, stock, think_ms)
     loaded = load_workload(workload)
     names = list(loaded.strategies()) if strategy == "all" else [check_strategy(loaded, strategy)]
     console = _console()

@@ -33,13 +33,15 @@ SQLITE_NOTES = (
 )
 
 
-def check_counts(workers: int, attempts: int, stock: int) -> None:
+def check_counts(workers: int, attempts: int, stock: int, think_ms: float = 0.0) -> None:
     if not 1 <= workers <= MAX_WORKERS:
         raise IntegrityKitError(f"--workers must be between 1 and {MAX_WORKERS}, got {workers}")
     if attempts < 1:
         raise IntegrityKitError(f"--attempts must be at least 1, got {attempts}")
     if stock < 0:
         raise IntegrityKitError(f"--stock must be 0 or more, got {stock}")
+    if not 0 <= think_ms <= 60_000:
+        raise IntegrityKitError(f"--think-ms must be between 0 and 60000, got {think_ms}")
 
 
 def check_strategy(workload: Workload, strategy: str) -> str:
@@ -59,7 +61,7 @@ def simulate(url: str | URL | None, strategy: str = "naive", workers: int = 8, a
     scratch space (see :mod:`integrity_kit.races.scratch`) that is dropped afterwards; orders, units and stock in
     the result are read back from the database, not taken from what the workers believed.
     """
-    check_counts(workers, attempts, stock)
+    check_counts(workers, attempts, stock, think_ms)
     with RaceSpace(url, workload=workload, prefix=prefix, isolation_level=isolation_level,
                    max_workers=workers) as space:
         return space.simulate(strategy, workers=workers, attempts=attempts, stock=stock, seed=seed,
@@ -103,7 +105,7 @@ class RaceSpace:
 
     def simulate(self, strategy: str, *, workers: int = 8, attempts: int = 200, stock: int = 50,
                  seed: int | None = None, think_ms: float = 0.0, progress: Progress | None = None) -> RaceResult:
-        check_counts(workers, attempts, stock)
+        check_counts(workers, attempts, stock, think_ms)
         if workers > self.max_workers:
             raise IntegrityKitError(f"this race space was opened for {self.max_workers} workers, not {workers}")
         loaded, engine = self.workload, self.engine

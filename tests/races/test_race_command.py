@@ -74,6 +74,7 @@ def test_a_database_with_other_tables_is_refused_unless_a_prefix_is_given(engine
     (["--strategy", "yolo"], "unknown strategy 'yolo'"),
     (["--workers", "0"], "--workers must be between"),
     (["--attempts", "0"], "--attempts must be at least 1"),
+    (["--think-ms", "-1"], "--think-ms must be between"),
     (["--isolation", "snapshot"], "not a level sqlite offers"),
     (["--workload", "nowhere"], "--workload expects module:object"),
     (["--workload", "no_such_module_ik:x"], "cannot import 'no_such_module_ik'"),
