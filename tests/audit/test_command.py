@@ -134,3 +134,29 @@ def test_several_schemas_and_partitions(engine_url) -> None:
         == ["events"]
     default_only = json.loads(_run("audit", url, "--format", "json").output)
     assert all("schema" not in f for f in default_only["findings"])
+
+
+@pytest.mark.engines("postgresql")
+def test_a_probe_that_times_out_is_reported_and_the_audit_goes_on(engine_url) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(engine_url)
+    with engine.begin() as connection:
+        for statement in (
+            "CREATE FUNCTION ik_slow(value INTEGER) RETURNS BOOLEAN LANGUAGE sql AS "
+            "'SELECT pg_sleep(0.2) IS NOT NULL AND value >= 0'",
+            "CREATE TABLE products (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, price FLOAT NOT NULL)",
+            "INSERT INTO products SELECT g, g, 1.5 FROM generate_series(1, 10) AS g",
+            "ALTER TABLE products ADD CONSTRAINT ck_products_stock CHECK (ik_slow(stock)) NOT VALID",
+        ):
+            connection.exec_driver_sql(statement)
+    engine.dispose()
+    url = engine_url.render_as_string(hide_password=False)
+    result = _run("audit", url, "--statement-timeout", "0.5", "--format", "json",
+                  "--select", "check-violations,float-for-money")
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert [f["rule"] for f in report["findings"]] == ["float-for-money"]  # found, with its evidence
+    assert report["findings"][0]["evidence"]["rows_checked"] == 10
+    timed_out = [item for item in report["not_analysed"] if "check-violations" in item["object"]]
+    assert timed_out and "statement timeout" in timed_out[0]["reason"]
