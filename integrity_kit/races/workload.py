@@ -9,9 +9,6 @@ wrapped by :class:`integrity_kit.races.reference.ReferenceWorkload`.
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import Engine
 
 from integrity_kit.errors import IntegrityKitError
+from integrity_kit.importing import load_object
 
 DEFAULT_WORKLOAD = "examples.ecommerce.checkout:checkout"
 
@@ -73,23 +71,7 @@ def load_workload(spec: str | Workload) -> Workload:
     """The workload named by ``module:object`` (one line of error for every way that can fail)."""
     if not isinstance(spec, str):
         return spec
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise IntegrityKitError(f"--workload expects module:object (e.g. {DEFAULT_WORKLOAD}), got {spec!r}")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        raise IntegrityKitError(f"cannot import {module_name!r} for --workload {spec}: {error}") from None
-    except Exception as error:
-        raise IntegrityKitError(f"importing {module_name!r} for --workload {spec} failed: "
-                                f"{type(error).__name__}: {error}".splitlines()[0]) from None
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise IntegrityKitError(f"{module_name!r} has no attribute {attribute!r} (--workload {spec})") from None
+    target = load_object(spec, "--workload", DEFAULT_WORKLOAD)
     if isinstance(target, Workload):
         return target
     if callable(target):

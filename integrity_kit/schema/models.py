@@ -6,11 +6,6 @@
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
-from typing import Any
-
 from sqlalchemy import MetaData
 from sqlalchemy import Table as SATable
 from sqlalchemy.dialects import registry
@@ -27,6 +22,7 @@ from sqlalchemy.sql.schema import (
 )
 
 from integrity_kit.errors import IntegrityKitError
+from integrity_kit.importing import load_object
 from integrity_kit.schema import coltypes
 from integrity_kit.schema.model import (
     CheckConstraint,
@@ -48,28 +44,7 @@ def load_metadata(spec: str) -> MetaData:
 
     Every failure is an :class:`IntegrityKitError` with one line that says what to change.
     """
-    module_name, sep, attribute = spec.partition(":")
-    if not sep or not module_name or not attribute:
-        raise IntegrityKitError(f"--models expects module:object (e.g. myapp.models:Base), got {spec!r}")
-    # Like `flask --app` and uvicorn: the directory the command runs in is importable, installed or not.
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
-            raise IntegrityKitError(f"cannot import {module_name!r} for --models {spec}: no module named "
-                                    f"{error.name!r}") from None
-        raise IntegrityKitError(f"importing {module_name!r} for --models {spec} failed: {error}") from None
-    except Exception as error:  # the user's module raised while importing; say so in one line
-        raise IntegrityKitError(
-            f"importing {module_name!r} for --models {spec} failed: {type(error).__name__}: {error}".splitlines()[0]
-        ) from None
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise IntegrityKitError(f"{module_name!r} has no attribute {attribute!r} (--models {spec})") from None
+    target = load_object(spec, "--models", "myapp.models:Base")
     if isinstance(target, MetaData):
         return target
     metadata = getattr(target, "metadata", None)
