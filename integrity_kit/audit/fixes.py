@@ -38,11 +38,11 @@ def _columns(dialect: str, columns) -> str:
     return ", ".join(quote(dialect, column) for column in columns)
 
 
-def _py(values) -> str:
+def py_list(values) -> str:
     return "[" + ", ".join(repr(value) for value in values) + "]"
 
 
-def _schema_kw(table: Table) -> str:
+def schema_kw(table: Table) -> str:
     return f", schema={table.schema!r}" if table.schema else ""
 
 
@@ -51,7 +51,7 @@ def add_foreign_key(dialect: str, table: Table, columns: tuple[str, ...], target
     name = constraint_name("fk", table.name, columns, target.name)
     t = qualified_table(dialect, table)
     references = f"{qualified_table(dialect, target)} ({_columns(dialect, target_columns)})"
-    op_args = f"{name!r}, {table.name!r}, {target.name!r}, {_py(columns)}, {_py(target_columns)}"
+    op_args = f"{name!r}, {table.name!r}, {target.name!r}, {py_list(columns)}, {py_list(target_columns)}"
     sql, alembic = [], []
     if index_too:
         index_fix = create_index(dialect, table, columns)
@@ -68,8 +68,8 @@ def add_foreign_key(dialect: str, table: Table, columns: tuple[str, ...], target
         sql.append(f"-- SQLite cannot add a foreign key to an existing table: rebuild {table.name} with it "
                    "(Alembic batch mode, with PRAGMA foreign_keys=OFF around the rebuild)")
         alembic.append(f"with op.batch_alter_table({table.name!r}) as batch:\n"
-                       f"    batch.create_foreign_key({name!r}, {target.name!r}, {_py(columns)}, "
-                       f"{_py(target_columns)})")
+                       f"    batch.create_foreign_key({name!r}, {target.name!r}, {py_list(columns)}, "
+                       f"{py_list(target_columns)})")
     else:
         sql.append(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} FOREIGN KEY "
                    f"({_columns(dialect, columns)}) REFERENCES {references};")
@@ -80,7 +80,7 @@ def add_foreign_key(dialect: str, table: Table, columns: tuple[str, ...], target
 def create_index(dialect: str, table: Table, columns: tuple[str, ...]) -> Fix:
     name = constraint_name("ix", table.name, columns)
     t = qualified_table(dialect, table)
-    args = f"{name!r}, {table.name!r}, {_py(columns)}{_schema_kw(table)}"
+    args = f"{name!r}, {table.name!r}, {py_list(columns)}{schema_kw(table)}"
     if dialect == "postgresql":
         return Fix(f"CREATE INDEX CONCURRENTLY {quote(dialect, name)} ON {t} ({_columns(dialect, columns)});",
                    "with op.get_context().autocommit_block():\n"
@@ -97,14 +97,14 @@ def add_unique(dialect: str, table: Table, columns: tuple[str, ...]) -> Fix:
         return Fix(f"CREATE UNIQUE INDEX CONCURRENTLY {quote(dialect, name)} ON {t} ({cols});\n"
                    f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} UNIQUE USING INDEX {quote(dialect, name)};",
                    "with op.get_context().autocommit_block():\n"
-                   f"    op.create_index({name!r}, {table.name!r}, {_py(columns)}, unique=True, "
+                   f"    op.create_index({name!r}, {table.name!r}, {py_list(columns)}, unique=True, "
                    "postgresql_concurrently=True)\n"
                    f'op.execute("ALTER TABLE {table.name} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")')
     if dialect == "sqlite":
         return Fix(f"CREATE UNIQUE INDEX {quote(dialect, name)} ON {t} ({cols});",
-                   f"op.create_index({name!r}, {table.name!r}, {_py(columns)}, unique=True)")
+                   f"op.create_index({name!r}, {table.name!r}, {py_list(columns)}, unique=True)")
     return Fix(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, name)} UNIQUE ({cols});",
-               f"op.create_unique_constraint({name!r}, {table.name!r}, {_py(columns)})")
+               f"op.create_unique_constraint({name!r}, {table.name!r}, {py_list(columns)})")
 
 
 def add_check(dialect: str, table: Table, name_hint: str, condition: str) -> Fix:
@@ -128,7 +128,7 @@ def add_check(dialect: str, table: Table, name_hint: str, condition: str) -> Fix
 def set_not_null(dialect: str, table: Table, column: Column) -> Fix:
     t = qualified_table(dialect, table)
     c = quote(dialect, column.name)
-    existing = f"existing_type=sa.{_sa_type(column)}"
+    existing = f"existing_type=sa.{sa_type_code(column)}"
     if dialect == "postgresql":
         helper = constraint_name("ck", table.name, [column.name, "not_null"])
         return Fix(f"ALTER TABLE {t} ADD CONSTRAINT {quote(dialect, helper)} CHECK ({c} IS NOT NULL) NOT VALID;\n"
@@ -151,7 +151,7 @@ def set_not_null(dialect: str, table: Table, column: Column) -> Fix:
 def change_type(dialect: str, table: Table, column: Column, new_sql: str, new_sa: str) -> Fix:
     t = qualified_table(dialect, table)
     c = quote(dialect, column.name)
-    alembic = (f"op.alter_column({table.name!r}, {column.name!r}, existing_type=sa.{_sa_type(column)}, "
+    alembic = (f"op.alter_column({table.name!r}, {column.name!r}, existing_type=sa.{sa_type_code(column)}, "
                f"type_=sa.{new_sa})")
     if dialect == "postgresql":
         return Fix(f"-- rewrites the table under an exclusive lock; on a big table add a new column, backfill, "
@@ -159,12 +159,13 @@ def change_type(dialect: str, table: Table, column: Column, new_sql: str, new_sa
     if dialect == "sqlite":
         return Fix(f"-- SQLite cannot change a column's type: rebuild {table.name} (Alembic batch mode)",
                    f"with op.batch_alter_table({table.name!r}) as batch:\n    batch.alter_column({column.name!r}, "
-                   f"existing_type=sa.{_sa_type(column)}, type_=sa.{new_sa})")
+                   f"existing_type=sa.{sa_type_code(column)}, type_=sa.{new_sa})")
     null = "" if column.nullable else " NOT NULL"
     return Fix(f"ALTER TABLE {t} MODIFY {c} {new_sql}{null};", alembic)
 
 
-def _sa_type(column: Column) -> str:
+def sa_type_code(column: Column) -> str:
+    """The column's type as ``sa.`` code for an Alembic operation."""
     text = repr(column.type)
     return text if text[:1].isupper() else type(column.type).__name__ + "()"
 

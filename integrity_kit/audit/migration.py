@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from integrity_kit import __version__
-from integrity_kit.audit.fixes import constraint_name
+from integrity_kit.audit.fixes import constraint_name, py_list, schema_kw
 from integrity_kit.audit.model import Finding
 from integrity_kit.schema import Column, Snapshot, Table
 from integrity_kit.schema.coltypes import neutral
@@ -73,14 +73,6 @@ def _cleanup(plan: Plan, finding: Finding) -> None:
             plan.cleanups.append(f"    {line}")
 
 
-def _py(values) -> str:
-    return "[" + ", ".join(repr(value) for value in values) + "]"
-
-
-def _schema_kw(table: Table) -> str:
-    return f", schema={table.schema!r}" if table.schema else ""
-
-
 def _sa_type(column: Column, dialect: str) -> str:
     kind, *details = neutral(column.type, dialect)
     if kind == "integer":
@@ -103,23 +95,35 @@ def _sa_type(column: Column, dialect: str) -> str:
 
 def _index(plan: Plan, table: Table, columns, *, unique: bool = False) -> None:
     name = constraint_name("uq" if unique else "ix", table.name, columns)
-    args = f"{name!r}, {table.name!r}, {_py(columns)}{', unique=True' if unique else ''}{_schema_kw(table)}"
+    args = f"{name!r}, {table.name!r}, {py_list(columns)}{', unique=True' if unique else ''}{schema_kw(table)}"
     if plan.dialect == "postgresql":
         plan.outside_transaction.append(f"op.create_index({args}, postgresql_concurrently=True)")
         if unique:
             plan.outside_transaction.append(
                 f'op.execute("ALTER TABLE {_qualified(table)} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}")')
-            plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='unique'{_schema_kw(table)})")
+            plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='unique'{schema_kw(table)})")
             return
-        plan.undo.append(f"op.drop_index({name!r}, table_name={table.name!r}{_schema_kw(table)})")
+        plan.undo.append(f"op.drop_index({name!r}, table_name={table.name!r}{schema_kw(table)})")
         return
     if unique and plan.dialect in ("mysql", "mariadb"):
-        plan.in_transaction.append(f"op.create_unique_constraint({name!r}, {table.name!r}, {_py(columns)}"
-                                   f"{_schema_kw(table)})")
-        plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='unique'{_schema_kw(table)})")
+        plan.in_transaction.append(f"op.create_unique_constraint({name!r}, {table.name!r}, {py_list(columns)}"
+                                   f"{schema_kw(table)})")
+        plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='unique'{schema_kw(table)})")
         return
     plan.in_transaction.append(f"op.create_index({args})")
-    plan.undo.append(f"op.drop_index({name!r}, table_name={table.name!r}{_schema_kw(table)})")
+    plan.undo.append(f"op.drop_index({name!r}, table_name={table.name!r}{schema_kw(table)})")
+
+
+def _in_batch(plan: Plan, table: Table, operation: str, undo: str) -> None:
+    """SQLite: one operation in the table's rebuild, and its inverse for downgrade()."""
+    plan.batches[table.name].append(f"batch.{operation}")
+    plan.undo.append(f"with op.batch_alter_table({table.name!r}) as batch:\n        batch.{undo}")
+
+
+def _validate_later(plan: Plan, table: Table, name: str) -> None:
+    """PostgreSQL: validate a NOT VALID constraint outside the migration's transaction."""
+    if plan.dialect == "postgresql":
+        plan.outside_transaction.append(f'op.execute("ALTER TABLE {_qualified(table)} VALIDATE CONSTRAINT {name}")')
 
 
 def _qualified(table: Table) -> str:
@@ -132,11 +136,9 @@ def _foreign_key(plan: Plan, finding: Finding, table: Table, snapshot: Snapshot)
     if not table.covering(columns):
         _index(plan, table, columns)
     name = constraint_name("fk", table.name, columns, target["table"])
-    args = f"{name!r}, {target['table']!r}, {_py(columns)}, {_py(target_columns)}"
+    args = f"{name!r}, {target['table']!r}, {py_list(columns)}, {py_list(target_columns)}"
     if plan.dialect == "sqlite":
-        plan.batches[table.name].append(f"batch.create_foreign_key({args})")
-        plan.undo.append(f"with op.batch_alter_table({table.name!r}) as batch:\n"
-                         f"        batch.drop_constraint({name!r}, type_='foreignkey')")
+        _in_batch(plan, table, f"create_foreign_key({args})", f"drop_constraint({name!r}, type_='foreignkey')")
         return
     schemas = ""
     if table.schema:
@@ -145,10 +147,9 @@ def _foreign_key(plan: Plan, finding: Finding, table: Table, snapshot: Snapshot)
         schemas += f", referent_schema={target['schema']!r}"
     valid = ", postgresql_not_valid=True" if plan.dialect == "postgresql" else ""
     plan.in_transaction.append(f"op.create_foreign_key({name!r}, {table.name!r}, {target['table']!r}, "
-                               f"{_py(columns)}, {_py(target_columns)}{schemas}{valid})")
-    if plan.dialect == "postgresql":
-        plan.outside_transaction.append(f'op.execute("ALTER TABLE {_qualified(table)} VALIDATE CONSTRAINT {name}")')
-    plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='foreignkey'{_schema_kw(table)})")
+                               f"{py_list(columns)}, {py_list(target_columns)}{schemas}{valid})")
+    _validate_later(plan, table, name)
+    plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='foreignkey'{schema_kw(table)})")
 
 
 def _unindexed(plan: Plan, finding: Finding, table: Table, snapshot: Snapshot) -> None:
@@ -166,36 +167,33 @@ def _check(plan: Plan, finding: Finding, table: Table, snapshot: Snapshot) -> bo
         return False
     name = constraint_name("ck", table.name, [finding.columns[0] if finding.columns else "check"])
     if plan.dialect == "sqlite":
-        plan.batches[table.name].append(f"batch.create_check_constraint({name!r}, {condition!r})")
-        plan.undo.append(f"with op.batch_alter_table({table.name!r}) as batch:\n"
-                         f"        batch.drop_constraint({name!r}, type_='check')")
+        _in_batch(plan, table, f"create_check_constraint({name!r}, {condition!r})",
+                  f"drop_constraint({name!r}, type_='check')")
         return
     valid = ", postgresql_not_valid=True" if plan.dialect == "postgresql" else ""
     plan.in_transaction.append(f"op.create_check_constraint({name!r}, {table.name!r}, {condition!r}"
-                               f"{_schema_kw(table)}{valid})")
-    if plan.dialect == "postgresql":
-        plan.outside_transaction.append(f'op.execute("ALTER TABLE {_qualified(table)} VALIDATE CONSTRAINT {name}")')
-    plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='check'{_schema_kw(table)})")
+                               f"{schema_kw(table)}{valid})")
+    _validate_later(plan, table, name)
+    plan.undo.append(f"op.drop_constraint({name!r}, {table.name!r}, type_='check'{schema_kw(table)})")
 
 
 def _not_null(plan: Plan, finding: Finding, table: Table, snapshot: Snapshot) -> None:
     column = table.column(finding.columns[0])
     existing = f"existing_type={_sa_type(column, plan.dialect)}"
     if plan.dialect == "sqlite":
-        plan.batches[table.name].append(f"batch.alter_column({column.name!r}, {existing}, nullable=False)")
-        plan.undo.append(f"with op.batch_alter_table({table.name!r}) as batch:\n"
-                         f"        batch.alter_column({column.name!r}, {existing}, nullable=True)")
+        _in_batch(plan, table, f"alter_column({column.name!r}, {existing}, nullable=False)",
+                  f"alter_column({column.name!r}, {existing}, nullable=True)")
         return
-    alter = f"op.alter_column({table.name!r}, {column.name!r}, {existing}, nullable=False{_schema_kw(table)})"
+    alter = f"op.alter_column({table.name!r}, {column.name!r}, {existing}, nullable=False{schema_kw(table)})"
     if plan.dialect == "postgresql":
         # A validated IS NOT NULL check lets SET NOT NULL skip its own full scan under an exclusive lock.
         helper = constraint_name("ck", table.name, [column.name, "not_null"])
         plan.in_transaction.append(f"op.create_check_constraint({helper!r}, {table.name!r}, "
-                                   f"'{column.name} IS NOT NULL'{_schema_kw(table)}, postgresql_not_valid=True)")
+                                   f"'{column.name} IS NOT NULL'{schema_kw(table)}, postgresql_not_valid=True)")
         plan.outside_transaction += [f'op.execute("ALTER TABLE {_qualified(table)} VALIDATE CONSTRAINT {helper}")',
                                      alter,
                                      f"op.drop_constraint({helper!r}, {table.name!r}, type_='check'"
-                                     f"{_schema_kw(table)})"]
+                                     f"{schema_kw(table)})"]
     else:
         plan.in_transaction.append(alter)
     plan.undo.append(alter.replace("nullable=False", "nullable=True"))
@@ -205,29 +203,28 @@ def _money(plan: Plan, finding: Finding, table: Table, snapshot: Snapshot) -> No
     column = table.column(finding.columns[0])
     existing = f"existing_type={_sa_type(column, plan.dialect)}, existing_nullable={column.nullable}"
     if plan.dialect == "sqlite":
-        plan.batches[table.name].append(f"batch.alter_column({column.name!r}, {existing}, type_={MONEY_TYPE})")
-        plan.undo.append(f"with op.batch_alter_table({table.name!r}) as batch:\n"
-                         f"        batch.alter_column({column.name!r}, type_={_sa_type(column, plan.dialect)})")
+        _in_batch(plan, table, f"alter_column({column.name!r}, {existing}, type_={MONEY_TYPE})",
+                  f"alter_column({column.name!r}, type_={_sa_type(column, plan.dialect)})")
         return
     plan.in_transaction.append("# rewrites the table under an exclusive lock: on a big table add a NUMERIC column, "
                                "backfill it in batches, switch, drop the old one")
     plan.in_transaction.append(f"op.alter_column({table.name!r}, {column.name!r}, {existing}, type_={MONEY_TYPE}"
-                               f"{_schema_kw(table)})")
+                               f"{schema_kw(table)})")
     plan.undo.append(f"op.alter_column({table.name!r}, {column.name!r}, type_={_sa_type(column, plan.dialect)}"
-                     f"{_schema_kw(table)})")
+                     f"{schema_kw(table)})")
 
 
 def _drop_index(plan: Plan, finding: Finding, table: Table, snapshot: Snapshot) -> None:
     name = finding.evidence.get("index")
     if plan.dialect == "postgresql":
-        plan.outside_transaction.append(f"op.drop_index({name!r}, table_name={table.name!r}{_schema_kw(table)}, "
+        plan.outside_transaction.append(f"op.drop_index({name!r}, table_name={table.name!r}{schema_kw(table)}, "
                                         "postgresql_concurrently=True)")
     else:
-        plan.in_transaction.append(f"op.drop_index({name!r}, table_name={table.name!r}{_schema_kw(table)})")
+        plan.in_transaction.append(f"op.drop_index({name!r}, table_name={table.name!r}{schema_kw(table)})")
     index = next((i for i in table.indexes if i.name == name), None)
     if index is not None and not index.has_expressions:
-        plan.undo.append(f"op.create_index({name!r}, {table.name!r}, {_py(index.columns)}, unique={index.unique}"
-                         f"{_schema_kw(table)})")
+        plan.undo.append(f"op.create_index({name!r}, {table.name!r}, {py_list(index.columns)}, unique={index.unique}"
+                         f"{schema_kw(table)})")
 
 
 _PLANNERS = {

@@ -319,12 +319,7 @@ class ForeignKeyTypeMismatch(Rule):
                         target={"table": target.name, "columns": [referred]},
                         evidence={"type": column.type_sql, "referred_type": parent.type_sql},
                         fix=fixes.change_type(snapshot.dialect, table, column, parent.type_sql,
-                                              _sa_name(parent)))
-
-
-def _sa_name(column: Column) -> str:
-    text = repr(column.type)
-    return text if text[:1].isupper() else type(column.type).__name__ + "()"
+                                              fixes.sa_type_code(parent)))
 
 
 class ForeignKeyNotEnforced(Rule):
@@ -369,13 +364,13 @@ class ForeignKeyNotEnforced(Rule):
                     yield self.finding(
                         table, fk.columns, f"{table.name} uses {table.engine}, which ignores its foreign key to "
                         f"{fk.referred}", target=target,
-                        fix=_fix(f"ALTER TABLE {fixes.quote(snapshot.dialect, table.name)} ENGINE = InnoDB;",
+                        fix=fixes.Fix(f"ALTER TABLE {fixes.quote(snapshot.dialect, table.name)} ENGINE = InnoDB;",
                                  f'op.execute("ALTER TABLE {table.name} ENGINE = InnoDB")'))
                 elif not fk.validated:
                     yield self.finding(
                         table, fk.columns, f"foreign key {fk.name} on {table.qualified_name} is NOT VALID: rows "
                         "that existed when it was added were never checked", target=target,
-                        fix=_fix(f"ALTER TABLE {fixes.qualified_table(snapshot.dialect, table)} VALIDATE "
+                        fix=fixes.Fix(f"ALTER TABLE {fixes.qualified_table(snapshot.dialect, table)} VALIDATE "
                                  f"CONSTRAINT {fixes.quote(snapshot.dialect, fk.name or '')};",
                                  f'op.execute("ALTER TABLE {table.name} VALIDATE CONSTRAINT {fk.name}")'))
 
@@ -390,13 +385,10 @@ class ForeignKeyNotEnforced(Rule):
             tables[0], (), f"the foreign keys of {len(tables)} table(s) ({', '.join(names)}) are enforced only on "
             "connections that run PRAGMA foreign_keys = ON; SQLite's default, and the audit's connection, is off",
             severity=Severity.WARNING, evidence={"tables": names},
-            fix=_fix("PRAGMA foreign_keys = ON;  -- on every connection",
+            fix=fixes.Fix("PRAGMA foreign_keys = ON;  -- on every connection",
                      '@event.listens_for(engine, "connect")\ndef _fk_on(dbapi, _):\n'
                      '    dbapi.execute("PRAGMA foreign_keys = ON")'))
 
-
-def _fix(sql: str, alembic: str):
-    return fixes.Fix(sql, alembic)
 
 
 class ForeignKeyViolations(DataRule):
