@@ -4,43 +4,14 @@ fixes; on damaged data the clean-up is written out as comments, never run."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from click.testing import CliRunner
-from sqlalchemy import Engine
 
 from examples.ecommerce import database, sample_data
 from integrity_kit.audit import audit
+from integrity_kit.audit.apply import apply_revision, script_directory
 from integrity_kit.cli import cli
-
-ENV_PY = '''
-from alembic import context
-
-config = context.config
-connection = config.attributes["connection"]
-sqlite = connection.dialect.name == "sqlite"
-if sqlite:  # a batch rebuild must not cascade deletes: foreign keys off around it
-    connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
-    connection.commit()
-context.configure(connection=connection, transaction_per_migration=True, render_as_batch=sqlite)
-with context.begin_transaction():
-    context.run_migrations()
-'''
-
-
-def _apply(engine: Engine, revision_file: Path, scripts: Path) -> None:
-    (scripts / "versions").mkdir(parents=True)
-    (scripts / "env.py").write_text(ENV_PY)
-    (scripts / "script.py.mako").write_text("")
-    (scripts / "versions" / revision_file.name).write_text(revision_file.read_text())
-    config = Config()
-    config.set_main_option("script_location", str(scripts))
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
 
 
 def test_applying_the_fix_migration_clears_what_it_fixes(app_engine, engine_url, tmp_path) -> None:
@@ -58,7 +29,7 @@ def test_applying_the_fix_migration_clears_what_it_fixes(app_engine, engine_url,
     expected_gone |= {f["fingerprint"] for f in before if f["rule"] == "missing-check-constraint"
                       and "…" not in f["evidence"].get("condition", "…")}
     assert len(expected_gone) >= 20
-    _apply(app_engine, revision, tmp_path / "scripts")
+    apply_revision(app_engine, revision.read_text(), tmp_path / "scripts")
     after = audit(url)
     assert expected_gone.isdisjoint({f.fingerprint for f in after.findings})
     assert not [f for f in after.findings if f.rule == "missing-foreign-key"]
@@ -87,10 +58,7 @@ def test_the_fix_migration_passes_our_own_migration_linter(app_engine, engine_ur
     from integrity_kit.migrations.linter import lint
 
     database.create_schema(app_engine, legacy=True)
-    scripts = tmp_path / "scripts"
-    (scripts / "versions").mkdir(parents=True)
-    (scripts / "env.py").write_text(ENV_PY)
-    (scripts / "script.py.mako").write_text("")
+    scripts = script_directory(tmp_path / "scripts")
     revision = scripts / "versions" / "fix.py"
     url = engine_url.render_as_string(hide_password=False)
     assert CliRunner().invoke(cli, ["audit", url, "--fix-migration", str(revision)]).exit_code == 1
