@@ -25,6 +25,7 @@ class _Group(click.Group):
         "queries": "integrity_kit.queries.command:queries_command",
         "race": "integrity_kit.races.command:race_command",
         "anomalies": "integrity_kit.races.command:anomalies_command",
+        "demo": "integrity_kit.demo.command:demo_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -58,31 +59,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage error or the database could not be analysed.
     """
     ctx.ensure_object(dict)["debug"] = debug
-
-
-# Capabilities that later work fills in. Each says so plainly and exits 2 rather than printing anything that
-# could be mistaken for a result.
-_PLANNED = {
-    "demo": "The whole story on an embedded SQLite database, no setup.",
-}
-
-
-def _planned_command(name: str, summary: str) -> click.Command:
-    @click.command(
-        name=name,
-        help=f"{summary}\n\nNot built yet: this command exits with code 2.",
-        short_help=f"{summary} (not built yet)",
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    )
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args: tuple[str, ...]) -> None:
-        raise IntegrityKitError(f"'integrity-kit {name}' is not built yet")
-
-    return command
-
-
-for _name, _summary in _PLANNED.items():
-    cli.add_command(_planned_command(_name, _summary))
 
 
 def main() -> None:

@@ -15,9 +15,10 @@ Each flaw below is one the audit must find and a lesson fixes; they are on purpo
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import DateTime, Engine, Float, ForeignKey, Integer, String, Text, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, joinedload, mapped_column, relationship
 
 from examples.ecommerce.serialization import SerializerMixin
 
@@ -109,3 +110,16 @@ class OrderItem(SerializerMixin, LegacyBase):
 
     order: Mapped[Order] = relationship(back_populates="items")
     product: Mapped[Product] = relationship(primaryjoin="foreign(OrderItem.product_id) == Product.id")
+
+
+def list_products(engine: Engine, *, limit: int = 20, eager: bool = False) -> list[dict[str, Any]]:
+    """The product page as a first project writes it: one query for the page, then, as each product is serialized
+    with its category, one lazy load per product: an N+1 that grows with the page.
+
+    ``eager=True`` is the one-line fix, ``joinedload(Product.category)``: the categories come in the same SELECT.
+    """
+    query = select(Product).order_by(Product.id).limit(limit)
+    if eager:
+        query = query.options(joinedload(Product.category))
+    with Session(engine) as session:
+        return [product.to_dict(include=("category",)) for product in session.scalars(query)]

@@ -39,13 +39,19 @@ class Plan:
     undo: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     fixed: list[Finding] = field(default_factory=list)
+    indexes: dict[str, list[tuple[str, ...]]] = field(default_factory=lambda: defaultdict(list))  # planned, per table
+
+    def covered(self, table: Table, columns) -> bool:
+        """An index planned in this revision already leads with exactly these columns (in any order)."""
+        wanted = set(columns)
+        return any(set(planned[:len(wanted)]) == wanted for planned in self.indexes[_qualified(table)])
 
 
-def write_fix_migration(findings: list[Finding], snapshot: Snapshot, url: str, *, down_revision: str | None = None,
-                        revision: str | None = None) -> str:
-    """The text of an Alembic revision file that fixes ``findings`` on ``snapshot``'s engine."""
+def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
+    """What a fix migration for ``findings`` would do on ``snapshot``'s engine, step by step."""
     plan = Plan(snapshot.dialect)
-    for finding in findings:
+    # Unique keys first: an index for a foreign key that a new unique key leads with would be redundant.
+    for finding in sorted(findings, key=lambda finding: finding.rule != "missing-unique-constraint"):
         table = snapshot.table(finding.table, finding.schema) if snapshot.has_table(finding.table, finding.schema) \
             else None
         planner = _PLANNERS.get(finding.rule)
@@ -56,7 +62,13 @@ def write_fix_migration(findings: list[Finding], snapshot: Snapshot, url: str, *
             continue
         _cleanup(plan, finding)
         plan.fixed.append(finding)
-    return _render(plan, url, revision or uuid.uuid4().hex[:12], down_revision)
+    return plan
+
+
+def write_fix_migration(findings: list[Finding], snapshot: Snapshot, url: str, *, down_revision: str | None = None,
+                        revision: str | None = None) -> str:
+    """The text of an Alembic revision file that fixes ``findings`` on ``snapshot``'s engine."""
+    return render_plan(plan_fixes(findings, snapshot), url, revision=revision, down_revision=down_revision)
 
 
 def _cleanup(plan: Plan, finding: Finding) -> None:
@@ -94,6 +106,9 @@ def _sa_type(column: Column, dialect: str) -> str:
 
 
 def _index(plan: Plan, table: Table, columns, *, unique: bool = False) -> None:
+    if not unique and plan.covered(table, columns):
+        return
+    plan.indexes[_qualified(table)].append(tuple(columns))
     name = constraint_name("uq" if unique else "ix", table.name, columns)
     args = f"{name!r}, {table.name!r}, {py_list(columns)}{', unique=True' if unique else ''}{schema_kw(table)}"
     if plan.dialect == "postgresql":
@@ -244,7 +259,8 @@ def _unique_lines(lines: list[str]) -> list[str]:
     return list(dict.fromkeys(lines))  # two findings may ask for the same index
 
 
-def _render(plan: Plan, url: str, revision: str, down_revision: str | None) -> str:
+def render_plan(plan: Plan, url: str, *, revision: str | None = None, down_revision: str | None = None) -> str:
+    revision = revision or uuid.uuid4().hex[:12]
     lines = [f'"""integrity-kit fixes for {url}', "",
              f"{len(plan.fixed)} finding(s) fixed by this revision; read it before you run it.", ""]
     if plan.skipped:
