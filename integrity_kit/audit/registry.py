@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from integrity_kit.audit.model import Rule
-from integrity_kit.audit.rules.domain import CheckViolations, MissingCheckConstraint, MissingNotNull
+from integrity_kit.audit.rules.domain import (
+    CheckViolations,
+    DerivedTotalMismatch,
+    MissingCheckConstraint,
+    MissingNotNull,
+)
 from integrity_kit.audit.rules.indexes import InvalidIndex, RedundantIndex, TableWithoutIndex
 from integrity_kit.audit.rules.keys import (
     ForeignKeyNotEnforced,
@@ -38,6 +43,7 @@ RULES: tuple[type[Rule], ...] = (
     MissingNotNull,
     MissingCheckConstraint,
     CheckViolations,
+    DerivedTotalMismatch,
     FloatForMoney,
     MoneyType,
     TimestampWithoutTimeZone,

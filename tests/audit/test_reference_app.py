@@ -95,10 +95,31 @@ def test_the_damage_in_the_legacy_sample_data_is_found_by_its_keys(app_engine) -
     assert negative.evidence["sample_keys"] == damage.negative_stock_products
     with app_engine.connect() as connection:
         assert negative.evidence["rows_checked"] == connection.exec_driver_sql("SELECT COUNT(*) FROM products").scalar()
+        orders = connection.exec_driver_sql("SELECT COUNT(*) FROM orders").scalar()
+    assert damage.mistotalled_orders
+    mistotalled = by_rule[("derived-total-mismatch", "orders", ("total_amount",))]
+    assert mistotalled.evidence["sample_keys"] == damage.mistotalled_orders
+    assert mistotalled.evidence["mismatched_rows"] == len(damage.mistotalled_orders)
+    assert mistotalled.evidence["rows_checked"] == orders
     assert all(s.lstrip().split()[0].upper() in ("SELECT", "SET", "START", "PRAGMA", "SAVEPOINT", "RELEASE",
                                                  "ROLLBACK", "SHOW", "WITH") for s in statements), statements
-    schema_only, _ = audited(app_engine, select=["duplicate-rows", "check-violations"], data=False)
+    schema_only, _ = audited(app_engine, select=["duplicate-rows", "check-violations", "derived-total-mismatch"],
+                             data=False)
     assert schema_only.findings == []
+
+
+def test_the_reference_data_has_totals_that_agree_with_their_lines(app_engine) -> None:
+    from examples.ecommerce import sample_data
+
+    database.create_schema(app_engine)
+    sample_data.load(app_engine, rows=2000)
+    report, _ = audited(app_engine, select=["derived-total-mismatch", "check-violations", "foreign-key-violations"])
+    assert report.findings == [] and report.not_analysed == []
+    # The rule did look: one cent off on one order, and that order is reported.
+    with app_engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE orders SET total_amount = total_amount + 0.01 WHERE id = 3")
+    report, _ = audited(app_engine, select=["derived-total-mismatch"])
+    assert [(f.table, f.evidence["sample_keys"]) for f in report.findings] == [("orders", [3])]
 
 
 def test_sample_rows_bounds_what_the_probes_read(app_engine) -> None:

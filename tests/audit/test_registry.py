@@ -21,6 +21,8 @@ DESIGN_NAMES = {
     "money-type", "timestamp-without-time-zone", "sentinel-default-on-reference", "redundant-index",
     "invalid-index", "table-without-index", "schema-drift",
 }
+# Rules added since, named the same way (additions are fine, renames are not).
+ADDED_NAMES = {"derived-total-mismatch"}
 
 
 def _all_subclasses(cls):
@@ -44,7 +46,7 @@ def test_every_rule_class_is_registered_once() -> None:
 
 def test_rule_names_come_from_the_design() -> None:
     names = {rule.name for rule in RULES}
-    assert names == DESIGN_NAMES
+    assert names == DESIGN_NAMES | ADDED_NAMES
 
 
 def test_every_rule_is_documented_in_four_sections() -> None:

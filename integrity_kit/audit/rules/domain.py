@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from integrity_kit.audit import fixes
 from integrity_kit.audit.columns import is_count, is_money, is_natural_key, is_status
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
-from integrity_kit.audit.naming import family
+from integrity_kit.audit.naming import family, table_key, words
+from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.schema import Column, Snapshot, Table
 
 
@@ -167,3 +170,167 @@ class CheckViolations(DataRule):
                     fix=fixes.Fix(f"-- correct these rows first, e.g.\nSELECT * FROM "
                                   f"{fixes.qualified_table(snapshot.dialect, table)} WHERE NOT ({condition});",
                                   f"# correct the rows, then: op.create_check_constraint(..., {condition!r})"))
+
+
+@dataclass(frozen=True)
+class _Derivation:
+    """``parent.total`` should equal ``SUM(child.quantity * child.price)`` over the child rows of ``reference``."""
+
+    parent: Table
+    total: Column
+    child: Table
+    reference: str
+    quantity: str
+    price: str
+    link: str
+
+
+def _total_column(table: Table) -> Column | None:
+    """The one money-like total of a table whose only money column it is: with tax, shipping or a discount beside
+    it, the total is not just the sum of the lines, and the rule does not guess the formula."""
+    totals = [c for c in table.columns if _is_total(c.name) and family(c) in ("integer", "numeric", "float")]
+    others = [c for c in table.columns if is_money(c.name) and c not in totals]
+    return totals[0] if len(totals) == 1 and not others else None
+
+
+def _is_total(name: str) -> bool:
+    parts = words(name)
+    return parts in (["total"], ["total", "amount"], ["total", "price"]) or (len(parts) > 1 and parts[-1] == "total")
+
+
+def _one(columns: list[Column], preferred: tuple[str, ...]) -> str | None:
+    for name in preferred:
+        exact = [c.name for c in columns if "_".join(words(c.name)) == name]
+        if len(exact) == 1:
+            return exact[0]
+    return columns[0].name if len(columns) == 1 else None
+
+
+def _quantity_and_price(table: Table) -> tuple[str, str] | None:
+    numbers = [c for c in table.columns if family(c) in ("integer", "numeric", "float")]
+    quantities = [c for c in numbers if words(c.name)[-1:] in (["quantity"], ["qty"])]
+    # A line's `total_price` or `list_price` is not what one unit was charged.
+    prices = [c for c in numbers if words(c.name)[-1:] == ["price"]
+              and not {"total", "line", "list", "original"} & set(words(c.name))]
+    quantity, price = _one(quantities, ("quantity", "qty")), _one(prices, ("unit_price", "price"))
+    return (quantity, price) if quantity and price else None
+
+
+def _derivations(snapshot: Snapshot) -> Iterator[_Derivation]:
+    inferred: dict[tuple[str | None, str], list[tuple[str, str | None, str, str]]] = {}
+    for finding in MissingForeignKey().check(snapshot):
+        target = finding.target or {}
+        inferred.setdefault((finding.schema, finding.table), []).append(
+            (finding.columns[0], target.get("schema"), target["table"], target["columns"][0]))
+    for parent in snapshot.tables:
+        total = _total_column(parent)
+        pk = parent.primary_key.columns if parent.primary_key else ()
+        if total is None or len(pk) != 1:
+            continue
+        found = []
+        for child in snapshot.tables:
+            lines = _quantity_and_price(child) if child is not parent else None
+            if lines is None:
+                continue
+            links = [(fk.columns[0], "declared foreign key") for fk in child.foreign_keys
+                     if len(fk.columns) == 1 and snapshot.referred_table(fk) is parent and fk.referred_columns == pk]
+            links += [(column, "inferred reference (as missing-foreign-key)")
+                      for column, schema, name, key in inferred.get((child.schema, child.name), ())
+                      if (schema, name, key) == (parent.schema, parent.name, pk[0])]
+            if len(links) == 1:  # two references to one parent (order_id, refund_of_order_id): no guessing
+                found.append(_Derivation(parent, total, child, links[0][0], *lines, links[0][1]))
+        # Several line tables for one parent: prefer the one named after it (order_items for orders).
+        named = [d for d in found if table_key(d.child.name).startswith(table_key(parent.name))]
+        chosen = found if len(found) == 1 else named
+        if len(chosen) == 1:
+            yield chosen[0]
+
+
+class DerivedTotalMismatch(DataRule):
+    """A stored total that disagrees with the sum of its own lines.
+
+    ## What it checks
+
+    A table with one money-like total column (`total`, `total_amount`, `*_total`) and no other money column, and
+    a line table that refers to it (a declared foreign key, or the reference `missing-foreign-key` infers) with
+    a quantity and a unit price column (`quantity`/`qty`, `unit_price`/`price`). One grouped outer join counts the
+    parents whose total differs from `SUM(quantity * unit_price)` of their lines by more than half a unit of the
+    total's last decimal (half a cent for floats, plus a millionth of the total for single-precision `FLOAT`);
+    a parent without lines sums to 0, a NULL total is not judged. Ambiguous shapes are skipped rather than
+    guessed: tax, shipping or discount columns beside the total, two references from one line table, or two
+    line tables where neither is named after the parent. With `--no-data` the rule does not run: only the rows
+    can say whether totals agree. `--sample-rows N` examines N parents, each with all its lines.
+
+    ## Why it matters
+
+    The customer was charged the total, the warehouse ships the lines: when they disagree, one of them is wrong,
+    and every report that sums orders disagrees with every report that sums order lines. It happens when a total
+    is computed in application code and a line is edited later, or written in a different transaction.
+
+    ## Example
+
+    ```sql
+    INSERT INTO orders (id, total_amount) VALUES (7, 30.00);
+    INSERT INTO order_items (order_id, quantity, price) VALUES (7, 2, 10.00);  -- the lines sum to 20.00
+    ```
+
+    ## How to fix
+
+    Decide for each listed row which side is right (the evidence shows both sums). If the lines are, recompute
+    the totals from them (the fix's `UPDATE`, reviewed first). Then stop the drift: write the total in the same
+    transaction as its lines, from the lines, or stop storing it and sum the lines when reading.
+    """
+
+    code = "IK304"
+    name = "derived-total-mismatch"
+    severity = Severity.ERROR
+    summary = "A stored total disagrees with the sum of its lines (quantity x unit price)."
+
+    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+        for d in _derivations(snapshot):
+            tolerance, relative = _tolerance(d.total)
+            formula = f"SUM({d.child.name}.{d.quantity} * {d.child.name}.{d.price})"
+            evidence = self.measure(f"{d.parent.qualified_name}.{d.total.name} = {formula}",
+                                    functools.partial(probe.derived_totals, d.parent, d.total.name, d.child,
+                                                      d.reference, d.quantity, d.price, tolerance=tolerance,
+                                                      relative=relative))
+            if evidence is None or not evidence.count:
+                continue
+            shown = "; ".join(f"{s['key']}: {s['total']} stored, {s['items_total']} from the lines"
+                              for s in evidence.samples[:3])
+            yield self.finding(
+                d.parent, (d.total.name,), f"{evidence.count} of {evidence.rows_checked} row(s) of "
+                f"{d.parent.qualified_name} have a {d.total.name} that differs from their {d.child.name} lines "
+                f"({formula} by {d.reference}), e.g. {shown}",
+                confidence=0.95 if d.link.startswith("declared") else 0.8,
+                target={"table": d.child.name, "columns": [d.quantity, d.price],
+                        **({"schema": d.child.schema} if d.child.schema else {})},
+                evidence={**{k: v for k, v in evidence.to_dict("mismatched_rows").items() if k != "sample_keys"},
+                          "sample_keys": [s["key"] for s in evidence.samples], "sample_totals": evidence.samples,
+                          "formula": formula, "joined_by": f"{d.child.name}.{d.reference} ({d.link})",
+                          "tolerance": tolerance, **({"relative_tolerance": relative} if relative else {})},
+                fix=_recompute(snapshot.dialect, d, tolerance, relative))
+
+
+def _tolerance(total: Column) -> tuple[float, float]:
+    """Half a unit of the total's last decimal; floats get half a cent, and single-precision ones a millionth of
+    the total more (a 4-byte FLOAT keeps about seven digits)."""
+    kind = family(total)
+    if kind == "integer":
+        return 0.5, 0.0
+    scale = getattr(total.type, "scale", None)
+    if kind == "numeric" and scale is not None:
+        return 0.5 * 10 ** -scale, 0.0
+    return 0.005, (1e-6 if kind == "float" else 0.0)
+
+
+def _recompute(dialect: str, d: _Derivation, tolerance: float, relative: float) -> fixes.Fix:
+    q = functools.partial(fixes.quote, dialect)
+    key = q(d.parent.primary_key.columns[0])
+    lines = (f"(SELECT COALESCE(SUM(i.{q(d.quantity)} * i.{q(d.price)}), 0) FROM "
+             f"{fixes.qualified_table(dialect, d.child)} AS i WHERE i.{q(d.reference)} = p.{key})")
+    allowed = f"{tolerance!r}" + (f" + ABS(p.{q(d.total.name)}) * {relative!r}" if relative else "")
+    update = (f"UPDATE {fixes.qualified_table(dialect, d.parent)} AS p SET {q(d.total.name)} = {lines} "
+              f"WHERE ABS(p.{q(d.total.name)} - {lines}) > {allowed};")
+    sql = f"-- review first: this trusts the lines over the stored totals (see the evidence for both sums)\n{update}"
+    return fixes.Fix(sql, f"op.execute({update.rstrip(';')!r})  # review first, in a data migration of its own")
