@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from examples.ecommerce import sample_data
 from integrity_kit.demo.story import Demo
 
-DEMO_ROWS = sample_data.DEFAULT_ROWS
+DEMO_ROWS = 5_000  # enough for every kind of damage and the N+1 to show; the whole demo stays in seconds
 
 
 @click.command("demo", short_help="The whole story on an embedded SQLite database, no setup.")

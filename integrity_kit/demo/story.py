@@ -20,12 +20,12 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from examples.ecommerce import database, legacy, sample_data
 from integrity_kit.audit import Finding, Report, audit
 from integrity_kit.audit.apply import apply_revision
 from integrity_kit.audit.migration import plan_fixes, render_plan
 from integrity_kit.connect import mask_url
 from integrity_kit.demo.cleanup import BLOCKING, CleanupStep, plan_cleanup, run_cleanup
+from integrity_kit.demo.shop import DemoShop, Planted, load_shop
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.queries import capture
 from integrity_kit.races import RaceResult, RaceSpace
@@ -53,16 +53,6 @@ STEPS = (
      "The proof that a fix worked is the same check, run again, coming back without the errors."),
 )
 
-# Which table each kind of deliberate damage lives in: a damaged row is found when a finding on that table
-# names its key.
-DAMAGE_TABLES = {
-    "orphan_cart_items": ("orphan cart items", "cart_items"),
-    "duplicate_cart_lines": ("duplicate cart lines", "cart_items"),
-    "negative_stock_products": ("products with negative stock", "products"),
-    "mistotalled_orders": ("orders whose total disagrees with their items", "orders"),
-}
-
-
 class DemoFailed(Exception):
     """A step failed; it has been reported already."""
 
@@ -71,8 +61,8 @@ class DemoFailed(Exception):
 class DemoResult:
     database: str
     rows: dict[str, int] = field(default_factory=dict)
-    damage: sample_data.Damage | None = None
-    damage_found: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> (found, planted)
+    planted: list[Planted] = field(default_factory=list)
+    damage_found: dict[str, tuple[int, int]] = field(default_factory=dict)  # label -> (found, planted)
     before: Report | None = None
     naive_statements: int = 0
     fixed_statements: int = 0
@@ -88,17 +78,18 @@ class DemoResult:
 
 class Demo:
     def __init__(self, url: str, workdir: Path, *, console: Console, status: Console, rows: int,
-                 keep: bool = False, reset: bool = False, debug: bool = False) -> None:
+                 keep: bool = False, reset: bool = False, debug: bool = False, shop: DemoShop | None = None) -> None:
         self.url, self.workdir, self.rows, self.keep, self.debug = url, workdir, rows, keep, debug
         self.reset = reset
         self.console, self.status = console, status
-        self.engine: Engine = database.make_engine(url)
+        self.shop = shop or load_shop()
+        self.engine: Engine = self.shop.make_engine(url)
         self.result = DemoResult(database=mask_url(self.engine.url))
 
     def preflight(self) -> None:
         """Bad input before any step runs: an unreachable database, or one that holds the app's tables already."""
         try:
-            present = database.existing_tables(self.engine)
+            present = self.shop.existing_tables(self.engine)
         except SQLAlchemyError as error:
             self.engine.dispose()
             raise IntegrityKitError(f"cannot reach {self.result.database}: {_first_line(error)}") from None
@@ -146,20 +137,18 @@ class Demo:
     # 1 ----------------------------------------------------------------------------------------------------------
     def step_1(self) -> None:
         if self.reset:
-            database.drop_schema(self.engine)
-        database.create_schema(self.engine, legacy=True)
+            self.shop.drop(self.engine)
         with self._progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn()) as progress:
-            task = progress.add_task("sample data", total=sample_data.expected_total(self.rows))
-            loaded = sample_data.load(self.engine, self.rows, legacy=True,
-                                      on_progress=lambda table, count: progress.update(task, advance=count,
-                                                                                       description=table))
-        self.result.rows, self.result.damage = dict(loaded.counts), loaded.damage
-        summary = ", ".join(f"{name} {count:,}" for name, count in loaded.counts.items())
+            task = progress.add_task("sample data", total=self.shop.expected_rows(self.rows))
+            built = self.shop.build_legacy(self.engine, self.rows, lambda table, count: progress.update(
+                task, advance=count, description=table))
+        self.result.rows, self.result.planted = built.counts, built.planted
+        summary = ", ".join(f"{name} {count:,}" for name, count in built.counts.items())
         self.console.print(f"Built the legacy schema in {escape(self.result.database)} and loaded "
-                           f"{sum(loaded.counts.values()):,} rows: {summary}.")
+                           f"{sum(built.counts.values()):,} rows: {summary}.")
         self.console.print("What its schema let in, on purpose, for the audit to find:")
-        for attribute, (label, _) in DAMAGE_TABLES.items():
-            self.console.print(f"  • {label}: {escape(str(getattr(loaded.damage, attribute)))}")
+        for planted in built.planted:
+            self.console.print(f"  • {planted.label}: {escape(str(planted.keys))}")
 
     # 2 ----------------------------------------------------------------------------------------------------------
     def _audit(self) -> Report:
@@ -178,10 +167,10 @@ class Demo:
         if blocked:
             self.console.print("Rows that stand in the way of a fix, with their keys:")
             self.console.print(_evidence_table(blocked))
-        self.result.damage_found = _damage_found(self.result.damage, report.findings)
-        for attribute, (found, planted) in self.result.damage_found.items():
+        self.result.damage_found = _damage_found(self.result.planted, report.findings)
+        for label, (found, planted) in self.result.damage_found.items():
             mark = "[green]✓[/]" if found == planted else "[red]✗[/]"
-            self.console.print(f"  {mark} {DAMAGE_TABLES[attribute][0]}: {found} of {planted} reported with their key")
+            self.console.print(f"  {mark} {escape(label)}: {found} of {planted} reported with their key")
         example = next((f for f in report.findings if f.rule == "missing-foreign-key" and f.fix), None)
         if example is not None:
             self.console.print(f"Every finding carries its fix. For {escape(example.table)}."
@@ -189,8 +178,7 @@ class Demo:
             self.console.print(f"[cyan]{escape(example.fix.sql)}[/]", soft_wrap=True)
         if self.keep:
             self.result.report_path = self._write_html(report)
-        missing = [DAMAGE_TABLES[kind][0] for kind, (found, planted) in self.result.damage_found.items()
-                   if found < planted]
+        missing = [label for label, (found, planted) in self.result.damage_found.items() if found < planted]
         if missing:
             raise IntegrityKitError(f"the audit missed planted damage: {', '.join(missing)}")
 
@@ -206,11 +194,11 @@ class Demo:
     def step_3(self) -> None:
         with capture(self.engine) as naive:
             started = time.perf_counter()
-            products = legacy.list_products(self.engine, limit=PAGE)
+            products = self.shop.list_products(self.engine, limit=PAGE, eager=False)
             naive_ms = (time.perf_counter() - started) * 1000
         with capture(self.engine) as fixed:
             started = time.perf_counter()
-            legacy.list_products(self.engine, limit=PAGE, eager=True)
+            self.shop.list_products(self.engine, limit=PAGE, eager=True)
             fixed_ms = (time.perf_counter() - started) * 1000
         self.result.naive_statements, self.result.fixed_statements = len(naive.statements), len(fixed.statements)
         self.result.n_plus_one = list(naive.n_plus_one)
@@ -331,19 +319,14 @@ def _key(value: Any) -> Any:
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def _damage_found(damage: sample_data.Damage | None, findings: list[Finding]) -> dict[str, tuple[int, int]]:
+def _damage_found(planted: list[Planted], findings: list[Finding]) -> dict[str, tuple[int, int]]:
     """For each kind of planted damage: how many of its rows some finding on the right table names by key."""
-    if damage is None:
-        return {}
     named: dict[str, set] = {}
     for finding in findings:
         for item in finding.evidence.get("sample_keys") or []:
             named.setdefault(finding.table, set()).add(_key(item["key"] if isinstance(item, dict) else item))
-    found = {}
-    for attribute, (_, table) in DAMAGE_TABLES.items():
-        planted = [_key(key) for key in getattr(damage, attribute)]
-        found[attribute] = (sum(key in named.get(table, set()) for key in planted), len(planted))
-    return found
+    return {damage.label: (sum(_key(key) in named.get(damage.table, set()) for key in damage.keys), len(damage.keys))
+            for damage in planted}
 
 
 def _race_line(result: RaceResult) -> str:
