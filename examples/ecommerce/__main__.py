@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import exc
+from sqlalchemy import exc, inspect
 
 from examples.ecommerce import database, sample_data
 from integrity_kit.connect import mask_url
@@ -72,34 +73,57 @@ def init(database_url: str, legacy: bool, rows: int, seed: int, reset: bool) -> 
         engine.dispose()
 
 
+SECRET_KEY_ENV = "ECOMMERCE_SECRET_KEY"
+MIN_SECRET_KEY = 32
+
+
 @cli.command()
 @click.argument("database_url", envvar="DATABASE_URL", required=False)
 @click.option("--port", type=click.IntRange(0, 65535), default=5000, show_default=True, help="Port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. The default keeps the API on this machine; it has no authentication.")
+              help="Address to bind. The default keeps the API on this machine (it is a development server).")
 @click.option("--gateway", "gateway_behaviour", type=click.Choice(["succeed", "decline", "timeout", "raise"]),
               default="succeed", show_default=True,
               help="How the built-in fake payment gateway answers (there is no real gateway).")
 def serve(database_url: str | None, port: int, host: str, gateway_behaviour: str) -> None:
-    """Serve the JSON API for the reference database at DATABASE_URL (create it first with `init`)."""
+    """Serve the JSON API for the reference database at DATABASE_URL (create it first with `init`).
+
+    Cart, checkout, order and payment routes need a token from POST /api/auth/login. Tokens are signed with the
+    key in the ECOMMERCE_SECRET_KEY environment variable (at least 32 characters; an environment variable rather
+    than an option, so the key never shows in the process list). Without it a random key is made at start: tokens
+    then stop working when the server restarts. Sample users log in with the password "sample-password".
+    """
     if not database_url:
         raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
+    secret_key = os.environ.get(SECRET_KEY_ENV) or None
+    if secret_key is not None and len(secret_key) < MIN_SECRET_KEY:
+        raise IntegrityKitError(f"{SECRET_KEY_ENV} is too short: use at least {MIN_SECRET_KEY} random characters, "
+                                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     try:
         from examples.ecommerce.api import create_app
         from examples.ecommerce.payments import FakeGateway
+        from examples.ecommerce.security import QuietRequestHandler
     except ImportError as error:  # Flask lives in the `web` extra
         raise IntegrityKitError(f"serve needs Flask: pip install 'integrity-kit[web]' ({error})") from None
     engine = database.make_engine(database_url)
     shown = mask_url(engine.url)
     missing = set(database.APP_TABLES) - set(database.existing_tables(engine))
+    if not missing:  # a database made before the credentials migration (0008) has no way to log in
+        columns = {column["name"] for column in inspect(engine).get_columns("users")}
+        missing = {f"users.{name}" for name in ("password_hash", "token_version") if name not in columns}
     if missing:
         engine.dispose()
-        raise IntegrityKitError(f"{shown} has no reference schema (missing {', '.join(sorted(missing))}); "
-                                "run `python -m examples.ecommerce init` first")
-    app = create_app(engine, gateway=FakeGateway(gateway_behaviour))
-    Console(stderr=True, highlight=False).print(f"Serving the reference API for {shown} on http://{host}:{port}")
+        raise IntegrityKitError(f"{shown} has no up-to-date reference schema (missing {', '.join(sorted(missing))}); "
+                                "run `python -m examples.ecommerce init` first (or upgrade it to the latest migration)")
+    app = create_app(engine, gateway=FakeGateway(gateway_behaviour), secret_key=secret_key)
+    console = Console(stderr=True, highlight=False)
+    if secret_key is None:
+        console.print(f"No {SECRET_KEY_ENV} set: signing tokens with a random key made for this process "
+                      "(tokens end when it stops)")
+    console.print(f"Serving the reference API for {shown} on http://{host}:{port}")
     try:
-        app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False)
+        app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False,
+                request_handler=QuietRequestHandler)
     finally:
         engine.dispose()
 

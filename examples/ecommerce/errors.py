@@ -8,7 +8,9 @@ from typing import Any
 class DomainError(Exception):
     """A business rule was broken. ``code`` is machine-readable and matches the API's error codes.
 
-    Codes in use: ``VALIDATION_ERROR``, ``INSUFFICIENT_STOCK``, ``PAYMENT_FAILED``, ``NOT_FOUND``, ``CONFLICT``.
+    Codes in use: ``VALIDATION_ERROR``, ``INSUFFICIENT_STOCK``, ``PAYMENT_FAILED``, ``NOT_FOUND``, ``CONFLICT``,
+    ``UNAUTHORIZED`` (no valid token, or wrong credentials), ``RATE_LIMITED`` (too many failures; ``details``
+    has ``retry_after`` in seconds) and ``INTERNAL_ERROR`` (a bug: the body never carries a stack trace).
     """
 
     def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:

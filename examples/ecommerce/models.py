@@ -58,14 +58,27 @@ def _created_at() -> Mapped[dt.datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+# What ``users.password_hash`` holds for an account that has no password (rows from before migration 0008, users
+# created by scripts): no argon2 hash ever equals it, so nobody can log in as that user until a password is set.
+NO_PASSWORD = "!"
+
+
 class User(SerializerMixin, Base):
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("token_version >= 0", name="token_version_non_negative"),)
+    # The hash never leaves the model through to_dict() (an API response, a log line).
+    serialize_exclude = ("password_hash", "token_version")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
     phone_number: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
     full_name: Mapped[str] = mapped_column(String(120), nullable=False)
     created_at: Mapped[dt.datetime] = _created_at()
+    # An argon2id hash in PHC format (algorithm, parameters and the per-user salt travel with it), or NO_PASSWORD.
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False, server_default=NO_PASSWORD)
+    # Signed tokens carry the version they were issued under; logout and password change bump it, so every
+    # earlier token stops working at once without a server-side token list.
+    token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     cart: Mapped[Cart | None] = relationship(back_populates="user", cascade="all, delete-orphan",
                                              passive_deletes=True)

@@ -3,6 +3,12 @@
 The same ``(rows, seed)`` always yields the same rows, so lessons and tests can rely on exact numbers. On the
 legacy schema the data also carries the damage that schema lets in, recorded in :class:`Damage` so a test (or the
 audit's data probes) can check every damaged row is found.
+
+Every sample user of the reference schema can log in with :data:`SAMPLE_PASSWORD` (documented, for demos and
+lessons: never load sample data into a database the public can reach). Hashing a million passwords with argon2
+would take days, so the password is hashed once per load, with a salt derived from the seed, and every sample user
+shares that one real hash; users who sign up through the API get their own random salt. The legacy schema has no
+credentials at all.
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
+from hashlib import blake2b
 
+from argon2 import PasswordHasher
+from argon2.low_level import hash_secret
 from sqlalchemy import Engine, Table, func, select, text
 
 from examples.ecommerce.legacy import LegacyBase
@@ -22,6 +32,7 @@ DEFAULT_ROWS = 5_000
 DEFAULT_SEED = 42
 CHUNK = 2_000
 MAX_LINES = 5
+SAMPLE_PASSWORD = "sample-password"
 
 _FIRST = [
     "Ada",
@@ -264,17 +275,32 @@ def _money(cents: int, legacy: bool) -> Decimal | float:
     return float(amount) if legacy else amount
 
 
+@lru_cache(maxsize=8)
+def sample_password_hash(seed: int) -> str:
+    """The argon2id hash of :data:`SAMPLE_PASSWORD` every sample user of this seed shares (same parameters as the
+    API's hasher, so a login verifies it like any other). The salt comes from the seed, so the rows stay
+    deterministic."""
+    hasher = PasswordHasher()
+    salt = blake2b(f"sample-users:{seed}".encode(), digest_size=hasher.salt_len).digest()
+    return hash_secret(SAMPLE_PASSWORD.encode(), salt, time_cost=hasher.time_cost, memory_cost=hasher.memory_cost,
+                       parallelism=hasher.parallelism, hash_len=hasher.hash_len, type=hasher.type).decode()
+
+
 def _users(plan: Plan, seed: int, legacy: bool) -> Iterator[dict]:
     rng = _rng(seed, "users")
+    password_hash = None if legacy else sample_password_hash(seed)
     for user_id in range(1, plan.users + 1):
         first, last = rng.choice(_FIRST), rng.choice(_LAST)
-        yield {
+        row = {
             "id": user_id,
             "email": f"{first}.{last}.{user_id}@example.com".lower(),
             "phone_number": f"+1 555 {user_id:07d}",
             "full_name": f"{first} {last}",
             "created_at": _timestamp(rng, legacy),
         }
+        if password_hash is not None:
+            row["password_hash"] = password_hash
+        yield row
 
 
 def _categories() -> Iterator[dict]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import lru_cache
 
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,13 @@ from examples.ecommerce import database
 from examples.ecommerce.models import Base, Cart, CartItem, Category, Product, User
 
 T = Base.metadata.tables
+PASSWORD = "correct horse battery"
+
+
+@lru_cache(maxsize=1)
+def password_hash() -> str:
+    """One real hash of PASSWORD for every test user: hashing per user would cost a seventh of a second each."""
+    return PasswordHasher().hash(PASSWORD)
 
 
 def build(engine: Engine, *, users: int = 3, products: tuple[tuple[str, int], ...] = (("9.99", 10), ("25.00", 5),
@@ -19,7 +28,8 @@ def build(engine: Engine, *, users: int = 3, products: tuple[tuple[str, int], ..
     with Session(engine) as session:
         session.add_all([Category(name="Books", slug="books"), Category(name="Games", slug="games")])
         session.flush()
-        session.add_all(User(email=f"u{i}@example.com", phone_number=f"+1 555 {i:07d}", full_name=f"User {i}")
+        session.add_all(User(email=f"u{i}@example.com", phone_number=f"+1 555 {i:07d}", full_name=f"User {i}",
+                             password_hash=password_hash())
                         for i in range(1, users + 1))
         session.add_all(Product(sku=f"SKU-{i}", name=f"Product {i}", category_id=1 + i % 2, price=Decimal(price),
                                 stock=stock)

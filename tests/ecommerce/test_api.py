@@ -1,4 +1,7 @@
-"""The JSON API through Flask's test client: every endpoint, every error code, never a 500 for bad input."""
+"""The JSON API through Flask's test client: every endpoint, every error code, never a 500 for bad input.
+
+Each test speaks as user 1 (``client``) or user 2 (``other``) with a real token; who may see what is in
+test_authorization.py, and logging in itself in test_auth.py."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from examples.ecommerce.api import create_app
 from examples.ecommerce.clock import FakeClock
 from examples.ecommerce.payments import FakeGateway
 from tests.ecommerce import shop
+from tests.ecommerce.apiclient import as_user
+from tests.ecommerce.apiclient import error as _error
 
 pytestmark = pytest.mark.engines("sqlite")
 
@@ -31,23 +36,21 @@ def app(store: Engine):
 
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return as_user(app, 1)
 
 
-def _error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
-    assert body["error"]["code"] == code
-    return body["error"]
+@pytest.fixture
+def other(app):
+    return as_user(app, 2)
 
 
-def _checkout(client, user_id: int = 1, product_id: int = 2, quantity: int = 2) -> int:
-    assert client.post(f"/api/cart/{user_id}/items", json={"product_id": product_id, "quantity": quantity}
-                       ).status_code == 201
-    response = client.post("/api/checkout", json={"user_id": user_id})
+def _checkout(client, product_id: int = 2, quantity: int = 2) -> int:
+    assert client.post("/api/cart/items", json={"product_id": product_id, "quantity": quantity}).status_code == 201
+    response = client.post("/api/checkout")
     assert response.status_code == 201, response.get_json()
-    return response.get_json()["order_id"]
+    body = response.get_json()
+    assert body["id"] == body["order_id"]
+    return body["id"]
 
 
 def test_products_listing_filters_and_pages(client) -> None:
@@ -73,18 +76,18 @@ def test_stock_endpoint(client) -> None:
 
 
 def test_cart_endpoints(client) -> None:
-    assert client.get("/api/cart/1").get_json() == {"user_id": 1, "lines": [], "total": "0.00"}
-    client.post("/api/cart/1/items", json={"product_id": 1, "quantity": 2})
-    body = client.post("/api/cart/1/items", json={"product_id": 1, "quantity": 1}).get_json()
+    assert client.get("/api/cart").get_json() == {"user_id": 1, "lines": [], "total": "0.00"}
+    client.post("/api/cart/items", json={"product_id": 1, "quantity": 2})
+    body = client.post("/api/cart/items", json={"product_id": 1, "quantity": 1}).get_json()
     assert [(line["product_id"], line["quantity"]) for line in body["lines"]] == [(1, 3)]  # merged
     assert body["total"] == "29.97"
-    body = client.put("/api/cart/1/items/1", json={"quantity": 5}).get_json()
+    body = client.put("/api/cart/items/1", json={"quantity": 5}).get_json()
     assert body["lines"][0]["quantity"] == 5
-    assert client.delete("/api/cart/1/items/1").get_json()["lines"] == []
-    _error(client.delete("/api/cart/1/items/1"), 404, "NOT_FOUND")
-    _error(client.get("/api/cart/999"), 404, "NOT_FOUND")
-    _error(client.post("/api/cart/1/items", json={"product_id": 999}), 404, "NOT_FOUND")
-    _error(client.post("/api/cart/1/items", json={"product_id": 2, "quantity": 6}), 409, "INSUFFICIENT_STOCK")
+    assert client.delete("/api/cart/items/1").get_json()["lines"] == []
+    _error(client.delete("/api/cart/items/1"), 404, "NOT_FOUND")
+    _error(client.put("/api/cart/items/1", json={"quantity": 1}), 404, "NOT_FOUND")
+    _error(client.post("/api/cart/items", json={"product_id": 999}), 404, "NOT_FOUND")
+    _error(client.post("/api/cart/items", json={"product_id": 2, "quantity": 6}), 409, "INSUFFICIENT_STOCK")
 
 
 @pytest.mark.parametrize("body", [
@@ -102,7 +105,7 @@ def test_cart_endpoints(client) -> None:
     b'{"product_id": 1, "quantity": NaN}',
 ], ids=lambda body: body.decode()[:40])
 def test_bad_input_is_a_validation_error_never_a_500(client, body: bytes) -> None:
-    response = client.post("/api/cart/1/items", data=body, content_type="application/json")
+    response = client.post("/api/cart/items", data=body, content_type="application/json")
     _error(response, 400, "VALIDATION_ERROR")
 
 
@@ -114,22 +117,28 @@ def test_oversized_body_and_unknown_routes(client) -> None:
 
 
 def test_checkout_endpoint(client) -> None:
-    _error(client.post("/api/checkout", json={"user_id": 1}), 400, "VALIDATION_ERROR")  # empty cart
-    _error(client.post("/api/checkout", json={"user_id": "1"}), 400, "VALIDATION_ERROR")
-    _error(client.post("/api/checkout", json={"user_id": 999}), 404, "NOT_FOUND")
-    client.post("/api/cart/1/items", json={"product_id": 1, "quantity": 1})
-    _error(client.post("/api/checkout", json={"user_id": 1, "strategy": "yolo"}), 400, "VALIDATION_ERROR")
-    response = client.post("/api/checkout", json={"user_id": 1, "strategy": "for-update"})
+    _error(client.post("/api/checkout"), 400, "VALIDATION_ERROR")  # empty cart
+    _error(client.post("/api/checkout", json={"strategy": 3}), 400, "VALIDATION_ERROR")
+    _error(client.post("/api/checkout", json=[1]), 400, "VALIDATION_ERROR")
+    client.post("/api/cart/items", json={"product_id": 1, "quantity": 1})
+    _error(client.post("/api/checkout", json={"strategy": "yolo"}), 400, "VALIDATION_ERROR")
+    response = client.post("/api/checkout", json={"strategy": "for-update"})
     assert response.status_code == 201
     body = response.get_json()
     assert body["status"] == "pending" and body["total"] == "9.99"
     assert body["items"] == [{"product_id": 1, "quantity": 1, "unit_price": "9.99"}]
-    assert client.get("/api/cart/1").get_json()["lines"] == []
+    assert client.get("/api/cart").get_json()["lines"] == []
+    order = client.get(f"/api/orders/{body['id']}").get_json()
+    assert (order["id"], order["user_id"], order["status"], order["total_amount"]) == (body["id"], 1, "pending",
+                                                                                       "9.99")
+    assert [(item["product_id"], item["quantity"]) for item in order["items"]] == [(1, 1)]
+    assert order["payments"] == []
+    _error(client.get("/api/orders/999"), 404, "NOT_FOUND")
 
 
 def test_checkout_insufficient_stock(client, store: Engine) -> None:
     shop.fill_cart(store, 1, {2: 6})  # more than the 5 in stock, put there behind the API's back
-    error = _error(client.post("/api/checkout", json={"user_id": 1}), 409, "INSUFFICIENT_STOCK")
+    error = _error(client.post("/api/checkout"), 409, "INSUFFICIENT_STOCK")
     assert error["details"] == {"product_id": 2, "requested": 6, "available": 5}
 
 
@@ -193,9 +202,9 @@ def test_stock_stream_sees_only_committed_changes(client, app, store: Engine) ->
     assert response.status_code == 200 and response.mimetype == "text/event-stream"
     broker = app.extensions["ecommerce"]["events"]
     shop.fill_cart(store, 1, {1: 1, 2: 6})  # line 2 fails: the whole checkout rolls back, product 1 included
-    _error(client.post("/api/checkout", json={"user_id": 1}), 409, "INSUFFICIENT_STOCK")
-    client.delete("/api/cart/1/items/2")
-    order_id = client.post("/api/checkout", json={"user_id": 1}).get_json()["order_id"]
+    _error(client.post("/api/checkout"), 409, "INSUFFICIENT_STOCK")
+    client.delete("/api/cart/items/2")
+    order_id = client.post("/api/checkout").get_json()["order_id"]
     client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "k"})
     # Had the rolled-back checkout published anything, it would be first here.
     assert _events(response) == [
@@ -205,14 +214,14 @@ def test_stock_stream_sees_only_committed_changes(client, app, store: Engine) ->
     assert broker._subscribers == []  # the stream unsubscribed when it ended
 
 
-def test_stock_stream_reports_payment_decline_and_expiry(client, app) -> None:
+def test_stock_stream_reports_payment_decline_and_expiry(client, other, app) -> None:
     response = client.get("/api/stock/stream?limit=6", buffered=False)
     order_id = _checkout(client)
     client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "k"})
-    declined = _checkout(client, user_id=2, product_id=2, quantity=1)
+    declined = _checkout(other, product_id=2, quantity=1)
     app.extensions["ecommerce"]["gateway"].behaviour = "decline"
-    client.post("/api/payment/process", json={"order_id": declined, "idempotency_key": "k2"})
-    _checkout(client, user_id=2, product_id=2, quantity=1)
+    other.post("/api/payment/process", json={"order_id": declined, "idempotency_key": "k2"})
+    _checkout(other, product_id=2, quantity=1)
     app.extensions["ecommerce"]["clock"].advance(minutes=30)
     client.post("/api/reservations/sweep")
     assert [(e["reason"], e["stock"], e["reserved"]) for e in _events(response)] == [
