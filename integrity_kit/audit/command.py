@@ -17,7 +17,7 @@ from integrity_kit.audit.migration import write_fix_migration
 from integrity_kit.audit.registry import RULES, find_rule
 from integrity_kit.audit.runner import FAIL_ON, audit
 from integrity_kit.errors import IntegrityKitError
-from integrity_kit.report import audit_markdown, audit_sarif, audit_text
+from integrity_kit.report import audit_html, audit_markdown, audit_sarif, audit_text
 
 
 @click.command("audit", short_help="Audit a live database for missing keys, constraints and unsafe types.")
@@ -36,9 +36,10 @@ from integrity_kit.report import audit_markdown, audit_sarif, audit_text
                    "it was a sample.")
 @click.option("--statement-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               metavar="SECONDS", help="Time budget for each catalog query and data probe.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "markdown"]), default="text",
-              show_default=True, help="Report format: text for people, json for scripts, sarif for code-scanning "
-              "UIs, markdown for a pull-request comment.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "markdown", "html"]),
+              default="text", show_default=True, help="Report format: text for people, json for scripts, sarif for "
+              "code-scanning UIs, markdown for a pull-request comment, html for one self-contained page with an "
+              "entity-relationship diagram (best with --output).")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when a finding at or above this severity exists.  [default: error, or the configuration's]")
@@ -98,7 +99,8 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     else:
         text = {"json": lambda: json.dumps(report.to_dict(), indent=2, default=str),
                 "sarif": lambda: audit_sarif.render(report),
-                "markdown": lambda: audit_markdown.render(report)}[output_format]()
+                "markdown": lambda: audit_markdown.render(report),
+                "html": lambda: audit_html.render(report)}[output_format]()
         if output:
             _write(output, text.rstrip("\n") + "\n")
         else:
