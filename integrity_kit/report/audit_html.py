@@ -111,9 +111,12 @@ def _finding(data: dict[str, Any]) -> str:
     if target:
         where = f"{target['schema']}.{target['table']}" if target.get("schema") else target["table"]
         pointing = f" → {where}({', '.join(target.get('columns', []))})"
+    # Certain findings (most of them) say nothing with "confidence 1.0"; inferred ones say how sure they are.
+    confidence = (f' <span class="muted conf">confidence {_e(data["confidence"])}</span>'
+                  if data["confidence"] < 1 else "")
     head = (f'<header><span class="sev {severity}">{_e(severity)}</span> <code class="code">{_e(data["code"])}'
             f'</code> <span class="rule">{_e(data["rule"])}</span> <span class="obj">{_e(data["table"] + columns)}'
-            f'{_e(pointing)}</span> <span class="muted conf">confidence {_e(data["confidence"])}</span></header>')
+            f'{_e(pointing)}</span>{confidence}</header>')
     evidence = ""
     if data["evidence"]:
         rows = "".join(f"<tr><th>{_e(name)}</th><td>{_value(value)}</td></tr>" for name, value in
@@ -217,7 +220,7 @@ table.evidence caption { text-align: left; font-weight: 600; color: var(--muted)
 table.evidence th, table.plain th { text-align: left; font-weight: 600; padding: 2px 14px 2px 0; vertical-align: top;
   white-space: nowrap; }
 table.evidence td, table.plain td { padding: 2px 14px 2px 0; overflow-wrap: anywhere; }
-.fix { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 0 16px; }
+.fix { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(360px, 100%), 1fr)); gap: 0 16px; }
 pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px; padding: 8px 10px; margin: 0;
   white-space: pre-wrap; overflow-wrap: anywhere; }
 .fp { margin: 6px 0 0; font-size: 12px; }
