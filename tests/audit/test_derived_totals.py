@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 from sqlalchemy import create_engine
 
 from examples.ecommerce import database, sample_data
@@ -53,3 +54,21 @@ def test_without_data_the_rule_does_not_guess(app_engine) -> None:
     report, statements = audited(app_engine, select=["derived-total-mismatch"], data=False)
     assert report.findings == [] and report.not_analysed == []
     assert not [s for s in statements if "order_items" in s and "SUM(" in s.upper()]
+
+
+@pytest.mark.engines("postgresql")
+def test_a_probe_over_its_time_budget_is_reported_and_the_audit_goes_on(engine) -> None:
+    # Lines joined by the inferred reference (no constraint to check while loading them).
+    execute(engine, "CREATE TABLE orders (id INTEGER PRIMARY KEY, total NUMERIC(12, 2), placed_at TIMESTAMP)",
+            "CREATE TABLE order_items (id INTEGER PRIMARY KEY, order_id INTEGER, quantity INTEGER, "
+            "unit_price NUMERIC(10, 2))",
+            "INSERT INTO orders SELECT g, 2.00, NULL FROM generate_series(1, 200000) AS g",
+            "INSERT INTO order_items SELECT g, (g + 1) / 2, 1, 1.00 FROM generate_series(1, 400000) AS g",
+            "ANALYZE")
+    report = audit(engine, select=["derived-total-mismatch", "timestamp-without-time-zone"], statement_timeout=0.1)
+    assert [f.rule for f in report.findings] == ["timestamp-without-time-zone"]  # the other rule still reported
+    [timed_out] = report.not_analysed
+    assert "derived-total-mismatch" in timed_out.object and "statement timeout" in timed_out.reason
+    # With time enough, the same probe finds every order's total equal to its two lines.
+    # (that probe takes 0.6 to 1 s here: six times the budget above)
+    assert audit(engine, select=["derived-total-mismatch"]).findings == []

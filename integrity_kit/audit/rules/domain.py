@@ -255,7 +255,8 @@ class DerivedTotalMismatch(DataRule):
     a line table that refers to it (a declared foreign key, or the reference `missing-foreign-key` infers) with
     a quantity and a unit price column (`quantity`/`qty`, `unit_price`/`price`). One grouped outer join counts the
     parents whose total differs from `SUM(quantity * unit_price)` of their lines by more than half a unit of the
-    total's last decimal (half a cent for floats, plus a millionth of the total for single-precision `FLOAT`);
+    total's last decimal (for floating-point columns half a cent plus a millionth of the total: MySQL's `FLOAT`
+    keeps about seven digits);
     a parent without lines sums to 0, a NULL total is not judged. Ambiguous shapes are skipped rather than
     guessed: tax, shipping or discount columns beside the total, two references from one line table, or two
     line tables where neither is named after the parent. With `--no-data` the rule does not run: only the rows
@@ -313,8 +314,8 @@ class DerivedTotalMismatch(DataRule):
 
 
 def _tolerance(total: Column) -> tuple[float, float]:
-    """Half a unit of the total's last decimal; floats get half a cent, and single-precision ones a millionth of
-    the total more (a 4-byte FLOAT keeps about seven digits)."""
+    """Half a unit of the total's last decimal; floating-point totals get half a cent and a millionth of the total
+    more (a 4-byte FLOAT keeps about seven digits)."""
     kind = family(total)
     if kind == "integer":
         return 0.5, 0.0
