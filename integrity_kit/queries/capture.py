@@ -19,11 +19,11 @@ from sqlalchemy.engine import Connection, Engine
 from .callsite import _display_path, _getcurrent, _internal_cache, _is_internal, call_site
 from .fingerprint import fingerprint
 from .orm_context import (
-    _ORM_OPTION,
     OrmContext,
     _build_orm_context,
     _orm_listener_acquire,
     _orm_listener_release,
+    orm_facts,
 )
 
 _getframe = sys._getframe
@@ -187,7 +187,7 @@ class QueryCapture:
         record[7] = perf_counter()  # the start time until _after turns it into a duration
 
     def _record(self, statement, parameters, executemany, context) -> list:
-        orm_raw = context.execution_options.get(_ORM_OPTION) if context is not None else None
+        orm_raw = orm_facts(context)
         cache = _internal_cache
         # A loop sends its statements from the same depth again and again. Python builds frame objects lazily, so
         # trying last time's depth first (two frames) is much cheaper than walking every SQLAlchemy frame.

@@ -55,6 +55,50 @@ def test_orm_context_names_entity_and_kind(memory_engine) -> None:
     assert (lazy.orm.kind, lazy.orm.entity, lazy.orm.relationship) == ("lazy", "Author", "Book.author")
 
 
+def test_an_autoflush_between_the_orm_event_and_the_query_keeps_its_own_context(memory_engine) -> None:
+    # The ORM fires do_orm_execute for the SELECT, then flushes the pending change, then sends the SELECT: the
+    # UPDATE must not be taken for the query, and the query must keep its facts.
+    with Session(memory_engine) as session:
+        book = session.get(Book, 1)
+        book.title = "changed"
+        with capture(memory_engine) as log:
+            session.scalars(select(Book).where(Book.author_id == 1)).all()
+    update, query = log.statements
+    assert update.sql.startswith("UPDATE books") and update.orm is None
+    assert (query.orm.kind, query.orm.entity) == ("query", "Book")
+
+
+def test_orm_context_stays_with_its_thread(tmp_path) -> None:
+    import threading
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'shared.db'}")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        seed(session)
+    barrier = threading.Barrier(2)
+    finished = []
+
+    def lazy_loads() -> None:
+        with Session(engine) as session:
+            books = session.scalars(select(Book)).all()
+            barrier.wait()  # both threads lazy-load at the same time
+            for book in books:
+                _ = book.author.name
+        finished.append(True)
+
+    with capture(engine) as log:
+        threads = [threading.Thread(target=lazy_loads) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    engine.dispose()
+    assert finished == [True, True]
+    kinds = [(statement.orm.kind, statement.orm.relationship) for statement in log.statements]
+    assert kinds.count(("query", None)) == 2
+    assert len(kinds) > 2 and all(kind == ("lazy", "Book.author") for kind in kinds if kind[0] != "query")
+
+
 def test_listeners_removed_on_exit_and_on_exception(memory_engine) -> None:
     cap = capture(memory_engine)
     with cap:
