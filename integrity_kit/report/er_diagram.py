@@ -34,6 +34,8 @@ MAX_TYPE = 16
 MAX_LAYERS = 6
 MAX_STACK = 10
 MAX_GRID_COLUMNS = 8
+# A reference within one column loops out to the right by up to 120 px (control point), about 90 px of curve.
+LOOP_ROOM = 96
 
 TableKey = tuple[str | None, str]
 
@@ -231,7 +233,7 @@ def _place_columns(boxes: dict[TableKey, Box], columns: list[list[TableKey]]) ->
             boxes[key].x, boxes[key].y = x, y
             y += boxes[key].height + BOX_GAP
         x += width + COLUMN_GAP
-    return x - COLUMN_GAP + MARGIN + 60, tallest + 2 * MARGIN  # room on the right for self-reference loops
+    return x - COLUMN_GAP + MARGIN + LOOP_ROOM, tallest + 2 * MARGIN
 
 
 def _place_grid(boxes: dict[TableKey, Box], columns: list[list[TableKey]], per_row: int) -> tuple[float, float]:
@@ -245,7 +247,7 @@ def _place_grid(boxes: dict[TableKey, Box], columns: list[list[TableKey]], per_r
             boxes[key].x, boxes[key].y = x, y
             y += row_heights[r] + BOX_GAP
         x += max((boxes[k].width for k in column), default=0) + COLUMN_GAP
-    return x - COLUMN_GAP + MARGIN + 60, sum(row_heights) + BOX_GAP * (rows - 1) + 2 * MARGIN
+    return x - COLUMN_GAP + MARGIN + LOOP_ROOM, sum(row_heights) + BOX_GAP * (rows - 1) + 2 * MARGIN
 
 
 def _edge(edge: Edge, boxes: dict[TableKey, Box]) -> str:
