@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import inspect
 
+from examples.ecommerce.clock import as_utc
+
 
 class SerializerMixin:
     """``to_dict()`` for mapped classes.
@@ -41,6 +43,9 @@ class SerializerMixin:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, (dt.datetime, dt.date)):
+    if isinstance(value, dt.datetime):
+        # SQLite and MariaDB hand back naive values; the app only stores UTC, so say so (RFC 3339 needs a zone).
+        return as_utc(value).isoformat()
+    if isinstance(value, dt.date):
         return value.isoformat()
     return value
