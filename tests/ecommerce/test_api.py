@@ -18,7 +18,7 @@ from tests.ecommerce import shop
 from tests.ecommerce.apiclient import as_user
 from tests.ecommerce.apiclient import error as _error
 
-pytestmark = pytest.mark.engines("sqlite")
+pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 @pytest.fixture
