@@ -5,28 +5,29 @@ status follows from it. Bad input of any kind (malformed JSON, wrong types, absu
 ``VALIDATION_ERROR``, never a 500. The full description (request and response schemas) is served at
 ``/api/openapi.json`` (:mod:`examples.ecommerce.openapi`).
 
-Endpoints (🔒: needs ``Authorization: Bearer <token>`` and acts only on the caller's own rows)::
+Endpoints (*: needs ``Authorization: Bearer <token>`` and acts only on the caller's own rows)::
 
     POST   /api/auth/signup                {"email", "password", "full_name", "phone_number"} -> 201 the account
     POST   /api/auth/login                 {"email", "password"} -> {"token", "token_type", "expires_in"}
-    POST   /api/auth/logout             🔒 every token issued so far stops working
-    POST   /api/auth/password           🔒 {"current_password", "new_password"} -> a new token; earlier ones end
-    GET    /api/auth/me                 🔒 the caller's account
+    POST   /api/auth/logout             * every token issued so far stops working
+    POST   /api/auth/password           * {"current_password", "new_password"} -> a new token; earlier ones end
+    GET    /api/auth/me                 * the caller's account
     GET    /api/products                   ?category=<id|slug>&min_price=&max_price=&page=&per_page=
     GET    /api/products/<id>/stock        {"product_id", "stock", "reserved", "available"}
     GET    /api/stock/stream               server-sent events: one "stock" event per committed change
-    GET    /api/cart                    🔒
-    POST   /api/cart/items              🔒 {"product_id", "quantity"}   (adds; merges an existing line)
-    PUT    /api/cart/items/<product_id> 🔒 {"quantity"}                 (sets; 0 removes)
-    DELETE /api/cart/items/<product_id> 🔒
-    POST   /api/checkout                🔒 {"strategy"?} -> 201 the pending order (with its "id"), stock reserved
-    GET    /api/orders/<id>             🔒 the order, its lines and payment attempts
-    POST   /api/payment/process         🔒 {"order_id", "idempotency_key"} (or an Idempotency-Key header)
-    POST   /api/reservations/sweep      🔒 release expired reservations now
+    GET    /api/cart                    *
+    POST   /api/cart/items              * {"product_id", "quantity"}   (adds; merges an existing line)
+    PUT    /api/cart/items/<product_id> * {"quantity"}                 (sets; 0 removes)
+    DELETE /api/cart/items/<product_id> *
+    POST   /api/checkout                * {"strategy"?} -> 201 the pending order (with its "id"), stock reserved
+    GET    /api/orders/<id>             * the order, its lines and payment attempts
+    POST   /api/payment/process         * {"order_id", "idempotency_key"} (or an Idempotency-Key header)
+    POST   /api/reservations/sweep      * release expired reservations now
     GET    /api/openapi.json               the OpenAPI 3.1 description
 
 Someone else's order answers 404 exactly like an order that does not exist. Idempotency keys are scoped to the
-caller, so one user's key can neither replay nor reveal another user's payment.
+caller, so one user's key can neither replay nor reveal another user's payment. Accounts and tokens live in
+:mod:`~examples.ecommerce.auth`; headers, the size limit and JSON-only bodies in :mod:`~examples.ecommerce.security`.
 """
 
 from __future__ import annotations
