@@ -56,7 +56,8 @@ def state(engine, user_id: int) -> dict[str, int]:
             "orders": connection.scalar(select(func.count()).select_from(Order).where(Order.user_id == user_id)),
             "order lines": connection.scalar(
                 select(func.count()).select_from(OrderItem).join(Order).where(Order.user_id == user_id)),
-            "units held (all products)": connection.scalar(select(func.sum(Product.reserved))),
+            # int(): MySQL/MariaDB return SUM() of integers as a DECIMAL
+            "units held (all products)": int(connection.scalar(select(func.sum(Product.reserved)))),
             "cart lines": connection.scalar(
                 select(func.count()).select_from(CartItem).join(Cart).where(Cart.user_id == user_id)),
         }

@@ -126,7 +126,7 @@ def rules_command(output_format: str) -> None:
 @click.command("explain", short_help="Show the documentation of one audit rule.")
 @click.argument("rule")
 def explain_command(rule: str) -> None:
-    """Show the documentation of one audit rule (by code or name)."""
+    """Show the documentation of one audit RULE, given by code (IK101) or name (missing-foreign-key)."""
     found = find_rule(rule)
     console = Console(highlight=False)
     console.print(f"[bold]{found.code} {found.name}[/] ({found.severity.value}): {found.summary}")

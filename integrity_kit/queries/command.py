@@ -91,7 +91,8 @@ def _run(kind: str, name: str, program_argv: list[str]) -> int | str | None:
 @click.argument("program", nargs=-1, type=click.UNPROCESSED)
 def queries_command(module: str | None, output_format: str, output: str | None, threshold: int, fail_on: str,
                     show_statements: bool, program: tuple[str, ...]) -> None:
-    """Run a Python program under query capture and report N+1 patterns and duplicate queries.
+    """Run a Python program under query capture and report N+1 patterns and duplicate queries. The PROGRAM
+    (after --) is a command line that starts Python; -m MODULE runs a module instead.
 
     \b
       integrity-kit queries -- python app.py --port 0

@@ -69,9 +69,9 @@ def _console() -> Console:
 def race_command(database_url: str | None, strategy: str, workers: int, attempts: int, stock: int,
                  isolation_level: str | None, seed: int | None, think_ms: float, scheduled: bool, workload: str,
                  prefix: str | None, output_format: str) -> None:
-    """Race checkouts of the last units of a product on real concurrent connections and check the invariants
-    (units sold <= stock, stock = initial - sold, stock >= 0, every order has items and a payment state)
-    against the database afterwards.
+    """Race checkouts of the last units of a product on real concurrent connections to DATABASE_URL (default:
+    $DATABASE_URL) and check the invariants (units sold <= stock, stock = initial - sold, stock >= 0, every order
+    has items and a payment state) against the database afterwards.
 
     The run creates its own ik_race_* scratch schema (PostgreSQL), database (MySQL/MariaDB) or temporary file
     (SQLite) and drops it at the end. Exit code 1 when an invariant broke, 0 when all held.
@@ -135,8 +135,9 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
 @click.option("--format", "output_format", type=_FORMATS, default="text", show_default=True, help="Output format.")
 def anomalies_command(database_url: str | None, prefix: str | None, trace: bool, output_format: str) -> None:
     """Run Hermitage-style schedules -- P4 (lost update), G-single (read skew), G2-item (write skew) -- at every
-    isolation level the engine offers and print which anomalies it allows, and how the others were prevented
-    (a step blocked, an error aborted a transaction, or a read saw the right value).
+    isolation level the engine at DATABASE_URL (default: $DATABASE_URL) offers and print which anomalies it
+    allows, and how the others were prevented (a step blocked, an error aborted a transaction, or a read saw the
+    right value).
 
     Two sessions on separate connections are stepped through one exact interleaving each, in a scratch space
     that is dropped afterwards. Always exits 0 when the matrix could be measured (an anomaly is a property of the
