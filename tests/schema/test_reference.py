@@ -63,6 +63,7 @@ REFERENCE_CHECKS = {
     ("stock_reservations", "ck_stock_reservations_status_known"),
     ("payments", "ck_payments_status_known"),
     ("payments", "ck_payments_amount_non_negative"),
+    ("users", "ck_users_token_version_non_negative"),
 }
 
 LEGACY_FKS = {
