@@ -66,6 +66,18 @@ def test_every_lesson_reads_its_database_from_the_environment() -> None:
         assert re.search(r"database_url\(\"\d\d\"\)", source.read_text()), f"{source.name} does not use database_url()"
 
 
+def test_lessons_default_to_a_fresh_sqlite_file_and_follow_database_url(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(LESSONS))
+    import _support
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    first, second = _support.database_url("01"), _support.database_url("01")
+    assert first.startswith("sqlite:///") and first != second  # each run gets its own empty file
+    assert not Path(first.removeprefix("sqlite:///")).exists()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://lessons@db.example/shop")
+    assert _support.database_url("01") == "postgresql://lessons@db.example/shop"
+
+
 def test_pytest_collects_the_notebooks_and_never_the_lesson_sources() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", str(LESSONS)],
