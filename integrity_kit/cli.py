@@ -6,8 +6,6 @@ import importlib
 import sys
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from integrity_kit import __version__
 from integrity_kit.errors import IntegrityKitError
@@ -43,6 +41,10 @@ class _Group(click.Group):
         except IntegrityKitError as error:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
+            # rich costs about as much to import as SQLAlchemy: only an error (or text output) pays for it.
+            from rich.console import Console
+            from rich.markup import escape
+
             Console(stderr=True, highlight=False, soft_wrap=True).print(
                 f"[bold red]integrity-kit: error:[/] {escape(str(error))}", markup=True
             )

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markdown import Markdown
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from integrity_kit.audit import baseline as baselines
 from integrity_kit.audit.config import load as load_config
-from integrity_kit.audit.migration import write_fix_migration
 from integrity_kit.audit.registry import RULES, find_rule
 from integrity_kit.audit.runner import FAIL_ON, audit
 from integrity_kit.errors import IntegrityKitError
-from integrity_kit.report import audit_html, audit_markdown, audit_sarif, audit_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# rich (about as costly to import as SQLAlchemy), the report renderers and the migration writer are imported
+# where they are used: `audit --format json` is a start-up-bound command on small schemas.
 
 
 @click.command("audit", short_help="Audit a live database for missing keys, constraints and unsafe types.")
@@ -69,10 +71,12 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     fail_on = fail_on or config.fail_on or "error"
     options = dict(models=models, schemas=schemas or None, select=_split(select), ignore=_split(ignore),
                    statement_timeout=statement_timeout, data=not no_data, config=config, sample_rows=sample_rows)
-    progress_console = Console(stderr=True)
-    if no_data or not progress_console.is_terminal:
+    progress_console = None if no_data else _console(stderr=True)
+    if progress_console is None or not progress_console.is_terminal:
         report = audit(database_url, **options)
     else:  # probes can take minutes on big tables: show that they are moving
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         with Progress(TextColumn("checking the data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=progress_console, transient=True) as progress:
             task = progress.add_task("probes", total=None)
@@ -83,24 +87,28 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
                                 "check the database name, or pass --schema")
     if write_baseline:
         baselines.write(report, write_baseline)
-        Console(stderr=True, highlight=False).print(f"wrote {len(report.findings)} finding(s) to the baseline "
+        _console(stderr=True, highlight=False).print(f"wrote {len(report.findings)} finding(s) to the baseline "
                                                     f"{write_baseline}")
     if baseline:
         baselines.apply(report, baselines.read(baseline))
     if fix_migration:
+        from integrity_kit.audit.migration import write_fix_migration
+
         _write(fix_migration, write_fix_migration(report.findings, report.snapshot, report.url))
-        Console(stderr=True, highlight=False).print(f"wrote the fix migration to {fix_migration}")
+        _console(stderr=True, highlight=False).print(f"wrote the fix migration to {fix_migration}")
     if output_format == "text":
+        from integrity_kit.report import audit_text
+
         if output:
             with open(output, "w", encoding="utf-8") as handle:
-                audit_text.render(report, Console(file=handle, width=100, no_color=True), show_fixes=not no_fixes)
+                audit_text.render(report, _console(file=handle, width=100, no_color=True), show_fixes=not no_fixes)
         else:
-            audit_text.render(report, Console(highlight=False), show_fixes=not no_fixes)
-    else:
-        text = {"json": lambda: json.dumps(report.to_dict(), indent=2, default=str),
-                "sarif": lambda: audit_sarif.render(report),
-                "markdown": lambda: audit_markdown.render(report),
-                "html": lambda: audit_html.render(report)}[output_format]()
+            audit_text.render(report, _console(highlight=False), show_fixes=not no_fixes)
+    elif output_format == "json":
+        text = json.dumps(report.to_dict(), indent=2, default=str)
+    else:  # sarif, markdown, html
+        text = importlib.import_module(f"integrity_kit.report.audit_{output_format}").render(report)
+    if output_format != "text":
         if output:
             _write(output, text.rstrip("\n") + "\n")
         else:
@@ -117,20 +125,30 @@ def rules_command(output_format: str) -> None:
         click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.value, "summary": r.summary}
                                for r in RULES], indent=2))
         return
+    from rich.table import Table
+
     table = Table("code", "name", "severity", "summary", box=None, header_style="bold")
     for rule in RULES:
         table.add_row(rule.code, rule.name, rule.severity.value, rule.summary)
-    Console(highlight=False).print(table)
+    _console(highlight=False).print(table)
 
 
 @click.command("explain", short_help="Show the documentation of one audit rule.")
 @click.argument("rule")
 def explain_command(rule: str) -> None:
     """Show the documentation of one audit RULE, given by code (IK101) or name (missing-foreign-key)."""
+    from rich.markdown import Markdown
+
     found = find_rule(rule)
-    console = Console(highlight=False)
+    console = _console(highlight=False)
     console.print(f"[bold]{found.code} {found.name}[/] ({found.severity.value}): {found.summary}")
     console.print(Markdown(found.documentation()))
+
+
+def _console(**options) -> Console:
+    from rich.console import Console
+
+    return Console(**options)
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
