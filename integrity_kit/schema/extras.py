@@ -1,9 +1,9 @@
 """What SQLAlchemy's reflection does not say, read with one catalog SELECT per kind and per schema.
 
-- PostgreSQL: which constraints are ``NOT VALID`` (``pg_constraint.convalidated``), which indexes are invalid
-  (``pg_index.indisvalid``) and their partial predicates, row estimates (``pg_class.reltuples``), partitions (a
-  partition is described by its parent, not as a table of its own) and tables owned by an extension (skipped:
-  the extension, not the user, decides their shape).
+- PostgreSQL: which constraints are ``NOT VALID`` (``pg_constraint.convalidated``), row estimates
+  (``pg_class.reltuples``), partitions (a partition is described by its parent, not as a table of its own) and
+  tables owned by an extension (skipped: the extension, not the user, decides their shape). Index validity,
+  predicates and access methods come with the indexes themselves (:mod:`integrity_kit.schema.postgresql`).
 - MySQL/MariaDB: each table's storage engine and ``TABLE_ROWS`` (MyISAM ignores foreign keys).
 - SQLite: whether ``PRAGMA foreign_keys`` is on (off means declared keys are not enforced) and row counts from
   ``sqlite_stat1`` when ANALYZE has written it (counting rows would read every table, which is not cheap).
@@ -21,13 +21,6 @@ from sqlalchemy.engine import Connection
 
 
 @dataclass
-class IndexExtra:
-    valid: bool = True
-    predicate: str | None = None
-    method: str | None = None
-
-
-@dataclass
 class SchemaExtras:
     """Per-schema facts keyed by table name (and constraint or index name where it applies)."""
 
@@ -38,7 +31,6 @@ class SchemaExtras:
     row_estimates: dict[str, int | None] = field(default_factory=dict)
     engines: dict[str, str | None] = field(default_factory=dict)
     validated: dict[tuple[str, str], bool] = field(default_factory=dict)
-    indexes: dict[tuple[str, str], IndexExtra] = field(default_factory=dict)
     # Whether the database acts on declared foreign keys, per table (None: the same for every table).
     fk_enforced_everywhere: bool | None = True
     foreign_keys_pragma: bool | None = None
@@ -91,23 +83,12 @@ JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = :schema AND con.contype IN ('f', 'c')
 """)
 
-_PG_INDEXES = text("""
-SELECT t.relname AS table_name, ic.relname AS index_name, ix.indisvalid,
-       pg_catalog.pg_get_expr(ix.indpred, ix.indrelid) AS predicate, am.amname
-FROM pg_catalog.pg_index ix
-JOIN pg_catalog.pg_class ic ON ic.oid = ix.indexrelid
-JOIN pg_catalog.pg_class t ON t.oid = ix.indrelid
-JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace
-LEFT JOIN pg_catalog.pg_am am ON am.oid = ic.relam
-WHERE n.nspname = :schema
-""")
-
-
 def _postgresql(connection: Connection, schema: str) -> SchemaExtras:
     extras = SchemaExtras()
     parents: dict[str, str] = {}
     declarative: set[str] = set()
-    for row in connection.execute(_PG_RELATIONS, {"schema": schema}):
+    # .all(): one fetch for the whole result instead of one driver call per row.
+    for row in connection.execute(_PG_RELATIONS, {"schema": schema}).all():
         if row.extension_owned:
             extras.skip.add(row.relname)
             continue
@@ -142,12 +123,8 @@ def _postgresql(connection: Connection, schema: str) -> SchemaExtras:
             extras.row_estimates[top] = own if own is not None else total
         else:
             extras.row_estimates[top] = (own or 0) + total
-    for row in connection.execute(_PG_CONSTRAINTS, {"schema": schema}):
+    for row in connection.execute(_PG_CONSTRAINTS, {"schema": schema}).all():
         extras.validated[(row.relname, row.conname)] = bool(row.convalidated)
-    for row in connection.execute(_PG_INDEXES, {"schema": schema}):
-        extras.indexes[(row.table_name, row.index_name)] = IndexExtra(
-            valid=bool(row.indisvalid), predicate=row.predicate, method=row.amname
-        )
     return extras
 
 
@@ -160,7 +137,7 @@ WHERE TABLE_SCHEMA = :schema
 
 def _mysql(connection: Connection, schema: str) -> SchemaExtras:
     extras = SchemaExtras(fk_enforced_everywhere=None)
-    for row in connection.execute(_MYSQL_TABLES, {"schema": schema}):
+    for row in connection.execute(_MYSQL_TABLES, {"schema": schema}).all():
         extras.engines[row.table_name] = row.engine
         extras.row_estimates[row.table_name] = int(row.table_rows) if row.table_rows is not None else None
     return extras

@@ -343,34 +343,36 @@ class _SchemaReader:
 
     def _index(self, table: str, raw: dict) -> Index:
         names = tuple(raw.get("column_names") or ())
+        raw_expressions = raw.get("expressions")
         # SQLAlchemy lists every key part in ``expressions`` when any is an expression; keep only the expressions.
         expressions = tuple(
             None if column is not None else str(expression)
-            for column, expression in zip(names, raw.get("expressions") or [None] * len(names), strict=False)
-        )
-        options = dict(raw.get("dialect_options") or {})
-        extra = self.extras.indexes.get((table, raw.get("name")))
-        predicate = extra.predicate if extra else None
-        predicate = predicate or _pop_text(options, "postgresql_where") or _pop_text(options, "sqlite_where")
-        options.pop("postgresql_where", None)
-        options.pop("sqlite_where", None)
-        method = (extra.method if extra else None) or _pop_text(options, "postgresql_using")
-        options.pop("postgresql_using", None)
-        include = tuple(raw.get("include_columns") or options.pop("postgresql_include", None) or ())
-        options.pop("postgresql_include", None)
-        sorting = raw.get("column_sorting") or {}
+            for column, expression in zip(names, raw_expressions, strict=False)
+        ) if raw_expressions else ()
+        options = dict(raw.get("dialect_options") or ())
+        where = options.pop("postgresql_where", None)
+        sqlite_where = options.pop("sqlite_where", None)
+        predicate = where if where is not None else sqlite_where
+        method = options.pop("postgresql_using", None)
+        if method is None and self.dialect.name == "postgresql":
+            method = "btree"  # every PostgreSQL index has an access method; SQLAlchemy leaves out the default
+        valid = not options.pop("postgresql_invalid", False)
+        postgresql_include = options.pop("postgresql_include", None)
+        include = tuple(raw.get("include_columns") or postgresql_include or ())
+        sorting = raw.get("column_sorting")
         return Index(
             name=raw.get("name"),
             columns=names,
             unique=bool(raw.get("unique")),
             expressions=expressions if any(part is not None for part in expressions) else (),
-            predicate=predicate,
-            valid=extra.valid if extra else True,
-            method=method,
+            predicate=None if predicate is None else str(predicate) or None,
+            valid=valid,
+            method=None if method is None else str(method),
             include=include,
-            sorting=tuple((str(key), tuple(value)) for key, value in sorting.items()),
+            sorting=tuple((str(key), tuple(value)) for key, value in sorting.items()) if sorting else (),
             duplicates_constraint=raw.get("duplicates_constraint"),
-            options=tuple(sorted((key, str(value)) for key, value in options.items() if value not in (None, {}, []))),
+            options=tuple(sorted((key, str(value)) for key, value in options.items() if value not in (None, {}, [])))
+            if options else (),
         )
 
 
@@ -385,11 +387,6 @@ def _unique(raw: dict) -> UniqueConstraint:
 
 def _action(value: str | None) -> str:
     return value.upper() if value else "NO ACTION"
-
-
-def _pop_text(options: dict, key: str) -> str | None:
-    value = options.get(key)
-    return None if value is None else str(value)
 
 
 def _first_line(error: BaseException) -> str:
