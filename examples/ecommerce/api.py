@@ -42,7 +42,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from examples.ecommerce import cart, catalog, checkout, orders, payments, reservations, security
@@ -144,6 +144,10 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
     def _database_error(error: DBAPIError):
         # A constraint the services did not pre-check (a race they lost): the database refused the row.
         found = violation(error)
+        if found is None and isinstance(error, DataError):
+            # A value the checks let through but the column cannot hold (too long, out of range): bad input.
+            return error_response(DomainError("VALIDATION_ERROR", "a value does not fit its column",
+                                              {"rule": "database_type"}))
         if found is None:
             raise error
         return error_response(DomainError("CONFLICT", "the database refused the change",

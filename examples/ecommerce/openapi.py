@@ -87,7 +87,7 @@ SCHEMAS: dict[str, Any] = {
         "email": {"type": "string", "format": "email", "maxLength": 255},
         "password": {"type": "string", "minLength": auth.MIN_PASSWORD, "maxLength": auth.MAX_PASSWORD},
         "full_name": {"type": "string", "minLength": 1, "maxLength": 120},
-        "phone_number": {"type": "string", "pattern": r"^\+?[0-9][0-9 ()-]{5,18}[0-9]$"},
+        "phone_number": {"type": "string", "pattern": r"^\+?[0-9][0-9 ()-]{5,18}[0-9]$", "maxLength": 20},
     }, ("email", "password", "full_name", "phone_number")),
     "PasswordChange": _object({
         "current_password": {"type": "string", "maxLength": auth.MAX_PASSWORD},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 
 from examples.ecommerce import catalog, security
 from examples.ecommerce.api import MAX_BODY_BYTES, create_app
@@ -98,3 +99,12 @@ def test_the_development_server_names_no_versions() -> None:
     handler = object.__new__(security.QuietRequestHandler)  # version_string needs no connection
     assert handler.version_string() == security.SERVER_NAME
     assert not any(char.isdigit() for char in handler.version_string())
+
+
+def test_a_value_the_column_cannot_hold_is_bad_input_not_a_500(client, monkeypatch) -> None:
+    def too_long(*_args, **_kwargs):
+        raise DataError("INSERT …", {}, Exception("value too long for type character varying(20)"))
+
+    monkeypatch.setattr(catalog, "list_products", too_long)
+    body = error(client.get("/api/products"), 400, "VALIDATION_ERROR")
+    assert body["details"] == {"rule": "database_type"} and "varying" not in body["message"]
