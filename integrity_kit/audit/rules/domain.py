@@ -106,14 +106,15 @@ class MissingCheckConstraint(Rule):
     @staticmethod
     def _condition(snapshot: Snapshot, column: Column) -> str | None:
         kind = family(column)
-        name = fixes.quote(snapshot.dialect, column.name)
         if kind in ("integer", "numeric", "float"):
+            name = fixes.quote(snapshot.dialect, column.name)
             if is_count(column.name):
                 return f"{name} > 0" if "quantity" in column.name.lower() or column.name.lower() == "qty" \
                     else f"{name} >= 0"
             if is_money(column.name):
                 return f"{name} >= 0"
         if kind == "string" and is_status(column.name) and "ENUM" not in column.type_sql.upper():
+            name = fixes.quote(snapshot.dialect, column.name)
             return f"{name} IN (…the statuses the app uses…)"
         return None
 
