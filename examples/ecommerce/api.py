@@ -20,6 +20,7 @@ Endpoints (*: needs ``Authorization: Bearer <token>`` and acts only on the calle
     PUT    /api/cart/items/<product_id> * {"quantity"}                 (sets; 0 removes)
     DELETE /api/cart/items/<product_id> *
     POST   /api/checkout                * {"strategy"?} -> 201 the pending order (with its "id"), stock reserved
+    GET    /api/orders                  * ?page=&per_page= the caller's orders, newest first
     GET    /api/orders/<id>             * the order, its lines and payment attempts
     POST   /api/payment/process         * {"order_id", "idempotency_key"} (or an Idempotency-Key header)
     POST   /api/reservations/sweep      * release expired reservations now
@@ -236,6 +237,13 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
         reservations.sweep_expired(engine, clock=clock, events=events)  # expired holds go back on sale first
         result = checkout.checkout(engine, caller().user_id, strategy=strategy, clock=clock, events=events)
         return jsonify({"id": result.order_id, **result.to_dict()}), 201
+
+    @app.get("/api/orders")
+    @login_required
+    def list_orders():
+        page = orders.list_orders(engine, caller().user_id, page=_query_int("page", 1),
+                                  per_page=_query_int("per_page", 20))
+        return jsonify(page.to_dict())
 
     @app.get("/api/orders/<int:order_id>")
     @login_required

@@ -142,6 +142,11 @@ SCHEMAS: dict[str, Any] = {
             "gateway_reference": {"type": ["string", "null"]}, "failure_reason": {"type": ["string", "null"]},
             "created_at": TIMESTAMP})},
     }, ("id", "user_id", "status", "total_amount", "items", "payments")),
+    "OrderPage": _object({"items": {"type": "array", "items": _object({
+        "id": ID, "user_id": ID, "status": {"type": "string", "enum": list(validation.ORDER_STATUSES)},
+        "total_amount": MONEY, "created_at": TIMESTAMP}, ("id", "user_id", "status", "total_amount"))},
+        "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"},
+        "pages": {"type": "integer"}}, ("items", "page", "per_page", "total", "pages")),
     "PaymentRequest": _object({
         "order_id": ID,
         "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 64,
@@ -218,6 +223,10 @@ PATHS: dict[str, Any] = {
         {"201": _json(_ref("PendingOrder"), "the new order"),
          "409": _error("not enough stock (INSUFFICIENT_STOCK) or a refused change (CONFLICT)")},
         secured=True, body=_body(_ref("CheckoutRequest"), required=False), tag="orders")},
+    "/api/orders": {"get": _operation(
+        "The caller's orders, newest first", {"200": _json(_ref("OrderPage"), "one page")}, secured=True,
+        tag="orders", parameters=[_query("page", {"type": "integer", "minimum": 1}, "from 1"),
+                                  _query("per_page", {"type": "integer", "minimum": 1, "maximum": 100}, "1 to 100")])},
     "/api/orders/{order_id}": {"get": _operation(
         "One of the caller's orders", {"200": _json(_ref("Order"), "the order"),
                                        "404": _error("no such order among the caller's (NOT_FOUND)")},

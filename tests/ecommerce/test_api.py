@@ -134,6 +134,12 @@ def test_checkout_endpoint(client) -> None:
     assert [(item["product_id"], item["quantity"]) for item in order["items"]] == [(1, 1)]
     assert order["payments"] == []
     _error(client.get("/api/orders/999"), 404, "NOT_FOUND")
+    client.post("/api/cart/items", json={"product_id": 3, "quantity": 2})
+    newer = client.post("/api/checkout").get_json()["id"]
+    listing = client.get("/api/orders").get_json()
+    assert [o["id"] for o in listing["items"]] == [newer, body["id"]] and listing["total"] == 2  # newest first
+    assert [o["id"] for o in client.get("/api/orders?per_page=1&page=2").get_json()["items"]] == [body["id"]]
+    _error(client.get("/api/orders?per_page=101"), 400, "VALIDATION_ERROR")
 
 
 def test_checkout_insufficient_stock(client, store: Engine) -> None:

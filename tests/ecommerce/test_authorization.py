@@ -58,6 +58,9 @@ def test_a_cannot_read_or_pay_bs_orders(app, store: Engine, b_rows: dict[str, in
     a = as_user(app, A)
     before = shop.snapshot(store)
     gateway_calls = app.extensions["ecommerce"]["gateway"].calls
+    assert a.get("/api/orders").get_json()["items"] == []  # B's orders are not in A's list
+    assert {o["id"] for o in as_user(app, B).get("/api/orders").get_json()["items"]} == {b_rows["paid"],
+                                                                                        b_rows["pending"]}
     missing = a.get("/api/orders/999999").get_json()
     for order_id in (b_rows["paid"], b_rows["pending"]):
         response = a.get(f"/api/orders/{order_id}")
@@ -121,7 +124,7 @@ def test_every_secured_route_is_listed() -> None:
     assert routes == {
         "POST /api/auth/logout", "POST /api/auth/password", "GET /api/auth/me", "GET /api/cart",
         "POST /api/cart/items", "PUT /api/cart/items/{product_id}", "DELETE /api/cart/items/{product_id}",
-        "POST /api/checkout", "GET /api/orders/{order_id}", "POST /api/payment/process",
+        "POST /api/checkout", "GET /api/orders", "GET /api/orders/{order_id}", "POST /api/payment/process",
         "POST /api/reservations/sweep"}
 
 
