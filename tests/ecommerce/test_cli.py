@@ -73,3 +73,30 @@ def test_serve_refuses_a_database_without_the_schema() -> None:
     result = _run("serve", "sqlite://")
     assert result.exit_code == 2
     assert "run `python -m examples.ecommerce init` first" in result.output
+
+
+@pytest.mark.engines("sqlite")
+def test_serve_refuses_a_database_from_before_the_credentials_migration(engine_url) -> None:
+    from examples.ecommerce import database
+
+    engine = make_engine(engine_url)
+    database.upgrade(engine, "0007_validate_reservations")
+    engine.dispose()
+    result = _run("serve", str(engine_url))
+    assert result.exit_code == 2
+    assert "users.password_hash" in result.output and "users.token_version" in result.output
+
+
+def test_serve_refuses_a_short_secret_key_without_showing_it() -> None:
+    result = CliRunner().invoke(cli, ["serve", "sqlite://"], env={"ECOMMERCE_SECRET_KEY": "hunter2"})
+    assert result.exit_code == 2
+    assert "ECOMMERCE_SECRET_KEY is too short" in result.output and "hunter2" not in result.output
+
+
+def test_serve_help_documents_the_secret_key_and_the_sample_password() -> None:
+    text = " ".join(_run("serve", "--help").output.split())
+    from examples.ecommerce.sample_data import SAMPLE_PASSWORD
+
+    assert "ECOMMERCE_SECRET_KEY" in text and "random key" in text and SAMPLE_PASSWORD in text
+    for option in ("--port", "--host", "--gateway"):
+        assert option in text
