@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,13 +82,16 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
     try:
         with engine.connect() as connection, _read_only(connection, statement_timeout):
             try:
-                snapshot = build_snapshot(connection, list(schemas) if schemas else None)
+                with _collector_paused():
+                    snapshot = build_snapshot(connection, list(schemas) if schemas else None)
             except DBAPIError as error:
                 raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
             models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
-            return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot,
-                             probe=Probe(connection, sample_rows) if data else None, on_progress=on_progress,
-                             config=config)
+            # The data probes can run for minutes: the collector stays paused only for schema-only audits.
+            with contextlib.nullcontext() if data else _collector_paused():
+                return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot,
+                                 probe=Probe(connection, sample_rows) if data else None, on_progress=on_progress,
+                                 config=config)
     except DBAPIError as error:
         raise IntegrityKitError(f"cannot audit {shown}: {_first_line(error)}") from None
     finally:
@@ -123,6 +127,20 @@ def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | 
     schemas = [schema or default or "" for schema in snapshot.schemas]
     return Report(url=url, dialect=snapshot.dialect, server_version=snapshot.server_version, schemas=schemas,
                   tables=len(snapshot.tables), findings=findings, not_analysed=problems, snapshot=snapshot)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a snapshot or the findings are built: they allocate tens of thousands of
+    objects that all stay alive, so every collection walks them for nothing (about 10% of a 1,000-table audit).
+    Reference counting still frees everything else; the collector is back on afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager
