@@ -10,7 +10,6 @@ from functools import lru_cache
 
 from integrity_kit.audit.model import Fix
 from integrity_kit.schema import Column, Table
-from integrity_kit.schema.coltypes import state_key
 from integrity_kit.schema.models import dialect_for
 
 MAX_NAME = 63  # PostgreSQL's identifier limit, the shortest of the three
@@ -167,21 +166,8 @@ def change_type(dialect: str, table: Table, column: Column, new_sql: str, new_sa
 
 def sa_type_code(column: Column) -> str:
     """The column's type as ``sa.`` code for an Alembic operation."""
-    # SQLAlchemy's repr inspects the constructor's signature: slow enough to matter once per finding, and the
-    # same few types come back again and again. Cached by what the type is made of, in a bounded dict.
-    key = state_key(column.type)
-    text = _TYPE_CODES.get(key) if key is not None else None
-    if text is None:
-        text = repr(column.type)
-        text = text if text[:1].isupper() else type(column.type).__name__ + "()"
-        if key is not None:
-            if len(_TYPE_CODES) >= 4096:
-                _TYPE_CODES.clear()
-            _TYPE_CODES[key] = text
-    return text
-
-
-_TYPE_CODES: dict[tuple, str] = {}
+    text = repr(column.type)
+    return text if text[:1].isupper() else type(column.type).__name__ + "()"
 
 
 def add_primary_key(dialect: str, table: Table) -> Fix:

@@ -26,19 +26,6 @@ def render(type_: TypeEngine, dialect: Dialect, fallback: str | None = None) -> 
         return fallback or type(type_).__name__.upper()
 
 
-def state_key(type_: TypeEngine) -> tuple | None:
-    """What a type object's DDL and repr are made of (its class and attributes) as a hashable key, or None when an
-    attribute cannot be hashed (an Enum's list of values, say). Reflection makes one type object per column, but
-    6,000 columns on 1,000 tables are a handful of distinct types: a key lets their rendering be shared."""
-    try:
-        # The value's class too: 2 and 2.0 are equal keys but NUMERIC(12, 2) and NUMERIC(12, 2.0) are not.
-        key = (type(type_), tuple((name, type(value), value) for name, value in sorted(vars(type_).items())))
-        hash(key)
-    except TypeError:
-        return None
-    return key
-
-
 def neutral(type_: TypeEngine, dialect_name: str) -> tuple:
     """A hashable description of ``type_`` that is equal for equivalent spellings on ``dialect_name``."""
     if isinstance(type_, sqltypes.NullType):

@@ -145,8 +145,6 @@ class _SchemaReader:
         self.unknown_types: dict[str, set[str]] = {}
         # SQLAlchemy's MySQL reflection parses SHOW CREATE TABLE and leaves its doubled backticks in names.
         self.names_escaped = self.dialect.name in ("mysql", "mariadb")
-        # coltypes.state_key -> the type's DDL, for this snapshot only.
-        self.rendered: dict[tuple, str] = {}
 
     def tables(self) -> list[Table]:
         names = self._filter_names()
@@ -313,7 +311,7 @@ class _SchemaReader:
         return Column(
             name=raw["name"],
             type=type_,
-            type_sql=self._render(type_, spelled),
+            type_sql=coltypes.render(type_, self.dialect, fallback=spelled),
             nullable=bool(raw.get("nullable", True)),
             server_default=None if raw.get("default") is None else str(raw["default"]),
             autoincrement=raw.get("autoincrement") is True,
@@ -322,15 +320,6 @@ class _SchemaReader:
             computed=str(computed["sqltext"]) if computed.get("sqltext") is not None else None,
             identity=bool(raw.get("identity")),
         )
-
-    def _render(self, type_: sqltypes.TypeEngine, spelled: str | None) -> str:
-        key = None if spelled else coltypes.state_key(type_)
-        if key is None:
-            return coltypes.render(type_, self.dialect, fallback=spelled)
-        rendered = self.rendered.get(key)
-        if rendered is None:
-            rendered = self.rendered[key] = coltypes.render(type_, self.dialect)
-        return rendered
 
     def _foreign_key(self, table: str, raw: dict) -> ForeignKey:
         options = raw.get("options") or {}
