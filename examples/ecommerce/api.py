@@ -41,6 +41,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from argon2 import PasswordHasher
 from flask import Flask, Response, g, jsonify, request
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError
@@ -104,16 +105,17 @@ def _idempotency_key(body: dict[str, Any], caller: Caller) -> str:
 
 def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None, clock: Clock = utcnow,
                events: StockEvents | None = None, secret_key: str | None = None,
-               token_ttl: dt.timedelta = TOKEN_TTL) -> Flask:
+               token_ttl: dt.timedelta = TOKEN_TTL, password_hasher: PasswordHasher | None = None) -> Flask:
     """The API over ``engine``. Without ``secret_key`` a random one is made: tokens then last as long as this
-    process (fine for tests and demos; give a stable key when several processes or restarts must accept them)."""
+    process (fine for tests and demos; give a stable key when several processes or restarts must accept them).
+    ``password_hasher`` defaults to argon2-cffi's recommended argon2id parameters; tests pass cheaper ones."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = secret_key or secrets.token_urlsafe(32)
     app.json.sort_keys = False
     gateway = gateway or payments.FakeGateway("succeed")
     events = events or StockEvents()
-    accounts = Accounts(engine, app.config["SECRET_KEY"], clock=clock, ttl=token_ttl)
+    accounts = Accounts(engine, app.config["SECRET_KEY"], clock=clock, ttl=token_ttl, hasher=password_hasher)
     app.extensions["ecommerce"] = {"engine": engine, "gateway": gateway, "events": events, "clock": clock,
                                    "accounts": accounts}
     security.install(app)

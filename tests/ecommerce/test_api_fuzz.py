@@ -34,6 +34,7 @@ from examples.ecommerce import database, sample_data
 from examples.ecommerce.api import create_app
 from examples.ecommerce.clock import FakeClock
 from examples.ecommerce.openapi import SPEC
+from tests.ecommerce import shop
 from tests.servers import scratch_database
 
 # Small enough for every CI run; raise it (IK_FUZZ_EXAMPLES=500) for a longer hunt.
@@ -55,7 +56,7 @@ def fuzzed_app(tmp_path_factory, request):
         engine = database.make_engine(url)
         database.create_schema(engine)
         sample_data.load(engine, 300)
-        app = create_app(engine, clock=FakeClock())
+        app = create_app(engine, clock=FakeClock(), password_hasher=shop.FAST_HASHER)
         SENT.clear()
         yield app
         reporter = request.config.pluginmanager.get_plugin("terminalreporter")

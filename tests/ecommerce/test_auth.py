@@ -29,7 +29,7 @@ def store(app_engine: Engine) -> Engine:
 
 @pytest.fixture
 def app(store: Engine):
-    application = create_app(store, clock=FakeClock(), secret_key="k" * 40)
+    application = create_app(store, clock=FakeClock(), secret_key="k" * 40, password_hasher=shop.FAST_HASHER)
     application.testing = True
     return application
 
@@ -120,9 +120,21 @@ class _SpyHasher(PasswordHasher):
         return super().verify(hash, password)
 
 
-def test_wrong_password_and_unknown_email_get_the_same_answer_and_the_same_work(client, app, monkeypatch) -> None:
-    spy = _SpyHasher()
+def test_the_api_hashes_with_memory_hard_argon2id_by_default(store: Engine) -> None:
+    from argon2 import Type
+
+    hasher = create_app(store).extensions["ecommerce"]["accounts"].hasher
+    # OWASP's floor for argon2id is 19 MiB and two passes; argon2-cffi's RFC 9106 default is well above it.
+    assert hasher.type is Type.ID and hasher.memory_cost >= 19 * 1024 and hasher.time_cost >= 2
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer_and_the_same_work(client, app, store,
+                                                                                monkeypatch) -> None:
+    spy = _SpyHasher()  # the production parameters, so both paths cost a real verification
     monkeypatch.setattr(app.extensions["ecommerce"]["accounts"], "hasher", spy)
+    with store.begin() as connection:
+        connection.execute(update(User).where(User.email == "u1@example.com")
+                           .values(password_hash=PasswordHasher().hash(shop.PASSWORD)))
     timings: dict[str, list[float]] = {"wrong password": [], "unknown email": []}
     for _ in range(2):
         for case, email in (("wrong password", "u1@example.com"), ("unknown email", "nobody@example.com")):
@@ -175,7 +187,8 @@ def test_a_tampered_token_is_refused(client, store: Engine) -> None:
     for bad in forged:
         error(client.get("/api/cart", headers=_bearer(bad)), 401, "UNAUTHORIZED")
     # Signed by a server with another key: refused too.
-    elsewhere = create_app(store, clock=FakeClock(), secret_key="z" * 40).extensions["ecommerce"]["accounts"]
+    elsewhere = create_app(store, clock=FakeClock(), secret_key="z" * 40,
+                           password_hasher=shop.FAST_HASHER).extensions["ecommerce"]["accounts"]
     error(client.get("/api/cart", headers=_bearer(elsewhere.issue_token(1))), 401, "UNAUTHORIZED")
     assert client.get("/api/cart", headers=_bearer(token)).status_code == 200
 

@@ -30,7 +30,7 @@ def store(app_engine: Engine) -> Engine:
 
 @pytest.fixture
 def app(store: Engine):
-    application = create_app(store, gateway=FakeGateway(), clock=FakeClock())
+    application = create_app(store, gateway=FakeGateway(), clock=FakeClock(), password_hasher=shop.FAST_HASHER)
     application.testing = True
     return application
 

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.engines("sqlite")
 @pytest.fixture
 def app(app_engine: Engine):
     shop.build(app_engine, users=1)
-    application = create_app(app_engine, clock=FakeClock())
+    application = create_app(app_engine, clock=FakeClock(), password_hasher=shop.FAST_HASHER)
     application.testing = True
     return application
 
