@@ -62,10 +62,12 @@ BENCHMARKS = [
 
 def _query_overhead(data: dict[str, Any]) -> list[list[str]]:
     wall = data["median_wall_ms"]
-    verdict = "met" if max(data["ratio"], data["cpu_ratio"]) <= data["target"] else "NOT met"
+    # The strictest of the three readings decides: on a shared machine one of them can dip under the target by luck.
+    worst = max(data["ratio"], data["cpu_ratio"], data["median_paired_ratio"])
     return [["capture() on a lazy-load loop, " + data["url"], f"{wall['capture']:.2f} ms",
-             f"{wall['plain']:.2f} ms (no capture)", f"{data['ratio']:.3f}x wall, {data['cpu_ratio']:.3f}x cpu",
-             f"<= {data['target']}x", verdict]]
+             f"{wall['plain']:.2f} ms (no capture)",
+             f"{data['ratio']:.3f}x wall, {data['cpu_ratio']:.3f}x cpu, {data['median_paired_ratio']:.3f}x per-repeat",
+             f"<= {data['target']}x", "met" if worst <= data["target"] else "NOT met"]]
 
 
 def _audit_scale(data: dict[str, Any]) -> list[list[str]]:
