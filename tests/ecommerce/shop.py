@@ -81,3 +81,15 @@ def count(engine: Engine, table: str, **where) -> int:
         query = query.where(T[table].c[column] == value)
     with engine.connect() as connection:
         return connection.execute(query).scalar()
+
+
+def api(engine: Engine, **options):
+    """The reference API over ``engine`` for tests: a fake gateway that succeeds, a fake clock, the cheap hasher."""
+    from examples.ecommerce.api import create_app
+    from examples.ecommerce.clock import FakeClock
+    from examples.ecommerce.payments import FakeGateway
+
+    settings = {"gateway": FakeGateway(), "clock": FakeClock(), "password_hasher": FAST_HASHER, **options}
+    application = create_app(engine, **settings)
+    application.testing = True
+    return application

@@ -11,9 +11,6 @@ import threading
 import pytest
 from sqlalchemy import Engine
 
-from examples.ecommerce.api import create_app
-from examples.ecommerce.clock import FakeClock
-from examples.ecommerce.payments import FakeGateway
 from tests.ecommerce import shop
 from tests.ecommerce.apiclient import as_user
 from tests.ecommerce.apiclient import error as _error
@@ -29,9 +26,7 @@ def store(app_engine: Engine) -> Engine:
 
 @pytest.fixture
 def app(store: Engine):
-    application = create_app(store, gateway=FakeGateway(), clock=FakeClock(), password_hasher=shop.FAST_HASHER)
-    application.testing = True
-    return application
+    return shop.api(store)
 
 
 @pytest.fixture

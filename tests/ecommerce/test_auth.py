@@ -29,9 +29,7 @@ def store(app_engine: Engine) -> Engine:
 
 @pytest.fixture
 def app(store: Engine):
-    application = create_app(store, clock=FakeClock(), secret_key="k" * 40, password_hasher=shop.FAST_HASHER)
-    application.testing = True
-    return application
+    return shop.api(store, secret_key="k" * 40)
 
 
 @pytest.fixture

@@ -10,11 +10,8 @@ import re
 import pytest
 from sqlalchemy import Engine, select
 
-from examples.ecommerce.api import create_app
-from examples.ecommerce.clock import FakeClock
 from examples.ecommerce.models import Base, Payment
 from examples.ecommerce.openapi import SPEC
-from examples.ecommerce.payments import FakeGateway
 from tests.ecommerce import shop
 from tests.ecommerce.apiclient import as_user, error
 
@@ -30,9 +27,7 @@ def store(app_engine: Engine) -> Engine:
 
 @pytest.fixture
 def app(store: Engine):
-    application = create_app(store, gateway=FakeGateway(), clock=FakeClock(), password_hasher=shop.FAST_HASHER)
-    application.testing = True
-    return application
+    return shop.api(store)
 
 
 @pytest.fixture
