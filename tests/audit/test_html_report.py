@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
@@ -194,16 +193,12 @@ def test_a_hundred_and_fifty_tables_stay_bounded_and_apart(engine) -> None:
                           f"REFERENCES t{index - 1:03d} (id){extra}, note VARCHAR(40))")
     execute(engine, *statements)
     report = audit(engine, data=False)
-    started = time.perf_counter()
-    text = audit_html.render(report)
-    elapsed = time.perf_counter() - started
-    page = Page(text)
+    page = Page(audit_html.render(report))
     assert Counter((e["kind"], e["from"], e["to"]) for e in page.edges) == _expected_edges(report)
     assert len(page.boxes) == 150
     _no_overlap(page.boxes, page.svg_size)
     width, _height = page.svg_size
     assert width < 2600, "a deep schema must grow down, not sideways"
-    assert elapsed < 2.0
 
 
 @pytest.mark.engines("sqlite")
