@@ -10,7 +10,7 @@ import os
 from sqlalchemy import Engine, create_engine, exc, make_url
 from sqlalchemy.engine import URL
 
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 
 # SQLAlchemy's own defaults (psycopg2, mysqlclient) are not what we install; a bare scheme means our drivers.
 _DEFAULT_DRIVERS = {
@@ -77,7 +77,7 @@ def make_engine(url: str | URL | None, *, check: bool = True, **engine_kwargs) -
     except ModuleNotFoundError as error:
         raise IntegrityKitError(_missing_driver_message(parsed, error)) from None
     except exc.ArgumentError as error:
-        raise IntegrityKitError(f"invalid database URL {shown}: {_first_line(error)}") from None
+        raise IntegrityKitError(f"invalid database URL {shown}: {first_line(error)}") from None
     if check:
         verify_connection(engine)
     return engine
@@ -91,11 +91,11 @@ def verify_connection(engine: Engine) -> None:
             pass
     except exc.DBAPIError as error:
         engine.dispose()
-        reason = _scrub(_first_line(error.orig), engine.url.password)
+        reason = _scrub(first_line(error.orig), engine.url.password)
         raise IntegrityKitError(f"cannot connect to {shown}: {reason}") from None
     except exc.SQLAlchemyError as error:
         engine.dispose()
-        reason = _scrub(_first_line(error), engine.url.password)
+        reason = _scrub(first_line(error), engine.url.password)
         raise IntegrityKitError(f"cannot connect to {shown}: {reason}") from None
 
 
@@ -104,12 +104,6 @@ def _missing_driver_message(url: URL, error: ModuleNotFoundError) -> str:
     extra = _EXTRA_FOR_DRIVER.get(driver)
     hint = f"pip install 'integrity-kit[{extra}]'" if extra else f"install the {driver!r} package"
     return f"the database driver {error.name or driver!r} for {url.drivername} is not installed: {hint}"
-
-
-def _first_line(error: BaseException | None) -> str:
-    text = str(error).strip() if error is not None else ""
-    # Drivers put the useful part first and SQL/background links after it.
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _scrub(text: str, password: object) -> str:

@@ -10,3 +10,11 @@ class IntegrityKitError(Exception):
     """
 
     exit_code = 2
+
+
+def first_line(error: BaseException | None) -> str:
+    """The useful line of an error for a one-line message: the driver's own error when SQLAlchemy wraps one, its
+    first line (drivers put the cause first, then SQL and background links), or the type's name when it is empty."""
+    origin = getattr(error, "orig", None) or error
+    lines = str(origin).strip().splitlines() if origin is not None else []
+    return lines[0] if lines else type(origin).__name__

@@ -13,7 +13,7 @@ from sqlalchemy import exc, inspect
 
 from examples.ecommerce import database, sample_data
 from integrity_kit.connect import mask_url
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 
 
 class _Group(click.Group):
@@ -68,7 +68,7 @@ def init(database_url: str, legacy: bool, rows: int, seed: int, reset: bool) -> 
                 _print_damage(console, result.damage)
         console.print(f"Done in {time.perf_counter() - started:.1f}s")
     except exc.SQLAlchemyError as error:
-        raise IntegrityKitError(f"could not build the database at {shown}: {_first_line(error)}") from None
+        raise IntegrityKitError(f"could not build the database at {shown}: {first_line(error)}") from None
     finally:
         engine.dispose()
 
@@ -145,12 +145,6 @@ def _print_damage(console: Console, damage: sample_data.Damage) -> None:
     console.print(f"  duplicate cart lines (cart_id, product_id): {damage.duplicate_cart_lines}")
     console.print(f"  products with negative stock (ids): {damage.negative_stock_products}")
     console.print(f"  orders whose total disagrees with their items (ids): {damage.mistotalled_orders}")
-
-
-def _first_line(error: BaseException) -> str:
-    origin = getattr(error, "orig", None) or error
-    text = str(origin).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 if __name__ == "__main__":

@@ -8,11 +8,30 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from integrity_kit.audit.model import Fix
+from integrity_kit.audit.model import Finding, Fix
 from integrity_kit.schema import Column, Table
 from integrity_kit.schema.models import dialect_for
 
 MAX_NAME = 63  # PostgreSQL's identifier limit, the shortest of the three
+# Evidence that counts rows standing in the way of a fix: adding the constraint fails until they are dealt with.
+BLOCKING_EVIDENCE = ("orphan_rows", "duplicate_groups", "null_rows", "violating_rows", "mismatched_rows")
+
+
+def blocking_rows(finding: Finding) -> dict[str, int]:
+    """The non-zero counts of rows that stand in the way of ``finding``'s fix, by evidence key."""
+    return {key: finding.evidence[key] for key in BLOCKING_EVIDENCE if finding.evidence.get(key)}
+
+
+def describe_blocking(blocking: dict[str, int]) -> str:
+    return ", ".join(f"{count} {key.replace('_', ' ')}" for key, count in blocking.items())
+
+
+def cleanup_statements(finding: Finding) -> list[str]:
+    """The data-changing statements (DELETE, UPDATE) of the finding's fix: decisions for a person, never run as a
+    side effect of a migration."""
+    if finding.fix is None:
+        return []
+    return [line for line in finding.fix.sql.splitlines() if line.upper().startswith(("DELETE", "UPDATE"))]
 
 
 def constraint_name(prefix: str, table: str, columns: tuple[str, ...] | list[str], suffix: str = "") -> str:

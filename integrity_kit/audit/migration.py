@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from integrity_kit import __version__
-from integrity_kit.audit.fixes import constraint_name, py_list, schema_kw
+from integrity_kit.audit.fixes import (
+    blocking_rows,
+    cleanup_statements,
+    constraint_name,
+    describe_blocking,
+    py_list,
+    schema_kw,
+)
 from integrity_kit.audit.model import Finding
 from integrity_kit.schema import Column, Snapshot, Table
 from integrity_kit.schema.coltypes import neutral
@@ -72,17 +79,12 @@ def write_fix_migration(findings: list[Finding], snapshot: Snapshot, url: str, *
 
 
 def _cleanup(plan: Plan, finding: Finding) -> None:
-    evidence = finding.evidence
-    blocking = {key: evidence.get(key) for key in ("orphan_rows", "duplicate_groups", "null_rows", "violating_rows")
-                if evidence.get(key)}
+    blocking = blocking_rows(finding)
     if not blocking or finding.fix is None:
         return
-    what = ", ".join(f"{count} {key.replace('_', ' ')}" for key, count in blocking.items())
-    plan.cleanups.append(f"{finding.table}({', '.join(finding.columns)}): {what}, e.g. "
-                         f"{evidence.get('sample_keys', [])[:3]}")
-    for line in finding.fix.sql.splitlines():
-        if not line.startswith("--") and line.upper().startswith(("DELETE", "UPDATE")):
-            plan.cleanups.append(f"    {line}")
+    plan.cleanups.append(f"{finding.table}({', '.join(finding.columns)}): {describe_blocking(blocking)}, e.g. "
+                         f"{finding.evidence.get('sample_keys', [])[:3]}")
+    plan.cleanups += [f"    {line}" for line in cleanup_statements(finding)]
 
 
 def _sa_type(column: Column, dialect: str) -> str:

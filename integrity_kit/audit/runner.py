@@ -20,7 +20,7 @@ from integrity_kit.audit.registry import select_rules
 from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.audit.rules.models import SchemaDrift
 from integrity_kit.connect import make_engine, mask_url
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import NotAnalysed, Snapshot, build_snapshot
 from integrity_kit.schema.models import load_metadata, snapshot_from_metadata
 
@@ -85,7 +85,7 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
                 with _collector_paused():
                     snapshot = build_snapshot(connection, list(schemas) if schemas else None)
             except DBAPIError as error:
-                raise IntegrityKitError(f"cannot read the schema of {shown}: {_first_line(error)}") from None
+                raise IntegrityKitError(f"cannot read the schema of {shown}: {first_line(error)}") from None
             models_snapshot = snapshot_from_metadata(metadata, snapshot.dialect) if metadata is not None else None
             # The data probes can run for minutes: the collector stays paused only for schema-only audits.
             with contextlib.nullcontext() if data else _collector_paused():
@@ -93,7 +93,7 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
                                  probe=Probe(connection, sample_rows) if data else None, on_progress=on_progress,
                                  config=config)
     except DBAPIError as error:
-        raise IntegrityKitError(f"cannot audit {shown}: {_first_line(error)}") from None
+        raise IntegrityKitError(f"cannot audit {shown}: {first_line(error)}") from None
     finally:
         if isinstance(target, str):
             engine.dispose()
@@ -168,8 +168,3 @@ def _read_only(connection: Connection, timeout: float) -> Iterator[None]:
             connection.exec_driver_sql("PRAGMA query_only = OFF")
             connection.rollback()
 
-
-def _first_line(error: BaseException) -> str:
-    original = getattr(error, "orig", None) or error
-    text = str(original).strip().splitlines()
-    return text[0] if text else type(original).__name__

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
+from integrity_kit.audit.fixes import blocking_rows, cleanup_statements, describe_blocking
 from integrity_kit.audit.model import Finding
 
-BLOCKING = ("orphan_rows", "duplicate_groups", "null_rows", "violating_rows", "mismatched_rows")
 _NOT_NEGATIVE = re.compile(r"^\s*(\w+)\s*>=\s*0\s*$")
 
 
@@ -32,13 +32,11 @@ def plan_cleanup(findings: list[Finding], quote: Callable[[str], str]) -> list[C
     identifier for the target dialect."""
     steps: dict[str, CleanupStep] = {}
     for finding in findings:
-        blocking = {key: finding.evidence.get(key) for key in BLOCKING if finding.evidence.get(key)}
+        blocking = blocking_rows(finding)
         if not blocking:
             continue
-        what = ", ".join(f"{count} {key.replace('_', ' ')}" for key, count in blocking.items())
-        reason = f"{finding.table}({', '.join(finding.columns)}): {what}"
-        proposed = [line for line in (finding.fix.sql.splitlines() if finding.fix else [])
-                    if line.upper().startswith(("DELETE", "UPDATE"))]
+        reason = f"{finding.table}({', '.join(finding.columns)}): {describe_blocking(blocking)}"
+        proposed = cleanup_statements(finding)
         condition = _NOT_NEGATIVE.match(str(finding.evidence.get("condition", "")))
         if not proposed and condition:
             column = condition.group(1)

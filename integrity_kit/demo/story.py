@@ -22,11 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from integrity_kit.audit import Finding, Report, audit
 from integrity_kit.audit.apply import apply_revision
+from integrity_kit.audit.fixes import blocking_rows
 from integrity_kit.audit.migration import plan_fixes, render_plan
 from integrity_kit.connect import mask_url
-from integrity_kit.demo.cleanup import BLOCKING, CleanupStep, plan_cleanup, run_cleanup
+from integrity_kit.demo.cleanup import CleanupStep, plan_cleanup, run_cleanup
 from integrity_kit.demo.shop import DemoShop, Planted, load_shop
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.queries import capture
 from integrity_kit.races import RaceResult, RaceSpace
 from integrity_kit.races.render import render_many
@@ -92,7 +93,7 @@ class Demo:
             present = self.shop.existing_tables(self.engine)
         except SQLAlchemyError as error:
             self.engine.dispose()
-            raise IntegrityKitError(f"cannot reach {self.result.database}: {_first_line(error)}") from None
+            raise IntegrityKitError(f"cannot reach {self.result.database}: {first_line(error)}") from None
         if present and not self.reset:
             self.engine.dispose()
             raise IntegrityKitError(f"{self.result.database} already has {', '.join(present)}; pass --reset to drop "
@@ -275,18 +276,12 @@ class Demo:
                            "`integrity-kit lint-migrations migrations/`.", soft_wrap=True)
 
 
-def _first_line(error: BaseException) -> str:
-    origin = getattr(error, "orig", None) or error
-    lines = str(origin).strip().splitlines()
-    return lines[0] if lines else type(origin).__name__
-
-
 def _counts(report: Report) -> str:
     return ", ".join(f"{count} {severity}" for severity, count in report.by_severity().items())
 
 
 def _blocking(finding: Finding) -> bool:
-    return bool(finding.evidence.get("sample_keys")) and any(finding.evidence.get(key) for key in BLOCKING)
+    return bool(finding.evidence.get("sample_keys")) and bool(blocking_rows(finding))
 
 
 def _rules_table(findings: list[Finding]) -> Table:
@@ -309,7 +304,7 @@ def _evidence_table(findings: list[Finding]) -> Table:
         table.add_column(header, style="bold" if header == "rule" else None)
     for finding in findings:
         keys = [item["key"] if isinstance(item, dict) else item for item in finding.evidence["sample_keys"]]
-        count = next(finding.evidence[key] for key in BLOCKING if finding.evidence.get(key))
+        count = next(iter(blocking_rows(finding).values()))
         table.add_row(finding.rule, escape(f"{finding.table}({', '.join(finding.columns)})"), str(count),
                       escape(str(keys)))
     return table

@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from integrity_kit.connect import make_engine, mask_url, parse_url
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 
 DEFAULT_PREFIX = "ik_race_"
 _PREFIX = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -84,7 +84,7 @@ def scratch(url: str | URL | None, *, prefix: str | None = None) -> Iterator[Scr
         try:
             others = foreign_tables(admin, prefix)
         except SQLAlchemyError as error:
-            raise IntegrityKitError(f"cannot inspect {mask_url(parsed)}: {_first_line(error)}") from None
+            raise IntegrityKitError(f"cannot inspect {mask_url(parsed)}: {first_line(error)}") from None
         if others and not told:
             shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
             raise IntegrityKitError(
@@ -123,7 +123,7 @@ def _server_scratch(admin: Engine, url: URL, name: str) -> Iterator[Scratch]:
             connection.execute(text(create))
     except DBAPIError as error:
         raise IntegrityKitError(f"cannot create the scratch space {name} on {mask_url(url)}: "
-                                f"{_first_line(error.orig)}") from None
+                                f"{first_line(error.orig)}") from None
     try:
         if dialect == "postgresql":
             # Unqualified names resolve into the scratch schema only; the user's tables stay out of reach.
@@ -134,7 +134,3 @@ def _server_scratch(admin: Engine, url: URL, name: str) -> Iterator[Scratch]:
         with admin.connect() as connection:
             connection.execute(text(drop))
 
-
-def _first_line(error: BaseException | None) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

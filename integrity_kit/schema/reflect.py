@@ -24,7 +24,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.engine import Connection, Inspector
 
 from integrity_kit.connect import mask_url
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
 from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
@@ -192,7 +192,7 @@ class _SchemaReader:
                 found = read_postgresql_indexes(self.inspector.bind, self.schema or self.default)
             except exc.DBAPIError as error:
                 raise IntegrityKitError(f"reflecting indexes in schema {self.schema or self.default!r} failed: "
-                                        f"{_first_line(error)}") from error
+                                        f"{first_line(error)}") from error
             return {name: found.get(name, []) for name in names} if names is not None else dict(found)
         method = getattr(self.inspector, f"get_multi_{kind}")
         unreflectable: dict[tuple[str | None, str], Exception] = {}
@@ -207,7 +207,7 @@ class _SchemaReader:
                 found = self._one_by_one(kind, names, error)
         self._note_warnings(caught)
         for (_schema, name), error in unreflectable.items():
-            self._problem(qualified(self.schema, name), f"cannot be reflected: {_first_line(error)}")
+            self._problem(qualified(self.schema, name), f"cannot be reflected: {first_line(error)}")
         return {name: value for (_schema, name), value in found.items()}
 
     def _kind_options(self, kind: str) -> dict[str, Any]:
@@ -223,7 +223,7 @@ class _SchemaReader:
             # A failed statement aborts the PostgreSQL transaction, so there is no reading on after it.
             raise IntegrityKitError(
                 f"reflecting {kind.replace('_', ' ')} in schema {self.schema or self.default!r} failed: "
-                f"{_first_line(error)}"
+                f"{first_line(error)}"
             ) from error
         single = getattr(self.inspector, f"get_{kind}")
         found: dict = {}
@@ -235,7 +235,7 @@ class _SchemaReader:
             except Exception as table_error:  # noqa: BLE001
                 self._problem(
                     qualified(self.schema, name),
-                    f"{kind.replace('_', ' ')} cannot be reflected: {_first_line(table_error)}",
+                    f"{kind.replace('_', ' ')} cannot be reflected: {first_line(table_error)}",
                 )
         return found
 
@@ -388,7 +388,3 @@ def _unique(raw: dict) -> UniqueConstraint:
 def _action(value: str | None) -> str:
     return value.upper() if value else "NO ACTION"
 
-
-def _first_line(error: BaseException) -> str:
-    text = str(getattr(error, "orig", None) or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
