@@ -64,6 +64,8 @@ def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
         planner = _PLANNERS.get(finding.rule)
         if table is None or planner is None:
             plan.skipped.append(f"{finding.code} {finding.rule} {finding.table}: {finding.message}")
+            if table is not None:  # no schema change, but the data may still want a reviewed clean-up
+                _cleanup(plan, finding)
             continue
         if planner(plan, finding, table, snapshot) is False:
             continue
