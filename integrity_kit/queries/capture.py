@@ -2,12 +2,13 @@
 
 Only public SQLAlchemy events are used: ``before_cursor_execute``/``after_cursor_execute``/``handle_error`` on the
 engine (so Core, ORM, ``text()`` and ``session.get()`` are all seen) and ``do_orm_execute`` on :class:`Session`,
-which tags ORM statements through a public execution option so the cursor-level record can say which relationship
-or column load it was. Every listener is removed when the block exits, also on exceptions.
+whose notes (see ``orm_context``) let the cursor-level record say which relationship or column load an ORM statement
+was. Every listener is removed when the block exits, also on exceptions.
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Iterator
 from time import perf_counter
@@ -27,20 +28,22 @@ from .orm_context import (
 )
 
 _getframe = sys._getframe
+_NO_FRAME = object()  # never the remembered frame, which is a frame or None
 
 
 class Statement:
     """One statement sent to the database.
 
-    A thin view over the list the capture's hot path fills in (a list, because ``after_cursor_execute`` completes
-    it in place); everything derived, such as the ORM context, the fingerprint and the location, is worked out
-    on first access rather than while the application waits.
+    A view over what the capture's hot path recorded; everything derived, such as the ORM context, the
+    fingerprint and the location, is worked out on first access rather than while the application waits.
     """
 
-    __slots__ = ("_r", "_orm")
+    __slots__ = ("_r", "_log", "_outcome", "_orm")
 
-    def __init__(self, raw: list) -> None:
-        self._r = raw
+    def __init__(self, fields: tuple, log: QueryLog) -> None:
+        self._r = fields  # see _FIELDS
+        self._log = log
+        self._outcome: tuple[float, int] | None = None  # (end time, rowcount) once the cursor has finished
         self._orm: Any = False
 
     sql = property(lambda self: self._r[0], doc="The SQL exactly as the driver received it.")
@@ -50,22 +53,29 @@ class Statement:
     lineno = property(lambda self: self._r[4], doc="The line in ``filename``.")
     function = property(lambda self: self._r[5], doc="The function containing that line.")
 
+    def _finished(self) -> tuple[float, int] | None:
+        if self._outcome is None:
+            self._outcome = self._log._outcome(self._r[_TOKEN])
+        return self._outcome
+
     @property
     def duration(self) -> float:
         """Seconds the cursor spent executing (0.0 while the statement is still running)."""
-        return 0.0 if self._r[8] is None else self._r[7]
+        outcome = self._finished()
+        return 0.0 if outcome is None else outcome[0] - self._r[_START]
 
     @property
     def rowcount(self) -> int:
         """The cursor's rowcount (-1 when the driver does not know, e.g. SELECT on SQLite)."""
-        return -1 if self._r[8] is None else self._r[8]
+        outcome = self._finished()
+        return -1 if outcome is None else outcome[1]
 
     @property
     def orm(self) -> OrmContext | None:
         """Why the ORM sent this statement (None for Core and ``text()``)."""
         if self._orm is False:
-            raw = self._r[6]
-            self._orm = None if raw is None else _build_orm_context(*raw)
+            kind = self._r[6]
+            self._orm = None if kind is None else _build_orm_context(*self._r[6:10])
         return self._orm
 
     @property
@@ -111,26 +121,50 @@ def _jsonable(value: Any) -> Any:
 
 # --- the capture --------------------------------------------------------------------------------------------------
 
+# What the hot path records per statement, one after another in one flat list: statement, parameters, executemany,
+# filename, lineno, function, then the ORM note's kind, mapper, path and parent path (None for Core), then a token
+# that pairs it with its outcome, and the start time. Flat, because a list or tuple per statement that outlives
+# the statement makes the garbage collector run more often and look at more.
+_FIELDS = 12
+_TOKEN = 10
+_START = 11
+
+
 class QueryLog:
     """What one capture saw. ``n_plus_one`` and ``duplicates`` are computed from ``statements`` on access."""
 
     def __init__(self, threshold: int = 2) -> None:
-        self._raw: list[list] = []  # appended to by the capture's hot path
+        self._started: list = []  # _FIELDS per statement, extended by the capture's hot path
+        self._ended: list = []  # (token, end time, rowcount) per finished statement, likewise
+        self._outcomes: dict[int, tuple[float, int]] = {}
         self._statements: list[Statement] = []
         self.threshold = threshold
 
     @property
     def statements(self) -> list[Statement]:
         """Every statement sent so far, in order."""
-        raw, done = self._raw, self._statements
-        if len(done) < len(raw):
-            done.extend(Statement(r) for r in raw[len(done):])
+        started, done = self._started, self._statements
+        first, last = len(done) * _FIELDS, len(started) - len(started) % _FIELDS
+        if first < last:
+            done.extend(Statement(tuple(started[i:i + _FIELDS]), self) for i in range(first, last, _FIELDS))
         return done
+
+    def _outcome(self, token: int) -> tuple[float, int] | None:
+        ended, outcomes = self._ended, self._outcomes
+        seen = len(outcomes) * 3
+        if seen < len(ended) - len(ended) % 3:
+            for i in range(seen, len(ended) - len(ended) % 3, 3):
+                outcomes[ended[i]] = (ended[i + 1], ended[i + 2])
+        return outcomes.get(token)
 
     def clear(self) -> None:
         """Forget what was recorded so far (the capture keeps running)."""
-        del self._raw[:]
-        del self._statements[:]
+        for statement in self._statements:  # views handed out earlier keep their duration and rowcount
+            statement._finished()
+        self._statements = []
+        del self._started[:]  # in place: the capture appends to these very lists
+        del self._ended[:]
+        self._outcomes = {}
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -168,74 +202,82 @@ class QueryCapture:
     def __init__(self, engine=None, *, threshold: int = 2) -> None:
         self.target = _event_target(engine)
         self.log = QueryLog(threshold=threshold)
-        self._pending: dict[int, list] = {}
-        self._raw = self.log._raw
-        self._depth = 0  # stack depth of the last application frame found, tried first next time
-        self._frame = None  # that frame (a loop's frame stays the same object across iterations)
+        self._started, self._ended = self.log._started, self.log._ended
+        self._pending: dict[int, int] = {}  # id(cursor) -> token of the statement it is running
+        self._tokens = itertools.count()
+        self._frame = None  # the application frame of the last statement (a loop's frame is the same object)
+        self._depth = 0  # its stack depth as seen from _before
+        self._lasti = -1  # the instruction it was at
+        self._site: tuple = (None, None, None)  # and the (filename, lineno, function) found there
         self._active = False
 
     # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
-    # statement, so they are written for speed: one helper call, no per-call allocations beyond the record itself
-    # (benchmarks/query_overhead.py measures them).
-    def _before(self, conn, cursor, statement, parameters, context, executemany) -> None:
+    # statement, so they are written for speed (benchmarks/query_overhead.py measures them): nothing they allocate
+    # outlives the statement except what the log keeps, and that goes into flat lists (see _FIELDS). A flat list
+    # is extended in one step, which threads cannot interleave; the token, not a position, pairs a statement with
+    # its outcome for the same reason. ``_before`` is registered with ``retval=True``, so SQLAlchemy calls it
+    # directly instead of through a wrapper that returns the statement for it.
+    def _before(self, conn, cursor, statement, parameters, context, executemany):
+        token = next(self._tokens)
         try:
-            record = self._record(statement, parameters, executemany, context)
-        except Exception:  # bookkeeping must never fail the application's query: keep the statement, lose its site
-            record = [statement, parameters, executemany, None, None, None, None, 0.0, None]
-        self._raw.append(record)
-        self._pending[id(cursor)] = record
-        record[7] = perf_counter()  # the start time until _after turns it into a duration
-
-    def _record(self, statement, parameters, executemany, context) -> list:
-        orm_raw = orm_facts(context)
-        cache = _internal_cache
-        # A loop sends its statements from the same depth again and again. Python builds frame objects lazily, so
-        # trying last time's depth first (two frames) is much cheaper than walking every SQLAlchemy frame.
-        depth = self._depth
-        if depth:
+            # A loop sends its statements from the same frame, depth and instruction again and again; Python builds
+            # frame objects lazily, so looking at that one frame is much cheaper than walking every library frame.
             try:
-                frame = _getframe(depth)
-                # Same live application frame at the same depth, called through library code: same call site.
-                if frame is self._frame and cache.get(_getframe(depth - 1).f_code.co_filename):
-                    code = frame.f_code
-                    return [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
-                            orm_raw, 0.0, None]
+                frame = _getframe(self._depth)
             except ValueError:  # the stack is shallower this time
-                pass
-        frame = _getframe(1)
-        depth = 1
+                frame = _NO_FRAME
+            filename, lineno, function = (self._site if frame is self._frame and frame.f_lasti == self._lasti
+                                          else self._find_site())
+            note = orm_facts(context)
+        except Exception:  # bookkeeping must never fail the application's query: keep the statement, lose its site
+            filename = lineno = function = note = None
+        # Plain tuples, not star-unpacking, which builds a list first.
+        if note is None:
+            self._started += (statement, parameters, executemany, filename, lineno, function, None, None, None, None,
+                              token, perf_counter())
+        else:
+            _, kind, mapper, path, parent_path = note
+            self._started += (statement, parameters, executemany, filename, lineno, function, kind, mapper, path,
+                              parent_path, token, perf_counter())
+        self._pending[id(cursor)] = token
+        return statement, parameters
+
+    def _find_site(self) -> tuple:
+        """(filename, lineno, function) of the first application frame, remembered for the next statement."""
+        cache = _internal_cache
+        frame = _getframe(2)
+        depth = 1  # as seen from _before, whose caller is depth 1
         while frame is not None:
-            code = frame.f_code
-            internal = cache.get(code.co_filename)
+            filename = frame.f_code.co_filename
+            internal = cache.get(filename)
             if internal is None:
-                internal = _is_internal(code.co_filename)
+                internal = _is_internal(filename)
             if not internal:
-                self._depth = depth
-                self._frame = frame
-                return [statement, parameters, executemany, code.co_filename, frame.f_lineno, code.co_name,
-                        orm_raw, 0.0, None]
+                self._frame, self._depth, self._lasti = frame, depth, frame.f_lasti
+                self._site = (filename, frame.f_lineno, frame.f_code.co_name)
+                return self._site
             frame = frame.f_back
             depth += 1
+        self._frame = None
         site = call_site(3) if _getcurrent is not None else None  # maybe across a greenlet boundary
-        filename, lineno, function = site if site is not None else (None, None, None)
-        return [statement, parameters, executemany, filename, lineno, function, orm_raw, 0.0, None]
+        return site if site is not None else (None, None, None)
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        record = self._pending.pop(id(cursor), None)
-        if record is not None:
-            record[7] = perf_counter() - record[7]
+        end = perf_counter()
+        token = self._pending.pop(id(cursor), None)
+        if token is not None:
             try:
-                record[8] = cursor.rowcount
+                rowcount = cursor.rowcount
             except Exception:  # a driver without rowcount: record "unknown"
-                record[8] = -1
+                rowcount = -1
+            self._ended += (token, end, rowcount)
 
     def _error(self, exception_context) -> None:
         try:
             cursor = getattr(exception_context.execution_context, "cursor", None)
-            record = self._pending.pop(id(cursor), None) if cursor is not None else None
-            if record is not None:
-                record[7] = perf_counter() - record[7]
-                record[8] = -1
+            token = self._pending.pop(id(cursor), None) if cursor is not None else None
+            if token is not None:
+                self._ended += (token, perf_counter(), -1)
         except Exception:  # the application's own error is what must surface, not ours
             pass
 
@@ -247,7 +289,7 @@ class QueryCapture:
         try:
             for name, fn in (("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
                              ("handle_error", self._error)):
-                event.listen(self.target, name, fn)
+                event.listen(self.target, name, fn, retval=name == "before_cursor_execute")
                 installed.append((name, fn))
         except BaseException:
             for name, fn in installed:
@@ -270,6 +312,7 @@ class QueryCapture:
             _orm_listener_release()
             self._pending.clear()
             self._frame = None  # do not keep the application's locals alive
+            self._site = (None, None, None)
 
     def __enter__(self) -> QueryLog:
         return self.start()
