@@ -11,10 +11,11 @@ loop. Keyed by the statement object, a flush the ORM runs between the event and 
 up the query's facts, and threads cannot pick up each other's: each execution has its own statement object (the
 ORM builds one per lazy load), and two threads running one shared statement note the same facts for it.
 
-A note is taken when its statement reaches the cursor, and only the last one taken is kept (the driver may run one
-ORM statement in several batches): a note holds its statement alive, and a lazy-load loop that left its statements
-alive in a pile of notes measured as 40% of the capture's cost in extra garbage collection. The notes are a module
-dictionary rather than a ``threading.local``, whose every attribute access costs several lookups in the hot path.
+A note is taken away when its statement reaches the cursor, and only the last one taken is kept, for the other
+captures running at once (nested, or a global one beside an engine's), which read it too: a note holds its
+statement alive, and a lazy-load loop that left its statements alive in a pile of notes measured as 40% of the
+capture's cost in extra garbage collection. The notes are a module dictionary rather than a ``threading.local``,
+whose every attribute access costs several lookups in the hot path.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def orm_facts(context):
         _taken[0] = note
         return note
     note = _taken[0]
-    if note is not None and note[0] is invoked:  # the next batch of the same statement
+    if note is not None and note[0] is invoked:  # another capture running at once took it first
         return note
     return None
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from integrity_kit.queries import capture
 from integrity_kit.queries.orm_context import _on_orm_execute
-from tests.queries.models import Base, Book, seed
+from tests.queries.models import Base, Book, Tag, seed
 
 
 @pytest.fixture
@@ -66,6 +66,30 @@ def test_an_autoflush_between_the_orm_event_and_the_query_keeps_its_own_context(
     update, query = log.statements
     assert update.sql.startswith("UPDATE books") and update.orm is None
     assert (query.orm.kind, query.orm.entity) == ("query", "Book")
+
+
+def test_a_lazy_load_inside_the_autoflush_keeps_both_contexts(memory_engine) -> None:
+    # Deleting a tag makes the flush load its books (an ORM statement of its own) between the query's ORM event and
+    # the query reaching the cursor: each statement must keep its own facts.
+    with Session(memory_engine) as session:
+        session.delete(session.get(Tag, 1))
+        with capture(memory_engine) as log:
+            session.scalars(select(Book).where(Book.author_id == 1)).all()
+    kinds = [(s.orm.kind, s.orm.entity, s.orm.relationship) if s.orm else s.sql.split()[0] for s in log.statements]
+    assert kinds[0] == ("lazy", "Book", "Tag.books")
+    assert kinds[-1] == ("query", "Book", None)
+    assert kinds[1:-1] and all(kind == "DELETE" for kind in kinds[1:-1])
+
+
+def test_clear_forgets_what_was_recorded_and_keeps_recording(memory_engine) -> None:
+    with capture(memory_engine) as log, memory_engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        earlier = log.statements[0]
+        log.clear()
+        connection.execute(text("SELECT 2"))
+    assert [s.sql for s in log.statements] == ["SELECT 2"]
+    assert log.statements[0].duration > 0
+    assert earlier.sql == "SELECT 1" and earlier.duration > 0  # a view handed out before clear() keeps its facts
 
 
 def test_orm_context_stays_with_its_thread(tmp_path) -> None:
