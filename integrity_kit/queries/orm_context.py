@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 _notes: dict[int, tuple] = {}  # id(statement) -> (statement, kind, mapper, path, parent path)
 _taken: list[tuple | None] = [None]  # the note taken last
@@ -68,16 +68,21 @@ def _build_orm_context(kind: str, mapper, path, parent_load_path) -> OrmContext:
     return OrmContext(kind, mapper.class_.__name__ if mapper is not None else None, None, mapper)
 
 
+# The public properties' getters, called directly: the same code, without a type lookup per statement.
+_loader_strategy_path = ORMExecuteState.loader_strategy_path.fget
+_lazy_loaded_from = ORMExecuteState.lazy_loaded_from.fget
+
+
 def _on_orm_execute(orm_execute_state) -> None:
     # The hot path: grab the few cheap facts and let the cursor-level record carry them; names, paths and
     # fixes are worked out only when someone reads ``Statement.orm``. (try/except, not contextlib.suppress, and no
     # getattr: this runs once per ORM statement, and the profile of a lazy-load loop shows every call here.)
     try:
-        path = orm_execute_state.loader_strategy_path
+        path = _loader_strategy_path(orm_execute_state)
         if path is not None and not path.is_root:
             # The mapper is the relationship's target, found from the path when someone asks.
             mapper = parent_path = None
-            lazy_from = orm_execute_state.lazy_loaded_from
+            lazy_from = _lazy_loaded_from(orm_execute_state)
             if lazy_from is not None:
                 kind, parent_path = "lazy", lazy_from.load_path
             else:
