@@ -1,13 +1,14 @@
 """Run every benchmark in this folder, then write ``results.json`` and ``RESULTS.md`` beside this script.
 
-    python benchmarks/run_all.py [--quick] [--only NAME ...] [--skip NAME ...]
+    python benchmarks/run_all.py [--quick] [--only NAME ...] [--skip NAME ...] [--update]
 
 Each benchmark is its own script that measures integrity-kit and its baseline side by side in one run and prints
 the ratio; this runs them one after another as subprocesses (so none inherits another's warm caches), keeps what
 each printed, reads the JSON each wrote, and puts the headline numbers, the machine and the versions in one table.
 ``--quick`` uses smaller sizes (minutes instead of tens of minutes); the report says which profile ran, and its
 numbers are only comparable with runs of the same profile. PostgreSQL must be reachable for the audit and race
-benchmarks (``--server``/``--url`` defaults of each script).
+benchmarks (``--server``/``--url`` defaults of each script). ``--only NAME --update`` re-runs one benchmark and
+keeps the others of the last run, each with the date it was measured.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _cli(*args: str) -> list[str]:
 
 BENCHMARKS = [
     Benchmark("query_overhead", "query_overhead.py", "query capture costs at most 1.1x on a lazy-load loop",
-              full=["--repeats", "31"], quick=["--repeats", "11"]),
+              full=["--repeats", "31", "--processes", "5"], quick=["--repeats", "11", "--processes", "3"]),
     Benchmark("audit_scale", "audit_scale.py", "the schema audit of 1,000 tables takes under 5 s and no longer "
               "than pg_dump --schema-only", full=["--sizes", "100,1000,3000"], quick=["--sizes", "100,1000"]),
     Benchmark("audit_probes", "audit_probes.py", "the orphan and duplicate probes take at most 1.5x the "
@@ -217,8 +218,9 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {entry['claim']} | failed: {entry.get('error', '?')} | | | | NOT measured |")
     lines += ["", "## Each benchmark", ""]
     for entry in report["benchmarks"]:
+        when = f", measured {entry['measured']}" if "measured" in entry else ""
         lines += [f"### {entry['name']}", "", f"Claim: {entry['claim']}. Command: `{entry['command']}` "
-                  f"({entry['seconds']} s).", "", "```text", entry.get("stdout", "").rstrip(), "```", ""]
+                  f"({entry['seconds']} s{when}).", "", "```text", entry.get("stdout", "").rstrip(), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -228,6 +230,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="run only these benchmarks (names as in the table)")
     parser.add_argument("--skip", nargs="*", default=[], help="leave these benchmarks out")
     parser.add_argument("--output", type=Path, default=HERE, help="folder for results.json and RESULTS.md")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other benchmarks of the last results.json (each keeps its own date)")
     args = parser.parse_args()
     names = [b.name for b in BENCHMARKS] + ["demo"]
     unknown = (set(args.only or []) | set(args.skip)) - set(names)
@@ -243,7 +247,18 @@ def main() -> int:
     if "demo" in chosen:
         print("== demo", flush=True)
         entries.append(demo_timing())
-    report = {"quick": args.quick, "machine": machine(), "benchmarks": entries}
+    now = machine()
+    for entry in entries:
+        entry["measured"] = now["date"]
+    previous = args.output / "results.json"
+    if args.update and previous.exists():
+        last = json.loads(previous.read_text())
+        if last["quick"] != args.quick:
+            parser.error("--update must use the profile of the last run (--quick or not)")
+        fresh = {entry["name"]: entry for entry in entries}
+        entries = [fresh.pop(old["name"], dict(old, measured=old.get("measured", last["machine"]["date"])))
+                   for old in last["benchmarks"]] + list(fresh.values())
+    report = {"quick": args.quick, "machine": now, "benchmarks": entries}
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "results.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.output / "RESULTS.md").write_text(markdown(report))

@@ -150,7 +150,9 @@ def render_benchmarks(results: dict) -> str:
     for entry in results["benchmarks"]:
         for claim, ours, baseline, ratio, target, verdict in entry.get("headline", []):
             lines.append(f"| {claim} | {ours} | {baseline} | {ratio} | {verdict} (target {target}) |")
-    lines += ["", f"Measured on {machine['date']}: {machine['cpu']}, {machine['cores']} cores; Python "
+    dates = sorted({entry.get("measured", machine["date"]) for entry in results["benchmarks"]})
+    when = machine["date"] if len(dates) == 1 else f"{dates[0]} to {dates[-1]} (each row's date in RESULTS.md)"
+    lines += ["", f"Measured on {when}: {machine['cpu']}, {machine['cores']} cores; Python "
               f"{machine['python']}, SQLAlchemy {machine['sqlalchemy']}, {machine['postgresql']}. Reproduce with "
               f"`python benchmarks/run_all.py{' --quick' if results['quick'] else ''}`.", "", BENCH_END]
     return "\n".join(lines)
