@@ -81,18 +81,25 @@ def _noop(*_args) -> None:
     return None
 
 
+def _noop_before(conn, cursor, statement, parameters, context, executemany):
+    return statement, parameters
+
+
 @contextmanager
 def noop_hooks(engine):
-    """The public events capture() listens to, with listeners that do nothing: the cost SQLAlchemy itself adds
-    (an ORMExecuteState and a second pre-execute pass per ORM statement, event dispatch per cursor execute)."""
-    hooks = [(Session, "do_orm_execute"), (engine, "before_cursor_execute"), (engine, "after_cursor_execute")]
-    for target, name in hooks:
-        event.listen(target, name, _noop)
+    """The public events capture() listens to, registered the way it registers them, with listeners that do nothing:
+    the cost SQLAlchemy itself adds (an ORMExecuteState and a second pre-execute pass per ORM statement, event
+    dispatch per cursor execute)."""
+    hooks = [(Session, "do_orm_execute", _noop, {}),
+             (engine, "before_cursor_execute", _noop_before, {"retval": True}),
+             (engine, "after_cursor_execute", _noop, {}), (engine, "handle_error", _noop, {})]
+    for target, name, fn, options in hooks:
+        event.listen(target, name, fn, **options)
     try:
         yield
     finally:
-        for target, name in hooks:
-            event.remove(target, name, _noop)
+        for target, name, fn, _ in hooks:
+            event.remove(target, name, fn)
 
 
 def timed(fn) -> tuple[float, float]:

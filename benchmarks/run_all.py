@@ -46,7 +46,7 @@ def _cli(*args: str) -> list[str]:
 
 BENCHMARKS = [
     Benchmark("query_overhead", "query_overhead.py", "query capture costs at most 1.1x on a lazy-load loop",
-              full=["--repeats", "31", "--processes", "5"], quick=["--repeats", "11", "--processes", "3"]),
+              full=["--repeats", "31", "--processes", "7"], quick=["--repeats", "11", "--processes", "3"]),
     Benchmark("audit_scale", "audit_scale.py", "the schema audit of 1,000 tables takes under 5 s and no longer "
               "than pg_dump --schema-only", full=["--sizes", "100,1000,3000"], quick=["--sizes", "100,1000"]),
     Benchmark("audit_probes", "audit_probes.py", "the orphan and duplicate probes take at most 1.5x the "
