@@ -8,7 +8,6 @@ was. Every listener is removed when the block exits, also on exceptions.
 
 from __future__ import annotations
 
-import itertools
 import sys
 from collections.abc import Iterator
 from time import perf_counter
@@ -55,7 +54,7 @@ class Statement:
 
     def _finished(self) -> tuple[float, int] | None:
         if self._outcome is None:
-            self._outcome = self._log._outcome(self._r[_TOKEN])
+            self._outcome = self._log._outcome(self._r[_START])
         return self._outcome
 
     @property
@@ -122,12 +121,12 @@ def _jsonable(value: Any) -> Any:
 # --- the capture --------------------------------------------------------------------------------------------------
 
 # What the hot path records per statement, one after another in one flat list: statement, parameters, executemany,
-# filename, lineno, function, then the ORM note's kind, mapper, path and parent path (None for Core), then a token
-# that pairs it with its outcome, and the start time. Flat, because a list or tuple per statement that outlives
+# filename, lineno, function, then the ORM note's kind, mapper, path and parent path (None for Core), then the start
+# time. That float object is also the statement's token: the outcome names it, and while the log holds it no other
+# statement's start can have its id. Flat, because a list or tuple per statement that outlives
 # the statement makes the garbage collector run more often and look at more.
-_FIELDS = 12
-_TOKEN = 10
-_START = 11
+_FIELDS = 11
+_START = 10
 
 
 class QueryLog:
@@ -135,7 +134,7 @@ class QueryLog:
 
     def __init__(self, threshold: int = 2) -> None:
         self._started: list = []  # _FIELDS per statement, extended by the capture's hot path
-        self._ended: list = []  # (token, end time, rowcount) per finished statement, likewise
+        self._ended: list = []  # (start time object, end time, rowcount) per finished statement, likewise
         self._outcomes: dict[int, tuple[float, int]] = {}
         self._statements: list[Statement] = []
         self.threshold = threshold
@@ -149,13 +148,13 @@ class QueryLog:
             done.extend(Statement(tuple(started[i:i + _FIELDS]), self) for i in range(first, last, _FIELDS))
         return done
 
-    def _outcome(self, token: int) -> tuple[float, int] | None:
+    def _outcome(self, start: float) -> tuple[float, int] | None:
         ended, outcomes = self._ended, self._outcomes
         seen = len(outcomes) * 3
         if seen < len(ended) - len(ended) % 3:
             for i in range(seen, len(ended) - len(ended) % 3, 3):
-                outcomes[ended[i]] = (ended[i + 1], ended[i + 2])
-        return outcomes.get(token)
+                outcomes[id(ended[i])] = (ended[i + 1], ended[i + 2])
+        return outcomes.get(id(start))
 
     def clear(self) -> None:
         """Forget what was recorded so far (the capture keeps running)."""
@@ -203,8 +202,7 @@ class QueryCapture:
         self.target = _event_target(engine)
         self.log = QueryLog(threshold=threshold)
         self._started, self._ended = self.log._started, self.log._ended
-        self._pending: dict[int, int] = {}  # id(cursor) -> token of the statement it is running
-        self._tokens = itertools.count()
+        self._pending: dict[int, float] = {}  # id(cursor) -> start time (object) of the statement it is running
         self._frame = None  # the application frame of the last statement (a loop's frame is the same object)
         self._depth = 0  # its stack depth as seen from _before
         self._lasti = -1  # the instruction it was at
@@ -214,11 +212,10 @@ class QueryCapture:
     # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
     # statement, so they are written for speed (benchmarks/query_overhead.py measures them): nothing they allocate
     # outlives the statement except what the log keeps, and that goes into flat lists (see _FIELDS). A flat list
-    # is extended in one step, which threads cannot interleave; the token, not a position, pairs a statement with
-    # its outcome for the same reason. ``_before`` is registered with ``retval=True``, so SQLAlchemy calls it
-    # directly instead of through a wrapper that returns the statement for it.
+    # is extended in one step, which threads cannot interleave; the start time object, not a position, pairs a
+    # statement with its outcome for the same reason. ``_before`` is registered with ``retval=True``, so SQLAlchemy
+    # calls it directly instead of through a wrapper that returns the statement for it.
     def _before(self, conn, cursor, statement, parameters, context, executemany):
-        token = next(self._tokens)
         try:
             # A loop sends its statements from the same frame, depth and instruction again and again; Python builds
             # frame objects lazily, so looking at that one frame is much cheaper than walking every library frame.
@@ -234,12 +231,12 @@ class QueryCapture:
         # Plain tuples, not star-unpacking, which builds a list first.
         if note is None:
             self._started += (statement, parameters, executemany, filename, lineno, function, None, None, None, None,
-                              token, perf_counter())
+                              start := perf_counter())
         else:
             _, kind, mapper, path, parent_path = note
             self._started += (statement, parameters, executemany, filename, lineno, function, kind, mapper, path,
-                              parent_path, token, perf_counter())
-        self._pending[id(cursor)] = token
+                              parent_path, start := perf_counter())
+        self._pending[id(cursor)] = start
         return statement, parameters
 
     def _find_site(self) -> tuple:
@@ -264,20 +261,20 @@ class QueryCapture:
 
     def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
         end = perf_counter()
-        token = self._pending.pop(id(cursor), None)
-        if token is not None:
+        start = self._pending.pop(id(cursor), None)
+        if start is not None:
             try:
                 rowcount = cursor.rowcount
             except Exception:  # a driver without rowcount: record "unknown"
                 rowcount = -1
-            self._ended += (token, end, rowcount)
+            self._ended += (start, end, rowcount)
 
     def _error(self, exception_context) -> None:
         try:
             cursor = getattr(exception_context.execution_context, "cursor", None)
-            token = self._pending.pop(id(cursor), None) if cursor is not None else None
-            if token is not None:
-                self._ended += (token, perf_counter(), -1)
+            start = self._pending.pop(id(cursor), None) if cursor is not None else None
+            if start is not None:
+                self._ended += (start, perf_counter(), -1)
         except Exception:  # the application's own error is what must surface, not ours
             pass
 

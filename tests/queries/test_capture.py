@@ -123,6 +123,35 @@ def test_orm_context_stays_with_its_thread(tmp_path) -> None:
     assert len(kinds) > 2 and all(kind == ("lazy", "Book.author") for kind in kinds if kind[0] != "query")
 
 
+def test_durations_and_rowcounts_stay_with_their_statements_across_threads(tmp_path) -> None:
+    import threading
+
+    engines = {}
+    for rows in (1, 3):  # each thread updates its own table, so each UPDATE's rowcount says whose it is
+        engine = engines[rows] = create_engine(f"sqlite:///{tmp_path / f't{rows}.db'}")
+        with engine.begin() as connection:
+            connection.execute(text(f"CREATE TABLE t{rows} (x INTEGER)"))
+            connection.execute(text(f"INSERT INTO t{rows} VALUES " + ", ".join(["(0)"] * rows)))
+    barrier = threading.Barrier(2)
+
+    def updates(rows: int) -> None:
+        with engines[rows].begin() as connection:
+            barrier.wait()
+            for _ in range(200):
+                connection.execute(text(f"UPDATE t{rows} SET x = x + 1"))
+
+    with capture() as log:
+        threads = [threading.Thread(target=updates, args=(rows,)) for rows in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    for engine in engines.values():
+        engine.dispose()
+    assert len(log.statements) == 400
+    assert all(s.rowcount == int(s.sql.split()[1][1:]) and s.duration > 0 for s in log.statements)
+
+
 def test_listeners_removed_on_exit_and_on_exception(memory_engine) -> None:
     cap = capture(memory_engine)
     with cap:
