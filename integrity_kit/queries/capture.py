@@ -27,7 +27,8 @@ from .orm_context import (
 )
 
 _getframe = sys._getframe
-_NO_FRAME = object()  # never the remembered frame, which is a frame or None
+# No remembered site: its "frame" is never one _getframe returns, and _getframe(0) always succeeds.
+_NO_SITE = (object(), 0, -1, (None, None, None))
 
 
 class Statement:
@@ -123,8 +124,8 @@ def _jsonable(value: Any) -> Any:
 # What the hot path records per statement, one after another in one flat list: statement, parameters, executemany,
 # filename, lineno, function, then the ORM note's kind, mapper, path and parent path (None for Core), then the start
 # time. That float object is also the statement's token: the outcome names it, and while the log holds it no other
-# statement's start can have its id. Flat, because a list or tuple per statement that outlives
-# the statement makes the garbage collector run more often and look at more.
+# statement's start can have its id. Flat, because a list or tuple per statement that outlives the statement makes
+# the garbage collector run more often and look at more.
 _FIELDS = 11
 _START = 10
 
@@ -203,10 +204,10 @@ class QueryCapture:
         self.log = QueryLog(threshold=threshold)
         self._started, self._ended = self.log._started, self.log._ended
         self._pending: dict[int, float] = {}  # id(cursor) -> start time (object) of the statement it is running
-        self._frame = None  # the application frame of the last statement (a loop's frame is the same object)
-        self._depth = 0  # its stack depth as seen from _before
-        self._lasti = -1  # the instruction it was at
-        self._site: tuple = (None, None, None)  # and the (filename, lineno, function) found there
+        # The application frame of the last statement (a loop's frame is the same object), its stack depth as seen
+        # from _before, the instruction it was at, and the (filename, lineno, function) found there: one tuple,
+        # replaced whole, so a thread never reads one statement's frame with another's site.
+        self._last: tuple = _NO_SITE
         self._active = False
 
     # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
@@ -219,11 +220,12 @@ class QueryCapture:
         try:
             # A loop sends its statements from the same frame, depth and instruction again and again; Python builds
             # frame objects lazily, so looking at that one frame is much cheaper than walking every library frame.
+            last = self._last
             try:
-                frame = _getframe(self._depth)
+                frame = _getframe(last[1])
             except ValueError:  # the stack is shallower this time
-                frame = _NO_FRAME
-            filename, lineno, function = (self._site if frame is self._frame and frame.f_lasti == self._lasti
+                frame = None
+            filename, lineno, function = (last[3] if frame is last[0] and frame.f_lasti == last[2]
                                           else self._find_site())
             note = orm_facts(context)
         except Exception:  # bookkeeping must never fail the application's query: keep the statement, lose its site
@@ -250,12 +252,12 @@ class QueryCapture:
             if internal is None:
                 internal = _is_internal(filename)
             if not internal:
-                self._frame, self._depth, self._lasti = frame, depth, frame.f_lasti
-                self._site = (filename, frame.f_lineno, frame.f_code.co_name)
-                return self._site
+                site = (filename, frame.f_lineno, frame.f_code.co_name)
+                self._last = (frame, depth, frame.f_lasti, site)
+                return site
             frame = frame.f_back
             depth += 1
-        self._frame = None
+        self._last = _NO_SITE
         site = call_site(3) if _getcurrent is not None else None  # maybe across a greenlet boundary
         return site if site is not None else (None, None, None)
 
@@ -308,8 +310,7 @@ class QueryCapture:
         finally:
             _orm_listener_release()
             self._pending.clear()
-            self._frame = None  # do not keep the application's locals alive
-            self._site = (None, None, None)
+            self._last = _NO_SITE  # do not keep the application's locals alive
 
     def __enter__(self) -> QueryLog:
         return self.start()

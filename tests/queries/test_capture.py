@@ -152,6 +152,41 @@ def test_durations_and_rowcounts_stay_with_their_statements_across_threads(tmp_p
     assert all(s.rowcount == int(s.sql.split()[1][1:]) and s.duration > 0 for s in log.statements)
 
 
+def test_call_sites_stay_with_their_statements_across_threads() -> None:
+    import threading
+
+    engines = {name: create_engine("sqlite://") for name in "ab"}
+    barrier = threading.Barrier(2)
+
+    def from_a() -> None:
+        with engines["a"].connect() as connection:
+            barrier.wait()
+            for _ in range(300):
+                connection.execute(text("SELECT 'a'"))
+
+    def from_b() -> None:
+        with engines["b"].connect() as connection:
+            barrier.wait()
+            for _ in range(300):
+                connection.execute(text("SELECT 'b'"))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as Python allows, inside the capture's hot path too
+    try:
+        with capture() as log:
+            threads = [threading.Thread(target=from_a), threading.Thread(target=from_b)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    for engine in engines.values():
+        engine.dispose()
+    assert len(log.statements) == 600
+    assert all(s.function == f"from_{s.sql[-2]}" for s in log.statements)
+
+
 def test_listeners_removed_on_exit_and_on_exception(memory_engine) -> None:
     cap = capture(memory_engine)
     with cap:
