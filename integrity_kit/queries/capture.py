@@ -151,10 +151,8 @@ class QueryLog:
 
     def _outcome(self, start: float) -> tuple[float, int] | None:
         ended, outcomes = self._ended, self._outcomes
-        seen = len(outcomes) * 3
-        if seen < len(ended) - len(ended) % 3:
-            for i in range(seen, len(ended) - len(ended) % 3, 3):
-                outcomes[id(ended[i])] = (ended[i + 1], ended[i + 2])
+        for i in range(len(outcomes) * 3, len(ended) - len(ended) % 3, 3):  # the outcomes not read yet
+            outcomes[id(ended[i])] = (ended[i + 1], ended[i + 2])
         return outcomes.get(id(start))
 
     def clear(self) -> None:
