@@ -211,7 +211,7 @@ def _fk_text(fk: ForeignKey) -> str:
 def _unique_sets(table: Table) -> set[frozenset[str]]:
     found = {frozenset(unique.columns) for unique in table.unique_constraints}
     found |= {
-        frozenset(index.columns)
+        frozenset(column for column in index.columns if column is not None)
         for index in table.indexes
         if index.unique and not index.is_partial and not index.has_expressions and None not in index.columns
     }

@@ -30,7 +30,7 @@ class SchemaExtras:
     partitions: dict[str, list[str]] = field(default_factory=dict)
     row_estimates: dict[str, int | None] = field(default_factory=dict)
     engines: dict[str, str | None] = field(default_factory=dict)
-    validated: dict[tuple[str, str], bool] = field(default_factory=dict)
+    validated: dict[tuple[str, str | None], bool] = field(default_factory=dict)
     # Whether the database acts on declared foreign keys, per table (None: the same for every table).
     fk_enforced_everywhere: bool | None = True
     foreign_keys_pragma: bool | None = None

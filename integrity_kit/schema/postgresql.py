@@ -88,6 +88,7 @@ def _index(parts: list[_Part]) -> dict[str, Any]:
     for element, flags in zip(elements, (part.flags for part in keys), strict=True):
         # PostgreSQL's defaults (ASC NULLS LAST, DESC NULLS FIRST) are left out, as SQLAlchemy does.
         order: tuple[str, ...] = ()
+        flags = flags or 0
         if flags & 0x01:
             order = ("desc",) if flags & 0x02 else ("desc", "nulls_last")
         elif flags & 0x02:

@@ -81,9 +81,11 @@ def _build(connection: Connection, schemas: Iterable[str | None] | None) -> Snap
     tables: list[Table] = []
     pragma: bool | None = None
     for schema in wanted:
-        extras = read_extras(connection, schema or default)
+        # Every supported dialect names its default schema, so the real name is never empty in practice.
+        schema_name = schema or default or ""
+        extras = read_extras(connection, schema_name)
         pragma = extras.foreign_keys_pragma if pragma is None else pragma
-        tables.extend(_SchemaReader(inspector, schema, default, extras, problems).tables())
+        tables.extend(_SchemaReader(inspector, connection, schema, schema_name, extras, problems).tables())
     return Snapshot(
         dialect=dialect.name,
         tables=tuple(tables),
@@ -130,15 +132,18 @@ class _SchemaReader:
     def __init__(
         self,
         inspector: Inspector,
+        connection: Connection,
         schema: str | None,
-        default: str | None,
+        schema_name: str,
         extras: SchemaExtras,
         problems: list[NotAnalysed],
     ) -> None:
         self.inspector = inspector
+        self.connection = connection
         self.dialect = inspector.dialect
-        self.schema = schema
-        self.default = default
+        self.schema = schema  # None for the default schema, as SQLAlchemy is asked
+        self.schema_name = schema_name  # the schema's real name, for catalog queries and messages
+        self.default = inspector.default_schema_name
         self.extras = extras
         self.problems = problems
         # Column name -> the type names SQLAlchemy warned about for columns of that name.
@@ -165,7 +170,7 @@ class _SchemaReader:
         if not getattr(self.dialect, "is_mariadb", False):
             return None
         try:
-            found, unknown = read_mariadb(self.inspector.bind, self.schema, self.schema or self.default)
+            found, unknown = read_mariadb(self.connection, self.schema, self.schema_name)
         except exc.DBAPIError:
             # A server that hides part of information_schema from this user: SHOW CREATE TABLE still works, and
             # a failed SELECT does not end a MariaDB transaction.
@@ -189,11 +194,11 @@ class _SchemaReader:
     def _bulk(self, kind: str, names: list[str] | None) -> dict[str, Any]:
         if kind == "indexes" and self.dialect.name == "postgresql":
             try:
-                found = read_postgresql_indexes(self.inspector.bind, self.schema or self.default)
+                indexes = read_postgresql_indexes(self.connection, self.schema_name)
             except exc.DBAPIError as error:
-                raise IntegrityKitError(f"reflecting indexes in schema {self.schema or self.default!r} failed: "
+                raise IntegrityKitError(f"reflecting indexes in schema {self.schema_name!r} failed: "
                                         f"{first_line(error)}") from error
-            return {name: found.get(name, []) for name in names} if names is not None else dict(found)
+            return {name: indexes.get(name, []) for name in names} if names is not None else dict(indexes)
         method = getattr(self.inspector, f"get_multi_{kind}")
         unreflectable: dict[tuple[str | None, str], Exception] = {}
         with warnings.catch_warnings(record=True) as caught:
@@ -206,8 +211,8 @@ class _SchemaReader:
             except Exception as error:  # noqa: BLE001 - one odd table must not sink the whole snapshot
                 found = self._one_by_one(kind, names, error)
         self._note_warnings(caught)
-        for (_schema, name), error in unreflectable.items():
-            self._problem(qualified(self.schema, name), f"cannot be reflected: {first_line(error)}")
+        for (_schema, name), reason in unreflectable.items():
+            self._problem(qualified(self.schema, name), f"cannot be reflected: {first_line(reason)}")
         return {name: value for (_schema, name), value in found.items()}
 
     def _kind_options(self, kind: str) -> dict[str, Any]:
@@ -222,7 +227,7 @@ class _SchemaReader:
         if self.dialect.name == "postgresql":
             # A failed statement aborts the PostgreSQL transaction, so there is no reading on after it.
             raise IntegrityKitError(
-                f"reflecting {kind.replace('_', ' ')} in schema {self.schema or self.default!r} failed: "
+                f"reflecting {kind.replace('_', ' ')} in schema {self.schema_name!r} failed: "
                 f"{first_line(error)}"
             ) from error
         single = getattr(self.inspector, f"get_{kind}")
