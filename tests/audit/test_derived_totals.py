@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 
 from examples.ecommerce import database, sample_data
 from integrity_kit.audit import audit
-from integrity_kit.audit.fixes import quote
+from integrity_kit.audit.changes import quote
 from tests.audit.conftest import audited, execute
 from tests.audit.corpus import load
 
