@@ -37,7 +37,7 @@ from integrity_kit.schema import Snapshot
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found]  # installed only on 3.10, where it is needed
 
 GENERAL_KEYS = {"select", "ignore", "fail-on", "severity", "per-object-ignores", "rules"}
 

@@ -68,7 +68,7 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across runs and orderings: what the finding is about, never its wording or its evidence."""
-        key = [self.rule, self.schema, self.table, sorted(self.columns)]
+        key: list[Any] = [self.rule, self.schema, self.table, sorted(self.columns)]
         if self.target:
             key.append([self.target.get("schema"), self.target.get("table"), self.target.get("columns")])
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]

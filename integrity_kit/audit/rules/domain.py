@@ -228,7 +228,7 @@ class CheckViolations(DataRule):
                     conditions.append((column.name, condition))
             for label, condition in conditions:
                 evidence = self.measure(f"{table.qualified_name} CHECK ({condition})",
-                                        lambda t=table, c=condition: probe.violations(t, c))
+                                        functools.partial(probe.violations, table, condition))
                 if evidence is None or not evidence.count:
                     continue
                 columns = (label,) if table.has_column(label) else ()

@@ -74,7 +74,8 @@ class RedundantIndex(Rule):
                     continue
                 # Of two identical indexes, report only the second by name, so one of them stays.
                 best = sorted(covering, key=lambda other: (len(other.columns), other.name or ""))[0]
-                if best.columns == index.columns and best.unique == index.unique and (best.name or "") > index.name:
+                identical = best.columns == index.columns and best.unique == index.unique
+                if identical and (best.name or "") > (index.name or ""):
                     continue
                 yield self.finding(table, tuple(c for c in index.columns if c),
                                    f"index {index.name} on {table.qualified_name} is covered by {best.name}",

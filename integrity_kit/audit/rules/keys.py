@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -463,8 +464,8 @@ class ForeignKeyViolations(DataRule):
                 if parent is None:
                     continue
                 evidence = self.measure(f"{table.qualified_name}({', '.join(fk.columns)})",
-                                        lambda t=table, f=fk, p=parent: probe.orphans(t, f.columns, p,
-                                                                                      f.referred_columns))
+                                        functools.partial(probe.orphans, table, fk.columns, parent,
+                                                          fk.referred_columns))
                 if evidence is None or not evidence.count:
                     continue
                 yield self.finding(

@@ -49,8 +49,8 @@ class SchemaDrift(Rule):
             return
         for difference in compare(self.context.models, snapshot):
             table = Table(name=difference.table, schema=difference.schema)
-            columns = (difference.object,) if difference.object and difference.kind.endswith("column") or \
-                difference.kind.startswith("column-") else ()
+            about_column = difference.kind.endswith("column") or difference.kind.startswith("column-")
+            columns = (difference.object,) if difference.object and about_column else ()
             yield self.finding(table, columns, difference.message,
                                evidence={"kind": difference.kind, "object": difference.object,
                                          "models": difference.models, "live": difference.live})

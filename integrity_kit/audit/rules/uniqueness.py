@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -174,7 +175,7 @@ class NullableUniqueColumn(Rule):
 def _implied_keys(table: Table) -> list[tuple[str, ...]]:
     """Keys the data should already respect: uncovered natural keys and line-item pairs, and unique indexes
     PostgreSQL left invalid (they enforce nothing for rows that were there before)."""
-    keys = [(column.name,) for column in table.columns
+    keys: list[tuple[str, ...]] = [(column.name,) for column in table.columns
             if is_natural_key(column.name) and not unique_over(table, (column.name,))]
     pair = _line_item_keys(None, table)
     if pair and not unique_over(table, pair):
@@ -220,7 +221,7 @@ class DuplicateRows(DataRule):
         for table in snapshot.tables:
             for key in _implied_keys(table):
                 evidence = self.measure(f"{table.qualified_name}({', '.join(key)})",
-                                        lambda t=table, k=key: probe.duplicates(t, k))
+                                        functools.partial(probe.duplicates, table, key))
                 if evidence is None or not evidence.count:
                     continue
                 yield self.finding(
