@@ -29,8 +29,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from integrity_kit.audit import registry
 from integrity_kit.audit.model import Finding, Rule, RuleContext, Severity
-from integrity_kit.audit.registry import RULES, matching
+from integrity_kit.audit.registry import matching
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.schema import Snapshot
 
@@ -44,7 +45,7 @@ GENERAL_KEYS = {"select", "ignore", "fail-on", "severity", "per-object-ignores",
 
 def option_keys() -> set[str]:
     """Options some rule declares: accepted at the top level too, for every rule that declares them."""
-    return {option.key for rule in RULES for option in rule.options}
+    return {option.key for rule in registry.RULES for option in rule.options}
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def load(path: Path | None = None) -> AuditConfig:
 def _options(data: dict[str, Any]) -> dict[str, dict[str, tuple[str, ...]]]:
     """Rule options from the top level and from ``[rules.<rule>]`` tables, validated against the declarations."""
     options: dict[str, dict[str, tuple[str, ...]]] = {}
-    declared = {option.key: option for rule in RULES for option in rule.options}
+    declared = {option.key: option for rule in registry.RULES for option in rule.options}
     top = {key: declared[key].parse(value) for key, value in data.items() if key in declared}
     if top:
         options["*"] = top
@@ -153,7 +154,7 @@ def _options(data: dict[str, Any]) -> dict[str, dict[str, tuple[str, ...]]]:
         raise IntegrityKitError("rules must be a table of rule tables")
     for selector, values in tables.items():
         name = _rule_name(selector)
-        rule = next(rule for rule in RULES if rule.name == name)
+        rule = next(rule for rule in registry.RULES if rule.name == name)
         own = {option.key: option for option in rule.options}
         if not isinstance(values, dict):
             raise IntegrityKitError(f"rules.{selector} must be a table")
