@@ -64,6 +64,16 @@ def sql_literals(dialect: str, values: Iterable[object]) -> str:
     return ", ".join(sql_literal(dialect, value) for value in values)
 
 
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def comment_safe(text: str) -> str:
+    """``text`` on one line, so a name with a line break cannot end an SQL ``--`` comment early."""
+    if not _LINE_BREAKS.intersection(text):
+        return text
+    return "".join(repr(char)[1:-1] if char in _LINE_BREAKS else char for char in text)
+
+
 def constraint_name(prefix: str, table: str, columns: Sequence[str], suffix: str = "") -> str:
     name = "_".join([prefix, table, *columns] + ([suffix] if suffix else []))
     return name[:MAX_NAME]
@@ -655,7 +665,8 @@ class Changes:
         return Changes(self.dialect, (*operations, *self.operations))
 
     def sql(self) -> str:
-        return "\n".join(line for operation in self.operations for line in operation.sql(self.dialect))
+        lines = (line for operation in self.operations for line in operation.sql(self.dialect))
+        return "\n".join(comment_safe(line) if line.startswith("--") else line for line in lines)
 
     def alembic(self) -> str:
         return render_steps([step for operation in self.operations for step in operation.steps(self.dialect)])
