@@ -146,8 +146,24 @@ def rule_page(rule: type, family: str) -> str:
            intro.strip(), ""]
     if sections:
         out += ["## " + sections.strip(), ""]
+    out += _options_section(rule)
     out += ["---", "", usage]
     return "\n".join(out) + "\n"
+
+
+def _options_section(rule: type) -> list[str]:
+    """The options a rule declares (``Rule.options``), where they are set, and their defaults."""
+    options = getattr(rule, "options", ())
+    if not options:
+        return []
+    out = ["## Options", "",
+           f"Set in `[tool.integrity-kit.rules.{rule.name}]` of `pyproject.toml` (`[rules.{rule.name}]` in "
+           "`.integrity-kit.toml`); the same key at the top level applies to every rule that declares it.", "",
+           "| option | default | what it sets |", "|---|---|---|"]
+    for option in options:
+        default = "[" + ", ".join(f'"{value}"' for value in option.default) + "]"
+        out.append(f"| `{option.key}` | `{default}` | {_cell(option.help)} |")
+    return out + [""]
 
 
 def rule_slug(rule: type) -> str:

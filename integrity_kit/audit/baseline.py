@@ -18,7 +18,7 @@ def write(report: Report, path: str | Path) -> None:
     entries = [{"fingerprint": f.fingerprint, "rule": f.rule, "table": f.table, "columns": list(f.columns),
                 **({"schema": f.schema} if f.schema else {})} for f in report.findings]
     data = {"tool": "integrity-kit", "version": __version__, "database": report.url,
-            "findings": sorted(entries, key=lambda entry: entry["fingerprint"])}
+            "findings": sorted(entries, key=lambda entry: str(entry["fingerprint"]))}
     try:
         Path(path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     except OSError as error:

@@ -4,7 +4,10 @@
     select = ["IK1", "float-for-money"]      # rules to run (default: all); the command line's --select wins
     ignore = ["timestamp-without-time-zone"]  # added to --ignore
     fail-on = "warning"                       # default for --fail-on
-    external-ids = ["stripe_*", "*_external_id"]  # column names that are never foreign keys
+    external-ids = ["stripe_*", "*_external_id"]  # a rule's option at the top level: every rule declaring it
+
+    [tool.integrity-kit.rules.missing-foreign-key]  # options for one rule (name or code), as the rule declares
+    external-ids = ["stripe_*"]
 
     [tool.integrity-kit.severity]             # per-rule severity overrides
     missing-not-null = "info"
@@ -26,16 +29,23 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from integrity_kit.audit.model import Finding, Severity
+from integrity_kit.audit import registry
+from integrity_kit.audit.model import Finding, Rule, RuleContext, Severity
 from integrity_kit.audit.registry import matching
 from integrity_kit.errors import IntegrityKitError
+from integrity_kit.schema import Snapshot
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found]  # installed only on 3.10, where it is needed
 
-KEYS = {"select", "ignore", "fail-on", "external-ids", "severity", "per-object-ignores"}
+GENERAL_KEYS = {"select", "ignore", "fail-on", "severity", "per-object-ignores", "rules"}
+
+
+def option_keys() -> set[str]:
+    """Options some rule declares: accepted at the top level too, for every rule that declares them."""
+    return {option.key for rule in registry.RULES for option in rule.options}
 
 
 @dataclass(frozen=True)
@@ -44,9 +54,19 @@ class AuditConfig:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
-    external_ids: tuple[str, ...] = ()
+    external_ids: tuple[str, ...] = ()  # the top-level ``external-ids`` (kept as a field for library callers)
+    # Rule options: rule name -> option key -> value; top-level option keys under "*".
+    options: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     severity: dict[str, Severity] = field(default_factory=dict)  # rule name -> severity
     per_object_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glob -> rule names
+
+    def context_for(self, rule: type[Rule], models: Snapshot | None = None) -> RuleContext:
+        """The context ``rule`` runs with: its declared options' values (its own table wins over the top level)."""
+        general = {**self.options.get("*", {}), **({"external-ids": self.external_ids} if self.external_ids else {})}
+        own = self.options.get(rule.name, {})
+        declared = {option.key for option in rule.options}
+        values = {key: value for key, value in {**general, **own}.items() if key in declared}
+        return RuleContext(options=values, models=models)
 
     def adjust(self, findings: list[Finding]) -> list[Finding]:
         """Findings after the severity overrides and the per-object ignores."""
@@ -99,10 +119,11 @@ def load(path: Path | None = None) -> AuditConfig:
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("integrity-kit", {})
         where = f"{path} [tool.integrity-kit]"
-    unknown = set(data) - KEYS
+    known = GENERAL_KEYS | option_keys()
+    unknown = set(data) - known
     if unknown:
         raise IntegrityKitError(f"{where}: unknown setting(s) {', '.join(sorted(unknown))} "
-                                f"(known: {', '.join(sorted(KEYS))})")
+                                f"(known: {', '.join(sorted(known))})")
     try:
         return AuditConfig(
             source=where,
@@ -110,6 +131,7 @@ def load(path: Path | None = None) -> AuditConfig:
             ignore=_strings(data, "ignore"),
             fail_on=_fail_on(data.get("fail-on")),
             external_ids=_strings(data, "external-ids"),
+            options=_options(data),
             severity={_rule_name(rule): Severity(level) for rule, level in data.get("severity", {}).items()},
             per_object_ignores={str(glob): tuple(_rule_name(rule) if rule != "*" else "*" for rule in rules)
                                 for glob, rules in data.get("per-object-ignores", {}).items()},
@@ -120,14 +142,38 @@ def load(path: Path | None = None) -> AuditConfig:
         raise IntegrityKitError(f"{where}: {error}") from None
 
 
-def _strings(data: dict, key: str) -> tuple[str, ...]:
+def _options(data: dict[str, Any]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Rule options from the top level and from ``[rules.<rule>]`` tables, validated against the declarations."""
+    options: dict[str, dict[str, tuple[str, ...]]] = {}
+    declared = {option.key: option for rule in registry.RULES for option in rule.options}
+    top = {key: declared[key].parse(value) for key, value in data.items() if key in declared}
+    if top:
+        options["*"] = top
+    tables = data.get("rules", {})
+    if not isinstance(tables, dict):
+        raise IntegrityKitError("rules must be a table of rule tables")
+    for selector, values in tables.items():
+        name = _rule_name(selector)
+        rule = next(rule for rule in registry.RULES if rule.name == name)
+        own = {option.key: option for option in rule.options}
+        if not isinstance(values, dict):
+            raise IntegrityKitError(f"rules.{selector} must be a table")
+        unknown = set(values) - set(own)
+        if unknown:
+            raise IntegrityKitError(f"rules.{selector}: unknown option(s) {', '.join(sorted(unknown))} "
+                                    f"(known: {', '.join(sorted(own)) or 'none'})")
+        options[name] = {key: own[key].parse(value) for key, value in values.items()}
+    return options
+
+
+def _strings(data: dict[str, Any], key: str) -> tuple[str, ...]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise IntegrityKitError(f"{key} must be a list of strings")
     return tuple(value)
 
 
-def _fail_on(value) -> str | None:
+def _fail_on(value: object) -> str | None:
     if value is not None and value not in ("error", "warning", "info", "never"):
         raise IntegrityKitError(f"fail-on must be error, warning, info or never, not {value!r}")
     return value

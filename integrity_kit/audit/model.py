@@ -7,15 +7,22 @@ What it checks / Why it matters / Example / How to fix.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import inspect
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from integrity_kit.audit.changes import Changes, Operation
 from integrity_kit.schema import NotAnalysed, Snapshot, Table
+
+if TYPE_CHECKING:
+    from integrity_kit.audit.probes import Probe
+
+T = TypeVar("T")
 
 DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix")
 
@@ -51,11 +58,17 @@ class Finding:
     target: dict[str, Any] | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     fix: Fix | None = None
+    # The operations ``fix`` renders; the fix migration plans the same ones. Not part of the JSON report.
+    changes: Changes | None = field(default=None, repr=False, compare=False)
+
+    def with_changes(self, changes: Changes) -> Finding:
+        """This finding with ``changes`` as its fix (both renderings)."""
+        return dataclasses.replace(self, changes=changes, fix=Fix(changes.sql(), changes.alembic()))
 
     @property
     def fingerprint(self) -> str:
         """Stable across runs and orderings: what the finding is about, never its wording or its evidence."""
-        key = [self.rule, self.schema, self.table, sorted(self.columns)]
+        key: list[Any] = [self.rule, self.schema, self.table, sorted(self.columns)]
         if self.target:
             key.append([self.target.get("schema"), self.target.get("table"), self.target.get("columns")])
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
@@ -76,8 +89,39 @@ class Finding:
         return data
 
 
+@dataclass(frozen=True)
+class RuleOption:
+    """A setting a rule declares (sqlfluff's ``config_keywords``): the configuration validates it, the rule page
+    lists it, and the rule reads it from its :class:`RuleContext`."""
+
+    key: str  # as written in the configuration (kebab-case)
+    help: str
+    default: tuple[str, ...] = ()  # every option today is a list of strings
+
+    def parse(self, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ValueError(f"{self.key} must be a list of strings")
+        return tuple(value)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What a rule is given besides the snapshot: its options' values and, with ``--models``, the models."""
+
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    models: Snapshot | None = None
+
+    def option(self, rule: type[Rule], key: str) -> tuple[str, ...]:
+        declared = {option.key: option for option in rule.options}
+        return self.options.get(key, declared[key].default)
+
+
 class Rule:
-    """One check. Subclasses set the class attributes and implement :meth:`check`."""
+    """One check. Subclasses set the class attributes and implement :meth:`check`.
+
+    The lifecycle hooks after the check have do-nothing defaults: :meth:`gather_evidence` (what the data says
+    about a finding), ``blocking_evidence`` (the evidence keys that count rows standing in the way of the fix) and
+    :meth:`plan_changes` (the finding's part of a fix migration, as operations of the change model)."""
 
     code: ClassVar[str]
     name: ClassVar[str]
@@ -85,6 +129,18 @@ class Rule:
     summary: ClassVar[str]
     # Dialects the rule means something on; None for all.
     dialects: ClassVar[frozenset[str] | None] = None
+    # The settings the rule reads from its context.
+    options: ClassVar[tuple[RuleOption, ...]] = ()
+    # Evidence keys counting rows that make the fix fail until they are dealt with.
+    blocking_evidence: ClassVar[tuple[str, ...]] = ()
+    # Fix migrations plan findings in this order (lower first), then in report order.
+    plan_order: ClassVar[int] = 100
+
+    def __init__(self, context: RuleContext | None = None) -> None:
+        self.context = context or RuleContext()
+
+    def option(self, key: str) -> tuple[str, ...]:
+        return self.context.option(type(self), key)
 
     def applies_to(self, snapshot: Snapshot) -> bool:
         return self.dialects is None or snapshot.dialect in self.dialects
@@ -93,9 +149,38 @@ class Rule:
         raise NotImplementedError
 
     def finding(self, table: Table, columns: tuple[str, ...] | list[str], message: str, *,
-                severity: Severity | None = None, **extra: Any) -> Finding:
-        return Finding(code=self.code, rule=self.name, severity=severity or self.severity, table=table.name,
-                       schema=table.schema, columns=tuple(columns), message=message, **extra)
+                severity: Severity | None = None, confidence: float = 1.0, target: dict[str, Any] | None = None,
+                evidence: dict[str, Any] | None = None, changes: Changes | None = None) -> Finding:
+        found = Finding(code=self.code, rule=self.name, severity=severity or self.severity, table=table.name,
+                        schema=table.schema, columns=tuple(columns), message=message, confidence=confidence,
+                        target=target, evidence=evidence or {})
+        return found.with_changes(changes) if changes is not None else found
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+        """``finding`` with what the data says about it (would the fix succeed today?); by default nothing."""
+        return finding
+
+    @classmethod
+    def gathers_evidence(cls) -> bool:
+        return cls.gather_evidence is not Rule.gather_evidence
+
+    def blocking_rows(self, finding: Finding) -> dict[str, int]:
+        """The non-zero counts of rows that stand in the way of ``finding``'s fix, by evidence key."""
+        return {key: finding.evidence[key] for key in self.blocking_evidence if finding.evidence.get(key)}
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        """The schema changes a fix migration makes for ``finding``, or None when it has no automatic fix."""
+        return None
+
+    def unplanned_reason(self, finding: Finding) -> str:
+        """Why a fix migration leaves ``finding`` out, for its list of findings not fixed."""
+        return finding.message
+
+    @staticmethod
+    def schema_changes(finding: Finding) -> tuple[Operation, ...]:
+        """The finding's operations without its data clean-ups (those stay decisions for a person)."""
+        operations = finding.changes.operations if finding.changes is not None else ()
+        return tuple(operation for operation in operations if not operation.is_cleanup)
 
     @classmethod
     def documentation(cls) -> str:
@@ -120,16 +205,17 @@ class DataRule(Rule):
 
     A probe that cannot finish is recorded in ``problems`` (reported as not analysed); the rule goes on."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: RuleContext | None = None) -> None:
+        super().__init__(context)
         self.problems: list[NotAnalysed] = []
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         return iter(())
 
-    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+    def check_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
         raise NotImplementedError
 
-    def measure(self, what: str, work):
+    def measure(self, what: str, work: Callable[[], T]) -> T | None:
         """Run one probe; on failure note it and return None."""
         from integrity_kit.audit.probes import ProbeFailed
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, column, func, literal, literal_column, not_, select, table
+from sqlalchemy import ColumnElement, Connection, and_, case, column, func, literal, literal_column, not_, select, table
 from sqlalchemy.exc import DBAPIError
 
 from integrity_kit.schema import Table
@@ -105,7 +105,7 @@ class Probe:
         per_parent = (select(p.c[key].label("key"), p.c[total].label("total"), items.label("items_total"))
                       .select_from(p.outerjoin(c, c.c[reference] == p.c[key]))
                       .group_by(p.c[key], p.c[total]).subquery("per_parent"))
-        allowed = literal(tolerance)
+        allowed: ColumnElement[float] = literal(tolerance)
         if relative:
             allowed = allowed + func.abs(per_parent.c.total) * literal(relative)
         broken = func.abs(per_parent.c.items_total - per_parent.c.total) > allowed

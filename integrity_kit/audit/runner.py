@@ -14,11 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from integrity_kit import __version__
 from integrity_kit.audit.config import AuditConfig
 from integrity_kit.audit.evidence import gather
-from integrity_kit.audit.model import DataRule, Finding, Severity
+from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.probes import Probe
 from integrity_kit.audit.registry import select_rules
-from integrity_kit.audit.rules.keys import MissingForeignKey
-from integrity_kit.audit.rules.models import SchemaDrift
 from integrity_kit.connect import make_engine, mask_url
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import NotAnalysed, Snapshot, build_snapshot
@@ -99,20 +97,21 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
             engine.dispose()
 
 
-def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | None = None,
+def run_rules(snapshot: Snapshot, rule_classes: Iterable[type[Rule]], *, url: str, models: Snapshot | None = None,
               probe: Probe | None = None, on_progress: Callable[[int, int], None] | None = None,
               config: AuditConfig | None = None) -> Report:
     config = config or AuditConfig()
     findings: list[Finding] = []
     problems = list(snapshot.not_analysed)
+    ran: list[Rule] = []
     for rule_class in rule_classes:
-        rule = rule_class(models) if rule_class is SchemaDrift else rule_class()
-        if isinstance(rule, MissingForeignKey):
-            rule.external_ids = config.external_ids
+        rule = rule_class(config.context_for(rule_class, models))
         if not rule.applies_to(snapshot) or (isinstance(rule, DataRule) and probe is None):
             continue
+        ran.append(rule)
         try:
-            found = rule.check_data(snapshot, probe) if isinstance(rule, DataRule) else rule.check(snapshot)
+            found = rule.check_data(snapshot, probe) if isinstance(rule, DataRule) and probe is not None \
+                else rule.check(snapshot)
             findings.extend(found)
         except Exception as error:  # one broken rule must not hide what the others found
             problems.append(NotAnalysed(f"rule {rule.code} {rule.name}", f"{type(error).__name__}: {error}"))
@@ -120,7 +119,7 @@ def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | 
             problems.extend(rule.problems)
     findings = config.adjust(findings)  # per-object ignores before the probes: no time spent on what is ignored
     if probe is not None:
-        findings, unfinished = gather(findings, snapshot, probe, on_progress)
+        findings, unfinished = gather(findings, snapshot, probe, ran, on_progress)
         problems.extend(unfinished)
     findings.sort(key=lambda f: (-f.severity.rank, f.schema or "", f.table, f.code, f.columns))
     default = snapshot.default_schema
@@ -132,8 +131,8 @@ def run_rules(snapshot: Snapshot, rule_classes, *, url: str, models: Snapshot | 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while a snapshot or the findings are built: they allocate tens of thousands of
-    objects that all stay alive, so every collection walks them for nothing (about 10% of a 1,000-table audit).
-    Reference counting still frees everything else; the collector is back on afterwards."""
+    objects that all stay alive, so every collection walks them for nothing. Reference counting still frees
+    everything else; the collector is back on afterwards."""
     enabled = gc.isenabled()
     gc.disable()
     try:

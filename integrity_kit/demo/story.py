@@ -6,6 +6,7 @@ and apply the fix migration the audit wrote, then audit again. Every number prin
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +25,7 @@ from integrity_kit.audit import Finding, Report, audit
 from integrity_kit.audit.apply import apply_revision
 from integrity_kit.audit.fixes import blocking_rows
 from integrity_kit.audit.migration import plan_fixes, render_plan
+from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.connect import mask_url
 from integrity_kit.demo.cleanup import CleanupStep, plan_cleanup, run_cleanup
 from integrity_kit.demo.shop import DemoShop, Planted, load_shop
@@ -36,7 +38,15 @@ from integrity_kit.races.scratch import DEFAULT_PREFIX
 SAFE_STRATEGY = "for-update"
 # More buyers than stock, and a short think time between read and write as request handling has, so an unsafe
 # checkout has a window to lose updates in.
-RACE = {"workers": 8, "attempts": 30, "stock": 20, "think_ms": 5.0}
+@dataclass(frozen=True)
+class RaceSettings:
+    workers: int = 8
+    attempts: int = 30
+    stock: int = 20
+    think_ms: float = 5.0
+
+
+RACE = RaceSettings()
 PAGE = 20
 
 STEPS = (
@@ -102,8 +112,9 @@ class Demo:
     def run(self) -> DemoResult:
         started = time.perf_counter()
         try:
-            for number, (title, why) in enumerate(STEPS, start=1):
-                step = getattr(self, f"step_{number}")
+            steps = (self.build_legacy_shop, self.audit_with_evidence, self.find_the_n_plus_one,
+                     self.race_the_checkout, self.clean_and_migrate, self.audit_again)
+            for number, ((title, why), step) in enumerate(zip(STEPS, steps, strict=True), start=1):
                 with self._step(number, title, why):
                     step()
         except DemoFailed:
@@ -132,11 +143,10 @@ class Demo:
             raise DemoFailed from error
         self.console.print(f"[dim]({time.perf_counter() - started:.1f} s)[/]\n")
 
-    def _progress(self, *columns) -> Progress:
+    def _progress(self, *columns: ProgressColumn | str) -> Progress:
         return Progress(*columns, console=self.status, transient=True, disable=not self.status.is_terminal)
 
-    # 1 ----------------------------------------------------------------------------------------------------------
-    def step_1(self) -> None:
+    def build_legacy_shop(self) -> None:
         if self.reset:
             self.shop.drop(self.engine)
         with self._progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn()) as progress:
@@ -151,7 +161,6 @@ class Demo:
         for planted in built.planted:
             self.console.print(f"  • {planted.label}: {escape(str(planted.keys))}")
 
-    # 2 ----------------------------------------------------------------------------------------------------------
     def _audit(self) -> Report:
         with self._progress(TextColumn("checking the data"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn()) as progress:
@@ -159,7 +168,7 @@ class Demo:
             return audit(self.url, on_progress=lambda done, total: progress.update(task, completed=done,
                                                                                    total=total))
 
-    def step_2(self) -> None:
+    def audit_with_evidence(self) -> None:
         report = self.result.before = self._audit()
         self.console.print(f"{len(report.findings)} findings on {report.tables} tables: {_counts(report)}. "
                            "The audit only read (a read-only transaction).")
@@ -172,8 +181,8 @@ class Demo:
         for label, (found, planted) in self.result.damage_found.items():
             mark = "[green]✓[/]" if found == planted else "[red]✗[/]"
             self.console.print(f"  {mark} {escape(label)}: {found} of {planted} reported with their key")
-        example = next((f for f in report.findings if f.rule == "missing-foreign-key" and f.fix), None)
-        if example is not None:
+        example = next((f for f in report.findings if f.rule == MissingForeignKey.name and f.fix), None)
+        if example is not None and example.fix is not None:
             self.console.print(f"Every finding carries its fix. For {escape(example.table)}."
                                f"{escape(', '.join(example.columns))}:")
             self.console.print(f"[cyan]{escape(example.fix.sql)}[/]", soft_wrap=True)
@@ -191,8 +200,7 @@ class Demo:
         self.console.print(f"The full report, with the entity-relationship diagram: {escape(str(path))}")
         return path
 
-    # 3 ----------------------------------------------------------------------------------------------------------
-    def step_3(self) -> None:
+    def find_the_n_plus_one(self) -> None:
         with capture(self.engine) as naive:
             started = time.perf_counter()
             products = self.shop.list_products(self.engine, limit=PAGE, eager=False)
@@ -214,16 +222,16 @@ class Demo:
         if not naive.n_plus_one or fixed.n_plus_one:
             raise IntegrityKitError("the query capture did not tell the naive page from the fixed one")
 
-    # 4 ----------------------------------------------------------------------------------------------------------
-    def step_4(self) -> None:
+    def race_the_checkout(self) -> None:
         strategies = ("naive", SAFE_STRATEGY)
         with self._progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                             TimeElapsedColumn()) as progress, \
-                RaceSpace(self.url, prefix=DEFAULT_PREFIX, max_workers=RACE["workers"]) as space:
+                RaceSpace(self.url, prefix=DEFAULT_PREFIX, max_workers=RACE.workers) as space:
             for strategy in strategies:
-                task = progress.add_task(strategy, total=RACE["attempts"])
+                task = progress.add_task(strategy, total=RACE.attempts)
                 self.result.races.append(space.simulate(
-                    strategy, **RACE, seed=1, progress=lambda _outcome, task=task: progress.update(task, advance=1)))
+                    strategy, workers=RACE.workers, attempts=RACE.attempts, stock=RACE.stock, think_ms=RACE.think_ms,
+                    seed=1, progress=functools.partial(_advance, progress, task)))
         render_many(self.console, self.result.races)
         naive, safe = self.result.races
         self.console.print(f"naive: {_race_line(naive)}")
@@ -231,9 +239,9 @@ class Demo:
         if not safe.invariants_held or safe.oversold_units:
             raise IntegrityKitError(f"the {SAFE_STRATEGY} checkout broke an invariant: this is a bug")
 
-    # 5 ----------------------------------------------------------------------------------------------------------
-    def step_5(self) -> None:
-        before = self.result.before
+    def clean_and_migrate(self) -> None:
+        before = self._before()
+        assert before.snapshot is not None
         plan = plan_fixes(before.findings, before.snapshot)
         revision = render_plan(plan, before.url)
         path = self.result.migration_path = self.workdir / "fix_migration.py"
@@ -254,9 +262,8 @@ class Demo:
         if self.keep:
             self.console.print(f"It is kept at {escape(str(path))}.")
 
-    # 6 ----------------------------------------------------------------------------------------------------------
-    def step_6(self) -> None:
-        before, after = self.result.before, self._audit()
+    def audit_again(self) -> None:
+        before, after = self._before(), self._audit()
         self.result.after = after
         self.console.print(f"Before: {len(before.findings)} findings ({_counts(before)}).")
         self.console.print(f"After:  {len(after.findings)} findings ({_counts(after)}).")
@@ -268,12 +275,21 @@ class Demo:
             raise IntegrityKitError(f"{len(errors)} error finding(s) survived the fix migration, e.g. "
                                     f"{errors[0].rule} on {errors[0].table}")
 
+    def _before(self) -> Report:
+        if self.result.before is None:
+            raise IntegrityKitError("the first audit did not run")
+        return self.result.before
+
     def _epilogue(self) -> None:
         self.console.rule("[bold]Done", align="left")
         self.console.print(f"The whole story in {self.result.seconds:.1f} s. On your own database: "
                            "`integrity-kit audit DATABASE_URL`, `integrity-kit queries -- python app.py`, "
                            "`integrity-kit race DATABASE_URL --strategy all`, "
                            "`integrity-kit lint-migrations migrations/`.", soft_wrap=True)
+
+
+def _advance(progress: Progress, task: TaskID, _outcome: object) -> None:
+    progress.update(task, advance=1)
 
 
 def _counts(report: Report) -> str:
@@ -286,7 +302,8 @@ def _blocking(finding: Finding) -> bool:
 
 def _rules_table(findings: list[Finding]) -> Table:
     table = Table(box=None, padding=(0, 1), pad_edge=False)
-    for header, justify in (("rule", "left"), ("count", "right"), ("e.g.", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("rule", "left"), ("count", "right"), ("e.g.", "left"))
+    for header, justify in columns:
         table.add_column(header, justify=justify, style="bold" if header == "rule" else None)
     by_rule: dict[str, list[Finding]] = {}
     for finding in findings:

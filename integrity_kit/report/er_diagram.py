@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 from integrity_kit.audit.model import Finding, Severity
+from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.schema import Snapshot, Table
 
 CHAR = 7.4  # width of one character of the 12 px monospace font, rounded up
@@ -88,7 +89,7 @@ def edges(snapshot: Snapshot, findings: Iterable[Finding]) -> list[Edge]:
             if parent is not None:
                 found.append(Edge(table, fk.columns, parent, fk.referred_columns, "declared"))
     for finding in findings:
-        if finding.rule != "missing-foreign-key" or not finding.target:
+        if finding.rule != MissingForeignKey.name or not finding.target:
             continue
         # The target as the fix-migration writer reads it: table, columns and an optional schema.
         target = finding.target

@@ -1,17 +1,26 @@
+"""Fixtures of the audit tests: a plain ``engine`` on the scratch database, and ``case_engine`` for a rule case."""
+
 from __future__ import annotations
 
-from integrity_kit.audit import Report, audit
-from tests.db import execute, plain_engine_fixture, statements_sent
+from collections.abc import Iterator
 
-__all__ = ["audited", "execute", "keys", "plain_engine_fixture"]
+import pytest
+from sqlalchemy import Engine, create_engine
+
+from tests.audit.cases import Case
+from tests.db import plain_engine_fixture
+from tests.servers import scratch_database
+
+__all__ = ["case_engine", "plain_engine_fixture"]
 
 
-def audited(engine, **options) -> tuple[Report, list[str]]:
-    """Audit through the library and return every statement the audit sent."""
-    with statements_sent(engine) as sent:
-        report = audit(engine, **options)
-    return report, sent
-
-
-def keys(report: Report, *rules: str) -> set[tuple[str, str, tuple[str, ...]]]:
-    return {(f.rule, f.table, f.columns) for f in report.findings if not rules or f.rule in rules}
+@pytest.fixture
+def case_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[Case, str, Engine]]:
+    """Parametrized indirectly with ``(case, engine name)``: a fresh database on that engine."""
+    case, engine_name = request.param
+    with scratch_database(engine_name, tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            yield case, engine_name, engine
+        finally:
+            engine.dispose()

@@ -76,7 +76,17 @@ def test_dot_file_wins_and_select(legacy_url: str, tmp_path) -> None:
     assert {f["code"] for f in _findings(legacy_url, "--select", "IK101")[1]} == {"IK101"}
 
 
+def test_a_rule_option_in_the_rule_s_own_table(legacy_url: str, tmp_path) -> None:
+    (tmp_path / "project" / ".integrity-kit.toml").write_text('[rules.IK101]\nexternal-ids = ["stripe_*"]\n')
+    keys = {(f["rule"], f["table"], tuple(f["columns"])) for f in _findings(legacy_url)[1]}
+    assert ("missing-foreign-key", "orders", ("stripe_user_id",)) not in keys
+    assert ("missing-foreign-key", "orders", ("user_id",)) in keys
+
+
 @pytest.mark.parametrize(("text", "message"), [
+    ("[rules.missing-foreign-key]\nexternal-id = ['x']\n", "unknown option(s) external-id (known: external-ids)"),
+    ("[rules.float-for-money]\nexternal-ids = ['x']\n", "unknown option(s) external-ids (known: none)"),
+    ("[rules.missing-foreign-key]\nexternal-ids = 'x'\n", "external-ids must be a list of strings"),
     ("selct = ['IK1']\n", "unknown setting(s) selct"),
     ("[severity]\nIK401 = 'loud'\n", "'loud' is not a valid Severity"),
     ("[severity]\nIK4 = 'info'\n", "names 4 rules"),

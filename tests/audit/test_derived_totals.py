@@ -10,9 +10,10 @@ from sqlalchemy import create_engine
 
 from examples.ecommerce import database, sample_data
 from integrity_kit.audit import audit
-from integrity_kit.audit.fixes import quote
-from tests.audit.conftest import audited, execute
+from integrity_kit.audit.changes import quote
 from tests.audit.corpus import load
+from tests.audit.helpers import audited
+from tests.db import execute
 
 
 def test_chinook_invoices_agree_with_their_lines_until_one_is_changed(engine_name: str, engine_url) -> None:

@@ -19,7 +19,7 @@ from integrity_kit.audit import Report, audit
 from integrity_kit.cli import cli
 from integrity_kit.report import audit_html
 from integrity_kit.schema import NotAnalysed
-from tests.audit.conftest import execute
+from tests.db import execute
 from tests.servers import in_ci
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from examples.ecommerce import database
-from tests.audit.conftest import audited, keys
+from tests.audit.helpers import audited, keys
 
 LEGACY_FLAWS = {
     # relations without a foreign key

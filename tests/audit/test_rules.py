@@ -5,25 +5,10 @@ from __future__ import annotations
 import pytest
 
 from integrity_kit.audit import audit
-from tests.audit.cases import CASES, Case
-from tests.audit.conftest import execute
+from tests.audit.cases import CASES
+from tests.db import execute
 
 PARAMS = [pytest.param((case, engine), id=f"{case.id}-{engine}") for case in CASES for engine in case.engines]
-
-
-@pytest.fixture
-def case_engine(request, tmp_path):
-    from sqlalchemy import create_engine
-
-    from tests.servers import scratch_database
-
-    case, engine_name = request.param
-    with scratch_database(engine_name, tmp_path) as url:
-        engine = create_engine(url)
-        try:
-            yield case, engine_name, engine
-        finally:
-            engine.dispose()
 
 
 def _found(engine, rule: str) -> tuple[set, list]:
@@ -78,9 +63,3 @@ def test_a_hostile_table_name_is_audited_not_executed(engine, engine_name: str) 
     assert f"{quote}{escaped}{quote}" in fix  # quoted in the fix, as in the database
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT COUNT(*) FROM users").scalar() == 0  # and users still exists
-
-
-def test_case_ids_are_unique() -> None:
-    ids = [case.id for case in CASES]
-    assert len(ids) == len(set(ids))
-    assert all(isinstance(case, Case) for case in CASES)

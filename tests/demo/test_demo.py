@@ -47,13 +47,13 @@ def _check_story(result, output: str) -> None:
     naive, safe = result.races
     assert (naive.strategy, safe.strategy) == ("naive", SAFE_STRATEGY)
     for race in result.races:
-        assert race.attempts == RACE["attempts"] and race.initial_stock == RACE["stock"]
+        assert race.attempts == RACE.attempts and race.initial_stock == RACE.stock
         assert race.orders_placed + race.rejected + sum(race.errors.values()) == race.attempts
         assert race.units_sold == race.orders_placed  # one unit per checkout
         assert f"{race.orders_placed} of {race.attempts} checkouts ordered" in output
     assert safe.invariants_held and safe.oversold_units == 0 and safe.lost_updates == 0
-    assert safe.units_sold == min(RACE["stock"], RACE["attempts"])
-    assert safe.final_stock == RACE["stock"] - safe.units_sold
+    assert safe.units_sold == min(RACE.stock, RACE.attempts)
+    assert safe.final_stock == RACE.stock - safe.units_sold
 
     # The clean-up ran, and the audit after the fix migration has no errors and fewer findings.
     assert {step.rows for step in result.cleanup} and all(step.rows >= 1 for step in result.cleanup)

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from integrity_kit.audit import fixes
+from integrity_kit.audit.changes import (
+    AddCheck,
+    Changes,
+    Operation,
+    RecomputeTotals,
+    ReviewRows,
+    SetNotNull,
+    TableName,
+    quote,
+    sa_type,
+    sql_literals,
+)
 from integrity_kit.audit.columns import is_count, is_money, is_natural_key, is_status
+from integrity_kit.audit.evidence import judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import family, table_key, words
+from integrity_kit.audit.probes import Probe
 from integrity_kit.audit.rules.keys import MissingForeignKey
 from integrity_kit.schema import Column, Snapshot, Table
 
@@ -19,6 +33,18 @@ def _required(column: Column) -> bool:
     name = column.name.lower()
     return (is_natural_key(name) or is_count(name) or is_money(name) or is_status(name)
             or name in ("name", "title", "created_at"))
+
+
+def set_not_null(dialect: str, table: Table, column: Column) -> Changes:
+    return Changes(dialect, (SetNotNull(TableName.of(table), column.name, column.type_sql,
+                                        sa_type(column, dialect)),))
+
+
+def nulls_evidence(finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+    """The NULLs a NOT NULL would refuse today (shared by the rules that propose one)."""
+    table = snapshot.table(finding.table, finding.schema)
+    seen = probe.violations(table, f"{quote(snapshot.dialect, finding.columns[0])} IS NOT NULL")
+    return judged(finding, seen, "null_rows", "NULL(s)", clean_up=ReviewRows(TableName.of(table), "backfill the NULLs"))
 
 
 class MissingNotNull(Rule):
@@ -49,6 +75,7 @@ class MissingNotNull(Rule):
     name = "missing-not-null"
     severity = Severity.WARNING
     summary = "Column that always needs a value accepts NULL."
+    blocking_evidence = ("null_rows",)
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         for table in snapshot.tables:
@@ -56,7 +83,13 @@ class MissingNotNull(Rule):
             for column in table.columns:
                 if column.nullable and column.name not in pk and not column.computed and _required(column):
                     yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} accepts NULL",
-                                       fix=fixes.set_not_null(snapshot.dialect, table, column))
+                                       changes=set_not_null(snapshot.dialect, table, column))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+        return nulls_evidence(finding, snapshot, probe)
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
 
 
 def _has_check_on(table: Table, column: str) -> bool:
@@ -92,6 +125,10 @@ class MissingCheckConstraint(Rule):
     name = "missing-check-constraint"
     severity = Severity.WARNING
     summary = "Stock, quantity, price or status column has no CHECK constraint."
+    blocking_evidence = ("violating_rows",)
+    MAX_STATUSES = 20
+    # A status CHECK is proposed only from values that look like a closed set of identifiers.
+    STATUS = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         for table in snapshot.tables:
@@ -101,20 +138,50 @@ class MissingCheckConstraint(Rule):
                     continue
                 yield self.finding(table, (column.name,), f"nothing stops {table.qualified_name}.{column.name} "
                                    f"from breaking {condition}", evidence={"condition": condition},
-                                   fix=fixes.add_check(snapshot.dialect, table, column.name, condition))
+                                   changes=Changes(snapshot.dialect, (AddCheck(TableName.of(table), column.name,
+                                                                               condition),)))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+        table = snapshot.table(finding.table, finding.schema)
+        condition = _condition_of(finding)
+        if condition is None:
+            return self._with_values_in_use(finding, table, snapshot.dialect, probe)
+        seen = probe.violations(table, condition)
+        return judged(finding, seen, "violating_rows", "row(s) breaking it",
+                      clean_up=ReviewRows(TableName.of(table), "correct the rows that break it"))
+
+    def _with_values_in_use(self, finding: Finding, table: Table, dialect: str, probe: Probe) -> Finding:
+        """A status CHECK needs the set of statuses: offer the values in use today, for a person to confirm."""
+        values = probe.distinct(table, finding.columns[0], limit=self.MAX_STATUSES + 1)
+        if not values or len(values) > self.MAX_STATUSES:
+            return finding
+        if not all(isinstance(value, str) and self.STATUS.fullmatch(value) for value in values):
+            return finding
+        condition = f"{quote(dialect, finding.columns[0])} IN ({sql_literals(dialect, values)})"
+        found = dataclasses.replace(
+            finding, message=finding.message.replace("…the statuses the app uses…", ", ".join(map(str, values))) +
+            " (the values in use today: confirm the set)",
+            evidence={**finding.evidence, "condition": condition, "values_in_use": values})
+        return found.with_changes(Changes(dialect, (AddCheck(TableName.of(table), finding.columns[0], condition),)))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        return self.schema_changes(finding) if _condition_of(finding) is not None else None
+
+    def unplanned_reason(self, finding: Finding) -> str:
+        return f"no condition to add ({finding.message})"
 
     @staticmethod
     def _condition(snapshot: Snapshot, column: Column) -> str | None:
         kind = family(column)
         if kind in ("integer", "numeric", "float"):
-            name = fixes.quote(snapshot.dialect, column.name)
+            name = quote(snapshot.dialect, column.name)
             if is_count(column.name):
                 return f"{name} > 0" if "quantity" in column.name.lower() or column.name.lower() == "qty" \
                     else f"{name} >= 0"
             if is_money(column.name):
                 return f"{name} >= 0"
         if kind == "string" and is_status(column.name) and "ENUM" not in column.type_sql.upper():
-            name = fixes.quote(snapshot.dialect, column.name)
+            name = quote(snapshot.dialect, column.name)
             return f"{name} IN (…the statuses the app uses…)"
         return None
 
@@ -149,8 +216,9 @@ class CheckViolations(DataRule):
     name = "check-violations"
     severity = Severity.ERROR
     summary = "Rows break a declared or implied CHECK condition."
+    blocking_evidence = ("violating_rows",)
 
-    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+    def check_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
         for table in snapshot.tables:
             conditions = [(check.name or "check", check.sqltext) for check in table.check_constraints
                           if not check.validated]
@@ -160,7 +228,7 @@ class CheckViolations(DataRule):
                     conditions.append((column.name, condition))
             for label, condition in conditions:
                 evidence = self.measure(f"{table.qualified_name} CHECK ({condition})",
-                                        lambda t=table, c=condition: probe.violations(t, c))
+                                        functools.partial(probe.violations, table, condition))
                 if evidence is None or not evidence.count:
                     continue
                 columns = (label,) if table.has_column(label) else ()
@@ -168,9 +236,8 @@ class CheckViolations(DataRule):
                     table, columns, f"{evidence.count} row(s) of {table.qualified_name} break ({condition}), "
                     f"e.g. {evidence.samples[:3]}", evidence={**evidence.to_dict("violating_rows"),
                                                               "condition": condition},
-                    fix=fixes.Fix(f"-- correct these rows first, e.g.\nSELECT * FROM "
-                                  f"{fixes.qualified_table(snapshot.dialect, table)} WHERE NOT ({condition});",
-                                  f"# correct the rows, then: op.create_check_constraint(..., {condition!r})"))
+                    changes=Changes(snapshot.dialect, (ReviewRows(TableName.of(table), "correct these rows first",
+                                                                  condition),)))
 
 
 @dataclass(frozen=True)
@@ -287,8 +354,9 @@ class DerivedTotalMismatch(DataRule):
     name = "derived-total-mismatch"
     severity = Severity.ERROR
     summary = "A stored total disagrees with the sum of its lines (quantity x unit price)."
+    blocking_evidence = ("mismatched_rows",)
 
-    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+    def check_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
         for d in _derivations(snapshot):
             tolerance, relative = _tolerance(d.total)
             formula = f"SUM({d.child.name}.{d.quantity} * {d.child.name}.{d.price})"
@@ -311,7 +379,9 @@ class DerivedTotalMismatch(DataRule):
                           "sample_keys": [s["key"] for s in evidence.samples], "sample_totals": evidence.samples,
                           "formula": formula, "joined_by": f"{d.child.name}.{d.reference} ({d.link})",
                           "tolerance": tolerance, **({"relative_tolerance": relative} if relative else {})},
-                fix=_recompute(snapshot.dialect, d, tolerance, relative))
+                changes=Changes(snapshot.dialect, (RecomputeTotals(
+                    TableName.of(d.parent), d.parent.primary_key.columns[0] if d.parent.primary_key else "",
+                    d.total.name, TableName.of(d.child), d.reference, d.quantity, d.price, tolerance, relative),)))
 
 
 def _tolerance(total: Column) -> tuple[float, float]:
@@ -326,13 +396,6 @@ def _tolerance(total: Column) -> tuple[float, float]:
     return 0.005, (1e-6 if kind == "float" else 0.0)
 
 
-def _recompute(dialect: str, d: _Derivation, tolerance: float, relative: float) -> fixes.Fix:
-    q = functools.partial(fixes.quote, dialect)
-    key = q(d.parent.primary_key.columns[0])
-    lines = (f"(SELECT COALESCE(SUM(i.{q(d.quantity)} * i.{q(d.price)}), 0) FROM "
-             f"{fixes.qualified_table(dialect, d.child)} AS i WHERE i.{q(d.reference)} = p.{key})")
-    allowed = f"{tolerance!r}" + (f" + ABS(p.{q(d.total.name)}) * {relative!r}" if relative else "")
-    update = (f"UPDATE {fixes.qualified_table(dialect, d.parent)} AS p SET {q(d.total.name)} = {lines} "
-              f"WHERE ABS(p.{q(d.total.name)} - {lines}) > {allowed};")
-    sql = f"-- review first: this trusts the lines over the stored totals (see the evidence for both sums)\n{update}"
-    return fixes.Fix(sql, f"op.execute({update.rstrip(';')!r})  # review first, in a data migration of its own")
+def _condition_of(finding: Finding) -> str | None:
+    condition = finding.evidence.get("condition")
+    return None if not condition or "…" in condition else str(condition)

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from integrity_kit.audit import fixes
+from integrity_kit.audit.changes import AddPrimaryKey, Changes, DropIndex, Operation, TableName
 from integrity_kit.audit.model import Finding, Rule, Severity
 from integrity_kit.schema import Index, Snapshot, Table
 
 
-def _drop(dialect: str, table: Table, index: Index) -> fixes.Fix:
-    name = fixes.quote(dialect, index.name or "")
-    if dialect == "postgresql":
-        return fixes.Fix(f"DROP INDEX CONCURRENTLY {name};",
-                         "with op.get_context().autocommit_block():\n"
-                         f"    op.drop_index({index.name!r}, table_name={table.name!r}, postgresql_concurrently=True)")
-    if dialect in ("mysql", "mariadb"):
-        return fixes.Fix(f"DROP INDEX {name} ON {fixes.qualified_table(dialect, table)};",
-                         f"op.drop_index({index.name!r}, table_name={table.name!r})")
-    return fixes.Fix(f"DROP INDEX {name};", f"op.drop_index({index.name!r}, table_name={table.name!r})")
+def _drop(dialect: str, table: Table, index: Index) -> Changes:
+    columns = None if index.has_expressions else tuple(c for c in index.columns if c)
+    return Changes(dialect, (DropIndex(TableName.of(table), index.name or "", columns, index.unique),))
 
 
 def _covers(wider: Index, narrower: Index) -> bool:
@@ -81,12 +74,16 @@ class RedundantIndex(Rule):
                     continue
                 # Of two identical indexes, report only the second by name, so one of them stays.
                 best = sorted(covering, key=lambda other: (len(other.columns), other.name or ""))[0]
-                if best.columns == index.columns and best.unique == index.unique and (best.name or "") > index.name:
+                identical = best.columns == index.columns and best.unique == index.unique
+                if identical and (best.name or "") > (index.name or ""):
                     continue
                 yield self.finding(table, tuple(c for c in index.columns if c),
                                    f"index {index.name} on {table.qualified_name} is covered by {best.name}",
                                    evidence={"index": index.name, "covered_by": best.name},
-                                   fix=_drop(snapshot.dialect, table, index))
+                                   changes=_drop(snapshot.dialect, table, index))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
 
 
 class InvalidIndex(Rule):
@@ -127,7 +124,10 @@ class InvalidIndex(Rule):
                     yield self.finding(table, tuple(c for c in index.columns if c),
                                        f"index {index.name} on {table.qualified_name} is invalid: never read, "
                                        "always written", evidence={"index": index.name},
-                                       fix=_drop(snapshot.dialect, table, index))
+                                       changes=_drop(snapshot.dialect, table, index))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
 
 
 class TableWithoutIndex(Rule):
@@ -164,4 +164,4 @@ class TableWithoutIndex(Rule):
             if not table.indexes and not table.unique_constraints:
                 yield self.finding(table, (), f"{table.qualified_name} has no index of any kind",
                                    evidence={"row_estimate": table.row_estimate},
-                                   fix=fixes.add_primary_key(snapshot.dialect, table))
+                                   changes=Changes(snapshot.dialect, (AddPrimaryKey.surrogate(table),)))

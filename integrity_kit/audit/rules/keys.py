@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Any
 
-from integrity_kit.audit import fixes
-from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
+from integrity_kit.audit.changes import (
+    AddForeignKey,
+    AddPrimaryKey,
+    Changes,
+    ChangeType,
+    ConvertToInnoDB,
+    CreateIndex,
+    DeleteOrphans,
+    ForeignKeysPragma,
+    Operation,
+    TableName,
+    ValidateConstraint,
+    sa_type,
+)
+from integrity_kit.audit.evidence import judged
+from integrity_kit.audit.model import DataRule, Finding, Rule, RuleOption, Severity
 from integrity_kit.audit.naming import exact_type, family, table_key, words
+from integrity_kit.audit.probes import Probe
 from integrity_kit.schema import Column, ForeignKey, Index, Snapshot, Table
 
 
@@ -48,7 +65,7 @@ class MissingPrimaryKey(Rule):
                    for u in table.unique_constraints):
                 continue
             yield self.finding(table, (), f"{table.qualified_name} has no primary key: rows cannot be told apart",
-                               fix=fixes.add_primary_key(snapshot.dialect, table))
+                               changes=Changes(snapshot.dialect, (AddPrimaryKey.surrogate(table),)))
 
 
 @dataclass(frozen=True)
@@ -94,12 +111,14 @@ class MissingForeignKey(Rule):
     name = "missing-foreign-key"
     severity = Severity.ERROR
     summary = "Column refers to another table's key but has no foreign key constraint."
+    options = (RuleOption("external-ids", "Column-name globs that hold ids from elsewhere and are never foreign "
+                                          "keys, e.g. `[\"stripe_*\", \"*_external_id\"]`."),)
+    blocking_evidence = ("orphan_rows",)
     REPORT_AT = 0.5
     ERROR_AT = 0.8
-    # Column-name globs that hold ids from elsewhere (`stripe_*`): set from the project configuration.
-    external_ids: tuple[str, ...] = ()
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        external_ids = self.option("external-ids")
         keyed = _keyed_tables(snapshot)
         for table in snapshot.tables:
             declared = {column for fk in table.foreign_keys for column in fk.columns}
@@ -109,7 +128,7 @@ class MissingForeignKey(Rule):
                 if column.name in declared or column.name in polymorphic or (pk == (column.name,) and
                                                                              column.name.lower() == "id"):
                     continue
-                if any(fnmatchcase(column.name.lower(), pattern.lower()) for pattern in self.external_ids):
+                if any(fnmatchcase(column.name.lower(), pattern.lower()) for pattern in external_ids):
                     continue
                 candidates = sorted(_candidates(table, column, keyed), key=lambda c: -c.confidence)
                 if not candidates or candidates[0].confidence < self.REPORT_AT:
@@ -128,14 +147,31 @@ class MissingForeignKey(Rule):
         evidence = {"signals": list(best.signals)}
         if rivals:
             evidence["also_possible"] = [f"{c.target.qualified_name}.{c.target_column.name}" for c in rivals]
-        target = {"table": best.target.name, "columns": [best.target_column.name]}
+        target: dict[str, Any] = {"table": best.target.name, "columns": [best.target_column.name]}
         if best.target.schema:
             target["schema"] = best.target.schema
+        columns = (best.column.name,)
+        operations: list[Operation] = [CreateIndex(TableName.of(table), columns)] if unindexed else []
+        operations.append(AddForeignKey(TableName.of(table), columns, TableName.of(best.target),
+                                        (best.target_column.name,)))
         return self.finding(
-            table, (best.column.name,), message, confidence=confidence, target=target, evidence=evidence,
+            table, columns, message, confidence=confidence, target=target, evidence=evidence,
             severity=Severity.ERROR if confidence >= self.ERROR_AT else Severity.WARNING,
-            fix=fixes.add_foreign_key(snapshot.dialect, table, (best.column.name,), best.target,
-                                      (best.target_column.name,), index_too=unindexed))
+            changes=Changes(snapshot.dialect, tuple(operations)))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+        """Orphans: child rows whose value matches no row of the target (a key with none is also likelier)."""
+        assert finding.target is not None
+        table = snapshot.table(finding.table, finding.schema)
+        target = snapshot.table(finding.target["table"], finding.target.get("schema"))
+        target_columns = tuple(finding.target["columns"])
+        seen = probe.orphans(table, finding.columns, target, target_columns)
+        return judged(finding, seen, "orphan_rows", "orphan row(s)", confidence_step=0.05,
+                      clean_up=DeleteOrphans(TableName.of(table), finding.columns, TableName.of(target),
+                                             target_columns))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
 
 
 def _keyed_tables(snapshot: Snapshot) -> dict[str, list[tuple[Table, Column]]]:
@@ -261,13 +297,16 @@ class UnindexedForeignKey(Rule):
             for fk in table.foreign_keys:
                 if is_fk_indexed(table, fk):
                     continue
-                target = {"table": fk.referred_table, "columns": list(fk.referred_columns)}
+                target: dict[str, Any] = {"table": fk.referred_table, "columns": list(fk.referred_columns)}
                 if fk.referred_schema:
                     target["schema"] = fk.referred_schema
                 yield self.finding(
                     table, fk.columns, f"foreign key {table.qualified_name}({', '.join(fk.columns)}) -> "
                     f"{fk.referred} has no index: deletes on {fk.referred_table} scan {table.name}",
-                    target=target, fix=fixes.create_index(snapshot.dialect, table, fk.columns))
+                    target=target, changes=Changes(snapshot.dialect, (CreateIndex(TableName.of(table), fk.columns),)))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
 
 
 class ForeignKeyTypeMismatch(Rule):
@@ -318,8 +357,9 @@ class ForeignKeyTypeMismatch(Rule):
                         f"{target.qualified_name}.{referred}, which is {parent.type_sql}",
                         target={"table": target.name, "columns": [referred]},
                         evidence={"type": column.type_sql, "referred_type": parent.type_sql},
-                        fix=fixes.change_type(snapshot.dialect, table, column, parent.type_sql,
-                                              fixes.sa_type_code(parent)))
+                        changes=Changes(snapshot.dialect, (ChangeType(
+                            TableName.of(table), name, parent.type_sql, sa_type(parent, snapshot.dialect),
+                            sa_type(column, snapshot.dialect), column.nullable),)))
 
 
 class ForeignKeyNotEnforced(Rule):
@@ -364,16 +404,12 @@ class ForeignKeyNotEnforced(Rule):
                     yield self.finding(
                         table, fk.columns, f"{table.name} uses {table.engine}, which ignores its foreign key to "
                         f"{fk.referred}", target=target,
-                        fix=fixes.Fix(f"ALTER TABLE {fixes.quote(snapshot.dialect, table.name)} ENGINE = InnoDB;",
-                                 f'op.execute("ALTER TABLE {table.name} ENGINE = InnoDB")'))
+                        changes=Changes(snapshot.dialect, (ConvertToInnoDB(TableName.of(table)),)))
                 elif not fk.validated:
                     yield self.finding(
                         table, fk.columns, f"foreign key {fk.name} on {table.qualified_name} is NOT VALID: rows "
                         "that existed when it was added were never checked", target=target,
-                        fix=fixes.Fix(f"ALTER TABLE {fixes.qualified_table(snapshot.dialect, table)} VALIDATE "
-                                 f"CONSTRAINT {fixes.quote(snapshot.dialect, fk.name or '')};",
-                                 f'op.execute("ALTER TABLE {table.name} VALIDATE CONSTRAINT {fk.name}")'))
-
+                        changes=Changes(snapshot.dialect, (ValidateConstraint(TableName.of(table), fk.name or ""),)))
 
     def _sqlite_pragma_off(self, snapshot: Snapshot) -> Iterator[Finding]:
         # The pragma belongs to the connection, not the file: one finding for the database, not one per table.
@@ -385,10 +421,7 @@ class ForeignKeyNotEnforced(Rule):
             tables[0], (), f"the foreign keys of {len(tables)} table(s) ({', '.join(names)}) are enforced only on "
             "connections that run PRAGMA foreign_keys = ON; SQLite's default, and the audit's connection, is off",
             severity=Severity.WARNING, evidence={"tables": names},
-            fix=fixes.Fix("PRAGMA foreign_keys = ON;  -- on every connection",
-                     '@event.listens_for(engine, "connect")\ndef _fk_on(dbapi, _):\n'
-                     '    dbapi.execute("PRAGMA foreign_keys = ON")'))
-
+            changes=Changes(snapshot.dialect, (ForeignKeysPragma(TableName.of(tables[0])),)))
 
 
 class ForeignKeyViolations(DataRule):
@@ -422,16 +455,17 @@ class ForeignKeyViolations(DataRule):
     name = "foreign-key-violations"
     severity = Severity.ERROR
     summary = "Rows break a declared foreign key."
+    blocking_evidence = ("orphan_rows",)
 
-    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+    def check_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
         for table in snapshot.tables:
             for fk in table.foreign_keys:
                 parent = snapshot.referred_table(fk)
                 if parent is None:
                     continue
                 evidence = self.measure(f"{table.qualified_name}({', '.join(fk.columns)})",
-                                        lambda t=table, f=fk, p=parent: probe.orphans(t, f.columns, p,
-                                                                                      f.referred_columns))
+                                        functools.partial(probe.orphans, table, fk.columns, parent,
+                                                          fk.referred_columns))
                 if evidence is None or not evidence.count:
                     continue
                 yield self.finding(
@@ -439,4 +473,5 @@ class ForeignKeyViolations(DataRule):
                     f"{parent.qualified_name} row through ({', '.join(fk.columns)}), e.g. {evidence.samples[:3]}",
                     target={"table": parent.name, "columns": list(fk.referred_columns)},
                     evidence=evidence.to_dict("orphan_rows"),
-                    fix=fixes.delete_orphans(snapshot.dialect, table, fk.columns, parent, fk.referred_columns))
+                    changes=Changes(snapshot.dialect, (DeleteOrphans(TableName.of(table), fk.columns,
+                                                                     TableName.of(parent), fk.referred_columns),)))

@@ -41,19 +41,16 @@ class SchemaDrift(Rule):
     severity = Severity.ERROR
     summary = "SQLAlchemy models and the live database disagree."
 
-    def __init__(self, models: Snapshot | None = None) -> None:
-        self.models = models
-
     def applies_to(self, snapshot: Snapshot) -> bool:
-        return self.models is not None
+        return self.context.models is not None
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
-        if self.models is None:
+        if self.context.models is None:
             return
-        for difference in compare(self.models, snapshot):
+        for difference in compare(self.context.models, snapshot):
             table = Table(name=difference.table, schema=difference.schema)
-            columns = (difference.object,) if difference.object and difference.kind.endswith("column") or \
-                difference.kind.startswith("column-") else ()
+            about_column = difference.kind.endswith("column") or difference.kind.startswith("column-")
+            columns = (difference.object,) if difference.object and about_column else ()
             yield self.finding(table, columns, difference.message,
                                evidence={"kind": difference.kind, "object": difference.object,
                                          "models": difference.models, "live": difference.live})

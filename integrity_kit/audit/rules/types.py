@@ -6,15 +6,34 @@ from collections.abc import Iterator
 
 from sqlalchemy import types as sqltypes
 
-from integrity_kit.audit import fixes
+from integrity_kit.audit.changes import (
+    MONEY,
+    Changes,
+    ChangeType,
+    DropDefault,
+    Operation,
+    SaType,
+    TableName,
+    quote,
+    sa_type,
+)
 from integrity_kit.audit.columns import is_money
+from integrity_kit.audit.evidence import judged
 from integrity_kit.audit.model import Finding, Rule, Severity
 from integrity_kit.audit.naming import family, words
-from integrity_kit.schema import Snapshot
+from integrity_kit.audit.probes import Probe
+from integrity_kit.schema import Column, Snapshot, Table
 
 
-def _numeric(dialect: str) -> tuple[str, str]:
-    return ("DECIMAL(12,2)" if dialect in ("mysql", "mariadb") else "NUMERIC(12, 2)"), "Numeric(12, 2)"
+def _change_type(dialect: str, table: Table, column: Column, new_sql: str, new_type: SaType) -> Changes:
+    return Changes(dialect, (ChangeType(TableName.of(table), column.name, new_sql, new_type,
+                                        sa_type(column, dialect), column.nullable),))
+
+
+def _exact_cents(dialect: str, column: str) -> str:
+    if dialect == "postgresql":  # round() takes numeric, not double precision, with a scale
+        return f"CAST({column} AS NUMERIC) = ROUND(CAST({column} AS NUMERIC), 2)"
+    return f"{column} = ROUND({column}, 2)"
 
 
 class FloatForMoney(Rule):
@@ -47,13 +66,22 @@ class FloatForMoney(Rule):
     summary = "Money column uses binary floating point."
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
-        sql, sa = _numeric(snapshot.dialect)
+        sql = "DECIMAL(12,2)" if snapshot.dialect in ("mysql", "mariadb") else "NUMERIC(12, 2)"
         for table in snapshot.tables:
             for column in table.columns:
                 if family(column) == "float" and is_money(column.name):
                     yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} stores money "
                                        f"as {column.type_sql}: cents drift", evidence={"type": column.type_sql},
-                                       fix=fixes.change_type(snapshot.dialect, table, column, sql, sa))
+                                       changes=_change_type(snapshot.dialect, table, column, sql, MONEY))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+        """Whether every value is exact to the cent today (then the type change loses nothing)."""
+        table = snapshot.table(finding.table, finding.schema)
+        seen = probe.violations(table, _exact_cents(snapshot.dialect, quote(snapshot.dialect, finding.columns[0])))
+        return judged(finding, seen, "inexact_values", "value(s) with fractions of a cent", blocks=False)
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
 
 
 class MoneyType(Rule):
@@ -92,8 +120,8 @@ class MoneyType(Rule):
                 if column.type_sql.upper() == "MONEY":
                     yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} uses the "
                                        "locale-dependent money type",
-                                       fix=fixes.change_type(snapshot.dialect, table, column, "NUMERIC(12, 2)",
-                                                             "Numeric(12, 2)"))
+                                       changes=_change_type(snapshot.dialect, table, column, "NUMERIC(12, 2)",
+                                                            MONEY))
 
 
 class TimestampWithoutTimeZone(Rule):
@@ -133,8 +161,9 @@ class TimestampWithoutTimeZone(Rule):
                 if isinstance(column.type, sqltypes.DateTime) and not column.type.timezone:
                     yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} is a timestamp "
                                        "without time zone",
-                                       fix=fixes.change_type(snapshot.dialect, table, column,
-                                                             "TIMESTAMP WITH TIME ZONE", "DateTime(timezone=True)"))
+                                       changes=_change_type(snapshot.dialect, table, column,
+                                                            "TIMESTAMP WITH TIME ZONE",
+                                                            SaType("sa.DateTime(timezone=True)")))
 
 
 class SentinelDefaultOnReference(Rule):
@@ -175,10 +204,7 @@ class SentinelDefaultOnReference(Rule):
                 is_reference = column.name in referencing or (len(parts) > 1 and parts[-1] == "id")
                 default = (column.server_default or "").strip().lower()
                 if is_reference and default.replace("::integer", "") in self.SENTINELS:
-                    quoted = fixes.quote(snapshot.dialect, column.name)
                     yield self.finding(
                         table, (column.name,), f"{table.qualified_name}.{column.name} defaults to {default}, "
                         "which refers to no row", evidence={"server_default": column.server_default},
-                        fix=fixes.Fix(f"ALTER TABLE {fixes.qualified_table(snapshot.dialect, table)} ALTER COLUMN "
-                                      f"{quoted} DROP DEFAULT;",
-                                      f"op.alter_column({table.name!r}, {column.name!r}, server_default=None)"))
+                        changes=Changes(snapshot.dialect, (DropDefault(TableName.of(table), column.name),)))

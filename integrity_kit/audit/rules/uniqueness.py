@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
-from integrity_kit.audit import fixes
+from integrity_kit.audit.changes import AddUnique, Changes, DeleteDuplicates, Operation, TableName
 from integrity_kit.audit.columns import is_natural_key
+from integrity_kit.audit.evidence import judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import singular, words
+from integrity_kit.audit.probes import Probe
+from integrity_kit.audit.rules.domain import nulls_evidence, set_not_null
 from integrity_kit.schema import Index, Snapshot, Table
 
 
@@ -78,6 +82,9 @@ class MissingUniqueConstraint(Rule):
     name = "missing-unique-constraint"
     severity = Severity.WARNING
     summary = "Natural key or line-item pair has no unique constraint."
+    blocking_evidence = ("duplicate_groups",)
+    # Planned before the other fixes: an index for a foreign key that a new unique key leads with is redundant.
+    plan_order = 0
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         for table in snapshot.tables:
@@ -85,12 +92,30 @@ class MissingUniqueConstraint(Rule):
                 if is_natural_key(column.name) and not unique_over(table, (column.name,)):
                     yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} looks like a "
                                        "natural key but nothing keeps it unique",
-                                       fix=fixes.add_unique(snapshot.dialect, table, (column.name,)))
+                                       changes=_unique(snapshot.dialect, table, (column.name,)))
             pair = _line_item_keys(snapshot, table)
             if pair and not unique_over(table, pair):
                 yield self.finding(table, pair, f"{table.qualified_name} can hold the same {pair[1][:-3]} twice "
                                    f"for one {pair[0][:-3]}: nothing keeps ({', '.join(pair)}) unique",
-                                   fix=fixes.add_unique(snapshot.dialect, table, pair))
+                                   changes=_unique(snapshot.dialect, table, pair))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+        table = snapshot.table(finding.table, finding.schema)
+        seen = probe.duplicates(table, finding.columns)
+        return judged(finding, seen, "duplicate_groups", "duplicated value(s)",
+                      clean_up=DeleteDuplicates(TableName.of(table), finding.columns, _keep_by(table, finding.columns)))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
+
+
+def _unique(dialect: str, table: Table, columns: tuple[str, ...]) -> Changes:
+    return Changes(dialect, (AddUnique(TableName.of(table), columns),))
+
+
+def _keep_by(table: Table, key: tuple[str, ...]) -> str:
+    """The column whose lowest value marks the row of a duplicate group to keep (the oldest by key)."""
+    return table.primary_key.columns[0] if table.primary_key and table.primary_key.columns else key[0]
 
 
 class NullableUniqueColumn(Rule):
@@ -121,6 +146,7 @@ class NullableUniqueColumn(Rule):
     name = "nullable-unique-column"
     severity = Severity.WARNING
     summary = "Unique natural key allows NULL, and NULLs never collide."
+    blocking_evidence = ("null_rows",)
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         for table in snapshot.tables:
@@ -137,13 +163,19 @@ class NullableUniqueColumn(Rule):
                         reported.add(name)
                         yield self.finding(table, (name,), f"{table.qualified_name}.{name} is unique but nullable: "
                                            "any number of rows can have no value",
-                                           fix=fixes.set_not_null(snapshot.dialect, table, column))
+                                           changes=set_not_null(snapshot.dialect, table, column))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+        return nulls_evidence(finding, snapshot, probe)
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
+        return self.schema_changes(finding)
 
 
 def _implied_keys(table: Table) -> list[tuple[str, ...]]:
     """Keys the data should already respect: uncovered natural keys and line-item pairs, and unique indexes
     PostgreSQL left invalid (they enforce nothing for rows that were there before)."""
-    keys = [(column.name,) for column in table.columns
+    keys: list[tuple[str, ...]] = [(column.name,) for column in table.columns
             if is_natural_key(column.name) and not unique_over(table, (column.name,))]
     pair = _line_item_keys(None, table)
     if pair and not unique_over(table, pair):
@@ -183,17 +215,18 @@ class DuplicateRows(DataRule):
     name = "duplicate-rows"
     severity = Severity.ERROR
     summary = "Rows share a key that should be unique."
+    blocking_evidence = ("duplicate_groups",)
 
-    def check_data(self, snapshot: Snapshot, probe) -> Iterator[Finding]:
+    def check_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
         for table in snapshot.tables:
             for key in _implied_keys(table):
                 evidence = self.measure(f"{table.qualified_name}({', '.join(key)})",
-                                        lambda t=table, k=key: probe.duplicates(t, k))
+                                        functools.partial(probe.duplicates, table, key))
                 if evidence is None or not evidence.count:
                     continue
-                keep_by = table.primary_key.columns[0] if table.primary_key and table.primary_key.columns else key[0]
                 yield self.finding(
                     table, key, f"{evidence.count} value(s) of ({', '.join(key)}) appear more than once in "
                     f"{table.qualified_name}, e.g. {evidence.samples[:3]}",
                     evidence=evidence.to_dict("duplicate_groups"),
-                    fix=fixes.delete_duplicates(snapshot.dialect, table, key, keep_by))
+                    changes=Changes(snapshot.dialect, (DeleteDuplicates(TableName.of(table), key,
+                                                                        _keep_by(table, key)),)))

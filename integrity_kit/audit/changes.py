@@ -1,0 +1,707 @@
+"""The change model: what a fix does, as frozen operations rendered to SQL per dialect and to Alembic code.
+
+A finding's ``fix`` (SQL to run, and the ``op.*`` form of the same steps) and the ``--fix-migration`` revision are
+both renderings of one tuple of operations, the way Alembic's ``operations/ops.py`` is rendered by
+``autogenerate/render.py``. Rendering rules, so that nothing a database names becomes code:
+
+- every name in generated Python is an argument written with ``repr()``; raw SQL inside ``op.execute`` is built
+  with the dialect's identifier preparer first, and the whole statement is ``repr()``-ed;
+- every identifier in SQL goes through the dialect's identifier preparer, every literal value through the
+  dialect's literal rendering.
+
+PostgreSQL gets the forms that do not block writes for long (constraints ``NOT VALID`` then ``VALIDATE``, indexes
+``CONCURRENTLY``); SQLite, which cannot alter constraints, gets Alembic's batch mode (a table rebuild).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import literal
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import IdentifierPreparer
+
+from integrity_kit.schema import Column, Table
+from integrity_kit.schema.coltypes import neutral
+from integrity_kit.schema.models import dialect_for
+
+MAX_NAME = 63  # PostgreSQL's identifier limit, the shortest of the three
+MYSQL = ("mysql", "mariadb")
+
+
+class Phase(enum.Enum):
+    """Where a step runs in a fix migration."""
+
+    CLEANUP = "cleanup"  # data changes: written out for a person to review, never run by the migration
+    TRANSACTION = "transaction"  # inside the migration's transaction (on SQLite, in the table's batch rebuild)
+    AUTOCOMMIT = "autocommit"  # PostgreSQL: outside the transaction, so builds and scans do not hold its locks
+
+
+@lru_cache(maxsize=8)
+def _dialect(name: str) -> Dialect:
+    return dialect_for(name)
+
+
+def preparer(dialect: str) -> IdentifierPreparer:
+    return _dialect(dialect).identifier_preparer
+
+
+def quote(dialect: str, name: str) -> str:
+    """``name`` as an SQL identifier for ``dialect``: reserved words, mixed case and odd characters quoted."""
+    return preparer(dialect).quote(name)
+
+
+def sql_literal(dialect: str, value: object) -> str:
+    """``value`` as an SQL literal for ``dialect``, by the dialect's own literal rendering (backslashes included)."""
+    return str(literal(value).compile(dialect=_dialect(dialect), compile_kwargs={"literal_binds": True}))
+
+
+def sql_literals(dialect: str, values: Iterable[object]) -> str:
+    return ", ".join(sql_literal(dialect, value) for value in values)
+
+
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def comment_safe(text: str) -> str:
+    """``text`` on one line, so a name with a line break cannot end an SQL ``--`` comment early."""
+    if not _LINE_BREAKS.intersection(text):
+        return text
+    return "".join(repr(char)[1:-1] if char in _LINE_BREAKS else char for char in text)
+
+
+def constraint_name(prefix: str, table: str, columns: Sequence[str], suffix: str = "") -> str:
+    name = "_".join([prefix, table, *columns] + ([suffix] if suffix else []))
+    return name[:MAX_NAME]
+
+
+@dataclass(frozen=True)
+class TableName:
+    name: str
+    schema: str | None = None
+
+    @classmethod
+    def of(cls, table: Table) -> TableName:
+        return cls(table.name, table.schema)
+
+    def sql(self, dialect: str) -> str:
+        name = quote(dialect, self.name)
+        return f"{quote(dialect, self.schema)}.{name}" if self.schema else name
+
+
+@dataclass(frozen=True)
+class SaType:
+    """A SQLAlchemy type as code (``sa.Numeric(12, 2)``); only built here, from a fixed vocabulary."""
+
+    code: str
+
+    def __repr__(self) -> str:
+        return self.code
+
+
+_SIMPLE_TYPES = {"date": "Date", "boolean": "Boolean", "uuid": "Uuid", "json": "JSON"}
+
+
+def sa_type(column: Column, dialect: str) -> SaType:
+    """The column's type as ``sa.`` code, from its dialect-neutral description (numbers only, never a name)."""
+    kind, *details = neutral(column.type, dialect)
+    if kind == "integer":
+        return SaType({"big": "sa.BigInteger()", "small": "sa.SmallInteger()", "tiny": "sa.SmallInteger()"}.get(
+            str(details[0]), "sa.Integer()"))
+    if kind == "numeric":
+        precision, scale = details[0], details[1]
+        if isinstance(precision, int) and isinstance(scale, int):
+            return SaType(f"sa.Numeric({precision}, {scale})")
+        return SaType("sa.Numeric()")
+    if kind == "float":
+        return SaType("sa.Float()")
+    if kind == "string":
+        return SaType(f"sa.String({int(details[0])})" if isinstance(details[0], int) else "sa.String()")
+    if kind == "text":
+        return SaType("sa.Text()")
+    if kind == "datetime":
+        return SaType(f"sa.DateTime(timezone={bool(details[0])})")
+    if kind in _SIMPLE_TYPES:
+        return SaType(f"sa.{_SIMPLE_TYPES[kind]}()")
+    return SaType("sa.types.NullType()")
+
+
+MONEY = SaType("sa.Numeric(12, 2)")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Alembic call, ``op.<function>(...)`` (or ``batch.<function>`` inside a batch): every argument repr()-ed."""
+
+    function: str
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def render(self, receiver: str = "op") -> str:
+        parts = [_code(value) for value in self.args]
+        parts += [f"{key}={_code(value)}" for key, value in self.kwargs]
+        return f"{receiver}.{self.function}({', '.join(parts)})"
+
+
+def _code(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_code(item) for item in value) + "]"
+    if value is None or isinstance(value, (str, int, float, bool, SaType)):
+        return repr(value)
+    raise TypeError(f"no code for {type(value).__name__}")
+
+
+def _kwargs(*pairs: tuple[str, Any], **named: Any) -> tuple[tuple[str, Any], ...]:
+    """Keyword arguments in order, leaving out ``schema=None`` and friends."""
+    return tuple((key, value) for key, value in (*pairs, *named.items()) if value is not None)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Alembic step of an operation: the call, where it runs, and the call that undoes it in downgrade()."""
+
+    phase: Phase
+    call: Call | None = None
+    undo: Call | None = None
+    batch: TableName | None = None  # SQLite: the call goes inside this table's batch_alter_table
+    comment: str | None = None  # a line for the reader, written before the call
+
+
+class Operation:
+    """A change to a table; subclasses render it to SQL (``sql``) and to Alembic steps (``steps``)."""
+
+    table: TableName
+
+    def sql(self, dialect: str) -> list[str]:
+        raise NotImplementedError
+
+    def steps(self, dialect: str) -> list[Step]:
+        raise NotImplementedError
+
+    @property
+    def index(self) -> tuple[str, ...] | None:
+        """The columns of the index this operation builds, if any (a fix migration builds each index once)."""
+        return None
+
+    @property
+    def is_unique_index(self) -> bool:
+        return False
+
+    @property
+    def is_cleanup(self) -> bool:
+        return False
+
+
+def _columns(dialect: str, columns: Iterable[str]) -> str:
+    return ", ".join(quote(dialect, column) for column in columns)
+
+
+def _execute(statement: str) -> Call:
+    """Raw SQL for ``op.execute``: built with the preparer, passed as one repr()-ed string."""
+    return Call("execute", (statement.rstrip(";"),))
+
+
+def _validate(dialect: str, table: TableName, name: str) -> Step:
+    return Step(Phase.AUTOCOMMIT, _execute(f"ALTER TABLE {table.sql(dialect)} VALIDATE CONSTRAINT "
+                                           f"{quote(dialect, name)}"))
+
+
+@dataclass(frozen=True)
+class CreateIndex(Operation):
+    table: TableName
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return constraint_name("ix", self.table.name, self.columns)
+
+    @property
+    def index(self) -> tuple[str, ...]:
+        return self.columns
+
+    def sql(self, dialect: str) -> list[str]:
+        how = "CREATE INDEX CONCURRENTLY" if dialect == "postgresql" else "CREATE INDEX"
+        return [f"{how} {quote(dialect, self.name)} ON {self.table.sql(dialect)} ({_columns(dialect, self.columns)});"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        drop = Call("drop_index", (self.name,), _kwargs(table_name=self.table.name, schema=self.table.schema))
+        if dialect == "postgresql":
+            return [Step(Phase.AUTOCOMMIT, Call("create_index", (self.name, self.table.name, self.columns), _kwargs(
+                schema=self.table.schema, postgresql_concurrently=True)), drop)]
+        return [Step(Phase.TRANSACTION, Call("create_index", (self.name, self.table.name, self.columns),
+                                             _kwargs(schema=self.table.schema)), drop)]
+
+
+@dataclass(frozen=True)
+class AddForeignKey(Operation):
+    table: TableName
+    columns: tuple[str, ...]
+    target: TableName
+    target_columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return constraint_name("fk", self.table.name, self.columns, self.target.name)
+
+    def sql(self, dialect: str) -> list[str]:
+        if dialect == "sqlite":
+            return [f"-- SQLite cannot add a foreign key to an existing table: rebuild {self.table.name} with it "
+                    "(Alembic batch mode, with PRAGMA foreign_keys=OFF around the rebuild)"]
+        t, name = self.table.sql(dialect), quote(dialect, self.name)
+        add = (f"ALTER TABLE {t} ADD CONSTRAINT {name} FOREIGN KEY ({_columns(dialect, self.columns)}) "
+               f"REFERENCES {self.target.sql(dialect)} ({_columns(dialect, self.target_columns)})")
+        if dialect == "postgresql":
+            return [f"{add} NOT VALID;", f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};"]
+        return [f"{add};"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        if dialect == "sqlite":
+            return [Step(Phase.TRANSACTION, Call("create_foreign_key", (
+                self.name, self.target.name, self.columns, self.target_columns),
+                _kwargs(referent_schema=self.target.schema)),
+                Call("drop_constraint", (self.name,), _kwargs(type_="foreignkey")), batch=self.table)]
+        create = Call("create_foreign_key", (self.name, self.table.name, self.target.name, self.columns,
+                                             self.target_columns),
+                      _kwargs(source_schema=self.table.schema, referent_schema=self.target.schema,
+                              postgresql_not_valid=True if dialect == "postgresql" else None))
+        undo = Call("drop_constraint", (self.name, self.table.name),
+                    _kwargs(type_="foreignkey", schema=self.table.schema))
+        steps = [Step(Phase.TRANSACTION, create, undo)]
+        if dialect == "postgresql":
+            steps.append(_validate(dialect, self.table, self.name))
+        return steps
+
+
+@dataclass(frozen=True)
+class AddUnique(Operation):
+    table: TableName
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return constraint_name("uq", self.table.name, self.columns)
+
+    @property
+    def index(self) -> tuple[str, ...]:
+        return self.columns
+
+    @property
+    def is_unique_index(self) -> bool:
+        return True
+
+    def sql(self, dialect: str) -> list[str]:
+        t, name, cols = self.table.sql(dialect), quote(dialect, self.name), _columns(dialect, self.columns)
+        if dialect == "postgresql":
+            return [f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {t} ({cols});",
+                    f"ALTER TABLE {t} ADD CONSTRAINT {name} UNIQUE USING INDEX {name};"]
+        if dialect == "sqlite":
+            return [f"CREATE UNIQUE INDEX {name} ON {t} ({cols});"]
+        return [f"ALTER TABLE {t} ADD CONSTRAINT {name} UNIQUE ({cols});"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        schema = self.table.schema
+        drop_constraint = Call("drop_constraint", (self.name, self.table.name), _kwargs(type_="unique", schema=schema))
+        if dialect == "postgresql":
+            return [Step(Phase.AUTOCOMMIT, Call("create_index", (self.name, self.table.name, self.columns), _kwargs(
+                        unique=True, schema=schema, postgresql_concurrently=True))),
+                    Step(Phase.AUTOCOMMIT, _execute(self.sql(dialect)[1]), drop_constraint)]
+        if dialect in MYSQL:
+            return [Step(Phase.TRANSACTION, Call("create_unique_constraint", (self.name, self.table.name, self.columns),
+                                                 _kwargs(schema=schema)), drop_constraint)]
+        return [Step(Phase.TRANSACTION, Call("create_index", (self.name, self.table.name, self.columns),
+                                             _kwargs(unique=True, schema=schema)),
+                     Call("drop_index", (self.name,), _kwargs(table_name=self.table.name, schema=schema)))]
+
+
+@dataclass(frozen=True)
+class AddCheck(Operation):
+    table: TableName
+    name_hint: str
+    condition: str  # SQL, its identifiers quoted and its literals rendered for the dialect by whoever built it
+
+    @property
+    def name(self) -> str:
+        return constraint_name("ck", self.table.name, [self.name_hint])
+
+    def sql(self, dialect: str) -> list[str]:
+        t, name = self.table.sql(dialect), quote(dialect, self.name)
+        if dialect == "postgresql":
+            return [f"ALTER TABLE {t} ADD CONSTRAINT {name} CHECK ({self.condition}) NOT VALID;",
+                    f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};"]
+        if dialect == "sqlite":
+            return [f"-- SQLite cannot add a CHECK to an existing table: rebuild {self.table.name} with "
+                    f"CHECK ({self.condition}) (Alembic batch mode)"]
+        return [f"ALTER TABLE {t} ADD CONSTRAINT {name} CHECK ({self.condition});"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        if dialect == "sqlite":
+            return [Step(Phase.TRANSACTION, Call("create_check_constraint", (self.name, self.condition)),
+                         Call("drop_constraint", (self.name,), _kwargs(type_="check")), batch=self.table)]
+        create = Call("create_check_constraint", (self.name, self.table.name, self.condition), _kwargs(
+            schema=self.table.schema, postgresql_not_valid=True if dialect == "postgresql" else None))
+        undo = Call("drop_constraint", (self.name, self.table.name), _kwargs(type_="check", schema=self.table.schema))
+        steps = [Step(Phase.TRANSACTION, create, undo)]
+        if dialect == "postgresql":
+            steps.append(_validate(dialect, self.table, self.name))
+        return steps
+
+
+@dataclass(frozen=True)
+class SetNotNull(Operation):
+    table: TableName
+    column: str
+    type_sql: str  # the column's type as the database reports it (MySQL's MODIFY restates it)
+    existing_type: SaType
+
+    def _helper(self) -> str:
+        return constraint_name("ck", self.table.name, [self.column, "not_null"])
+
+    def sql(self, dialect: str) -> list[str]:
+        t, c = self.table.sql(dialect), quote(dialect, self.column)
+        if dialect == "postgresql":
+            helper = quote(dialect, self._helper())
+            return [f"ALTER TABLE {t} ADD CONSTRAINT {helper} CHECK ({c} IS NOT NULL) NOT VALID;",
+                    f"ALTER TABLE {t} VALIDATE CONSTRAINT {helper};",
+                    f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL;",
+                    f"ALTER TABLE {t} DROP CONSTRAINT {helper};"]
+        if dialect == "sqlite":
+            return [f"-- SQLite cannot change a column's nullability: rebuild {self.table.name} (Alembic batch mode)"]
+        return [f"ALTER TABLE {t} MODIFY {c} {self.type_sql} NOT NULL;"]
+
+    def _alter(self, nullable: bool, schema: bool = True) -> Call:
+        args = (self.table.name, self.column) if schema else (self.column,)
+        return Call("alter_column", args, _kwargs(existing_type=self.existing_type, nullable=nullable,
+                                                  schema=self.table.schema if schema else None))
+
+    def steps(self, dialect: str) -> list[Step]:
+        if dialect == "sqlite":
+            return [Step(Phase.TRANSACTION, self._alter(False, schema=False), self._alter(True, schema=False),
+                         batch=self.table)]
+        if dialect != "postgresql":
+            return [Step(Phase.TRANSACTION, self._alter(False), self._alter(True))]
+        # A validated IS NOT NULL check lets SET NOT NULL skip its own full scan under an exclusive lock.
+        helper, schema = self._helper(), self.table.schema
+        condition = f"{quote(dialect, self.column)} IS NOT NULL"
+        return [Step(Phase.TRANSACTION, Call("create_check_constraint", (helper, self.table.name, condition),
+                                             _kwargs(schema=schema, postgresql_not_valid=True))),
+                _validate(dialect, self.table, helper),
+                Step(Phase.AUTOCOMMIT, self._alter(False), self._alter(True)),
+                Step(Phase.AUTOCOMMIT, Call("drop_constraint", (helper, self.table.name),
+                                            _kwargs(type_="check", schema=schema)))]
+
+
+@dataclass(frozen=True)
+class ChangeType(Operation):
+    table: TableName
+    column: str
+    new_sql: str  # the new type in the dialect's SQL (a fixed vocabulary: NUMERIC(12, 2), BIGINT, ...)
+    new_type: SaType
+    existing_type: SaType
+    nullable: bool
+
+    def sql(self, dialect: str) -> list[str]:
+        t, c = self.table.sql(dialect), quote(dialect, self.column)
+        if dialect == "postgresql":
+            return ["-- rewrites the table under an exclusive lock; on a big table add a new column, backfill, switch",
+                    f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {self.new_sql};"]
+        if dialect == "sqlite":
+            return [f"-- SQLite cannot change a column's type: rebuild {self.table.name} (Alembic batch mode)"]
+        return [f"ALTER TABLE {t} MODIFY {c} {self.new_sql}{'' if self.nullable else ' NOT NULL'};"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        existing = _kwargs(existing_type=self.existing_type, existing_nullable=self.nullable)
+        if dialect == "sqlite":
+            return [Step(Phase.TRANSACTION, Call("alter_column", (self.column,), (*existing, ("type_", self.new_type))),
+                         Call("alter_column", (self.column,), _kwargs(type_=self.existing_type)), batch=self.table)]
+        schema = _kwargs(schema=self.table.schema)
+        return [Step(Phase.TRANSACTION, Call("alter_column", (self.table.name, self.column),
+                                             (*existing, ("type_", self.new_type), *schema)),
+                     Call("alter_column", (self.table.name, self.column), (("type_", self.existing_type), *schema)),
+                     comment="rewrites the table under an exclusive lock: on a big table add a "
+                             f"{'NUMERIC' if self.new_type == MONEY else 'new'} column, backfill it in batches, "
+                             "switch, drop the old one")]
+
+
+@dataclass(frozen=True)
+class DropIndex(Operation):
+    table: TableName
+    name: str
+    columns: tuple[str, ...] | None  # None when the index has expressions (downgrade cannot rebuild it)
+    unique: bool = False
+
+    def sql(self, dialect: str) -> list[str]:
+        name = quote(dialect, self.name)
+        if dialect == "postgresql":  # an index lives in its table's schema
+            qualified = f"{quote(dialect, self.table.schema)}.{name}" if self.table.schema else name
+            return [f"DROP INDEX CONCURRENTLY {qualified};"]
+        if dialect in MYSQL:
+            return [f"DROP INDEX {name} ON {self.table.sql(dialect)};"]
+        qualified = f"{quote(dialect, self.table.schema)}.{name}" if self.table.schema else name
+        return [f"DROP INDEX {qualified};"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        undo = None
+        if self.columns is not None:
+            undo = Call("create_index", (self.name, self.table.name, self.columns),
+                        _kwargs(unique=self.unique, schema=self.table.schema))
+        kwargs = _kwargs(table_name=self.table.name, schema=self.table.schema)
+        if dialect == "postgresql":
+            concurrently = (*kwargs, ("postgresql_concurrently", True))
+            return [Step(Phase.AUTOCOMMIT, Call("drop_index", (self.name,), concurrently), undo)]
+        return [Step(Phase.TRANSACTION, Call("drop_index", (self.name,), kwargs), undo)]
+
+
+@dataclass(frozen=True)
+class AddPrimaryKey(Operation):
+    table: TableName
+    column: str
+
+    @classmethod
+    def surrogate(cls, table: Table) -> AddPrimaryKey:
+        """An ``id`` key (``<table>_id`` when the table has an ``id`` column already)."""
+        return cls(TableName.of(table), "id" if not table.has_column("id") else f"{table.name}_id")
+
+    def sql(self, dialect: str) -> list[str]:
+        t, c = self.table.sql(dialect), quote(dialect, self.column)
+        if dialect == "postgresql":
+            return [f"ALTER TABLE {t} ADD COLUMN {c} BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"]
+        if dialect in MYSQL:
+            return [f"ALTER TABLE {t} ADD COLUMN {c} BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY FIRST;"]
+        return [f"-- SQLite cannot add a primary key to an existing table: rebuild {self.table.name} with "
+                f"{self.column} INTEGER PRIMARY KEY (Alembic batch mode)"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        if dialect == "sqlite":
+            column = f"sa.Column({self.column!r}, sa.Integer(), primary_key=True)"
+            return [Step(Phase.TRANSACTION, Call("add_column", (SaType(column),)),
+                         Call("drop_column", (self.column,)), batch=self.table)]
+        # Alembic's add_column cannot declare a primary key: the statement goes through as written.
+        return [Step(Phase.TRANSACTION, _execute(self.sql(dialect)[0]),
+                     Call("drop_column", (self.table.name, self.column), _kwargs(schema=self.table.schema)))]
+
+
+@dataclass(frozen=True)
+class DropDefault(Operation):
+    table: TableName
+    column: str
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"ALTER TABLE {self.table.sql(dialect)} ALTER COLUMN {quote(dialect, self.column)} DROP DEFAULT;"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.TRANSACTION, Call("alter_column", (self.table.name, self.column),
+                                             (("server_default", None), *_kwargs(schema=self.table.schema))))]
+
+
+@dataclass(frozen=True)
+class ConvertToInnoDB(Operation):
+    table: TableName
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"ALTER TABLE {self.table.sql(dialect)} ENGINE = InnoDB;"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.TRANSACTION, _execute(self.sql(dialect)[0]))]
+
+
+@dataclass(frozen=True)
+class ValidateConstraint(Operation):
+    table: TableName
+    name: str
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"ALTER TABLE {self.table.sql(dialect)} VALIDATE CONSTRAINT {quote(dialect, self.name)};"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [_validate(dialect, self.table, self.name)]
+
+
+@dataclass(frozen=True)
+class ForeignKeysPragma(Operation):
+    """SQLite enforces foreign keys per connection: the fix is application code, not a migration."""
+
+    table: TableName
+
+    def sql(self, dialect: str) -> list[str]:
+        return ["PRAGMA foreign_keys = ON;  -- on every connection"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.CLEANUP, comment='@event.listens_for(engine, "connect") def _fk_on(dbapi, _): '
+                                            'dbapi.execute("PRAGMA foreign_keys = ON")')]
+
+
+@dataclass(frozen=True)
+class _DataChange(Operation):
+    """A statement that changes rows: a decision for a person, never run as a side effect of a migration."""
+
+    @property
+    def is_cleanup(self) -> bool:
+        return True
+
+    def statement(self, dialect: str) -> str:
+        raise NotImplementedError
+
+    def note(self) -> str:
+        return "review first"
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"-- {self.note()}", self.statement(dialect)]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.CLEANUP, _execute(self.statement(dialect)), comment="review first")]
+
+
+@dataclass(frozen=True)
+class DeleteOrphans(_DataChange):
+    table: TableName
+    columns: tuple[str, ...]
+    parent: TableName
+    parent_columns: tuple[str, ...]
+
+    def note(self) -> str:
+        return "review first: these rows are deleted, not repaired"
+
+    def statement(self, dialect: str) -> str:
+        t, p = self.table.sql(dialect), self.parent.sql(dialect)
+        match = " AND ".join(f"{p}.{quote(dialect, b)} = {t}.{quote(dialect, a)}"
+                             for a, b in zip(self.columns, self.parent_columns, strict=True))
+        present = " AND ".join(f"{t}.{quote(dialect, a)} IS NOT NULL" for a in self.columns)
+        return f"DELETE FROM {t} WHERE {present} AND NOT EXISTS (SELECT 1 FROM {p} WHERE {match});"
+
+
+@dataclass(frozen=True)
+class DeleteDuplicates(_DataChange):
+    table: TableName
+    columns: tuple[str, ...]
+    keep_by: str
+
+    def note(self) -> str:
+        return "review first: keeps the oldest row of each group; merge quantities by hand if they matter"
+
+    def statement(self, dialect: str) -> str:
+        t, k = self.table.sql(dialect), quote(dialect, self.keep_by)
+        same = " AND ".join(f"newer.{quote(dialect, c)} = older.{quote(dialect, c)}" for c in self.columns)
+        if dialect in MYSQL:
+            return f"DELETE newer FROM {t} AS newer JOIN {t} AS older ON {same} AND newer.{k} > older.{k};"
+        if dialect == "postgresql":
+            return (f"DELETE FROM {t} AS newer WHERE EXISTS (SELECT 1 FROM {t} AS older WHERE {same} "
+                    f"AND newer.{k} > older.{k});")
+        same = " AND ".join(f"{t}.{quote(dialect, c)} = older.{quote(dialect, c)}" for c in self.columns)
+        return f"DELETE FROM {t} WHERE EXISTS (SELECT 1 FROM {t} AS older WHERE {same} AND {t}.{k} > older.{k});"
+
+
+@dataclass(frozen=True)
+class RecomputeTotals(_DataChange):
+    """``parent.total = SUM(child.quantity * child.price)`` where they differ by more than the tolerance."""
+
+    table: TableName
+    key: str
+    total: str
+    child: TableName
+    reference: str
+    quantity: str
+    price: str
+    tolerance: float
+    relative: float
+
+    def note(self) -> str:
+        return "review first: this trusts the lines over the stored totals (see the evidence for both sums)"
+
+    def statement(self, dialect: str) -> str:
+        def q(name: str) -> str:
+            return quote(dialect, name)
+
+        lines = (f"(SELECT COALESCE(SUM(i.{q(self.quantity)} * i.{q(self.price)}), 0) FROM "
+                 f"{self.child.sql(dialect)} AS i WHERE i.{q(self.reference)} = p.{q(self.key)})")
+        allowed = f"{self.tolerance!r}" + (f" + ABS(p.{q(self.total)}) * {self.relative!r}" if self.relative else "")
+        return (f"UPDATE {self.table.sql(dialect)} AS p SET {q(self.total)} = {lines} "
+                f"WHERE ABS(p.{q(self.total)} - {lines}) > {allowed};")
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.CLEANUP, _execute(self.statement(dialect)),
+                     comment="review first, in a data migration of its own")]
+
+
+@dataclass(frozen=True)
+class ReviewRows(Operation):
+    """A data clean-up no statement can decide (backfill NULLs, correct rows breaking a check): a note, and with
+    ``condition`` the query that lists the rows."""
+
+    table: TableName
+    what: str
+    condition: str | None = None  # SQL the rows to correct break
+
+    @property
+    def is_cleanup(self) -> bool:
+        return True
+
+    def sql(self, dialect: str) -> list[str]:
+        if self.condition is not None:
+            return [f"-- {self.what}, e.g.", f"SELECT * FROM {self.table.sql(dialect)} WHERE NOT ({self.condition});"]
+        return [f"-- first {self.what} in {self.table.sql(dialect)}"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        if self.condition is not None:
+            return [Step(Phase.CLEANUP, comment=f"{self.what} in {self.table.name!r}: the rows breaking "
+                                                f"{self.condition!r} (a revision of its own)")]
+        return [Step(Phase.CLEANUP, comment=f"first {self.what} in {self.table.name!r} (its own revision)")]
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The operations of one fix, for one dialect: rendered to the finding's ``Fix`` and planned into migrations."""
+
+    dialect: str
+    operations: tuple[Operation, ...] = field(default=())
+
+    def then(self, *operations: Operation) -> Changes:
+        return Changes(self.dialect, (*self.operations, *operations))
+
+    def first(self, *operations: Operation) -> Changes:
+        return Changes(self.dialect, (*operations, *self.operations))
+
+    def sql(self) -> str:
+        lines = (line for operation in self.operations for line in operation.sql(self.dialect))
+        return "\n".join(comment_safe(line) if line.startswith("--") else line for line in lines)
+
+    def alembic(self) -> str:
+        return render_steps([step for operation in self.operations for step in operation.steps(self.dialect)])
+
+
+def render_steps(steps: Sequence[Step]) -> str:
+    """Steps as a block of Alembic code, in order: batch steps in their table's batch, autocommit steps in an
+    autocommit block, data clean-ups with their note."""
+    lines: list[str] = []
+    block: tuple[str, object] | None = None
+    for step in steps:
+        if step.batch is not None:
+            wanted: tuple[str, object] | None = ("batch", step.batch)
+        elif step.phase is Phase.AUTOCOMMIT:
+            wanted = ("autocommit", None)
+        else:
+            wanted = None
+        if wanted != block:
+            if wanted is not None and step.batch is not None:
+                lines.append(f"with {batch_call(step.batch)} as batch:")
+            elif wanted is not None:
+                lines.append("with op.get_context().autocommit_block():")
+            block = wanted
+        indent = "    " if block is not None else ""
+        receiver = "batch" if step.batch is not None else "op"
+        if step.call is None:
+            lines.append(f"{indent}# {step.comment}")
+        elif step.phase is Phase.CLEANUP:
+            lines.append(f"{indent}{step.call.render(receiver)}  # {step.comment or 'review first'}")
+        else:
+            if step.comment:
+                lines.append(f"{indent}# {step.comment}")
+            lines.append(f"{indent}{step.call.render(receiver)}")
+    return "\n".join(lines)
+
+
+def batch_call(table: TableName, **extra: Any) -> str:
+    return Call("batch_alter_table", (table.name,), _kwargs(schema=table.schema, **extra)).render()
