@@ -131,7 +131,7 @@ def _severity(rule: type) -> str:
 
 
 def rule_page(rule: type, family: str) -> str:
-    documentation = inspect.cleandoc(rule.__doc__ or "")
+    documentation = rule.documentation()
     intro, _, sections = documentation.partition("\n## ")
     facts = [f"**Code** `{rule.code}` · **severity** {_severity(rule)}"]
     dialects = getattr(rule, "dialects", None)

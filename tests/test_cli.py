@@ -40,3 +40,39 @@ def test_python_dash_m_and_console_script_agree() -> None:
                                text=True, timeout=30)
     assert completed.returncode == 0
     assert __version__ in completed.stdout
+
+
+CAPABILITIES = ("audit", "queries", "races", "migrations", "report", "schema", "demo")
+
+
+def test_no_capability_package_imports_a_command() -> None:
+    """Commands sit above the libraries: only cli.py names integrity_kit.commands (and only as strings)."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "integrity_kit"
+    offenders = []
+    for capability in CAPABILITIES:
+        for path in sorted((package / capability).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):  # function-level imports count too
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+                offenders += [f"{path.relative_to(package.parent)}:{node.lineno}" for name in names
+                              if name == "integrity_kit.commands" or name.startswith("integrity_kit.commands.")]
+    assert offenders == []
+
+
+def test_audit_as_json_does_not_import_rich(tmp_path) -> None:
+    """rich costs about as much to import as SQLAlchemy: a machine-readable audit must not pay for it."""
+    import sqlite3
+
+    database = tmp_path / "one.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    code = ("import sys\nfrom integrity_kit.cli import cli\n"
+            f"try:\n    cli(['audit', 'sqlite:///{database}', '--format', 'json', '--no-data'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('RICH' if any(name == 'rich' or name.startswith('rich.') for name in sys.modules) else 'NO RICH',"
+            " file=sys.stderr)\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.stderr.strip().splitlines()[-1] == "NO RICH", completed.stderr

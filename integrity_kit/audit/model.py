@@ -7,27 +7,17 @@ What it checks / Why it matters / Example / How to fix.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, ClassVar
 
+from integrity_kit import rulebook
+from integrity_kit.rulebook import Severity
 from integrity_kit.schema import NotAnalysed, Snapshot, Table
 
+__all__ = ["DOC_SECTIONS", "DataRule", "Finding", "Fix", "Rule", "Severity"]
+
 DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix")
-
-
-class Severity(str, Enum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +45,10 @@ class Finding:
     @property
     def fingerprint(self) -> str:
         """Stable across runs and orderings: what the finding is about, never its wording or its evidence."""
-        key = [self.rule, self.schema, self.table, sorted(self.columns)]
+        key: list[Any] = [self.rule, self.schema, self.table, sorted(self.columns)]
         if self.target:
             key.append([self.target.get("schema"), self.target.get("table"), self.target.get("columns")])
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+        return rulebook.fingerprint(*key)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": self.code, "rule": self.rule, "severity": self.severity.value,
@@ -76,13 +66,9 @@ class Finding:
         return data
 
 
-class Rule:
-    """One check. Subclasses set the class attributes and implement :meth:`check`."""
+class Rule(rulebook.Rule):
+    """One check. Subclasses set the metadata of :class:`integrity_kit.rulebook.Rule` and implement :meth:`check`."""
 
-    code: ClassVar[str]
-    name: ClassVar[str]
-    severity: ClassVar[Severity]
-    summary: ClassVar[str]
     # Dialects the rule means something on; None for all.
     dialects: ClassVar[frozenset[str] | None] = None
 
@@ -96,23 +82,6 @@ class Rule:
                 severity: Severity | None = None, **extra: Any) -> Finding:
         return Finding(code=self.code, rule=self.name, severity=severity or self.severity, table=table.name,
                        schema=table.schema, columns=tuple(columns), message=message, **extra)
-
-    @classmethod
-    def documentation(cls) -> str:
-        return inspect.cleandoc(cls.__doc__ or "")
-
-    @classmethod
-    def doc_sections(cls) -> dict[str, str]:
-        """The docstring's ``## Section`` blocks by title."""
-        sections: dict[str, list[str]] = {}
-        current = None
-        for line in cls.documentation().splitlines():
-            if line.startswith("## "):
-                current = line[3:].strip()
-                sections[current] = []
-            elif current is not None:
-                sections[current].append(line)
-        return {title: "\n".join(lines).strip() for title, lines in sections.items()}
 
 
 class DataRule(Rule):

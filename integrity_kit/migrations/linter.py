@@ -6,14 +6,14 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from integrity_kit import rulebook
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
-from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Revision, dotted, kw_literal, literal
-from integrity_kit.migrations.rules import BY_KEY, RULES
+from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Revision
+from integrity_kit.migrations.rules import RULES
 from integrity_kit.migrations.source import open_script_directory, ordered_scripts, parse_revision
 from integrity_kit.migrations.sql import render_revision
-
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+from integrity_kit.migrations.syntax import dotted, kw_literal, literal
 
 
 @dataclass
@@ -32,7 +32,7 @@ class LintResult:
 
         by_severity: dict[str, int] = {}
         for finding in self.findings:
-            by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+            by_severity[finding.severity.value] = by_severity.get(finding.severity.value, 0) + 1
         return {"tool": "integrity-kit", "version": __version__, "path": self.path, "dialect": self.dialect,
                 "revisions": self.revisions,
                 "summary": {"revisions": len(self.revisions), "findings": len(self.findings),
@@ -67,13 +67,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         except Exception as error:
             raise IntegrityKitError(f"--since {since}: {error}") from error
         targets = [r for r in revisions if r.revision in newer]
-    rules = [rule() for rule in RULES if dialect in rule.dialects]
-    if select:
-        wanted = _codes(select)
-        rules = [rule for rule in rules if rule.code in wanted]
-    if ignore:
-        unwanted = _codes(ignore)
-        rules = [rule for rule in rules if rule.code not in unwanted]
+    chosen = set(rulebook.select(RULES, select or (), ignore or ()))
+    rules = [rule() for rule in RULES if rule in chosen and dialect in rule.dialects]
     result = LintResult(path=str(path), dialect=dialect, revisions=[r.revision for r in targets], findings=[])
     for revision in targets:
         if render_sql and isinstance(revision.down_revision, (tuple, list)):
@@ -97,19 +92,6 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         result.unexplained_ignores.extend(unexplained)
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result
-
-
-def _codes(selectors: list[str]) -> set[str]:
-    codes, unknown = set(), []
-    for key in selectors:
-        matched = {BY_KEY[key].code} if key in BY_KEY else {r.code for r in RULES if r.code.startswith(key.upper())}
-        if not matched or not key:
-            unknown.append(key)
-        codes |= matched
-    if unknown:
-        raise IntegrityKitError(f"unknown rule(s): {', '.join(unknown)}; see the rule classes in "
-                                "integrity_kit.migrations.rules")
-    return codes
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from integrity_kit.migrations.model import Rule
+from integrity_kit.rulebook import Severity
 
 # Batch operations SQLite can run as a plain ALTER TABLE; anything else makes Alembic copy and drop the table.
 _NO_RECREATE = {"add_column", "create_index", "drop_index", "rename_table", "execute"}
@@ -45,18 +46,12 @@ class BatchRecreateCascade(Rule):
         assert not connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     connection.exec_driver_sql("PRAGMA foreign_keys = ON")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[batch-recreate-cascade] <reason>` (or the code `IK830`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK830"
     name = "batch-recreate-cascade"
-    severity = "error"
-    summary = "batch_alter_table on SQLite rebuilds a table referenced by ON DELETE CASCADE foreign keys"
+    severity = Severity.ERROR
+    summary = "A batch_alter_table on SQLite rebuilds a table that ON DELETE CASCADE foreign keys refer to."
     dialects = ("sqlite",)
 
     def check(self, revision, context):

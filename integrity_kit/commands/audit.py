@@ -1,4 +1,4 @@
-"""``integrity-kit audit``, ``rules`` and ``explain``: thin commands over :mod:`integrity_kit.audit`."""
+"""``integrity-kit audit``: a thin command over :func:`integrity_kit.audit.audit`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import click
 
 from integrity_kit.audit import baseline as baselines
 from integrity_kit.audit.config import load as load_config
-from integrity_kit.audit.registry import RULES, find_rule
 from integrity_kit.audit.runner import FAIL_ON, audit
 from integrity_kit.errors import IntegrityKitError
 
@@ -114,35 +113,6 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
         else:
             click.echo(text.rstrip("\n"))
     raise SystemExit(report.exit_code(fail_on))
-
-
-@click.command("rules")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="A table for people, or JSON for scripts.")
-def rules_command(output_format: str) -> None:
-    """List every audit rule: code, name, severity, summary."""
-    if output_format == "json":
-        click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.value, "summary": r.summary}
-                               for r in RULES], indent=2))
-        return
-    from rich.table import Table
-
-    table = Table("code", "name", "severity", "summary", box=None, header_style="bold")
-    for rule in RULES:
-        table.add_row(rule.code, rule.name, rule.severity.value, rule.summary)
-    _console(highlight=False).print(table)
-
-
-@click.command("explain", short_help="Show the documentation of one audit rule.")
-@click.argument("rule")
-def explain_command(rule: str) -> None:
-    """Show the documentation of one audit RULE, given by code (IK101) or name (missing-foreign-key)."""
-    from rich.markdown import Markdown
-
-    found = find_rule(rule)
-    console = _console(highlight=False)
-    console.print(f"[bold]{found.code} {found.name}[/] ({found.severity.value}): {found.summary}")
-    console.print(Markdown(found.documentation()))
 
 
 def _console(**options) -> Console:
