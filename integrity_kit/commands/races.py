@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome
+from integrity_kit.report import renderer
 
 _FORMATS = click.Choice(["text", "json"])
 
@@ -84,21 +84,18 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
     names = list(loaded.strategies()) if strategy == "all" else [check_strategy(loaded, strategy)]
     console = _console()
     if scheduled:
-        from integrity_kit.races.scheduled import render_scheduled, run_scheduled
+        from integrity_kit.races.scheduled import run_scheduled
 
         given = click.get_current_context().get_parameter_source("stock") == click.core.ParameterSource.COMMANDLINE
         with _one_line_errors(database_url):
             reports = [run_scheduled(database_url, name, workload=loaded, prefix=prefix,
                                      isolation_level=isolation_level, stock=stock if given else 2) for name in names]
         if output_format == "json":
-            payload = [report.to_dict() for report in reports]
-            click.echo(json.dumps(payload[0] if len(payload) == 1 else {"results": payload}, indent=2))
+            click.echo(renderer("race", "json")(reports))
         else:
-            for report in reports:
-                render_scheduled(console, report)
+            renderer("scheduled", "text")(reports, console=console)
         click.get_current_context().exit(0 if all(report.invariants_held for report in reports) else 1)
 
-    from integrity_kit.races.render import render_many, render_one
     from integrity_kit.races.simulate import RaceSpace
 
     status = Console(stderr=True)
@@ -118,12 +115,9 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
             results.append(space.simulate(name, workers=workers, attempts=attempts, stock=stock, seed=seed,
                                           think_ms=think_ms, progress=advance))
     if output_format == "json":
-        payload = [result.to_dict() for result in results]
-        click.echo(json.dumps(payload[0] if len(payload) == 1 else {"results": payload}, indent=2))
-    elif len(results) == 1:
-        render_one(console, results[0])
+        click.echo(renderer("race", "json")(results))
     else:
-        render_many(console, results)
+        renderer("race", "text")(results, console=console)
     click.get_current_context().exit(0 if all(result.invariants_held for result in results) else 1)
 
 
@@ -148,8 +142,6 @@ def anomalies_command(database_url: str | None, prefix: str | None, trace: bool,
     with _one_line_errors(database_url):
         matrix = anomaly_matrix(database_url, prefix=prefix)
     if output_format == "json":
-        click.echo(json.dumps(matrix.to_dict(), indent=2))
+        click.echo(renderer("anomalies", "json")(matrix))
         return
-    from integrity_kit.races.render import render_matrix
-
-    render_matrix(_console(), matrix, verbose=trace)
+    renderer("anomalies", "text")(matrix, console=_console(), verbose=trace)

@@ -16,6 +16,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "lint": ("text", "json", "sarif"),
     "queries": ("text", "json"),
     "race": ("text", "json"),
+    "scheduled": ("text",),  # a scheduled race's JSON is the race renderer's: each report knows its shape
     "anomalies": ("text", "json"),
 }
 

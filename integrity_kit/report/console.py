@@ -8,8 +8,9 @@ from collections.abc import Callable
 from rich.console import Console
 
 
-def recorded(draw: Callable[[Console], object], *, width: int) -> str:
-    """The text ``draw`` prints on a colourless console ``width`` columns wide, as a file receives it."""
+def recorded(draw: Callable[[Console], object], *, width: int | None) -> str:
+    """The text ``draw`` prints on a colourless console ``width`` columns wide (None: rich's default for a file),
+    as a file receives it."""
     buffer = io.StringIO()
     draw(Console(file=buffer, width=width, no_color=True))
     return buffer.getvalue()
