@@ -80,6 +80,9 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     if fix_migration:
         from integrity_kit.audit.migration import write_fix_migration
 
+        if report.snapshot is None:  # audit() keeps the snapshot it read; a Report from elsewhere may not
+            raise IntegrityKitError("--fix-migration needs the schema snapshot the audit read")
+
         write_file(fix_migration, write_fix_migration(report.findings, report.snapshot, report.url))
         note(f"wrote the fix migration to {fix_migration}")
     render = renderer("audit", output_format)

@@ -111,6 +111,10 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 def _collect_foreign_keys(revision: Revision, context: LintContext) -> None:
     """Remember every foreign key the history declares: referenced table -> [(child, ondelete)]."""
+    def remember(parent: str, child: str | None, ondelete: str | None) -> None:
+        if child:  # a child table that is not a literal in the source cannot be matched to a batch rebuild
+            context.fks.setdefault(parent, []).append((child, ondelete))
+
     for op in revision.upgrade:
         if op.name == "create_table":
             for arg in op.call.args[1:]:
@@ -120,19 +124,17 @@ def _collect_foreign_keys(revision: Revision, context: LintContext) -> None:
                 if kind == "ForeignKeyConstraint" and len(arg.args) >= 2:
                     targets = literal(arg.args[1]) or []
                     for target in targets:
-                        context.fks.setdefault(str(target).split(".")[0], []).append(
-                            (op.table, kw_literal(arg, "ondelete")))
+                        remember(str(target).split(".")[0], op.table, kw_literal(arg, "ondelete"))
                 elif kind == "Column":
                     for inner in arg.args:
                         if isinstance(inner, ast.Call) and dotted(inner.func).split(".")[-1] == "ForeignKey":
                             target = literal(inner.args[0]) if inner.args else None
                             if target:
-                                context.fks.setdefault(str(target).split(".")[0], []).append(
-                                    (op.table, kw_literal(inner, "ondelete")))
+                                remember(str(target).split(".")[0], op.table, kw_literal(inner, "ondelete"))
         elif op.name == "create_foreign_key":
             if op.receiver == "batch":
                 child, parent = op.batch_table, literal(op.arg(1))
             else:
                 child, parent = literal(op.arg(1)), literal(op.arg(2))
             if parent:
-                context.fks.setdefault(parent, []).append((child, literal(op.kw("ondelete"))))
+                remember(parent, child, literal(op.kw("ondelete")))

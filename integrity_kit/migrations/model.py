@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from integrity_kit import rulebook
 from integrity_kit.migrations.syntax import dotted, kw_literal, literal
@@ -76,10 +76,10 @@ class Op:
     def table(self) -> str | None:
         if self.batch_table is not None:
             return self.batch_table
-        position = {"create_index": 1, "drop_index": None, "create_foreign_key": 1, "create_unique_constraint": 1,
-                    "create_check_constraint": 1, "drop_constraint": 1, "create_primary_key": 1}.get(self.name, 0)
         if self.name == "drop_index":
             return literal(self.kw("table_name")) or literal(self.arg(1))
+        position = {"create_index": 1, "create_foreign_key": 1, "create_unique_constraint": 1,
+                    "create_check_constraint": 1, "drop_constraint": 1, "create_primary_key": 1}.get(self.name, 0)
         return literal(self.kw("table_name")) or literal(self.arg(position))
 
 
@@ -117,7 +117,7 @@ def _is_call(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Call)
 
 
-def _is_foreign_key(node: ast.AST) -> bool:
+def _is_foreign_key(node: ast.AST) -> TypeGuard[ast.Call]:
     return isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] == "ForeignKey"
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule, parse_column
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule, parse_column
 from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
@@ -45,7 +46,7 @@ class AddNotNullColumnWithoutDefault(Rule):
     severity = Severity.ERROR
     summary = "NOT NULL column added without a server default to an existing table."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name != "add_column" or op.table in created:
@@ -106,7 +107,7 @@ class SetNotNullInOneStep(Rule):
     summary = "NOT NULL set on an existing column in one step."
     dialects = ("postgresql", "mysql")
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         validated = {action.table for _s, action, _l in actions(revision)
                      if action.kind == "alter_other" and "VALIDATE CONSTRAINT" in action.detail.upper()}
@@ -197,7 +198,7 @@ class ColumnTypeChangeRewritesTable(Rule):
     summary = "A column type change rewrites the table."
     dialects = ("postgresql", "mysql")
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, constraint_name, execute, source, sql_created_tables
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
@@ -47,7 +48,7 @@ class ConstraintValidatedInOneStep(Rule):
     summary = "Foreign key or CHECK added and validated in one step."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name not in {"create_foreign_key", "create_check_constraint"} or op.table in created:
@@ -104,7 +105,7 @@ class UniqueConstraintWithoutIndex(Rule):
     summary = "Unique constraint added without a prior concurrent unique index."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name != "create_unique_constraint" or op.table in created:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
 from integrity_kit.migrations.source import DDL
 from integrity_kit.migrations.sql import DDL_KINDS
@@ -44,7 +45,7 @@ class RawStringExecute(Rule):
     severity = Severity.ERROR
     summary = "A raw string passed to execute() fails on SQLAlchemy 2.x."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         for op in revision.upgrade + (revision.downgrade or []):
             if op.receiver in {"op", "batch"} or op.name != "execute":
                 continue
@@ -96,7 +97,7 @@ class BackfillInDdlTransaction(Rule):
     summary = "Data backfill in the same transaction as DDL."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         ddl_on_existing = any(op.name in DDL and op.table not in created and not op.autocommit
                               for op in revision.upgrade)

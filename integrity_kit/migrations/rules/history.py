@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions
 from integrity_kit.migrations.source import DDL
 from integrity_kit.migrations.sql import DDL_KINDS
@@ -85,7 +86,7 @@ class MissingDowngrade(Rule):
     severity = Severity.WARNING
     summary = "The downgrade() is missing, empty or raises."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         if revision.downgrade is None:
             yield self.finding(revision, revision.upgrade_line, "revision has no downgrade()",
                                fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
@@ -135,7 +136,7 @@ class NonReversingDowngrade(Rule):
     severity = Severity.WARNING
     summary = "The downgrade() does not undo every step of upgrade()."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         if not revision.downgrade or revision.downgrade_raises:
             return  # missing-downgrade reports it
         down = {(op.name, _key(op)) for op in revision.downgrade}
@@ -211,7 +212,7 @@ class MultipleHeads(Rule):
     severity = Severity.ERROR
     summary = "The history has more than one head."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         if len(context.heads) > 1 and revision.revision in context.heads:
             others = ", ".join(h for h in context.heads if h != revision.revision)
             yield self.finding(revision, revision.revision_line, f"{revision.revision} is one of "

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
@@ -47,7 +48,7 @@ class IndexWithoutConcurrently(Rule):
     summary = "Index created or dropped without CONCURRENTLY on an existing table."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         new_indexes = {literal(op.arg(0)) for op in revision.upgrade if op.name == "create_index"}
         for op in revision.upgrade:
@@ -109,7 +110,7 @@ class ConcurrentlyInTransaction(Rule):
     summary = "CONCURRENTLY used inside a transaction."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         for op in revision.upgrade:
             if op.name in {"create_index", "drop_index"} and _concurrently(op) and not op.autocommit:
                 yield self.finding(revision, op.line, f"{op.name} {literal(op.arg(0))} with CONCURRENTLY inside the "

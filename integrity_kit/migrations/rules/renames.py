@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from integrity_kit.migrations.model import Rule
+from collections.abc import Iterator
+
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
 from integrity_kit.migrations.syntax import literal
 from integrity_kit.rulebook import Severity
@@ -42,7 +44,7 @@ class RenameColumnOrTable(Rule):
     severity = Severity.ERROR
     summary = "Column or table renamed while the running app still uses the old name."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name == "rename_table" and op.table not in created:
@@ -103,7 +105,7 @@ class DropColumnOrTable(Rule):
     severity = Severity.WARNING
     summary = "Column or table dropped while the running app may still use it."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name == "drop_table" and op.table not in created:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from integrity_kit.migrations.model import Rule
+from collections.abc import Iterator
+
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.rulebook import Severity
 
 # Batch operations SQLite can run as a plain ALTER TABLE; anything else makes Alembic copy and drop the table.
@@ -54,14 +56,14 @@ class BatchRecreateCascade(Rule):
     summary = "A batch_alter_table on SQLite rebuilds a table that ON DELETE CASCADE foreign keys refer to."
     dialects = ("sqlite",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         reported: set[int] = set()
         for op in revision.upgrade:
             if op.receiver != "batch" or op.batch_recreate == "never":
                 continue
             if op.name in _NO_RECREATE and op.batch_recreate != "always":
                 continue
-            children = sorted({child for child, ondelete in context.fks.get(op.batch_table, [])
+            children = sorted({child for child, ondelete in context.fks.get(op.batch_table or "", [])
                                if (ondelete or "").upper() == "CASCADE" and child != op.batch_table})
             if not children or op.line in reported:
                 continue
