@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -76,3 +77,16 @@ def test_audit_as_json_does_not_import_rich(tmp_path) -> None:
             " file=sys.stderr)\n")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert completed.stderr.strip().splitlines()[-1] == "NO RICH", completed.stderr
+
+
+def test_explain_and_rules_cover_both_families() -> None:
+    runner = CliRunner()
+    explained = runner.invoke(cli, ["explain", "IK815"])
+    assert explained.exit_code == 0, explained.output
+    assert "IK815 constraint-validated-in-one-step (warning)" in explained.output
+    assert "ignore[constraint-validated-in-one-step]" in explained.output
+    listed = runner.invoke(cli, ["rules", "--family", "all", "--format", "json"])
+    codes = [rule["code"] for rule in json.loads(listed.output)]
+    assert "IK101" in codes and "IK815" in codes
+    unknown = runner.invoke(cli, ["explain", "no-such-rule"])
+    assert unknown.exit_code == 2 and "no rule matches 'no-such-rule'" in unknown.output

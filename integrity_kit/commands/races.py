@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome
 from integrity_kit.report import renderer
 
@@ -19,7 +19,7 @@ _FORMATS = click.Choice(["text", "json"])
 @contextmanager
 def _one_line_errors(url: str | None) -> Iterator[None]:
     """A database error in the middle of a run (lost connection, missing privilege) is one line and exit 2."""
-    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
 
     from integrity_kit.connect import mask_url
     from integrity_kit.races.schedule import ScheduleError
@@ -27,10 +27,8 @@ def _one_line_errors(url: str | None) -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, ScheduleError) as error:
-        original = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-        lines = str(original).strip().splitlines() or [type(original).__name__]
         where = mask_url(url) if url else "$DATABASE_URL"
-        raise IntegrityKitError(f"the run on {where} failed: {lines[0]}") from None
+        raise IntegrityKitError(f"the run on {where} failed: {first_line(error)}") from None
 
 
 def _live(console: Console, enabled: bool):
