@@ -131,7 +131,7 @@ def _severity(rule: type) -> str:
 
 
 def rule_page(rule: type, family: str) -> str:
-    documentation = inspect.cleandoc(rule.__doc__ or "")
+    documentation = rule.documentation()
     intro, _, sections = documentation.partition("\n## ")
     facts = [f"**Code** `{rule.code}` · **severity** {_severity(rule)}"]
     dialects = getattr(rule, "dialects", None)
@@ -141,7 +141,8 @@ def rule_page(rule: type, family: str) -> str:
         usage = f"`integrity-kit explain {rule.name}` shows this page in the terminal; " \
                 f"`--select {rule.code}` / `--ignore {rule.name}` choose it."
     else:
-        usage = f"`integrity-kit lint-migrations PATH --select {rule.code}` runs only this rule."
+        usage = f"`integrity-kit explain {rule.name}` shows this page in the terminal; " \
+                f"`integrity-kit lint-migrations PATH --select {rule.code}` runs only this rule."
     out = [f"# {rule.code} {rule.name}", "", NOTICE, "", "".join(facts), "", f"*{rule.summary}*", "",
            intro.strip(), ""]
     if sections:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 
 import click
 
@@ -16,14 +15,14 @@ class _Group(click.Group):
     command only when it runs (or help lists it): `audit` should not pay for Alembic and the query tracer."""
 
     lazy_commands = {
-        "audit": "integrity_kit.audit.command:audit_command",
-        "rules": "integrity_kit.audit.command:rules_command",
-        "explain": "integrity_kit.audit.command:explain_command",
-        "lint-migrations": "integrity_kit.migrations.command:lint_migrations_command",
-        "queries": "integrity_kit.queries.command:queries_command",
-        "race": "integrity_kit.races.command:race_command",
-        "anomalies": "integrity_kit.races.command:anomalies_command",
-        "demo": "integrity_kit.demo.command:demo_command",
+        "audit": "integrity_kit.commands.audit:audit_command",
+        "rules": "integrity_kit.commands.rules:rules_command",
+        "explain": "integrity_kit.commands.rules:explain_command",
+        "lint-migrations": "integrity_kit.commands.lint_migrations:lint_migrations_command",
+        "queries": "integrity_kit.commands.queries:queries_command",
+        "race": "integrity_kit.commands.races:race_command",
+        "anomalies": "integrity_kit.commands.races:anomalies_command",
+        "demo": "integrity_kit.commands.demo:demo_command",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -68,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

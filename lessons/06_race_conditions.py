@@ -35,7 +35,8 @@
 from rich.console import Console
 
 from integrity_kit.races import RaceSpace, anomaly_matrix, run_scheduled
-from integrity_kit.races.render import render_many, render_matrix
+from integrity_kit.report.anomalies_text import render_matrix
+from integrity_kit.report.race_text import render_many
 
 from _support import database_url
 

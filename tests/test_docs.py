@@ -54,7 +54,7 @@ def _rules() -> list[tuple[str, type]]:
 
 @pytest.mark.parametrize(("family", "rule"), _rules(), ids=lambda value: getattr(value, "code", value))
 def test_every_rule_has_its_documentation_and_a_page(family: str, rule: type) -> None:
-    doc = rule.__doc__ or ""
+    doc = rule.documentation()
     missing = [title for title in SECTIONS if f"## {title}" not in doc]
     assert not missing, f"{rule.code} {rule.name}: docstring lacks the sections {missing}"
     assert rule.summary.strip(), f"{rule.code} has no summary"

@@ -8,15 +8,13 @@ What it checks / Why it matters / Example / How to fix.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import inspect
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from integrity_kit import rulebook
 from integrity_kit.audit.changes import Changes, Operation
+from integrity_kit.rulebook import Severity
 from integrity_kit.schema import NotAnalysed, Snapshot, Table
 
 if TYPE_CHECKING:
@@ -24,17 +22,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+__all__ = ["DOC_SECTIONS", "DataRule", "Finding", "Fix", "Rule", "RuleContext", "RuleOption", "Severity"]
+
 DOC_SECTIONS = ("What it checks", "Why it matters", "Example", "How to fix")
-
-
-class Severity(str, Enum):
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +61,7 @@ class Finding:
         key: list[Any] = [self.rule, self.schema, self.table, sorted(self.columns)]
         if self.target:
             key.append([self.target.get("schema"), self.target.get("table"), self.target.get("columns")])
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+        return rulebook.fingerprint(*key)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"code": self.code, "rule": self.rule, "severity": self.severity.value,
@@ -116,17 +106,13 @@ class RuleContext:
         return self.options.get(key, declared[key].default)
 
 
-class Rule:
-    """One check. Subclasses set the class attributes and implement :meth:`check`.
+class Rule(rulebook.Rule):
+    """One check. Subclasses set the metadata of :class:`integrity_kit.rulebook.Rule` and implement :meth:`check`.
 
     The lifecycle hooks after the check have do-nothing defaults: :meth:`gather_evidence` (what the data says
     about a finding), ``blocking_evidence`` (the evidence keys that count rows standing in the way of the fix) and
     :meth:`plan_changes` (the finding's part of a fix migration, as operations of the change model)."""
 
-    code: ClassVar[str]
-    name: ClassVar[str]
-    severity: ClassVar[Severity]
-    summary: ClassVar[str]
     # Dialects the rule means something on; None for all.
     dialects: ClassVar[frozenset[str] | None] = None
     # The settings the rule reads from its context.
@@ -181,23 +167,6 @@ class Rule:
         """The finding's operations without its data clean-ups (those stay decisions for a person)."""
         operations = finding.changes.operations if finding.changes is not None else ()
         return tuple(operation for operation in operations if not operation.is_cleanup)
-
-    @classmethod
-    def documentation(cls) -> str:
-        return inspect.cleandoc(cls.__doc__ or "")
-
-    @classmethod
-    def doc_sections(cls) -> dict[str, str]:
-        """The docstring's ``## Section`` blocks by title."""
-        sections: dict[str, list[str]] = {}
-        current = None
-        for line in cls.documentation().splitlines():
-            if line.startswith("## "):
-                current = line[3:].strip()
-                sections[current] = []
-            elif current is not None:
-                sections[current].append(line)
-        return {title: "\n".join(lines).strip() for title, lines in sections.items()}
 
 
 class DataRule(Rule):

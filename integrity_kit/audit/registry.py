@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from integrity_kit import rulebook
 from integrity_kit.audit.model import Rule
 from integrity_kit.audit.rules.domain import (
     CheckViolations,
@@ -28,7 +29,6 @@ from integrity_kit.audit.rules.types import (
     TimestampWithoutTimeZone,
 )
 from integrity_kit.audit.rules.uniqueness import DuplicateRows, MissingUniqueConstraint, NullableUniqueColumn
-from integrity_kit.errors import IntegrityKitError
 
 RULES: tuple[type[Rule], ...] = (
     MissingPrimaryKey,
@@ -56,27 +56,14 @@ RULES: tuple[type[Rule], ...] = (
 
 
 def find_rule(selector: str) -> type[Rule]:
-    for rule in RULES:
-        if selector.lower() in (rule.code.lower(), rule.name):
-            return rule
-    raise IntegrityKitError(f"no rule {selector!r}; `integrity-kit rules` lists them")
+    """The audit rule a code (IK101) or a name (missing-foreign-key) stands for."""
+    return rulebook.find(RULES, selector)
 
 
 def matching(selector: str) -> list[type[Rule]]:
-    """Rules a selector names: a code (IK101), a code prefix (IK1) or a name (missing-foreign-key)."""
-    key = selector.strip()
-    found = [rule for rule in RULES if rule.name == key.lower() or rule.code.lower().startswith(key.lower())]
-    if not found or not key:
-        raise IntegrityKitError(f"no rule matches {selector!r} (use a code such as IK101, a prefix such as IK1, or a "
-                                "name such as missing-foreign-key; `integrity-kit rules` lists them)")
-    return found
+    """Audit rules a selector names: a code (IK101), a code prefix (IK1) or a name (missing-foreign-key)."""
+    return rulebook.matching(RULES, selector)
 
 
 def select_rules(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[type[Rule]]:
-    chosen = [rule for selector in select for rule in matching(selector)] if select else list(RULES)
-    dropped = {rule for selector in ignore for rule in matching(selector)}
-    seen: list[type[Rule]] = []
-    for rule in chosen:
-        if rule not in dropped and rule not in seen:
-            seen.append(rule)
-    return seen
+    return rulebook.select(RULES, select, ignore)

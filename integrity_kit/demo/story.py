@@ -32,8 +32,8 @@ from integrity_kit.demo.shop import DemoShop, Planted, load_shop
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.queries import capture
 from integrity_kit.races import RaceResult, RaceSpace
-from integrity_kit.races.render import render_many
 from integrity_kit.races.scratch import DEFAULT_PREFIX
+from integrity_kit.report.race_text import render_many
 
 SAFE_STRATEGY = "for-update"
 # More buyers than stock, and a short think time between read and write as request handling has, so an unsafe

@@ -6,14 +6,14 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from integrity_kit import rulebook
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
-from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Revision, dotted, kw_literal, literal
-from integrity_kit.migrations.rules import BY_KEY, RULES
+from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Revision
+from integrity_kit.migrations.rules import RULES
 from integrity_kit.migrations.source import open_script_directory, ordered_scripts, parse_revision
 from integrity_kit.migrations.sql import render_revision
-
-SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+from integrity_kit.migrations.syntax import dotted, kw_literal, literal
 
 
 @dataclass
@@ -32,7 +32,7 @@ class LintResult:
 
         by_severity: dict[str, int] = {}
         for finding in self.findings:
-            by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+            by_severity[finding.severity.value] = by_severity.get(finding.severity.value, 0) + 1
         return {"tool": "integrity-kit", "version": __version__, "path": self.path, "dialect": self.dialect,
                 "revisions": self.revisions,
                 "summary": {"revisions": len(self.revisions), "findings": len(self.findings),
@@ -67,13 +67,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         except Exception as error:
             raise IntegrityKitError(f"--since {since}: {error}") from error
         targets = [r for r in revisions if r.revision in newer]
-    rules = [rule() for rule in RULES if dialect in rule.dialects]
-    if select:
-        wanted = _codes(select)
-        rules = [rule for rule in rules if rule.code in wanted]
-    if ignore:
-        unwanted = _codes(ignore)
-        rules = [rule for rule in rules if rule.code not in unwanted]
+    chosen = set(rulebook.select(RULES, select or (), ignore or ()))
+    rules = [rule() for rule in RULES if rule in chosen and dialect in rule.dialects]
     result = LintResult(path=str(path), dialect=dialect, revisions=[r.revision for r in targets], findings=[])
     for revision in targets:
         if render_sql and isinstance(revision.down_revision, (tuple, list)):
@@ -99,19 +94,6 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     return result
 
 
-def _codes(selectors: list[str]) -> set[str]:
-    codes, unknown = set(), []
-    for key in selectors:
-        matched = {BY_KEY[key].code} if key in BY_KEY else {r.code for r in RULES if r.code.startswith(key.upper())}
-        if not matched or not key:
-            unknown.append(key)
-        codes |= matched
-    if unknown:
-        raise IntegrityKitError(f"unknown rule(s): {', '.join(unknown)}; see the rule classes in "
-                                "integrity_kit.migrations.rules")
-    return codes
-
-
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     """The rendered SQL repeats what the Python source already showed; keep the finding with the exact line."""
     primary = [f for f in findings if f.source != "sql"]
@@ -129,6 +111,10 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 def _collect_foreign_keys(revision: Revision, context: LintContext) -> None:
     """Remember every foreign key the history declares: referenced table -> [(child, ondelete)]."""
+    def remember(parent: str, child: str | None, ondelete: str | None) -> None:
+        if child:  # a child table that is not a literal in the source cannot be matched to a batch rebuild
+            context.fks.setdefault(parent, []).append((child, ondelete))
+
     for op in revision.upgrade:
         if op.name == "create_table":
             for arg in op.call.args[1:]:
@@ -138,19 +124,17 @@ def _collect_foreign_keys(revision: Revision, context: LintContext) -> None:
                 if kind == "ForeignKeyConstraint" and len(arg.args) >= 2:
                     targets = literal(arg.args[1]) or []
                     for target in targets:
-                        context.fks.setdefault(str(target).split(".")[0], []).append(
-                            (op.table, kw_literal(arg, "ondelete")))
+                        remember(str(target).split(".")[0], op.table, kw_literal(arg, "ondelete"))
                 elif kind == "Column":
                     for inner in arg.args:
                         if isinstance(inner, ast.Call) and dotted(inner.func).split(".")[-1] == "ForeignKey":
                             target = literal(inner.args[0]) if inner.args else None
                             if target:
-                                context.fks.setdefault(str(target).split(".")[0], []).append(
-                                    (op.table, kw_literal(inner, "ondelete")))
+                                remember(str(target).split(".")[0], op.table, kw_literal(inner, "ondelete"))
         elif op.name == "create_foreign_key":
             if op.receiver == "batch":
                 child, parent = op.batch_table, literal(op.arg(1))
             else:
                 child, parent = literal(op.arg(1)), literal(op.arg(2))
             if parent:
-                context.fks.setdefault(parent, []).append((child, literal(op.kw("ondelete"))))
+                remember(parent, child, literal(op.kw("ondelete")))

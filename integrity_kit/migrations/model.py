@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ast
-import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, TypeGuard
+
+from integrity_kit import rulebook
+from integrity_kit.migrations.syntax import dotted, kw_literal, literal
+from integrity_kit.rulebook import Severity
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
 
@@ -14,7 +18,7 @@ DIALECTS = ("postgresql", "mysql", "sqlite")
 class Finding:
     code: str
     rule: str
-    severity: str
+    severity: Severity
     revision: str
     path: str
     line: int
@@ -22,41 +26,18 @@ class Finding:
     table: str | None = None
     fix: str | None = None  # the safe sequence, as op.* code
     source: str = "python"  # "python" (AST of the revision) or "sql" (statements the revision renders)
+    # What the finding is about inside the revision: the op.* call's source or the SQL statement's text.
+    subject: str | None = field(default=None, compare=False)
 
     @property
     def fingerprint(self) -> str:
-        key = "|".join([self.code, self.revision, self.table or "", self.message])
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        """Stable across runs and rewordings: the rule, the revision, the table and the operation, never the message."""
+        return rulebook.fingerprint(self.rule, self.revision, self.table, self.source, self.subject)
 
-    def to_dict(self) -> dict:
-        return {"code": self.code, "rule": self.rule, "severity": self.severity, "revision": self.revision,
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "rule": self.rule, "severity": self.severity.value, "revision": self.revision,
                 "path": self.path, "line": self.line, "table": self.table, "message": self.message,
                 "fix": self.fix, "source": self.source, "fingerprint": self.fingerprint}
-
-
-def literal(node: ast.AST | None):
-    """The Python value of a constant node (``op.f("x")`` counts as ``"x"``), else None."""
-    if node is None:
-        return None
-    if isinstance(node, ast.Constant):
-        return node.value
-    if isinstance(node, ast.Call) and _dotted(node.func) in {"op.f", "f"} and node.args:
-        return literal(node.args[0])
-    if isinstance(node, (ast.List, ast.Tuple)):
-        values = [literal(item) for item in node.elts]
-        return values if all(value is not None for value in values) else None
-    return None
-
-
-def _dotted(node: ast.AST) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
-    return ""
-
-
-dotted = _dotted
 
 
 @dataclass
@@ -95,10 +76,10 @@ class Op:
     def table(self) -> str | None:
         if self.batch_table is not None:
             return self.batch_table
-        position = {"create_index": 1, "drop_index": None, "create_foreign_key": 1, "create_unique_constraint": 1,
-                    "create_check_constraint": 1, "drop_constraint": 1, "create_primary_key": 1}.get(self.name, 0)
         if self.name == "drop_index":
             return literal(self.kw("table_name")) or literal(self.arg(1))
+        position = {"create_index": 1, "create_foreign_key": 1, "create_unique_constraint": 1,
+                    "create_check_constraint": 1, "drop_constraint": 1, "create_primary_key": 1}.get(self.name, 0)
         return literal(self.kw("table_name")) or literal(self.arg(position))
 
 
@@ -114,7 +95,7 @@ class Column:
 
 
 def parse_column(node: ast.AST | None) -> Column | None:
-    if not (isinstance(node, ast.Call) and _dotted(node.func).split(".")[-1] == "Column"):
+    if not (isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] == "Column"):
         return None
     kwargs = {k.arg: k.value for k in node.keywords if k.arg}
     name = literal(node.args[0]) if node.args and isinstance(literal(node.args[0]), str) else None
@@ -128,7 +109,7 @@ def parse_column(node: ast.AST | None) -> Column | None:
     for arg in node.args:
         if _is_foreign_key(arg):
             column.fk_target = literal(arg.args[0]) if arg.args else None
-            column.fk_ondelete = _kw_literal(arg, "ondelete")
+            column.fk_ondelete = kw_literal(arg, "ondelete")
     return column
 
 
@@ -136,18 +117,8 @@ def _is_call(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Call)
 
 
-def _is_foreign_key(node: ast.AST) -> bool:
-    return isinstance(node, ast.Call) and _dotted(node.func).split(".")[-1] == "ForeignKey"
-
-
-def _kw_literal(call: ast.Call, name: str):
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return literal(keyword.value)
-    return None
-
-
-kw_literal = _kw_literal
+def _is_foreign_key(node: ast.AST) -> TypeGuard[ast.Call]:
+    return isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] == "ForeignKey"
 
 
 @dataclass
@@ -179,6 +150,13 @@ class Revision:
         """Tables this revision's upgrade creates: they hold no rows yet, so locks and scans on them are free."""
         return {op.table for op in self.upgrade if op.name == "create_table" and op.table}
 
+    def call_source(self, line: int) -> str:
+        """The source of the op.* call that starts on ``line`` (upgrade first), else ``line:<n>``."""
+        for op in self.upgrade + (self.downgrade or []):
+            if op.line == line:
+                return ast.unparse(op.call)
+        return f"line:{line}"
+
     def is_existing(self, table: str | None, before_line: int | None = None) -> bool:
         return table is not None and table not in self.created_tables()
 
@@ -191,20 +169,31 @@ class LintContext:
     heads: tuple[str, ...] = ()
 
 
-class Rule:
+IGNORE_HOW = ("When the step is safe in your case, say why on the line of the call (or the line above it):\n"
+              "`# integrity-kit: ignore[{name}] <reason>` (or the code `{code}`).\n"
+              "An ignore without a reason ignores nothing and is reported.")
+
+
+class Rule(rulebook.Rule):
     """Base class: one subclass per rule, documented in its docstring (What it checks / Why it matters / Example /
-    How to fix)."""
+    How to fix); the "How to ignore" section is generated from the code and name."""
 
-    code: ClassVar[str]
-    name: ClassVar[str]
-    severity: ClassVar[str]
-    summary: ClassVar[str]
     dialects: ClassVar[tuple[str, ...]] = DIALECTS
+    # Said after the generated ignore paragraph, for a rule whose findings point somewhere other than a call.
+    ignore_where: ClassVar[str] = ""
 
-    def check(self, revision: Revision, context: LintContext):  # pragma: no cover - interface
+    @classmethod
+    def generated_sections(cls) -> dict[str, str]:
+        how = IGNORE_HOW.format(name=cls.name, code=cls.code)
+        return {"How to ignore": f"{how} {cls.ignore_where}" if cls.ignore_where else how}
+
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:  # pragma: no cover
         raise NotImplementedError
 
     def finding(self, revision: Revision, line: int, message: str, *, table: str | None = None,
-                fix: str | None = None, source: str = "python") -> Finding:
+                fix: str | None = None, source: str = "python", subject: str | None = None) -> Finding:
+        """A finding at ``line``; ``subject`` (the SQL statement, for SQL findings) defaults to the source of the
+        op.* call on that line, so the fingerprint names the operation and not the wording."""
         return Finding(code=self.code, rule=self.name, severity=self.severity, revision=revision.revision,
-                       path=revision.path, line=line, message=message, table=table, fix=fix, source=source)
+                       path=revision.path, line=line, message=message, table=table, fix=fix, source=source,
+                       subject=subject if subject is not None else revision.call_source(line))

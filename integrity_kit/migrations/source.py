@@ -9,7 +9,8 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 
 from integrity_kit.errors import IntegrityKitError
-from integrity_kit.migrations.model import Op, Revision, Statement, dotted, literal
+from integrity_kit.migrations.model import Op, Revision, Statement
+from integrity_kit.migrations.syntax import dotted, literal
 
 # Calls on `op` (or a batch object) that change schema or data; anything else on `op` (op.f, op.get_bind,
 # op.get_context) is plumbing.

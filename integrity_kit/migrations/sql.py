@@ -143,7 +143,10 @@ def classify(sql: str) -> list[Action]:  # noqa: C901 - one branch per statement
 
 def _clauses(rest: str) -> list[str]:
     """Split the body of an ALTER TABLE on top-level commas."""
-    parts, depth, current, quote = [], 0, [], None
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    quote: str | None = None
     for ch in rest:
         if quote:
             current.append(ch)

@@ -3,27 +3,20 @@ it is about, fingerprinted by the finding's stable fingerprint."""
 
 from __future__ import annotations
 
-import json
-
-from integrity_kit import __version__
+from integrity_kit.audit.model import Finding
 from integrity_kit.audit.registry import RULES
 from integrity_kit.audit.runner import Report
+from integrity_kit.report import sarif
 
-LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
-
-def object_path(finding) -> str:
+def object_path(finding: Finding) -> str:
     """``schema/table/column``: where the finding is, as a path a UI can group by."""
     parts = [finding.schema or "", finding.table, ",".join(finding.columns)]
     return "/".join(part for part in parts if part)
 
 
 def render(report: Report) -> str:
-    index = {rule.code: position for position, rule in enumerate(RULES)}
-    rules = [{"id": rule.code, "name": rule.name, "shortDescription": {"text": rule.summary},
-              "fullDescription": {"text": rule.documentation().splitlines()[0]},
-              "help": {"text": rule.documentation(), "markdown": rule.documentation()},
-              "defaultConfiguration": {"level": LEVELS[rule.severity.value]}} for rule in RULES]
+    index = sarif.rule_index(RULES)
     results = []
     for finding in report.findings:
         text = finding.message + (f"\nFix:\n{finding.fix.sql}" if finding.fix else "")
@@ -33,16 +26,11 @@ def render(report: Report) -> str:
                     # physical location working, and groups findings by table.
                     "physicalLocation": {"artifactLocation": {"uri": object_path(finding), "uriBaseId": "DATABASE"}}}
         results.append({"ruleId": finding.code, "ruleIndex": index[finding.code],
-                        "level": LEVELS[finding.severity.value], "message": {"text": text},
+                        "level": sarif.level(finding.severity), "message": {"text": text},
                         "locations": [location], "partialFingerprints": {"integrityKit/v1": finding.fingerprint},
                         "properties": {"confidence": finding.confidence, "evidence": finding.evidence,
                                        **({"alembic": finding.fix.alembic} if finding.fix else {})}})
-    sarif = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-             "runs": [{"tool": {"driver": {"name": "integrity-kit", "version": __version__,
-                                           "informationUri": "https://github.com/integrity-kit/integrity-kit",
-                                           "rules": rules}},
-                       "originalUriBaseIds": {"DATABASE": {"description": {"text": report.url}}},
-                       "properties": {"database": {"url": report.url, "dialect": report.dialect,
-                                                   "server_version": report.server_version}},
-                       "results": results}]}
-    return json.dumps(sarif, indent=2, default=str)
+    return sarif.render(RULES, results, run={
+        "originalUriBaseIds": {"DATABASE": {"description": {"text": report.url}}},
+        "properties": {"database": {"url": report.url, "dialect": report.dialect,
+                                    "server_version": report.server_version}}})

@@ -9,11 +9,19 @@ from rich.markup import escape
 from rich.text import Text
 
 from integrity_kit.audit.runner import Report
+from integrity_kit.report.console import recorded
 
 COLOURS = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def render(report: Report, console: Console, *, show_fixes: bool = True) -> None:
+FILE_WIDTH = 100
+
+
+def render(report: Report, *, console: Console | None = None, show_fixes: bool = True) -> str:
+    """Print to ``console``; without one, return the text as a file gets it (no colour, 100 columns)."""
+    if console is None:
+        return recorded(lambda file_console: render(report, console=file_console, show_fixes=show_fixes),
+                        width=FILE_WIDTH)
     version = f" {report.server_version}" if report.server_version else ""
     console.print(Text(f"{report.url} ({report.dialect}{version}), schemas: {', '.join(report.schemas)}",
                        style="bold"))
@@ -50,3 +58,4 @@ def render(report: Report, console: Console, *, show_fixes: bool = True) -> None
     if report.baseline_hidden:
         summary.append(f"; {report.baseline_hidden} known finding(s) hidden by the baseline", style="dim")
     console.print(summary)
+    return ""

@@ -196,7 +196,7 @@ def _layers(boxes: dict[TableKey, Box], all_edges: list[Edge]) -> list[list[Tabl
     for _sweep in range(2):
         position = {key: index for column in columns for index, key in enumerate(column)}
         for column in columns[1:]:
-            column.sort(key=lambda key, at=position: _barycentre(key, parents[key], at))
+            column.sort(key=lambda key: _barycentre(key, parents[key], position))
             position.update({key: index for index, key in enumerate(column)})
     return columns
 
@@ -226,7 +226,7 @@ def _layout(boxes: dict[TableKey, Box], all_edges: list[Edge]) -> tuple[float, f
 def _place_columns(boxes: dict[TableKey, Box], columns: list[list[TableKey]]) -> tuple[float, float]:
     heights = [sum(boxes[k].height for k in column) + BOX_GAP * (len(column) - 1) for column in columns]
     tallest = max(heights)
-    x = MARGIN
+    x: float = MARGIN
     for column, height in zip(columns, heights, strict=True):
         y = MARGIN + (tallest - height) / 2  # shorter columns centred beside the tallest
         width = max(boxes[k].width for k in column)
@@ -241,9 +241,9 @@ def _place_grid(boxes: dict[TableKey, Box], columns: list[list[TableKey]], per_r
     rows = max(len(column) for column in columns)
     row_heights = [max((boxes[column[r]].height for column in columns if r < len(column)), default=0)
                    for r in range(rows)]
-    x = MARGIN
+    x: float = MARGIN
     for column in columns:
-        y = MARGIN
+        y: float = MARGIN
         for r, key in enumerate(column):
             boxes[key].x, boxes[key].y = x, y
             y += row_heights[r] + BOX_GAP

@@ -26,13 +26,13 @@ def test_every_rule_is_registered_once_with_unique_code_and_name() -> None:
         assert re.fullmatch(r"IK8\d\d", rule.code), rule
         assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name), rule
         assert rule.severity in {"error", "warning", "info"}
-        assert rule.summary and not rule.summary.endswith(".")
+        assert rule.summary[:1].isupper() and rule.summary.endswith(".")
         assert BY_KEY[rule.code] is rule and BY_KEY[rule.name] is rule
 
 
 def test_every_rule_documents_each_section_in_order() -> None:
     for rule in RULES:
-        doc = rule.__doc__ or ""
+        doc = rule.documentation()
         positions = [doc.find(section) for section in SECTIONS]
         assert -1 not in positions, (rule.name, [s for s, p in zip(SECTIONS, positions, strict=True) if p == -1])
         assert positions == sorted(positions), rule.name
@@ -42,7 +42,7 @@ def test_every_rule_documents_each_section_in_order() -> None:
 def test_every_fix_shows_python_code_that_parses() -> None:
     """The safe sequence is op.* code: each "How to fix" has a python block, and every python block parses."""
     for rule in RULES:
-        doc = rule.__doc__ or ""
+        doc = rule.documentation()
         fix = doc[doc.index("## How to fix"):doc.index("## How to ignore")]
         assert "```python" in fix, rule.name
         for block in re.findall(r"```python\n(.*?)```", doc, re.S):
@@ -103,7 +103,7 @@ def test_each_documented_example_is_flagged_and_its_fix_is_not(tmp_path) -> None
 
     checked = 0
     for rule in RULES:
-        examples = _blocks(rule.__doc__, "## Example", "## How to fix")
+        examples = _blocks(rule.documentation(), "## Example", "## How to fix")
         if not examples:
             continue
         dialect = "sqlite" if rule.dialects == ("sqlite",) else "postgresql"
@@ -113,7 +113,7 @@ def test_each_documented_example_is_flagged_and_its_fix_is_not(tmp_path) -> None
             rule.name
         if rule.name in NOT_REVISION_CODE:
             continue
-        fix = _blocks(rule.__doc__, "## How to fix", "## How to ignore")[0]
+        fix = _blocks(rule.documentation(), "## How to fix", "## How to ignore")[0]
         revisions = re.split(r"^# next revision.*$", fix, flags=re.M)
         modules = [_module(_dedent(part), upgrade_from=examples[0]) for part in revisions if part.strip()]
         fixed = lint(_directory(tmp_path, f"{rule.name}-fix", modules), dialect=dialect, select=[rule.code])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule, literal, parse_column
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule, parse_column
 from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
+from integrity_kit.migrations.syntax import ast_text, literal
+from integrity_kit.rulebook import Severity
 
 
 class AddNotNullColumnWithoutDefault(Rule):
@@ -36,20 +39,14 @@ class AddNotNullColumnWithoutDefault(Rule):
     ```python
     op.add_column("orders", sa.Column("channel", sa.String(20), nullable=False, server_default="web"))
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[add-not-null-column-without-default] <reason>` (or the code `IK801`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK801"
     name = "add-not-null-column-without-default"
-    severity = "error"
-    summary = "NOT NULL column added without a server default to an existing table"
+    severity = Severity.ERROR
+    summary = "NOT NULL column added without a server default to an existing table."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name != "add_column" or op.table in created:
@@ -65,7 +62,7 @@ class AddNotNullColumnWithoutDefault(Rule):
             if action.kind == "add_column_not_null_no_default" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: NOT NULL without "
                                    "DEFAULT fails on a table that has rows", table=action.table,
-                                   source=source(statement),
+                                   source=source(statement), subject=statement.sql,
                                    fix=execute(f"ALTER TABLE {action.table} {action.detail} DEFAULT <constant>")
                                    + "\n# or add it NULL, backfill in its own revision, then SET NOT NULL")
 
@@ -102,21 +99,15 @@ class SetNotNullInOneStep(Rule):
     op.alter_column("orders", "channel", existing_type=sa.String(20), nullable=False)
     op.drop_constraint("ck_orders_channel_not_null", "orders", type_="check")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[set-not-null-in-one-step] <reason>` (or the code `IK802`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK802"
     name = "set-not-null-in-one-step"
-    severity = "warning"
-    summary = "NOT NULL set on an existing column in one step"
+    severity = Severity.WARNING
+    summary = "NOT NULL set on an existing column in one step."
     dialects = ("postgresql", "mysql")
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         validated = {action.table for _s, action, _l in actions(revision)
                      if action.kind == "alter_other" and "VALIDATE CONSTRAINT" in action.detail.upper()}
@@ -143,7 +134,7 @@ class SetNotNullInOneStep(Rule):
                 check = f"ck_{action.table}_{column}_not_null"
                 cost = "rebuilds the table" if context.dialect == "mysql" else "scans the table under an exclusive lock"
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: {cost}",
-                                   table=action.table, source=source(statement),
+                                   table=action.table, source=source(statement), subject=statement.sql,
                                    fix=execute(f"ALTER TABLE {action.table} ADD CONSTRAINT {check} "
                                                f"CHECK ({column} IS NOT NULL) NOT VALID")
                                    + "\n# next revision:\n"
@@ -199,21 +190,15 @@ class ColumnTypeChangeRewritesTable(Rule):
     # next revision, in a later release once reads use the new column:
     op.drop_column("orders", "total_amount")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[column-type-change-rewrites-table] <reason>` (or the code `IK803`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK803"
     name = "column-type-change-rewrites-table"
-    severity = "warning"
-    summary = "column type change that rewrites the table"
+    severity = Severity.WARNING
+    summary = "A column type change rewrites the table."
     dialects = ("postgresql", "mysql")
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:
@@ -231,13 +216,7 @@ class ColumnTypeChangeRewritesTable(Rule):
         for statement, action, line in actions(revision):
             if action.kind == "alter_type" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: rewrites the table",
-                                   table=action.table, source=source(statement),
+                                   table=action.table, source=source(statement), subject=statement.sql,
                                    fix=execute(f"ALTER TABLE {action.table} ADD COLUMN <column>_new <new type>")
                                    + "\n# dual-write from the app, backfill in batches in its own revision, switch "
                                      "reads, drop the old column later")
-
-
-def ast_text(node) -> str:
-    import ast
-
-    return ast.unparse(node) if node is not None else ""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule, literal
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, constraint_name, execute, source, sql_created_tables
+from integrity_kit.migrations.syntax import ast_text, literal
+from integrity_kit.rulebook import Severity
 
 
 class ConstraintValidatedInOneStep(Rule):
@@ -37,21 +40,15 @@ class ConstraintValidatedInOneStep(Rule):
     # next revision:
     op.execute("ALTER TABLE orders VALIDATE CONSTRAINT fk_orders_user_id_users")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[constraint-validated-in-one-step] <reason>` (or the code `IK815`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK815"
     name = "constraint-validated-in-one-step"
-    severity = "warning"
-    summary = "foreign key or CHECK added and validated in one step"
+    severity = Severity.WARNING
+    summary = "Foreign key or CHECK added and validated in one step."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name not in {"create_foreign_key", "create_check_constraint"} or op.table in created:
@@ -68,7 +65,7 @@ class ConstraintValidatedInOneStep(Rule):
             if action.kind == "add_fk_or_check" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail[:60]}: validated "
                                    "while writes are blocked; add NOT VALID, then VALIDATE CONSTRAINT",
-                                   table=action.table, source=source(statement),
+                                   table=action.table, source=source(statement), subject=statement.sql,
                                    fix=execute(f"ALTER TABLE {action.table} {action.detail} NOT VALID")
                                    + "\n# next revision:\n" + execute(f"ALTER TABLE {action.table} VALIDATE "
                                                                        f"CONSTRAINT {constraint_name(action.detail)}"))
@@ -100,21 +97,15 @@ class UniqueConstraintWithoutIndex(Rule):
         op.create_index("uq_users_email", "users", ["email"], unique=True, postgresql_concurrently=True)
     op.execute("ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE USING INDEX uq_users_email")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[unique-constraint-without-index] <reason>` (or the code `IK812`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK812"
     name = "unique-constraint-without-index"
-    severity = "warning"
-    summary = "unique constraint added without a prior concurrent unique index"
+    severity = Severity.WARNING
+    summary = "Unique constraint added without a prior concurrent unique index."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name != "create_unique_constraint" or op.table in created:
@@ -133,13 +124,8 @@ class UniqueConstraintWithoutIndex(Rule):
                 columns = re.search(r"UNIQUE\s*(\([^)]*\))", action.detail, re.I)
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail[:60]}: builds the "
                                    "index while writes are blocked", table=action.table, source=source(statement),
+                                   subject=statement.sql,
                                    fix=execute(f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {action.table} "
                                                f"{columns.group(1) if columns else '(<columns>)'}", autocommit=True)
                                    + "\n" + execute(f"ALTER TABLE {action.table} ADD CONSTRAINT {name} UNIQUE USING "
                                                     f"INDEX {name}"))
-
-
-def ast_text(node) -> str:
-    import ast
-
-    return ast.unparse(node)

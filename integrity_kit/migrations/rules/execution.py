@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from integrity_kit.migrations.model import Rule, literal
+import ast
+from collections.abc import Iterator
+
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
 from integrity_kit.migrations.source import DDL
 from integrity_kit.migrations.sql import DDL_KINDS
+from integrity_kit.migrations.syntax import ast_text, literal
+from integrity_kit.rulebook import Severity
 
 
 class RawStringExecute(Rule):
@@ -33,29 +38,21 @@ class RawStringExecute(Rule):
     ```python
     op.execute(sa.text("UPDATE orders SET channel = :channel").bindparams(channel="web"))
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[raw-string-execute] <reason>` (or the code `IK820`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK820"
     name = "raw-string-execute"
-    severity = "error"
-    summary = "raw string passed to execute() (fails on SQLAlchemy 2.x)"
+    severity = Severity.ERROR
+    summary = "A raw string passed to execute() fails on SQLAlchemy 2.x."
 
-    def check(self, revision, context):
-        import ast
-
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         for op in revision.upgrade + (revision.downgrade or []):
             if op.receiver in {"op", "batch"} or op.name != "execute":
                 continue
             first = op.arg(0)
             if isinstance(literal(first), str) or isinstance(first, ast.JoinedStr):
                 yield self.finding(revision, op.line, f"{op.receiver}.execute() with a plain string fails on "
-                                   "SQLAlchemy 2.x", fix=f"op.execute(sa.text({ast.unparse(first)}))")
+                                   "SQLAlchemy 2.x", fix=f"op.execute(sa.text({ast_text(first)}))")
 
 
 class BackfillInDdlTransaction(Rule):
@@ -92,21 +89,15 @@ class BackfillInDdlTransaction(Rule):
     # next revision: the backfill only (env.py: context.configure(..., transaction_per_migration=True))
     op.execute(sa.text("UPDATE orders SET channel = :channel WHERE channel IS NULL").bindparams(channel="web"))
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[backfill-in-ddl-transaction] <reason>` (or the code `IK821`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK821"
     name = "backfill-in-ddl-transaction"
-    severity = "warning"
-    summary = "data backfill in the same transaction as DDL"
+    severity = Severity.WARNING
+    summary = "Data backfill in the same transaction as DDL."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         ddl_on_existing = any(op.name in DDL and op.table not in created and not op.autocommit
                               for op in revision.upgrade)
@@ -132,6 +123,6 @@ class BackfillInDdlTransaction(Rule):
             if action.kind == "data" and action.table not in created and statement.in_transaction:
                 yield self.finding(revision, line, f"{statement.sql.split()[0].upper()} of {action.table} in the "
                                    "same transaction as DDL on existing tables holds the DDL lock for the whole "
-                                   "backfill", table=action.table, source=source(statement),
+                                   "backfill", table=action.table, source=source(statement), subject=statement.sql,
                                    fix="# move the data change to its own revision, or into "
                                        "op.get_context().autocommit_block()")

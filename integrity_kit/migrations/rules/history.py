@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule, literal
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions
 from integrity_kit.migrations.source import DDL
 from integrity_kit.migrations.sql import DDL_KINDS
+from integrity_kit.migrations.syntax import literal
+from integrity_kit.rulebook import Severity
 
 # upgrade op -> the downgrade op that undoes it
 _INVERSE = {"create_table": "drop_table", "add_column": "drop_column", "create_index": "drop_index",
@@ -75,21 +78,15 @@ class MissingDowngrade(Rule):
     def downgrade() -> None:
         op.drop_column("users", "nickname")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[missing-downgrade] <reason>` (or the code `IK840`).
-    An ignore without a reason ignores nothing and is reported.
-    Put it on the line the finding points at (`def downgrade`, or `def upgrade` when there is none).
     """
 
+    ignore_where = "Put it on the line the finding points at (`def downgrade`, or `def upgrade` when there is none)."
     code = "IK840"
     name = "missing-downgrade"
-    severity = "warning"
-    summary = "downgrade() missing, empty or raising"
+    severity = Severity.WARNING
+    summary = "The downgrade() is missing, empty or raises."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         if revision.downgrade is None:
             yield self.finding(revision, revision.upgrade_line, "revision has no downgrade()",
                                fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
@@ -132,20 +129,14 @@ class NonReversingDowngrade(Rule):
         op.drop_index("ix_orders_channel", table_name="orders")
         op.drop_column("orders", "channel")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[non-reversing-downgrade] <reason>` (or the code `IK841`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK841"
     name = "non-reversing-downgrade"
-    severity = "warning"
-    summary = "downgrade() does not undo every step of upgrade()"
+    severity = Severity.WARNING
+    summary = "The downgrade() does not undo every step of upgrade()."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         if not revision.downgrade or revision.downgrade_raises:
             return  # missing-downgrade reports it
         down = {(op.name, _key(op)) for op in revision.downgrade}
@@ -213,20 +204,15 @@ class MultipleHeads(Rule):
     def downgrade() -> None:
         pass
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[multiple-heads] <reason>` (or the code `IK842`).
-    An ignore without a reason ignores nothing and is reported. Put it on the head's `revision = ...` line.
     """
 
+    ignore_where = "Put it on the head's `revision = ...` line."
     code = "IK842"
     name = "multiple-heads"
-    severity = "error"
-    summary = "more than one head"
+    severity = Severity.ERROR
+    summary = "The history has more than one head."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         if len(context.heads) > 1 and revision.revision in context.heads:
             others = ", ".join(h for h in context.heads if h != revision.revision)
             yield self.finding(revision, revision.revision_line, f"{revision.revision} is one of "

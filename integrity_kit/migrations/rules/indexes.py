@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Rule, literal
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
+from integrity_kit.migrations.syntax import ast_text, literal
+from integrity_kit.rulebook import Severity
 
 
 def _concurrently(op) -> bool:
@@ -37,21 +40,15 @@ class IndexWithoutConcurrently(Rule):
     with op.get_context().autocommit_block():
         op.create_index("ix_orders_created_at", "orders", ["created_at"], postgresql_concurrently=True)
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[index-without-concurrently] <reason>` (or the code `IK810`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK810"
     name = "index-without-concurrently"
-    severity = "warning"
-    summary = "index created or dropped without CONCURRENTLY on an existing table"
+    severity = Severity.WARNING
+    summary = "Index created or dropped without CONCURRENTLY on an existing table."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         new_indexes = {literal(op.arg(0)) for op in revision.upgrade if op.name == "create_index"}
         for op in revision.upgrade:
@@ -70,12 +67,12 @@ class IndexWithoutConcurrently(Rule):
         for statement, action, line in actions(revision):
             if action.kind == "create_index" and action.table not in created:
                 yield self.finding(revision, line, f"CREATE INDEX on {action.table} without CONCURRENTLY blocks "
-                                   "writes", table=action.table, source=source(statement),
+                                   "writes", table=action.table, source=source(statement), subject=statement.sql,
                                    fix=execute(re.sub(r"^(CREATE (?:UNIQUE )?INDEX) ", r"\1 CONCURRENTLY ",
                                                       statement.sql, flags=re.I), autocommit=True))
             elif action.kind == "drop_index" and action.detail not in new_indexes:
                 yield self.finding(revision, line, f"DROP INDEX {action.detail} without CONCURRENTLY takes an "
-                                   "exclusive lock", table=None, source=source(statement),
+                                   "exclusive lock", table=None, source=source(statement), subject=statement.sql,
                                    fix=execute(re.sub(r"^DROP INDEX ", "DROP INDEX CONCURRENTLY ", statement.sql,
                                                       flags=re.I), autocommit=True))
 
@@ -105,21 +102,15 @@ class ConcurrentlyInTransaction(Rule):
     with op.get_context().autocommit_block():
         op.create_index("ix_orders_created_at", "orders", ["created_at"], postgresql_concurrently=True)
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[concurrently-in-transaction] <reason>` (or the code `IK811`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK811"
     name = "concurrently-in-transaction"
-    severity = "error"
-    summary = "CONCURRENTLY used inside a transaction"
+    severity = Severity.ERROR
+    summary = "CONCURRENTLY used inside a transaction."
     dialects = ("postgresql",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         for op in revision.upgrade:
             if op.name in {"create_index", "drop_index"} and _concurrently(op) and not op.autocommit:
                 yield self.finding(revision, op.line, f"{op.name} {literal(op.arg(0))} with CONCURRENTLY inside the "
@@ -128,11 +119,5 @@ class ConcurrentlyInTransaction(Rule):
         for statement, action, line in actions(revision):
             if action.kind.endswith("_concurrently") and statement.in_transaction:
                 yield self.finding(revision, line, f"{statement.sql[:60]} inside a transaction: PostgreSQL "
-                                   "refuses it", table=action.table, source=source(statement),
+                                   "refuses it", table=action.table, source=source(statement), subject=statement.sql,
                                    fix=execute(statement.sql, autocommit=True))
-
-
-def ast_text(node) -> str:
-    import ast
-
-    return ast.unparse(node)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from integrity_kit.migrations.model import Rule, literal
+from collections.abc import Iterator
+
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.syntax import literal
+from integrity_kit.rulebook import Severity
 
 
 class RenameColumnOrTable(Rule):
@@ -33,20 +37,14 @@ class RenameColumnOrTable(Rule):
     ```python
     op.add_column("users", sa.Column("display_name", sa.String(120), nullable=True))
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[rename-column-or-table] <reason>` (or the code `IK805`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK805"
     name = "rename-column-or-table"
-    severity = "error"
-    summary = "column or table renamed while the running app still uses the old name"
+    severity = Severity.ERROR
+    summary = "Column or table renamed while the running app still uses the old name."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name == "rename_table" and op.table not in created:
@@ -66,6 +64,7 @@ class RenameColumnOrTable(Rule):
             if action.kind == "rename" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: the running app "
                                    "still uses the old name", table=action.table, source=source(statement),
+                                   subject=statement.sql,
                                    fix="# expand and contract: add the new column (or a view under the new name), "
                                        "write both, backfill, switch reads, drop the old one in a later release")
 
@@ -99,20 +98,14 @@ class DropColumnOrTable(Rule):
     # next revision, in release N+1:
     op.drop_column("users", "legacy_notes")  # integrity-kit: ignore[drop-column-or-table] unmapped since release N
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[drop-column-or-table] <reason>` (or the code `IK806`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK806"
     name = "drop-column-or-table"
-    severity = "warning"
-    summary = "column or table dropped while the running app may still use it"
+    severity = Severity.WARNING
+    summary = "Column or table dropped while the running app may still use it."
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name == "drop_table" and op.table not in created:
@@ -128,5 +121,5 @@ class DropColumnOrTable(Rule):
             if action.kind in {"drop_column", "drop_table"} and statement.origin == "execute" \
                     and action.table not in created:
                 yield self.finding(revision, line, f"{statement.sql[:80]}: the running release may still use it",
-                                   table=action.table, source=source(statement),
+                                   table=action.table, source=source(statement), subject=statement.sql,
                                    fix="# ship a release that no longer uses it, then drop it")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from integrity_kit.migrations.model import Rule
+from collections.abc import Iterator
+
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
+from integrity_kit.rulebook import Severity
 
 # Batch operations SQLite can run as a plain ALTER TABLE; anything else makes Alembic copy and drop the table.
 _NO_RECREATE = {"add_column", "create_index", "drop_index", "rename_table", "execute"}
@@ -45,28 +48,22 @@ class BatchRecreateCascade(Rule):
         assert not connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     connection.exec_driver_sql("PRAGMA foreign_keys = ON")
     ```
-
-    ## How to ignore
-
-    When the step is safe in your case, say why on the line of the call (or the line above it):
-    `# integrity-kit: ignore[batch-recreate-cascade] <reason>` (or the code `IK830`).
-    An ignore without a reason ignores nothing and is reported.
     """
 
     code = "IK830"
     name = "batch-recreate-cascade"
-    severity = "error"
-    summary = "batch_alter_table on SQLite rebuilds a table referenced by ON DELETE CASCADE foreign keys"
+    severity = Severity.ERROR
+    summary = "A batch_alter_table on SQLite rebuilds a table that ON DELETE CASCADE foreign keys refer to."
     dialects = ("sqlite",)
 
-    def check(self, revision, context):
+    def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         reported: set[int] = set()
         for op in revision.upgrade:
             if op.receiver != "batch" or op.batch_recreate == "never":
                 continue
             if op.name in _NO_RECREATE and op.batch_recreate != "always":
                 continue
-            children = sorted({child for child, ondelete in context.fks.get(op.batch_table, [])
+            children = sorted({child for child, ondelete in context.fks.get(op.batch_table or "", [])
                                if (ondelete or "").upper() == "CASCADE" and child != op.batch_table})
             if not children or op.line in reported:
                 continue

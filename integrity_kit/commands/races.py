@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,8 +9,9 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome
+from integrity_kit.report import renderer
 
 _FORMATS = click.Choice(["text", "json"])
 
@@ -19,7 +19,7 @@ _FORMATS = click.Choice(["text", "json"])
 @contextmanager
 def _one_line_errors(url: str | None) -> Iterator[None]:
     """A database error in the middle of a run (lost connection, missing privilege) is one line and exit 2."""
-    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+    from sqlalchemy.exc import SQLAlchemyError
 
     from integrity_kit.connect import mask_url
     from integrity_kit.races.schedule import ScheduleError
@@ -27,10 +27,8 @@ def _one_line_errors(url: str | None) -> Iterator[None]:
     try:
         yield
     except (SQLAlchemyError, ScheduleError) as error:
-        original = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
-        lines = str(original).strip().splitlines() or [type(original).__name__]
         where = mask_url(url) if url else "$DATABASE_URL"
-        raise IntegrityKitError(f"the run on {where} failed: {lines[0]}") from None
+        raise IntegrityKitError(f"the run on {where} failed: {first_line(error)}") from None
 
 
 def _live(console: Console, enabled: bool):
@@ -84,21 +82,18 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
     names = list(loaded.strategies()) if strategy == "all" else [check_strategy(loaded, strategy)]
     console = _console()
     if scheduled:
-        from integrity_kit.races.scheduled import render_scheduled, run_scheduled
+        from integrity_kit.races.scheduled import run_scheduled
 
         given = click.get_current_context().get_parameter_source("stock") == click.core.ParameterSource.COMMANDLINE
         with _one_line_errors(database_url):
             reports = [run_scheduled(database_url, name, workload=loaded, prefix=prefix,
                                      isolation_level=isolation_level, stock=stock if given else 2) for name in names]
         if output_format == "json":
-            payload = [report.to_dict() for report in reports]
-            click.echo(json.dumps(payload[0] if len(payload) == 1 else {"results": payload}, indent=2))
+            click.echo(renderer("race", "json")(reports))
         else:
-            for report in reports:
-                render_scheduled(console, report)
+            renderer("scheduled", "text")(reports, console=console)
         click.get_current_context().exit(0 if all(report.invariants_held for report in reports) else 1)
 
-    from integrity_kit.races.render import render_many, render_one
     from integrity_kit.races.simulate import RaceSpace
 
     status = Console(stderr=True)
@@ -118,12 +113,9 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
             results.append(space.simulate(name, workers=workers, attempts=attempts, stock=stock, seed=seed,
                                           think_ms=think_ms, progress=advance))
     if output_format == "json":
-        payload = [result.to_dict() for result in results]
-        click.echo(json.dumps(payload[0] if len(payload) == 1 else {"results": payload}, indent=2))
-    elif len(results) == 1:
-        render_one(console, results[0])
+        click.echo(renderer("race", "json")(results))
     else:
-        render_many(console, results)
+        renderer("race", "text")(results, console=console)
     click.get_current_context().exit(0 if all(result.invariants_held for result in results) else 1)
 
 
@@ -148,8 +140,6 @@ def anomalies_command(database_url: str | None, prefix: str | None, trace: bool,
     with _one_line_errors(database_url):
         matrix = anomaly_matrix(database_url, prefix=prefix)
     if output_format == "json":
-        click.echo(json.dumps(matrix.to_dict(), indent=2))
+        click.echo(renderer("anomalies", "json")(matrix))
         return
-    from integrity_kit.races.render import render_matrix
-
-    render_matrix(_console(), matrix, verbose=trace)
+    renderer("anomalies", "text")(matrix, console=_console(), verbose=trace)

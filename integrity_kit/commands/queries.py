@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import json
 import os
 import runpy
 import sys
@@ -13,9 +12,10 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from integrity_kit.commands.output import emit, terminal, write_file
 from integrity_kit.errors import IntegrityKitError
+from integrity_kit.report import renderer
 
 _PYTHONS = {"python", "python3", Path(sys.executable).name}
 
@@ -102,7 +102,6 @@ def queries_command(module: str | None, output_format: str, output: str | None, 
     (see --fail-on), 2 usage error or the program failed.
     """
     from integrity_kit.queries import capture
-    from integrity_kit.queries.report import render_text, to_json
 
     kind, name, program_argv = _target(module, program)
     if kind == "module":
@@ -119,25 +118,16 @@ def queries_command(module: str | None, output_format: str, output: str | None, 
     if status not in (None, 0) and failure is None:
         failure = f"the program exited with status {status}"
 
-    stream = open(output, "w", encoding="utf-8") if output else None  # noqa: SIM115 - closed below
-    try:
-        if output_format == "json":
-            data = to_json(log, command=[*(["-m"] if kind == "module" else []), *program_argv])
-            text = json.dumps(data, indent=2)
-            if stream:
-                stream.write(text + "\n")
-            else:
-                click.echo(text)
-        else:
-            console = Console(file=stream, highlight=False, soft_wrap=False) if stream else Console(highlight=False)
-            render_text(log, console, show_statements=show_statements)
-    finally:
-        if stream:
-            stream.close()
+    render = renderer("queries", output_format)
+    if output_format == "json":
+        emit(render(log, command=[*(["-m"] if kind == "module" else []), *program_argv]), output)
+    elif output:
+        write_file(output, render(log, show_statements=show_statements))
+    else:
+        render(log, console=terminal(), show_statements=show_statements)
 
     if failure:
-        err = Console(stderr=True, highlight=False, soft_wrap=True)
-        err.print(failure.rstrip(), markup=False)
+        terminal(stderr=True, soft_wrap=True).print(failure.rstrip(), markup=False)
         raise IntegrityKitError("the program failed; the report above covers what it sent before failing")
     findings = len(log.n_plus_one)
     if fail_on == "duplicates":

@@ -1,22 +1,19 @@
-"""``integrity-kit audit``, ``rules`` and ``explain``: thin commands over :mod:`integrity_kit.audit`."""
+"""``integrity-kit audit``: a thin command over :func:`integrity_kit.audit.audit`."""
 
 from __future__ import annotations
 
-import importlib
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from integrity_kit.audit import baseline as baselines
+from integrity_kit.audit.config import AuditConfig
 from integrity_kit.audit.config import load as load_config
-from integrity_kit.audit.registry import RULES, find_rule
-from integrity_kit.audit.runner import FAIL_ON, audit
+from integrity_kit.audit.runner import FAIL_ON, Report, audit
+from integrity_kit.commands.output import emit, note, split_selectors, terminal, write_file
 from integrity_kit.errors import IntegrityKitError
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from integrity_kit.report import renderer
 
 # rich (about as costly to import as SQLAlchemy), the report renderers and the migration writer are imported
 # where they are used: `audit --format json` is a start-up-bound command on small schemas.
@@ -68,96 +65,52 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     if not database_url:
         raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
     config = load_config(Path(config_path) if config_path else None)
-    fail_on = fail_on or config.fail_on or "error"
-    options = dict(models=models, schemas=schemas or None, select=_split(select), ignore=_split(ignore),
-                   statement_timeout=statement_timeout, data=not no_data, config=config, sample_rows=sample_rows)
-    progress_console = None if no_data else _console(stderr=True)
-    if progress_console is None or not progress_console.is_terminal:
-        report = audit(database_url, **options)
-    else:  # probes can take minutes on big tables: show that they are moving
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(TextColumn("checking the data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=progress_console, transient=True) as progress:
-            task = progress.add_task("probes", total=None)
-            report = audit(database_url, **options,
-                           on_progress=lambda done, total: progress.update(task, completed=done, total=total))
+    report = _audit_with_progress(database_url, show_progress=not no_data, models=models,
+                                  schemas=list(schemas) or None, select=split_selectors(select),
+                                  ignore=split_selectors(ignore), statement_timeout=statement_timeout,
+                                  data=not no_data, config=config, sample_rows=sample_rows)
     if report.tables == 0:  # most likely the wrong database or schema: an empty audit is not a clean one
         raise IntegrityKitError(f"no tables to audit in {report.url} (schemas: {', '.join(report.schemas)}); "
                                 "check the database name, or pass --schema")
     if write_baseline:
         baselines.write(report, write_baseline)
-        _console(stderr=True, highlight=False).print(f"wrote {len(report.findings)} finding(s) to the baseline "
-                                                    f"{write_baseline}")
+        note(f"wrote {len(report.findings)} finding(s) to the baseline {write_baseline}")
     if baseline:
         baselines.apply(report, baselines.read(baseline))
     if fix_migration:
         from integrity_kit.audit.migration import write_fix_migration
 
-        _write(fix_migration, write_fix_migration(report.findings, report.snapshot, report.url))
-        _console(stderr=True, highlight=False).print(f"wrote the fix migration to {fix_migration}")
-    if output_format == "text":
-        from integrity_kit.report import audit_text
+        if report.snapshot is None:  # audit() keeps the snapshot it read; a Report from elsewhere may not
+            raise IntegrityKitError("--fix-migration needs the schema snapshot the audit read")
 
-        if output:
-            with open(output, "w", encoding="utf-8") as handle:
-                audit_text.render(report, _console(file=handle, width=100, no_color=True), show_fixes=not no_fixes)
-        else:
-            audit_text.render(report, _console(highlight=False), show_fixes=not no_fixes)
-    elif output_format == "json":
-        text = json.dumps(report.to_dict(), indent=2, default=str)
-    else:  # sarif, markdown, html
-        text = importlib.import_module(f"integrity_kit.report.audit_{output_format}").render(report)
+        write_file(fix_migration, write_fix_migration(report.findings, report.snapshot, report.url))
+        note(f"wrote the fix migration to {fix_migration}")
+    render = renderer("audit", output_format)
     if output_format != "text":
-        if output:
-            _write(output, text.rstrip("\n") + "\n")
-        else:
-            click.echo(text.rstrip("\n"))
-    raise SystemExit(report.exit_code(fail_on))
+        emit(render(report), output)
+    elif output:
+        write_file(output, render(report, show_fixes=not no_fixes))
+    else:
+        render(report, console=terminal(), show_fixes=not no_fixes)
+    raise SystemExit(report.exit_code(fail_on or config.fail_on or "error"))
 
 
-@click.command("rules")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="A table for people, or JSON for scripts.")
-def rules_command(output_format: str) -> None:
-    """List every audit rule: code, name, severity, summary."""
-    if output_format == "json":
-        click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.value, "summary": r.summary}
-                               for r in RULES], indent=2))
-        return
-    from rich.table import Table
+def _audit_with_progress(database_url: str, *, show_progress: bool, models: str | None,
+                         schemas: list[str] | None, select: list[str], ignore: list[str], statement_timeout: float,
+                         data: bool, config: AuditConfig, sample_rows: int | None) -> Report:
+    """The library's audit(), with a progress bar on a terminal while the data probes run (they can take
+    minutes on big tables)."""
+    def run(on_progress: Callable[[int, int], None] | None = None) -> Report:
+        return audit(database_url, models=models, schemas=schemas, select=select, ignore=ignore,
+                     statement_timeout=statement_timeout, data=data, config=config, sample_rows=sample_rows,
+                     on_progress=on_progress)
 
-    table = Table("code", "name", "severity", "summary", box=None, header_style="bold")
-    for rule in RULES:
-        table.add_row(rule.code, rule.name, rule.severity.value, rule.summary)
-    _console(highlight=False).print(table)
+    progress_console = terminal(stderr=True) if show_progress else None
+    if progress_console is None or not progress_console.is_terminal:
+        return run()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-
-@click.command("explain", short_help="Show the documentation of one audit rule.")
-@click.argument("rule")
-def explain_command(rule: str) -> None:
-    """Show the documentation of one audit RULE, given by code (IK101) or name (missing-foreign-key)."""
-    from rich.markdown import Markdown
-
-    found = find_rule(rule)
-    console = _console(highlight=False)
-    console.print(f"[bold]{found.code} {found.name}[/] ({found.severity.value}): {found.summary}")
-    console.print(Markdown(found.documentation()))
-
-
-def _console(**options) -> Console:
-    from rich.console import Console
-
-    return Console(**options)
-
-
-def _split(values: tuple[str, ...]) -> list[str]:
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
-
-
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as error:
-        raise IntegrityKitError(f"cannot write {path}: {error.strerror}") from None
+    with Progress(TextColumn("checking the data"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=progress_console, transient=True) as progress:
+        task = progress.add_task("probes", total=None)
+        return run(lambda done, total: progress.update(task, completed=done, total=total))

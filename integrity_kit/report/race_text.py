@@ -1,4 +1,4 @@
-"""Text output for races: one result as a short report, several side by side as one table."""
+"""A race for people: one result as a short report, several side by side as one table."""
 
 from __future__ import annotations
 
@@ -9,6 +9,20 @@ from rich.console import Console
 from rich.table import Table
 
 from integrity_kit.races.result import RaceResult
+from integrity_kit.report.console import recorded
+
+FILE_WIDTH = 120
+
+
+def render(results: Sequence[RaceResult], *, console: Console | None = None) -> str:
+    """One result as a report, several side by side; without ``console``, the text a file gets."""
+    if console is None:
+        return recorded(lambda file_console: render(results, console=file_console), width=FILE_WIDTH)
+    if len(results) == 1:
+        render_one(console, results[0])
+    else:
+        render_many(console, results)
+    return ""
 
 
 def _errors(result: RaceResult) -> str:
@@ -74,30 +88,4 @@ def render_many(console: Console, results: Sequence[RaceResult]) -> None:
         table.add_row(label, *values)
     console.print(table)
     for note in first.notes:
-        console.print(f"note: {note}")
-
-
-def render_matrix(console: Console, matrix, *, verbose: bool = False) -> None:
-    """The isolation level x anomaly matrix, then how each cell came about."""
-    settings = ", ".join(f"{key}={value}" for key, value in matrix.settings.items())
-    console.print(f"{matrix.dialect} {matrix.server_version}" + (f" ({settings})" if settings else ""))
-    levels = list(dict.fromkeys(result.isolation_level for result in matrix.results))
-    anomalies = list(dict.fromkeys(result.anomaly for result in matrix.results))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("isolation level", no_wrap=True)
-    for anomaly in anomalies:
-        table.add_column(anomaly, no_wrap=True)
-    for level in levels:
-        cells = []
-        for anomaly in anomalies:
-            outcome = matrix.outcome(anomaly, level)
-            cells.append("[bold red]anomaly[/]" if outcome == "anomaly" else "[green]prevented[/]")
-        table.add_row(level, *cells)
-    console.print(table)
-    for result in matrix.results:
-        console.print(f"{result.anomaly} at {result.isolation_level}: {result.outcome}: {result.how}")
-        if verbose:
-            for line in result.trace:
-                console.print(f"    {line}")
-    for note in matrix.notes:
         console.print(f"note: {note}")

@@ -1,43 +1,23 @@
-"""Render a :class:`QueryLog` for people (rich text) and for scripts (JSON)."""
+"""A :class:`~integrity_kit.queries.capture.QueryLog` for people: the N+1 patterns with their fixes, the duplicates."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from integrity_kit import __version__
-
-from .capture import QueryLog
+from integrity_kit.queries.capture import QueryLog
+from integrity_kit.report.console import recorded
 
 
 def _one_line(sql: str) -> str:
     return " ".join(sql.split())
 
 
-def to_json(log: QueryLog, *, command: list[str] | None = None, include_statements: bool = True) -> dict[str, Any]:
-    n_plus_one = log.n_plus_one
-    duplicates = log.duplicates
-    data: dict[str, Any] = {
-        "tool": "integrity-kit",
-        "version": __version__,
-        "command": command,
-        "summary": {
-            "statements": len(log.statements),
-            "n_plus_one": len(n_plus_one),
-            "duplicates": len(duplicates),
-            "duration_ms": round(sum(s.duration for s in log.statements) * 1000, 3),
-        },
-        "n_plus_one": [f.to_dict() for f in n_plus_one],
-        "duplicates": [d.to_dict() for d in duplicates],
-    }
-    if include_statements:
-        data["statements"] = [s.to_dict() for s in log.statements]
-    return data
-
-
-def render_text(log: QueryLog, console: Console, *, show_statements: bool = False) -> None:
+def render(log: QueryLog, *, console: Console | None = None, show_statements: bool = False) -> str:
+    """Print to ``console``; without one, the text a file gets (the terminal's default width, no colour)."""
+    if console is None:
+        return recorded(lambda file_console: render(log, console=file_console, show_statements=show_statements),
+                        width=None)
     n_plus_one = log.n_plus_one
     duplicates = log.duplicates
     total_ms = sum(s.duration for s in log.statements) * 1000
@@ -70,3 +50,4 @@ def render_text(log: QueryLog, console: Console, *, show_statements: bool = Fals
             # one line per statement, never wrapped, so it can be grepped and diffed
             console.print(f"{number:>4}. {escape(statement.location or '?')}  {statement.duration * 1000:.2f} ms  "
                           f"{escape(_one_line(statement.sql))}", soft_wrap=True)
+    return ""

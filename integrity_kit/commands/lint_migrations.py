@@ -1,12 +1,13 @@
-"""``integrity-kit lint-migrations PATH``: a thin click command over :func:`integrity_kit.migrations.lint`."""
+"""``integrity-kit lint-migrations PATH``: a thin command over :func:`integrity_kit.migrations.lint`."""
 
 from __future__ import annotations
 
 import click
-from rich.console import Console
 
+from integrity_kit.commands.output import emit, terminal, write_file
 from integrity_kit.migrations.linter import lint
 from integrity_kit.migrations.model import DIALECTS
+from integrity_kit.report import renderer
 
 
 @click.command("lint-migrations")
@@ -38,23 +39,11 @@ def lint_migrations_command(path: str, dialect: str, since: str | None, select: 
     """
     result = lint(path, dialect=dialect, since=since, select=list(select) or None, ignore=list(ignore) or None,
                   render_sql=not no_sql)
-    if output_format == "text":
-        if output:
-            with open(output, "w", encoding="utf-8") as handle:
-                from integrity_kit.migrations.report import render_text
-
-                render_text(result, Console(file=handle, width=120, no_color=True))
-        else:
-            from integrity_kit.migrations.report import render_text
-
-            render_text(result, Console(highlight=False, soft_wrap=True))
+    render = renderer("lint", output_format)
+    if output_format != "text":
+        emit(render(result), output)
+    elif output:
+        write_file(output, render(result))
     else:
-        from integrity_kit.migrations.report import render_json, render_sarif
-
-        text = render_json(result) if output_format == "json" else render_sarif(result)
-        if output:
-            with open(output, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-        else:
-            click.echo(text)
+        render(result, console=terminal(soft_wrap=True))
     raise SystemExit(1 if result.findings else 0)

@@ -1,0 +1,45 @@
+"""What every command does with a rendered report: print it, write it to --output, or note a side effect."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from integrity_kit.errors import IntegrityKitError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def terminal(*, stderr: bool = False, soft_wrap: bool = False, width: int | None = None) -> Console:
+    """A rich console on stdout (or stderr); rich is imported only by the commands that print rich text."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap, width=width)
+
+
+def note(text: str) -> None:
+    """One line on stderr about a file the command wrote, so stdout stays the report."""
+    terminal(stderr=True).print(text)
+
+
+def emit(text: str, output: str | None) -> None:
+    """A machine-readable report on stdout, or in the file ``output``, ending in exactly one newline."""
+    if output:
+        write_file(output, text.rstrip("\n") + "\n")
+    else:
+        click.echo(text.rstrip("\n"))
+
+
+def write_file(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise IntegrityKitError(f"cannot write {path}: {error.strerror}") from None
+
+
+def split_selectors(values: tuple[str, ...]) -> list[str]:
+    """``--select a,b --select c`` as ``[a, b, c]``."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]

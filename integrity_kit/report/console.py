@@ -1,0 +1,16 @@
+"""What the text renderers share: a console that records what they print, for files and tests."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+from rich.console import Console
+
+
+def recorded(draw: Callable[[Console], object], *, width: int | None) -> str:
+    """The text ``draw`` prints on a colourless console ``width`` columns wide (None: rich's default for a file),
+    as a file receives it."""
+    buffer = io.StringIO()
+    draw(Console(file=buffer, width=width, no_color=True))
+    return buffer.getvalue()

@@ -1,0 +1,36 @@
+"""The migration linter's result for a terminal: one line per finding with its safe sequence, then a summary."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from integrity_kit.migrations.linter import LintResult
+from integrity_kit.report.console import recorded
+
+STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+FILE_WIDTH = 120
+
+
+def render(result: LintResult, *, console: Console | None = None) -> str:
+    """Print to ``console``; without one, return the text as a file gets it (no colour, 120 columns)."""
+    if console is None:
+        return recorded(lambda file_console: render(result, console=file_console), width=FILE_WIDTH)
+    for finding in result.findings:
+        style = STYLES.get(finding.severity.value, "")
+        console.print(f"[bold]{escape(finding.path)}:{finding.line}[/] [{style}]{finding.code}[/] "
+                      f"[{style}]{finding.rule}[/] {escape(finding.message)}"
+                      + (" [dim](rendered SQL)[/]" if finding.source == "sql" else ""))
+        if finding.fix:
+            for line in finding.fix.splitlines():
+                console.print(f"    [green]{escape(line)}[/]")
+    for finding in result.unexplained_ignores:
+        console.print(f"[bold]{escape(finding.path)}:{finding.line}[/] [yellow]ignore comment for {finding.rule} "
+                      "has no reason, so it ignores nothing[/]")
+    for item in result.not_analysed:
+        console.print(f"[dim]not analysed: {escape(item['object'])}: {escape(item['reason'])}[/]")
+    count = len(result.findings)
+    summary = (f"{len(result.revisions)} revision(s) linted for {result.dialect}: "
+               f"{count} finding(s), {len(result.ignored)} ignored with a reason")
+    console.print(f"[{'bold red' if count else 'bold green'}]{escape(summary)}[/]")
+    return ""

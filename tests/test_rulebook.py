@@ -1,0 +1,67 @@
+"""One rule base for the audit and the migration linter: metadata, selectors, documentation, summaries."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrity_kit import rulebook
+from integrity_kit.audit.registry import RULES as AUDIT_RULES
+from integrity_kit.errors import IntegrityKitError
+from integrity_kit.migrations.linter import lint
+from integrity_kit.migrations.rules import RULES as MIGRATION_RULES
+from tests.migrations.test_fingerprint import UNSAFE
+
+FAMILIES = pytest.mark.parametrize("rules", [AUDIT_RULES, MIGRATION_RULES], ids=["audit", "migrations"])
+
+
+@FAMILIES
+def test_both_families_share_the_metadata(rules) -> None:
+    for rule in rules:
+        assert issubclass(rule, rulebook.Rule)
+        assert isinstance(rule.severity, rulebook.Severity)
+        # one summary style: a sentence with a capital and a full stop
+        assert rule.summary[:1].isupper() and rule.summary.endswith("."), rule.code
+
+
+@FAMILIES
+def test_one_selector_grammar(rules) -> None:
+    first = rules[0]
+    family = first.code[:3]
+    assert rulebook.matching(rules, first.code) == [first]
+    assert rulebook.matching(rules, first.name.upper()) == [first]
+    assert rulebook.matching(rules, family) == [rule for rule in rules if rule.code.startswith(family)]
+    assert rulebook.find(rules, first.code.lower()) is first
+    assert first not in rulebook.select(rules, ignore=[first.name])
+
+
+@FAMILIES
+@pytest.mark.parametrize("selector", ["IK9", "no-such-rule", " "])
+def test_one_message_for_a_bad_selector(rules, selector: str) -> None:
+    for pick in (rulebook.matching, rulebook.find):
+        with pytest.raises(IntegrityKitError) as raised:
+            pick(rules, selector)
+        assert str(raised.value) == str(rulebook.bad_selector(selector))
+
+
+def test_the_linter_and_the_audit_reject_a_selector_alike() -> None:
+    from integrity_kit.audit.registry import select_rules
+
+    with pytest.raises(IntegrityKitError) as audit_error:
+        select_rules(["IK9"])
+    with pytest.raises(IntegrityKitError) as lint_error:
+        lint(UNSAFE, select=["IK9"], render_sql=False)
+    assert str(audit_error.value) == str(lint_error.value)
+
+
+def test_every_migration_rule_gets_the_generated_ignore_section() -> None:
+    for rule in MIGRATION_RULES:
+        assert "How to ignore" not in (rule.__doc__ or ""), f"{rule.name}: the section is generated, not written"
+        section = rule.doc_sections()["How to ignore"]
+        assert f"ignore[{rule.name}]" in section and f"`{rule.code}`" in section
+        assert rule.ignore_where in section
+
+
+def test_doc_sections_are_parsed_once_for_both_families() -> None:
+    assert rulebook.doc_sections("intro\n\n## A\n\none\n\n## B\ntwo\n") == {"A": "one", "B": "two"}
+    audit_rule = AUDIT_RULES[0]
+    assert audit_rule.doc_sections() == rulebook.doc_sections(audit_rule.documentation())
