@@ -16,9 +16,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
+from integrity_kit.errors import error_code
 from integrity_kit.races.engines import dialect_name, isolation_levels, real_sqlite_transactions, server_version
-from integrity_kit.races.reference import error_code
-from integrity_kit.races.schedule import Interleaving, SessionContext, Trace, connection_ids
+from integrity_kit.races.interleaving import Interleaving, SessionContext, Trace, connection_ids
 from integrity_kit.races.scratch import scratch
 
 ANOMALIES = ("P4", "G-single", "G2-item")

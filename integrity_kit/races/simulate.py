@@ -10,17 +10,17 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, error_code
 from integrity_kit.races.engines import (
     check_isolation_level,
     dialect_name,
     real_sqlite_transactions,
     server_version,
 )
-from integrity_kit.races.reference import error_code
+from integrity_kit.races.loading import DEFAULT_WORKLOAD, load_workload
 from integrity_kit.races.result import RaceResult, build_result
 from integrity_kit.races.scratch import scratch
-from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome, Workload, load_workload
+from integrity_kit.races.workload import Outcome, Workload
 
 Progress = Callable[[Outcome], None]
 MAX_WORKERS = 256

@@ -24,18 +24,19 @@ from rich.console import Console
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
+from integrity_kit.errors import error_code
 from integrity_kit.races.engines import (
     check_isolation_level,
     dialect_name,
     real_sqlite_transactions,
     server_version,
 )
-from integrity_kit.races.reference import error_code
+from integrity_kit.races.interleaving import Interleaving, SessionContext, Trace, connection_ids
+from integrity_kit.races.loading import DEFAULT_WORKLOAD, load_workload
 from integrity_kit.races.result import RaceResult, build_result
-from integrity_kit.races.schedule import Interleaving, SessionContext, Trace, connection_ids
 from integrity_kit.races.scratch import scratch
 from integrity_kit.races.simulate import SQLITE_NOTES, check_strategy
-from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome, Workload, load_workload
+from integrity_kit.races.workload import Outcome, Workload
 
 ORDER = ("A", "B", "A", "B")
 READ = "begin, read stock, check it"
