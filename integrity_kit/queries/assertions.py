@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from .capture import QueryLog, Statement, capture
+from .capture import capture
+from .log import QueryLog, Statement
 
 
 class TooManyQueries(AssertionError):
