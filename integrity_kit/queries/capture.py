@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from .callsite import HAS_GREENLET, call_site, is_library_file, library_files
 from .log import QueryLog
@@ -28,7 +28,7 @@ _NO_SITE = (object(), 0, -1, (None, None, None))
 class QueryCapture:
     """Context manager behind :func:`capture`; ``start()``/``stop()`` for callers that cannot use ``with``."""
 
-    def __init__(self, engine=None, *, threshold: int = 2) -> None:
+    def __init__(self, engine: Any = None, *, threshold: int = 2) -> None:
         self.target = _event_target(engine)
         # The flat lists the hot path appends to, shared with the log that reads them (see log.FIELDS).
         self._started: list[Any] = []
@@ -47,7 +47,8 @@ class QueryCapture:
     # is extended in one step, which threads cannot interleave; the start time object, not a position, pairs a
     # statement with its outcome for the same reason. ``_before`` is registered with ``retval=True``, so SQLAlchemy
     # calls it directly instead of through a wrapper that returns the statement for it.
-    def _before(self, conn, cursor, statement, parameters, context, executemany):
+    def _before(self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                executemany: bool) -> tuple[str, Any]:
         try:
             # A loop sends its statements from the same frame, depth and instruction again and again; Python builds
             # frame objects lazily, so looking at that one frame is much cheaper than walking every library frame.
@@ -92,7 +93,8 @@ class QueryCapture:
         found = call_site(3) if HAS_GREENLET else None  # maybe across a greenlet boundary
         return found if found is not None else (None, None, None)
 
-    def _after(self, conn, cursor, statement, parameters, context, executemany) -> None:
+    def _after(self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+               executemany: bool) -> None:
         end = perf_counter()
         start = self._pending.pop(id(cursor), None)
         if start is not None:
@@ -102,7 +104,7 @@ class QueryCapture:
                 rowcount = -1
             self._ended += (start, end, rowcount)
 
-    def _error(self, exception_context) -> None:
+    def _error(self, exception_context: ExceptionContext) -> None:
         try:
             cursor = getattr(exception_context.execution_context, "cursor", None)
             start = self._pending.pop(id(cursor), None) if cursor is not None else None
@@ -146,18 +148,18 @@ class QueryCapture:
     def __enter__(self) -> QueryLog:
         return self.start()
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     # ``async with capture(async_engine)`` reads naturally in a coroutine; starting and stopping never block.
     async def __aenter__(self) -> QueryLog:
         return self.start()
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self.stop()
 
 
-def _event_target(engine):
+def _event_target(engine: Any) -> type[Engine] | Engine | Connection:
     if engine is None:
         return Engine
     engine = getattr(engine, "sync_engine", engine)  # AsyncEngine / AsyncConnection
@@ -169,7 +171,7 @@ def _event_target(engine):
     raise TypeError(f"capture() needs an Engine, AsyncEngine or Connection, not {type(engine).__name__}")
 
 
-def capture(engine=None, *, threshold: int = 2) -> QueryCapture:
+def capture(engine: Any = None, *, threshold: int = 2) -> QueryCapture:
     """Record every statement sent through ``engine`` (every engine when None) inside a ``with`` block.
 
     ``engine`` may be an Engine or Connection, an AsyncEngine or AsyncConnection (``async with`` works too; call
