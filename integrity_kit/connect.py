@@ -6,6 +6,7 @@ Every message that names a URL names it through :func:`mask_url`, so a password 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, exc, make_url
 from sqlalchemy.engine import URL
@@ -63,7 +64,7 @@ def parse_url(url: str | URL | None) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL | None, *, check: bool = True, **engine_kwargs) -> Engine:
+def make_engine(url: str | URL | None, *, check: bool = True, **engine_kwargs: Any) -> Engine:
     """Create an Engine for ``url``; with ``check``, connect once so an unreachable server fails here.
 
     Raises :class:`IntegrityKitError` with a one-line, password-free message for every failure a user can cause.

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from integrity_kit.errors import IntegrityKitError, first_line
-from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome
+from integrity_kit.races.loading import DEFAULT_WORKLOAD
+from integrity_kit.races.workload import Outcome
 from integrity_kit.report import renderer
 
 _FORMATS = click.Choice(["text", "json"])
@@ -22,7 +23,7 @@ def _one_line_errors(url: str | None) -> Iterator[None]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from integrity_kit.connect import mask_url
-    from integrity_kit.races.schedule import ScheduleError
+    from integrity_kit.races.interleaving import ScheduleError
 
     try:
         yield
@@ -60,7 +61,7 @@ def _console() -> Console:
               help="Instead of a stochastic race, step two buyers through the lost-update interleaving (stock 2 "
                    "unless --stock is given) and show how the strategy prevents it, or does not.")
 @click.option("--workload", default=DEFAULT_WORKLOAD, show_default=True, metavar="MODULE:OBJECT",
-              help="The checkout to race (a workload object, or a reference-style checkout function).")
+              help="The checkout to race: a workload object (see integrity_kit.races.workload.Workload).")
 @click.option("--prefix", default=None, metavar="PREFIX",
               help="Name prefix for the scratch space; giving it allows a database that holds other tables.")
 @click.option("--format", "output_format", type=_FORMATS, default="text", show_default=True, help="Output format.")
@@ -74,15 +75,15 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
     The run creates its own ik_race_* scratch schema (PostgreSQL), database (MySQL/MariaDB) or temporary file
     (SQLite) and drops it at the end. Exit code 1 when an invariant broke, 0 when all held.
     """
+    from integrity_kit.races.loading import load_workload
     from integrity_kit.races.simulate import check_counts, check_strategy
-    from integrity_kit.races.workload import load_workload
 
     check_counts(workers, attempts, stock, think_ms)
     loaded = load_workload(workload)
     names = list(loaded.strategies()) if strategy == "all" else [check_strategy(loaded, strategy)]
     console = _console()
     if scheduled:
-        from integrity_kit.races.scheduled import run_scheduled
+        from integrity_kit.races.scheduled_race import run_scheduled
 
         given = click.get_current_context().get_parameter_source("stock") == click.core.ParameterSource.COMMANDLINE
         with _one_line_errors(database_url):

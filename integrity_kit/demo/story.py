@@ -215,7 +215,7 @@ class Demo:
                            f"{len(naive.statements)} statements in {naive_ms:.1f} ms.")
         for finding in naive.n_plus_one:
             self.console.print(f"  [yellow]N+1[/] {escape(finding.relationship or '?')}: {finding.count} "
-                               f"{escape(finding.kind)} loads from {escape(finding.location)}; "
+                               f"{escape(finding.kind)} loads from {escape(finding.location or '?')}; "
                                f"fix: [cyan]{escape(finding.fix)}[/]")
         self.console.print(f"With the fix: {len(fixed.statements)} statement(s) in {fixed_ms:.1f} ms, "
                            f"N+1 findings: {len(fixed.n_plus_one)}.")

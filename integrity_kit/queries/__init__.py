@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 from .assertions import TooManyQueries, assert_max_queries
-from .capture import OrmContext, QueryCapture, QueryLog, Statement, capture
+from .capture import QueryCapture, capture
 from .detection import Duplicate, NPlusOne, find_duplicates, find_n_plus_one
 from .fingerprint import fingerprint
+from .log import QueryLog, Statement
+from .orm_context import OrmContext
 
 __all__ = [
     "TooManyQueries",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from .capture import QueryLog, Statement, capture
+from .capture import capture
+from .log import QueryLog, Statement
 
 
 class TooManyQueries(AssertionError):
@@ -38,7 +40,7 @@ def check_max_queries(statements: list[Statement], limit: int) -> None:
 
 
 @contextmanager
-def assert_max_queries(limit: int, engine=None) -> Iterator[QueryLog]:
+def assert_max_queries(limit: int, engine: Any = None) -> Iterator[QueryLog]:
     """Fail when the block sends more than ``limit`` statements (to ``engine``, or to any engine)."""
     __tracebackhide__ = True
     with capture(engine) as log:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from types import FrameType, ModuleType
 
 import sqlalchemy
 
 import integrity_kit
 
 
-def _package_dir(module) -> str:
-    return os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+def _package_dir(module: ModuleType) -> str:
+    return os.path.dirname(os.path.abspath(str(module.__file__))) + os.sep
 
 
 _INTERNAL_PREFIXES: list[str] = [_package_dir(sqlalchemy), _package_dir(integrity_kit)]
@@ -29,33 +30,35 @@ for _name in ("greenlet", "asyncio", "contextlib", "alembic"):
 # Code compiled at run time has a pseudo file name: SQLAlchemy's cache() wrappers, Alembic's ``op`` proxies
 # ("<string>"), Python's frozen modules. They are library frames; the application line is further out.
 _GENERATED = ("<frozen", "<sqlalchemy generated", "<string>")
-_internal_cache: dict[str, bool] = {}
+library_files: dict[str, bool] = {}  # file name -> is it library code; read directly by the capture's hot path
 
 
-def _is_internal(filename: str) -> bool:
-    internal = _internal_cache.get(filename)
+def is_library_file(filename: str) -> bool:
+    """True for a file of SQLAlchemy, integrity-kit, Alembic, greenlet, asyncio, contextlib or generated code."""
+    internal = library_files.get(filename)
     if internal is None:
         path = os.path.abspath(filename) if not filename.startswith("<") else filename
         internal = filename.startswith(_GENERATED) or any(path.startswith(p) for p in _INTERNAL_PREFIXES)
-        _internal_cache[filename] = internal
+        library_files[filename] = internal
     return internal
 
 
-def _first_app_frame(frame):
+def _first_app_frame(frame: FrameType | None) -> FrameType | None:
     while frame is not None:
-        if not _is_internal(frame.f_code.co_filename):
+        if not is_library_file(frame.f_code.co_filename):
             return frame
         frame = frame.f_back
     return None
 
 
 try:  # AsyncSession runs the ORM in a greenlet; the awaiting application frames live in its parent.
-    from greenlet import getcurrent as _getcurrent
+    from greenlet import getcurrent as _getcurrent  # type: ignore[import-untyped]  # greenlet ships no stubs
 except ImportError:  # pragma: no cover - greenlet is optional for SQLAlchemy
     _getcurrent = None
+HAS_GREENLET = _getcurrent is not None
 
 
-def call_site(depth: int = 1):
+def call_site(depth: int = 1) -> tuple[str, int, str] | None:
     """(filename, lineno, function) of the first frame outside SQLAlchemy and integrity-kit, or None."""
     frame = _first_app_frame(sys._getframe(depth))
     if frame is None and _getcurrent is not None:
@@ -71,7 +74,8 @@ def call_site(depth: int = 1):
 _location_cache: dict[tuple[str, str], str] = {}
 
 
-def _display_path(filename: str) -> str:
+def display_path(filename: str) -> str:
+    """``filename`` relative to the working directory when it is inside it, else as it is."""
     cwd = os.getcwd()
     shown = _location_cache.get((cwd, filename))
     if shown is None:

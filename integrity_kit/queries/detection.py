@@ -12,11 +12,14 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .capture import Statement
 from .fingerprint import placeholder_roles
 from .fixes import suggest_fix
+from .parameters import freeze, jsonable
+
+if TYPE_CHECKING:
+    from .log import Statement
 
 
 @dataclass(frozen=True)
@@ -55,22 +58,8 @@ class Duplicate:
         return self.locations[0] if self.locations else None
 
     def to_dict(self) -> dict[str, Any]:
-        from .capture import _jsonable
-
-        return {"sql": self.sql, "parameters": _jsonable(self.parameters), "count": self.count,
+        return {"sql": self.sql, "parameters": jsonable(self.parameters), "count": self.count,
                 "locations": list(self.locations)}
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
-    try:
-        hash(value)
-    except TypeError:
-        return repr(value)
-    return value
 
 
 _LIMIT = re.compile(r"\bLIMIT\b")
@@ -115,13 +104,14 @@ def is_pagination(statements: list[Statement]) -> bool:
     for key, role in roles:
         if role in ("limit", "offset") or (role == "range" and keyset):
             continue
-        first = _freeze(_parameter(sample.parameters, key))
-        if any(_freeze(_parameter(s.parameters, key)) != first for s in statements[1:]):
+        first = freeze(_parameter(sample.parameters, key))
+        if any(freeze(_parameter(s.parameters, key)) != first for s in statements[1:]):
             return False  # a row key changes: one query per row, not one page per query
     return True
 
 
 def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> list[NPlusOne]:
+    """Every N+1 pattern among ``statements``, the largest first."""
     groups: dict[tuple[str, str | None], list[Statement]] = defaultdict(list)
     for statement in statements:
         orm = statement.orm
@@ -134,7 +124,7 @@ def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> l
     for (fp, location), items in groups.items():
         if len(items) < max(threshold, 2):
             continue
-        rows = {_freeze(s.parameters) for s in items}
+        rows = {freeze(s.parameters) for s in items}
         if len(rows) < max(threshold, 2):
             continue  # the same row again: a duplicate, not N+1
         if is_pagination(items):
@@ -148,13 +138,14 @@ def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> l
 
 
 def find_duplicates(statements: Iterable[Statement]) -> list[Duplicate]:
+    """Every SELECT sent more than once with the same parameters, the most repeated first."""
     groups: dict[tuple[str, Any], list[Statement]] = defaultdict(list)
     for statement in statements:
         if statement.executemany or not statement.is_select:
             continue
         if statement.orm is not None and statement.orm.kind == "column":
             continue  # re-reading an expired row after a commit is the point of expiring it
-        groups[(statement.sql, _freeze(statement.parameters))].append(statement)
+        groups[(statement.sql, freeze(statement.parameters))].append(statement)
     duplicates = []
     for (sql, _key), items in groups.items():
         if len(items) > 1:

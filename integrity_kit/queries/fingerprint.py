@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 import sqlparse
 from sqlparse import tokens as T
@@ -26,7 +27,7 @@ _RESERVED = frozenset({
 })
 
 
-def _is_value(ttype) -> bool:
+def _is_value(ttype: Any) -> bool:
     if ttype in T.Name.Placeholder:
         return True
     if ttype in T.Literal.String.Symbol:  # a quoted identifier, not a value

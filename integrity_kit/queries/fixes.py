@@ -5,10 +5,13 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import RelationshipDirection
 
-from .capture import Statement
+if TYPE_CHECKING:
+    from .log import Statement
+    from .orm_context import OrmContext
 
 _EQUALS = re.compile(r'WHERE ([\w"]+)\.([\w"]+) = \?')
 _SELECT_LIST = re.compile(r"^SELECT (.*?) FROM ", re.DOTALL)
@@ -17,6 +20,8 @@ _COUNT = re.compile(r"\bcount\(", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Fix:
+    """Code that replaces an N+1 group, what kind of N+1 it is, and a sentence saying why the code helps."""
+
     code: str
     kind: str
     explanation: str
@@ -24,16 +29,16 @@ class Fix:
     entity: str | None = None
 
 
-def _loader(prop) -> str:
+def _loader(prop: Any) -> str:
     collection = prop.uselist or prop.direction is RelationshipDirection.MANYTOMANY
     return "selectinload" if collection else "joinedload"
 
 
-def _attr(prop) -> str:
+def _attr(prop: Any) -> str:
     return f"{prop.parent.class_.__name__}.{prop.key}"
 
 
-def _column_attr(mapper, table: str, column: str) -> str | None:
+def _column_attr(mapper: Any, table: str, column: str) -> str | None:
     """``Entity.attr`` for ``table.column`` on ``mapper`` (or a mapper that maps that table), else None."""
     if mapper is None:
         return None
@@ -49,8 +54,7 @@ def _column_attr(mapper, table: str, column: str) -> str | None:
     return None
 
 
-def _relationship_fix(statement: Statement) -> Fix:
-    orm = statement.orm
+def _relationship_fix(orm: OrmContext) -> Fix:
     prop = orm.prop
     chain = [p for p in orm.parent_path if p is not prop] + [prop]
     code = _loader(chain[0]) + f"({_attr(chain[0])})"
@@ -63,8 +67,7 @@ def _relationship_fix(statement: Statement) -> Fix:
                f"that loads the parents: it {how} instead of one query per {what}.", _attr(prop), orm.entity)
 
 
-def _column_fix(statement: Statement) -> Fix:
-    orm = statement.orm
+def _column_fix(statement: Statement, orm: OrmContext) -> Fix:
     mapper = orm.mapper
     fp = statement.fingerprint
     match = _SELECT_LIST.match(fp)
@@ -125,12 +128,13 @@ def _lookup_fix(statement: Statement) -> Fix:
 
 
 def suggest_fix(statements: list[Statement]) -> Fix:
+    """The fix for one N+1 group, read from its first statement (the group shares fingerprint and call site)."""
     sample = statements[0]
     orm = sample.orm
     if orm is not None and orm.kind == "lazy" and orm.prop is not None:
-        return _relationship_fix(sample)
+        return _relationship_fix(orm)
     if orm is not None and orm.kind == "column":
-        return _column_fix(sample)
+        return _column_fix(sample, orm)
     if _COUNT.search(sample.fingerprint.split(" FROM ", 1)[0]):
         return _count_fix(sample)
     return _lookup_fix(sample)

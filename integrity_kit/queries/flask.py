@@ -20,7 +20,7 @@ _KEY = "integrity_kit_query_capture"
 logger = logging.getLogger("integrity_kit.queries")
 
 
-def init_app(app: Any, engine=None, *, threshold: int = 2, headers: bool | None = None) -> None:
+def init_app(app: Any, engine: Any = None, *, threshold: int = 2, headers: bool | None = None) -> None:
     """Capture each request of ``app`` (Flask) on ``engine`` (every engine when None)."""
     from flask import g
 

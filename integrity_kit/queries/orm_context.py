@@ -2,20 +2,20 @@
 
 The listener notes a few cheap facts (kind, mapper, loader path) about each ORM statement, keyed by the statement
 object; the cursor-level capture finds them again through ``context.invoked_statement`` (the same object, on
-SQLAlchemy 2.0 and 2.1), and ``_build_orm_context`` turns them into names and relationship properties only when
+SQLAlchemy 2.0 and 2.1), and :func:`build_orm_context` turns them into names and relationship properties only when
 someone asks. One listener on :class:`Session` serves every running capture.
 
-Why not an execution option: ``update_execution_options`` builds a new options dictionary for every ORM statement
-and every later merge carries the extra key, which measured as a third of the capture's overhead on a lazy-load
-loop. Keyed by the statement object, a flush the ORM runs between the event and the query (autoflush) cannot pick
-up the query's facts, and threads cannot pick up each other's: each execution has its own statement object (the
-ORM builds one per lazy load), and two threads running one shared statement note the same facts for it.
+Not an execution option: ``update_execution_options`` builds a new options dictionary for every ORM statement and
+every later merge carries the extra key, which costs more than the rest of the capture. Keyed by the statement
+object, a flush the ORM runs between the event and the query (autoflush) cannot pick up the query's facts, and
+threads cannot pick up each other's: each execution has its own statement object (the ORM builds one per lazy
+load), and two threads running one shared statement note the same facts for it.
 
 A note is taken away when its statement reaches the cursor, and only the last one taken is kept, for the other
 captures running at once (nested, or a global one beside an engine's), which read it too: a note holds its
-statement alive, and a lazy-load loop that left its statements alive in a pile of notes measured as 40% of the
-capture's cost in extra garbage collection. The notes are a module dictionary rather than a ``threading.local``,
-whose every attribute access costs several lookups in the hot path.
+statement alive, and a pile of notes keeping a loop's statements alive makes the garbage collector work harder.
+The notes are a module dictionary rather than a ``threading.local``, whose every attribute access costs several
+lookups in the hot path.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-_notes: dict[int, tuple] = {}  # id(statement) -> (statement, kind, mapper, path, parent path)
-_taken: list[tuple | None] = [None]  # the note taken last
+_notes: dict[int, tuple[Any, ...]] = {}  # id(statement) -> (statement, kind, mapper, path, parent path)
+_taken: list[tuple[Any, ...] | None] = [None]  # the note taken last
 _MOST_NOTES = 64  # statements noted but never sent (an error in between) must not pile up
 
 
@@ -46,17 +46,18 @@ class OrmContext:
     relationship: str | None
     mapper: Any = field(default=None, repr=False, compare=False)
     prop: Any = field(default=None, repr=False, compare=False)
-    parent_path: tuple = field(default=(), repr=False, compare=False)
+    parent_path: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
 
-def _relationship_props(path) -> tuple:
+def _relationship_props(path: Any) -> tuple[Any, ...]:
     """The relationship properties along a PathRegistry, outermost first."""
     if path is None:
         return ()
     return tuple(item for item in getattr(path, "path", ()) if hasattr(item, "direction"))
 
 
-def _build_orm_context(kind: str, mapper, path, parent_load_path) -> OrmContext:
+def build_orm_context(kind: str, mapper: Any, path: Any, parent_load_path: Any) -> OrmContext:
+    """The :class:`OrmContext` for the facts :func:`note_orm_execute` noted about one statement."""
     if kind in ("lazy", "batch"):
         props = _relationship_props(path)
         prop = props[-1] if props else None
@@ -68,12 +69,14 @@ def _build_orm_context(kind: str, mapper, path, parent_load_path) -> OrmContext:
     return OrmContext(kind, mapper.class_.__name__ if mapper is not None else None, None, mapper)
 
 
-# The public properties' getters, called directly: the same code, without a type lookup per statement.
-_loader_strategy_path = ORMExecuteState.loader_strategy_path.fget
-_lazy_loaded_from = ORMExecuteState.lazy_loaded_from.fget
+# The public properties' getters, called directly: the same code, without a type lookup per statement. (Read from
+# the class dictionary, where they are the property objects; attribute access types them as plain methods.)
+_loader_strategy_path = vars(ORMExecuteState)["loader_strategy_path"].fget
+_lazy_loaded_from = vars(ORMExecuteState)["lazy_loaded_from"].fget
 
 
-def _on_orm_execute(orm_execute_state) -> None:
+def note_orm_execute(orm_execute_state: ORMExecuteState) -> None:
+    """The ``do_orm_execute`` listener: note why the ORM is about to send this statement."""
     # The hot path: grab the few cheap facts and let the cursor-level record carry them; names, paths and
     # fixes are worked out only when someone reads ``Statement.orm``. (try/except, not contextlib.suppress, and no
     # getattr: this runs once per ORM statement, and the profile of a lazy-load loop shows every call here.)
@@ -99,7 +102,7 @@ def _on_orm_execute(orm_execute_state) -> None:
         pass
 
 
-def orm_facts(context):
+def orm_facts(context: Any) -> tuple[Any, ...] | None:
     """``(statement, kind, mapper, path, parent path)`` noted for the statement behind this execution context, or
     None (Core, or not the ORM's)."""
     try:
@@ -120,19 +123,20 @@ _orm_lock = threading.Lock()
 _orm_users = 0
 
 
-def _orm_listener_acquire() -> None:
+def acquire_orm_listener() -> None:
+    """Listen on every Session while at least one capture runs (call :func:`release_orm_listener` after)."""
     global _orm_users
     with _orm_lock:
         if _orm_users == 0:
-            event.listen(Session, "do_orm_execute", _on_orm_execute)
+            event.listen(Session, "do_orm_execute", note_orm_execute)
         _orm_users += 1
 
 
-def _orm_listener_release() -> None:
+def release_orm_listener() -> None:
     global _orm_users
     with _orm_lock:
         _orm_users -= 1
         if _orm_users == 0:
-            event.remove(Session, "do_orm_execute", _on_orm_execute)
+            event.remove(Session, "do_orm_execute", note_orm_execute)
             _notes.clear()
             _taken[0] = None

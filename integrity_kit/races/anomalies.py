@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
+from integrity_kit.errors import error_code
 from integrity_kit.races.engines import dialect_name, isolation_levels, real_sqlite_transactions, server_version
-from integrity_kit.races.reference import error_code
-from integrity_kit.races.schedule import Interleaving, SessionContext, Trace, connection_ids
+from integrity_kit.races.interleaving import Interleaving, Program, SessionContext, Trace, connection_ids
 from integrity_kit.races.scratch import scratch
 
 ANOMALIES = ("P4", "G-single", "G2-item")
@@ -28,28 +28,29 @@ Op = Callable[[Any, dict], str | None]
 
 
 def _read(row: int, key: str) -> Op:
-    def op(connection, seen: dict) -> str:
+    def op(connection: Connection, seen: dict[str, Any]) -> str:
         seen[key] = connection.execute(text("SELECT value FROM hermitage WHERE id = :id"), {"id": row}).scalar_one()
         return f"{key} = {seen[key]}"
 
     return op
 
 
-def _read_both(connection, seen: dict) -> str:
-    rows = dict(connection.execute(text("SELECT id, value FROM hermitage WHERE id IN (1, 2) ORDER BY id")).all())
+def _read_both(connection: Connection, seen: dict[str, Any]) -> str:
+    result = connection.execute(text("SELECT id, value FROM hermitage WHERE id IN (1, 2) ORDER BY id"))
+    rows: dict[int, Any] = {row[0]: row[1] for row in result}
     seen["x"], seen["y"] = rows[1], rows[2]
     return f"x = {rows[1]}, y = {rows[2]}"
 
 
 def _write(row: int, value: Callable[[dict], int], shown: str) -> Op:
-    def op(connection, seen: dict) -> str:
+    def op(connection: Connection, seen: dict[str, Any]) -> str:
         connection.execute(text("UPDATE hermitage SET value = :v WHERE id = :id"), {"v": value(seen), "id": row})
         return shown.format(value(seen))
 
     return op
 
 
-def _commit(connection, seen: dict) -> None:
+def _commit(connection: Connection, seen: dict[str, Any]) -> None:
     connection.commit()
     seen["committed"] = True
     return None
@@ -131,7 +132,7 @@ class Matrix:
                 "results": [r.to_dict() for r in self.results], "notes": list(self.notes)}
 
 
-def _program(engine: Engine, level: str | None, ops: list[tuple[str, Op]], seen: dict):
+def _program(engine: Engine, level: str | None, ops: list[tuple[str, Op]], seen: dict[str, Any]) -> Program:
     def program(ctx: SessionContext) -> None:
         with engine.connect() as connection:
             if level is not None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import URL
@@ -40,11 +41,13 @@ class Scratch:
     dialect: str
     name: str
     url: URL
-    connect_args: dict
+    connect_args: dict[str, Any]
 
-    def engine(self, **kwargs) -> Engine:
-        connect_args = {**self.connect_args, **kwargs.pop("connect_args", {})}
-        return make_engine(self.url, check=False, connect_args=connect_args, **kwargs)
+    def engine(self, *, pool_size: int, max_overflow: int, isolation_level: str | None = None) -> Engine:
+        """An engine on the scratch namespace; ``isolation_level`` None keeps the server's default."""
+        levels = {"isolation_level": isolation_level} if isolation_level else {}
+        return make_engine(self.url, check=False, connect_args=dict(self.connect_args), pool_size=pool_size,
+                           max_overflow=max_overflow, **levels)
 
 
 def check_prefix(prefix: str) -> str:
@@ -58,7 +61,7 @@ def foreign_tables(engine: Engine, prefix: str) -> list[str]:
     """Tables in the URL's database that are not ours (do not start with ``prefix``)."""
     inspector = inspect(engine)
     names = []
-    schemas = [None]
+    schemas: list[str | None] = [None]
     if engine.dialect.name == "postgresql":
         schemas += [s for s in inspector.get_schema_names()
                     if s not in _SYSTEM_SCHEMAS and not s.startswith(("pg_", prefix)) and s != "public"]
@@ -76,7 +79,7 @@ def scratch(url: str | URL | None, *, prefix: str | None = None) -> Iterator[Scr
     ``prefix=None`` means "not told": the default prefix is used and a database holding other tables is refused.
     """
     told = prefix is not None
-    prefix = check_prefix(prefix if told else DEFAULT_PREFIX)
+    prefix = check_prefix(prefix if prefix is not None else DEFAULT_PREFIX)
     parsed = parse_url(url)
     admin = make_engine(parsed, isolation_level="AUTOCOMMIT") if parsed.get_backend_name() != "sqlite" \
         else make_engine(parsed)

@@ -6,21 +6,23 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, error_code
 from integrity_kit.races.engines import (
     check_isolation_level,
     dialect_name,
     real_sqlite_transactions,
     server_version,
 )
-from integrity_kit.races.reference import error_code
+from integrity_kit.races.loading import DEFAULT_WORKLOAD, load_workload
 from integrity_kit.races.result import RaceResult, build_result
-from integrity_kit.races.scratch import scratch
-from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome, Workload, load_workload
+from integrity_kit.races.scratch import Scratch, scratch
+from integrity_kit.races.workload import Outcome, Workload
 
 Progress = Callable[[Outcome], None]
 MAX_WORKERS = 256
@@ -77,31 +79,31 @@ class RaceSpace:
         self.workload = load_workload(workload)
         self.url, self.prefix, self.isolation_level = url, prefix, isolation_level
         self.max_workers = max_workers
-        self.engine = None
-        self._context = None
+        self.engine: Engine | None = None  # while the space is open
+        self._context: AbstractContextManager[Scratch] | None = None
 
     def __enter__(self) -> RaceSpace:
-        self._context = scratch(self.url, prefix=self.prefix)
-        space = self._context.__enter__()
+        context = scratch(self.url, prefix=self.prefix)
+        space = context.__enter__()
+        self._context = context
         try:
             self.dialect = space.dialect
             self.name = space.name  # the scratch schema / database / file created for this space
             self.level = check_isolation_level(space.dialect, self.isolation_level)
-            options: dict[str, Any] = {"pool_size": self.max_workers + 1, "max_overflow": 0}
-            if self.level and space.dialect != "sqlite":
-                options["isolation_level"] = self.level
-            self.engine = space.engine(**options)
+            level = self.level if space.dialect != "sqlite" else None  # SQLite: one level, set by the driver
+            self.engine = engine = space.engine(pool_size=self.max_workers + 1, max_overflow=0, isolation_level=level)
             if space.dialect == "sqlite":
-                real_sqlite_transactions(self.engine)
+                real_sqlite_transactions(engine)
         except BaseException:
-            self._context.__exit__(None, None, None)
+            context.__exit__(None, None, None)
             raise
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         if self.engine is not None:
             self.engine.dispose()
-        self._context.__exit__(*exc_info)
+        if self._context is not None:
+            self._context.__exit__(*exc_info)
 
     def simulate(self, strategy: str, *, workers: int = 8, attempts: int = 200, stock: int = 50,
                  seed: int | None = None, think_ms: float = 0.0, progress: Progress | None = None) -> RaceResult:
@@ -109,6 +111,8 @@ class RaceSpace:
         if workers > self.max_workers:
             raise IntegrityKitError(f"this race space was opened for {self.max_workers} workers, not {workers}")
         loaded, engine = self.workload, self.engine
+        if engine is None:
+            raise RuntimeError("a RaceSpace runs races only inside its with block")
         check_strategy(loaded, strategy)
         buyers = loaded.create(engine, stock=stock, buyers=attempts)
         outcomes, duration = _race(loaded, engine, strategy, buyers, workers, seed, think_ms, progress)
@@ -121,7 +125,7 @@ class RaceSpace:
                             notes=SQLITE_NOTES if self.dialect == "sqlite" else ())
 
 
-def _race(workload: Workload, engine, strategy: str, buyers: list[Any], workers: int, seed: int | None,
+def _race(workload: Workload, engine: Engine, strategy: str, buyers: list[Any], workers: int, seed: int | None,
           think_ms: float, progress: Progress | None) -> tuple[list[Outcome], float]:
     start = threading.Barrier(workers + 1)
     lock = threading.Lock()

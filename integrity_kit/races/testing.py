@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from integrity_kit.races.scheduled import RaceHarness, ScheduledReport
+from integrity_kit.races.scheduled_race import RaceHarness, ScheduledReport
 
 __all__ = ["RaceCase", "RaceHarness", "assert_invariants", "race_cases"]
 

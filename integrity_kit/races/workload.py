@@ -1,10 +1,7 @@
 """What a race runs: a *workload* is a checkout with a setup, named strategies and a way to read the result back.
 
-The toolkit never imports the reference app itself; it loads a workload by import path (``module:object``), so
-``integrity-kit race`` can drive a user's own checkout. An object with the methods of :class:`Workload` is used
-as it is; a plain checkout function shaped like the reference app's
-(``checkout(engine, user_id, *, strategy, pause)`` in a package with ``models`` and ``strategies`` modules) is
-wrapped by :class:`integrity_kit.races.reference.ReferenceWorkload`.
+The toolkit never imports a shop itself: :mod:`integrity_kit.races.loading` loads a workload by import path
+(``module:object``), so ``integrity-kit race`` can drive a user's own checkout as well as the reference app's.
 """
 
 from __future__ import annotations
@@ -14,11 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
-
-from integrity_kit.errors import IntegrityKitError
-from integrity_kit.importing import load_object
-
-DEFAULT_WORKLOAD = "examples.ecommerce.checkout:checkout"
 
 Pause = Callable[[], None]
 """Called by a checkout between its read and its write (once per attempt); schedules use it to interleave."""
@@ -66,16 +58,3 @@ class Workload(Protocol):
 
     def state(self, engine: Engine) -> State: ...
 
-
-def load_workload(spec: str | Workload) -> Workload:
-    """The workload named by ``module:object`` (one line of error for every way that can fail)."""
-    if not isinstance(spec, str):
-        return spec
-    target = load_object(spec, "--workload", DEFAULT_WORKLOAD)
-    if isinstance(target, Workload):
-        return target
-    if callable(target):
-        from integrity_kit.races.reference import ReferenceWorkload
-
-        return ReferenceWorkload.from_checkout(target, spec)
-    raise IntegrityKitError(f"--workload {spec} is a {type(target).__name__}, not a workload or a checkout function")

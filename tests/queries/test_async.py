@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import Session, selectinload
 
 from integrity_kit.queries import capture
-from integrity_kit.queries.orm_context import _on_orm_execute
+from integrity_kit.queries.orm_context import note_orm_execute
 from tests.queries.models import Author, Base, Book, seed
 
 pytest.importorskip("greenlet")  # SQLAlchemy's asyncio layer needs it (the dev extras install it)
@@ -231,4 +231,4 @@ def test_async_with_capture_and_listeners_removed_after_an_error(async_engine) -
     assert len(log.statements) == 1
     assert not async_engine.sync_engine.dispatch.before_cursor_execute
     assert not async_engine.sync_engine.dispatch.after_cursor_execute
-    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+    assert not event.contains(Session, "do_orm_execute", note_orm_execute)

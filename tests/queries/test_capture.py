@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from integrity_kit.queries import capture
-from integrity_kit.queries.orm_context import _on_orm_execute
+from integrity_kit.queries.orm_context import note_orm_execute
 from tests.queries.models import Base, Book, Tag, seed
 
 
@@ -191,15 +191,15 @@ def test_listeners_removed_on_exit_and_on_exception(memory_engine) -> None:
     cap = capture(memory_engine)
     with cap:
         assert _listening(memory_engine, cap)
-        assert event.contains(Session, "do_orm_execute", _on_orm_execute)
+        assert event.contains(Session, "do_orm_execute", note_orm_execute)
     assert not _listening(memory_engine, cap)
-    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+    assert not event.contains(Session, "do_orm_execute", note_orm_execute)
 
     cap = capture(memory_engine)
     with pytest.raises(ZeroDivisionError), cap:
         _ = 1 / 0
     assert not _listening(memory_engine, cap)
-    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+    assert not event.contains(Session, "do_orm_execute", note_orm_execute)
 
 
 def test_failed_statement_is_recorded_and_capture_stays_clean(memory_engine) -> None:
@@ -224,7 +224,7 @@ def test_nested_captures_each_see_their_own_window(memory_engine) -> None:
         connection.execute(text("SELECT 3"))
     assert [s.sql for s in outer.statements] == ["SELECT 1", "SELECT 2", "SELECT 3"]
     assert [s.sql for s in inner.statements] == ["SELECT 2"]
-    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+    assert not event.contains(Session, "do_orm_execute", note_orm_execute)
 
 
 def test_nested_captures_both_get_orm_context(memory_engine) -> None:
@@ -272,8 +272,8 @@ def test_an_internal_error_while_recording_never_fails_the_query(memory_engine, 
     def broken(filename: str) -> bool:
         raise RuntimeError("call-site lookup exploded")
 
-    monkeypatch.setattr(capture_module, "_internal_cache", {})  # force the lookup for every frame
-    monkeypatch.setattr(capture_module, "_is_internal", broken)
+    monkeypatch.setattr(capture_module, "library_files", {})  # force the lookup for every frame
+    monkeypatch.setattr(capture_module, "is_library_file", broken)
     with Session(memory_engine) as session, capture(memory_engine) as log:
         titles = [book.title for book in session.scalars(select(Book).where(Book.id < 3))]
     assert titles == ["Book 0", "Book 1"]

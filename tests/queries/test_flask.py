@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, joinedload
 
 from integrity_kit.queries.flask import init_app
-from integrity_kit.queries.orm_context import _on_orm_execute
+from integrity_kit.queries.orm_context import note_orm_execute
 from tests.queries.models import Base, Book, seed
 
 flask = pytest.importorskip("flask")
@@ -77,4 +77,4 @@ def test_failing_view_leaves_no_listener_behind(engine) -> None:
     assert app.test_client().get("/boom").status_code == 500
     assert not engine.dispatch.before_cursor_execute
     assert not engine.dispatch.after_cursor_execute
-    assert not event.contains(Session, "do_orm_execute", _on_orm_execute)
+    assert not event.contains(Session, "do_orm_execute", note_orm_execute)

@@ -1,4 +1,4 @@
-"""The reference app's checkout as a race workload (imported by path, only when a race asks for it).
+"""The reference app's checkout as a race workload: ``integrity-kit race`` loads it by import path by default.
 
 The checkout is the app's own: same transaction, same five strategies from its ``strategies`` module, same retry
 loop. This adapter only builds the contested shop (one product, one buyer per attempt with one unit in the cart),
@@ -7,70 +7,43 @@ turns each call's result into an :class:`Outcome`, and reads the damage back wit
 
 from __future__ import annotations
 
-import importlib
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-from types import ModuleType
 from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, select
+from sqlalchemy import Connection, Engine, event, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from integrity_kit.errors import IntegrityKitError
+from examples.ecommerce import strategies, validation
+from examples.ecommerce.checkout import checkout
+from examples.ecommerce.errors import DomainError
+from examples.ecommerce.models import Base
+from integrity_kit.errors import error_code
 from integrity_kit.races.workload import Outcome, Pause, State
 
 PRODUCT_ID = 1
 
 
-def error_code(error: BaseException) -> str:
-    """The SQLSTATE (PostgreSQL), error number (MySQL/MariaDB) or result code (SQLite) behind ``error``."""
-    original = error.orig if isinstance(error, DBAPIError) else error
-    args = getattr(original, "args", ())
-    if args and isinstance(args[0], int):
-        return str(args[0])
-    for attribute in ("sqlstate", "sqlite_errorcode"):
-        value = getattr(original, attribute, None)
-        if value is not None:
-            return str(value)
-    return type(original).__name__
+class CheckoutWorkload:
+    """The workload around :func:`examples.ecommerce.checkout.checkout`."""
 
+    name = "examples.ecommerce.checkout"
 
-class ReferenceWorkload:
-    """The workload around a checkout function shaped like ``examples.ecommerce.checkout.checkout``."""
-
-    def __init__(self, checkout: Callable[..., Any], package: str) -> None:
-        self._checkout = checkout
-        self.package = package
-        self.name = f"{package}.checkout"
-        self._models = self._module("models")
-        self._strategies = self._module("strategies")
-        self._errors = self._module("errors")
+    def __init__(self) -> None:
         self._local = threading.local()
         self._counted: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines we already listen on
 
-    @classmethod
-    def from_checkout(cls, checkout: Callable[..., Any], spec: str) -> ReferenceWorkload:
-        package = getattr(checkout, "__module__", "").rpartition(".")[0]
-        try:
-            return cls(checkout, package)
-        except ImportError as error:
-            raise IntegrityKitError(f"--workload {spec} is a function but not a reference-style checkout (its "
-                                    f"package needs models, strategies and errors modules: {error})") from None
-
-    def _module(self, name: str) -> ModuleType:
-        return importlib.import_module(f"{self.package}.{name}")
-
     def strategies(self) -> Sequence[str]:
-        return list(self._strategies.STRATEGIES)
+        return list(strategies.STRATEGIES)
 
     def isolation_level(self, strategy: str) -> str | None:
-        return self._strategies.STRATEGIES[strategy].isolation_level
+        return strategies.STRATEGIES[strategy].isolation_level
 
     def create(self, engine: Engine, *, stock: int, buyers: int,
                quantities: Sequence[int] | None = None) -> list[Any]:
-        metadata = self._models.Base.metadata
+        metadata = Base.metadata
         metadata.create_all(engine)  # checkfirst: a harness that runs many cases creates the tables once
         tables = metadata.tables
         quantities = list(quantities) if quantities is not None else [1] * buyers
@@ -98,7 +71,7 @@ class ReferenceWorkload:
             return
         self._counted.add(engine)
 
-        def on_begin(_connection) -> None:
+        def on_begin(_connection: Connection) -> None:
             self._local.begins = getattr(self._local, "begins", 0) + 1
 
         event.listen(engine, "begin", on_begin)
@@ -112,11 +85,11 @@ class ReferenceWorkload:
                 pause()
 
         def retries() -> int:
-            return max(self._local.begins - 1, 0)
+            return max(int(self._local.begins) - 1, 0)
 
         try:
-            result = self._checkout(engine, buyer, strategy=strategy, pause=hook)
-        except self._errors.DomainError as error:
+            result = checkout(engine, buyer, strategy=strategy, pause=hook)
+        except DomainError as error:
             last = error.details.get("last_error")
             if error.code == "INSUFFICIENT_STOCK":
                 return Outcome("rejected", retries=retries(), code=error.code, detail=error.message)
@@ -130,10 +103,9 @@ class ReferenceWorkload:
                        retried_because=tuple(result.retried_because))
 
     def state(self, engine: Engine) -> State:
-        tables = self._models.Base.metadata.tables
+        tables = Base.metadata.tables
         products, orders = tables["products"], tables["orders"]
         items, reservations = tables["order_items"], tables["stock_reservations"]
-        statuses = self._module("validation").ORDER_STATUSES
         has_items = select(items.c.id).where(items.c.order_id == orders.c.id).exists()
         held = select(reservations.c.id).where(reservations.c.order_id == orders.c.id,
                                                reservations.c.status == "active").exists()
@@ -147,7 +119,10 @@ class ReferenceWorkload:
                                                .where(~has_items)).scalar_one()
             # A pending order is waiting for payment and must hold its stock; any other status must be known.
             without_state = connection.execute(select(func.count()).select_from(orders).where(
-                orders.c.status.is_(None) | orders.c.status.not_in(statuses)
+                orders.c.status.is_(None) | orders.c.status.not_in(validation.ORDER_STATUSES)
                 | ((orders.c.status == "pending") & ~held))).scalar_one()
         return State(stock=int(stock) - int(reserved), units_ordered=int(ordered), orders=int(count),
                      orders_without_items=int(without_items), orders_without_payment_state=int(without_state))
+
+
+workload = CheckoutWorkload()

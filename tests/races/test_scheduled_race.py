@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from integrity_kit.cli import cli
-from integrity_kit.races.scheduled import render_scheduled, run_scheduled
+from integrity_kit.races.scheduled_race import run_scheduled
+from integrity_kit.report.scheduled_text import render_scheduled
 
 pytestmark = pytest.mark.engines("postgresql", "mariadb")
 

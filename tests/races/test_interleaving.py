@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from integrity_kit.races.reference import error_code
-from integrity_kit.races.schedule import Interleaving, ScheduleError, connection_ids
+from integrity_kit.errors import error_code
+from integrity_kit.races.interleaving import Interleaving, ScheduleError, connection_ids
 
 pytestmark = pytest.mark.engines("postgresql")
 

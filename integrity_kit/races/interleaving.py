@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 
 _POLL = 0.005
 _SETTLE = 0.15  # how long a blocked session must still be waiting after a step before we call it "still blocked"
@@ -180,14 +180,15 @@ class Interleaving:
         self._last_check = 0.0
         self._sessions: dict[str, _Session] = {}
         self._steps: list[StepRecord] = []
-        self._monitor = None
+        self._monitor: Connection | None = None
 
     def run(self, programs: dict[str, Program], order: Sequence[str]) -> Trace:
         unknown = set(order) - set(programs)
         if unknown:
             raise ScheduleError(f"the order names sessions that do not exist: {sorted(unknown)}")
         self._sessions = sessions = {name: _Session(name, program) for name, program in programs.items()}
-        self._steps = steps = []
+        steps: list[StepRecord] = []
+        self._steps = steps
         self._monitor = self.monitor_engine.connect() if self.dialect in _WAITING else None
         deferred: dict[str, int] = {name: 0 for name in sessions}
         try:
@@ -313,7 +314,8 @@ class Interleaving:
                 return
             time.sleep(_POLL)
         session = blocked[0]  # every remaining session waits for another: cancel the first, report it
-        session.pending.timed_out = True
+        if session.pending is not None:
+            session.pending.timed_out = True
         self._cancel(session)
         self._drain_after_cancel(session)
 

@@ -17,25 +17,26 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Console
-from sqlalchemy import event
-from sqlalchemy.engine import URL
+from sqlalchemy import Engine, event
+from sqlalchemy.engine import URL, ExceptionContext
 
+from integrity_kit.errors import error_code
 from integrity_kit.races.engines import (
     check_isolation_level,
     dialect_name,
     real_sqlite_transactions,
     server_version,
 )
-from integrity_kit.races.reference import error_code
+from integrity_kit.races.interleaving import Interleaving, Program, SessionContext, Trace, connection_ids
+from integrity_kit.races.loading import DEFAULT_WORKLOAD, load_workload
 from integrity_kit.races.result import RaceResult, build_result
-from integrity_kit.races.schedule import Interleaving, SessionContext, Trace, connection_ids
-from integrity_kit.races.scratch import scratch
+from integrity_kit.races.scratch import Scratch, scratch
 from integrity_kit.races.simulate import SQLITE_NOTES, check_strategy
-from integrity_kit.races.workload import DEFAULT_WORKLOAD, Outcome, Workload, load_workload
+from integrity_kit.races.workload import Outcome, Workload
 
 ORDER = ("A", "B", "A", "B")
 READ = "begin, read stock, check it"
@@ -60,17 +61,17 @@ class ScheduledReport:
                            for name, o in self.outcomes.items()}}
 
 
-def _note_errors(engine) -> None:
+def _note_errors(engine: Engine) -> None:
     """Write each database error into the trace of the step that hit it (the app retries it silently)."""
 
     @event.listens_for(engine, "handle_error")
-    def _error(context) -> None:
+    def _error(context: ExceptionContext) -> None:
         ctx = getattr(threading.current_thread(), "ik_session", None)
         if ctx is not None and context.original_exception is not None:
             ctx.note(f"error {error_code(context.original_exception)}, rolled back")
 
 
-def _program(workload: Workload, engine, buyer: Any, strategy: str):
+def _program(workload: Workload, engine: Engine, buyer: Any, strategy: str) -> Program:
     def program(ctx: SessionContext) -> Outcome:
         ctx.step(READ)
         pauses = 0
@@ -131,40 +132,42 @@ class RaceHarness:
                  prefix: str | None = None, isolation_level: str | None = None, timeout: float = 10.0) -> None:
         self.workload = load_workload(workload)
         self.url, self.prefix, self.isolation_level, self.timeout = url, prefix, isolation_level, timeout
-        self._space = None
-        self._context = None
-        self.engine = None
+        self._space: Scratch | None = None
+        self._context: AbstractContextManager[Scratch] | None = None
+        self.engine: Engine | None = None  # while the harness is open
 
     def __enter__(self) -> RaceHarness:
-        self._context = scratch(self.url, prefix=self.prefix)
-        space = self._context.__enter__()
+        context = scratch(self.url, prefix=self.prefix)
+        space = context.__enter__()
+        self._context = context
         try:
             self.level = check_isolation_level(space.dialect, self.isolation_level)
-            options: dict[str, Any] = {"pool_size": 6, "max_overflow": 4}
-            if self.level and space.dialect != "sqlite":
-                options["isolation_level"] = self.level
-            self.engine = space.engine(**options)
+            level = self.level if space.dialect != "sqlite" else None  # SQLite: one level, set by the driver
+            self.engine = engine = space.engine(pool_size=6, max_overflow=4, isolation_level=level)
             if space.dialect == "sqlite":
-                real_sqlite_transactions(self.engine, busy_timeout_ms=1000)
-            connection_ids(self.engine)
-            _note_errors(self.engine)
+                real_sqlite_transactions(engine, busy_timeout_ms=1000)
+            connection_ids(engine)
+            _note_errors(engine)
         except BaseException:
-            self._context.__exit__(None, None, None)
+            context.__exit__(None, None, None)
             raise
         self._space = space
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: Any) -> None:
         if self.engine is not None:
             self.engine.dispose()
-        self._context.__exit__(*exc_info)
+        if self._context is not None:
+            self._context.__exit__(*exc_info)
 
     def run(self, strategy: str, order: Sequence[str] = ORDER, *, stock: int = 2,
             quantities: Sequence[int] | None = None) -> ScheduledReport:
         check_strategy(self.workload, strategy)
         names = sorted(set(order))
         quantities = list(quantities) if quantities is not None else [1] * len(names)
-        engine = self.engine
+        engine, space = self.engine, self._space
+        if engine is None or space is None:
+            raise RuntimeError("a RaceHarness runs schedules only inside its with block")
         buyers = self.workload.create(engine, stock=stock, buyers=len(names), quantities=quantities)
         programs = {name: _program(self.workload, engine, buyer, strategy)
                     for name, buyer in zip(names, buyers, strict=True)}
@@ -179,7 +182,7 @@ class RaceHarness:
                               workers=len(names), attempts=len(names), stock=stock, outcomes=outcomes.values(),
                               state=state, duration_s=0.0, workload=self.workload.name,
                               server_version=server_version(engine),
-                              notes=SQLITE_NOTES if self._space.dialect == "sqlite" else ())
+                              notes=SQLITE_NOTES if space.dialect == "sqlite" else ())
         return ScheduledReport(result, tuple(trace.lines()), outcomes, _how(result, trace, outcomes))
 
 
@@ -193,16 +196,3 @@ def run_scheduled(url: str | URL | None, strategy: str = "naive", *, workload: s
                      timeout=timeout) as harness:
         return harness.run(strategy, ORDER, stock=stock)
 
-
-def render_scheduled(console: Console, report: ScheduledReport) -> None:
-    result = report.result
-    console.print(f"[bold]{result.strategy}[/] on {result.dialect} {result.server_version} at "
-                  f"{result.isolation_level}, scheduled: two buyers, {result.initial_stock} in stock")
-    for line in report.trace:
-        console.print(f"  {line}", markup=False)
-    console.print(f"  orders {result.orders_placed}, units sold {result.units_sold}, final stock "
-                  f"{result.final_stock}, lost updates {result.lost_updates}, oversold {result.oversold_units}")
-    verdict = "[green]invariants held[/]" if result.invariants_held else "[bold red]invariants BROKEN[/]"
-    console.print(f"  {verdict}: {report.how}")
-    for note in result.notes:
-        console.print(f"  note: {note}")
