@@ -221,7 +221,17 @@ def markdown(report: dict[str, Any]) -> str:
         when = f", measured {entry['measured']}" if "measured" in entry else ""
         lines += [f"### {entry['name']}", "", f"Claim: {entry['claim']}. Command: `{entry['command']}` "
                   f"({entry['seconds']} s{when}).", "", "```text", entry.get("stdout", "").rstrip(), "```", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n".join(lines).rstrip() + "\n" + kept_notes()
+
+
+# Hand-written measurement notes at the end of RESULTS.md, from this heading on, survive every rewrite.
+NOTES_HEADING = "## Measurements behind design choices"
+
+
+def kept_notes() -> str:
+    results = HERE / "RESULTS.md"
+    text = results.read_text() if results.exists() else ""
+    return "\n" + text[text.index(NOTES_HEADING):].rstrip() + "\n" if NOTES_HEADING in text else ""
 
 
 def main() -> int:
