@@ -127,7 +127,7 @@ def migration_rules() -> list[type]:
 
 
 def _severity(rule: type) -> str:
-    return getattr(rule.severity, "value", rule.severity)
+    return rule.severity.value  # both families share integrity_kit.rulebook.Severity
 
 
 def rule_page(rule: type, family: str) -> str:

@@ -22,6 +22,12 @@ class Severity(str, Enum):
     WARNING = "warning"
     INFO = "info"
 
+    def __str__(self) -> str:  # "error" in messages and f-strings, as the strings the linter used to hold
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
     @property
     def rank(self) -> int:
         return {"error": 3, "warning": 2, "info": 1}[self.value]

@@ -65,3 +65,8 @@ def test_doc_sections_are_parsed_once_for_both_families() -> None:
     assert rulebook.doc_sections("intro\n\n## A\n\none\n\n## B\ntwo\n") == {"A": "one", "B": "two"}
     audit_rule = AUDIT_RULES[0]
     assert audit_rule.doc_sections() == rulebook.doc_sections(audit_rule.documentation())
+
+
+def test_a_severity_reads_as_its_word() -> None:
+    assert f"({rulebook.Severity.ERROR})" == "(error)" and str(rulebook.Severity.INFO) == "info"
+    assert rulebook.Severity.WARNING == "warning" and rulebook.Severity.ERROR.rank > rulebook.Severity.INFO.rank

@@ -9,10 +9,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from integrity_kit.audit.runner import Report
-from integrity_kit.report.console import recorded
-
-COLOURS = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-
+from integrity_kit.report.console import SEVERITY_STYLES, recorded
 
 FILE_WIDTH = 100
 
@@ -32,7 +29,7 @@ def render(report: Report, *, console: Console | None = None, show_fixes: bool =
         console.print(Text(f"{schema}.{table}" if schema else table, style="bold underline"))
         for finding in sorted(findings, key=lambda f: (-f.severity.rank, f.code)):
             line = Text("  ")
-            line.append(f"{finding.severity.value:<7}", style=COLOURS[finding.severity.value])
+            line.append(f"{finding.severity.value:<7}", style=SEVERITY_STYLES[finding.severity.value])
             line.append(f" {finding.code} {finding.rule}", style="dim")
             if finding.columns:
                 line.append(f" ({', '.join(finding.columns)})")
@@ -50,7 +47,7 @@ def render(report: Report, *, console: Console | None = None, show_fixes: bool =
     console.print()
     summary = Text(f"{report.tables} table(s), {len(report.findings)} finding(s): ")
     for index, (severity, count) in enumerate(counts.items()):
-        summary.append(f"{count} {severity}", style=COLOURS[severity] if count else "dim")
+        summary.append(f"{count} {severity}", style=SEVERITY_STYLES[severity] if count else "dim")
         if index < len(counts) - 1:
             summary.append(", ")
     if report.not_analysed:

@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 from rich.console import Console
 
+# One colour per severity in every text report (keys are Severity values, so by_severity() counts index it too).
+SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
 
 def recorded(draw: Callable[[Console], object], *, width: int | None) -> str:
     """The text ``draw`` prints on a colourless console ``width`` columns wide (None: rich's default for a file),

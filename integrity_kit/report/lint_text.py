@@ -6,9 +6,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from integrity_kit.migrations.linter import LintResult
-from integrity_kit.report.console import recorded
+from integrity_kit.report.console import SEVERITY_STYLES, recorded
 
-STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 FILE_WIDTH = 120
 
 
@@ -17,7 +16,7 @@ def render(result: LintResult, *, console: Console | None = None) -> str:
     if console is None:
         return recorded(lambda file_console: render(result, console=file_console), width=FILE_WIDTH)
     for finding in result.findings:
-        style = STYLES.get(finding.severity.value, "")
+        style = SEVERITY_STYLES[finding.severity.value]
         console.print(f"[bold]{escape(finding.path)}:{finding.line}[/] [{style}]{finding.code}[/] "
                       f"[{style}]{finding.rule}[/] {escape(finding.message)}"
                       + (" [dim](rendered SQL)[/]" if finding.source == "sql" else ""))
