@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from integrity_kit.errors import IntegrityKitError
+from integrity_kit.errors import IntegrityKitError, first_line
 
 
 def load_object(spec: str, option: str, example: str) -> Any:
@@ -28,7 +28,7 @@ def load_object(spec: str, option: str, example: str) -> Any:
         raise IntegrityKitError(f"importing {module_name!r} for {option} {spec} failed: {error}") from None
     except Exception as error:  # the user's module raised while importing; say so in one line
         raise IntegrityKitError(
-            f"importing {module_name!r} for {option} {spec} failed: {type(error).__name__}: {error}".splitlines()[0]
+            f"importing {module_name!r} for {option} {spec} failed: {type(error).__name__}: {first_line(error)}"
         ) from None
     for part in attribute.split("."):
         try:

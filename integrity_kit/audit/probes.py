@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, case, column, func, literal, literal_column, not_, select, table
 from sqlalchemy.exc import DBAPIError
 
+from integrity_kit.errors import first_line
 from integrity_kit.schema import Table
 
 SAMPLES = 5
@@ -157,7 +158,7 @@ class Probe:
         except DBAPIError as error:
             if nested is not None:
                 nested.rollback()
-            raise ProbeFailed(str(getattr(error, "orig", error)).strip().splitlines()[0]) from None
+            raise ProbeFailed(first_line(error)) from None
         if nested is not None:
             nested.commit()
         return result

@@ -138,7 +138,7 @@ class Demo:
                 raise
             self.result.failed_step = title
             kind = "" if isinstance(error, IntegrityKitError) else f"{type(error).__name__}: "
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            message = first_line(error)
             self.console.print(f"[bold red]step {number} failed:[/] {escape(kind + message)}")
             raise DemoFailed from error
         self.console.print(f"[dim]({time.perf_counter() - started:.1f} s)[/]\n")

@@ -28,6 +28,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event, text
 
+from integrity_kit.errors import first_line
+
 _POLL = 0.005
 _SETTLE = 0.15  # how long a blocked session must still be waiting after a step before we call it "still blocked"
 
@@ -281,8 +283,8 @@ class Interleaving:
             if isinstance(value, BaseException) and not isinstance(value, ScheduleAborted):
                 if session.ctx.current is None:
                     raise ScheduleError(f"session {session.ctx.name} failed before its first step: "
-                                        f"{type(value).__name__}: {value}".splitlines()[0])
-                session.ctx.current.notes.append(f"failed: {type(value).__name__}: {value}".splitlines()[0])
+                                        f"{type(value).__name__}: {first_line(value)}")
+                session.ctx.current.notes.append(f"failed: {type(value).__name__}: {first_line(value)}")
         if session.pending is not None:
             # Released by whatever ran since it blocked: the latest step (deterministic, unlike the clock).
             latest = self._steps[-1]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
-from integrity_kit.errors import IntegrityKitError, error_code
+from integrity_kit.errors import IntegrityKitError, error_code, first_line
 from integrity_kit.races.engines import (
     check_isolation_level,
     dialect_name,
@@ -153,8 +153,7 @@ def _race(workload: Workload, engine: Engine, strategy: str, buyers: list[Any], 
             try:
                 outcome = workload.checkout(engine, buyer, strategy, think)
             except Exception as error:  # a workload bug or a driver failure is counted, never lost
-                outcome = Outcome("error", code=error_code(error), detail=str(error).splitlines()[0] if str(error)
-                                  else type(error).__name__)
+                outcome = Outcome("error", code=error_code(error), detail=first_line(error))
             with lock:
                 outcomes.append(outcome)
             if progress is not None:
