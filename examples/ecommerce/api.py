@@ -54,6 +54,7 @@ from examples.ecommerce.constraint_errors import violation
 from examples.ecommerce.errors import DomainError, validation_error
 from examples.ecommerce.events import StockEvents
 from examples.ecommerce.openapi import SPEC
+from examples.ecommerce.strategies import get_safe_strategy
 
 STATUS = {"VALIDATION_ERROR": 400, "UNAUTHORIZED": 401, "NOT_FOUND": 404, "CONFLICT": 409,
           "INSUFFICIENT_STOCK": 409, "PAYMENT_FAILED": 402, "RATE_LIMITED": 429, "INTERNAL_ERROR": 500}
@@ -236,6 +237,7 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
         strategy = body.get("strategy", checkout.DEFAULT_STRATEGY)
         if not isinstance(strategy, str):
             raise validation_error("strategy", "type", strategy, "strategy must be a string")
+        get_safe_strategy(strategy)  # the unsafe strategy is for lessons and the race tool, never for clients
         reservations.sweep_expired(engine, clock=clock, events=events)  # expired holds go back on sale first
         result = checkout.checkout(engine, caller().user_id, strategy=strategy, clock=clock, events=events)
         return jsonify({"id": result.order_id, **result.to_dict()}), 201

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from examples.ecommerce import auth, validation
+from examples.ecommerce.strategies import SAFE_STRATEGIES
 
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "exact decimal amount, two places"}
@@ -124,8 +125,9 @@ SCHEMAS: dict[str, Any] = {
         "type": "integer", "minimum": 1, "maximum": validation.MAX_LINE_QUANTITY, "default": 1}}, ("product_id",)),
     "CartLineSet": _object({"quantity": {"type": "integer", "minimum": 0,
                                          "maximum": validation.MAX_LINE_QUANTITY}}, ("quantity",)),
-    "CheckoutRequest": _object({"strategy": {"type": "string", "description": "stock strategy, default "
-                                             "conditional-update"}}),
+    "CheckoutRequest": _object({"strategy": {"type": "string", "enum": list(SAFE_STRATEGIES),
+                                             "description": "stock strategy (only those that cannot oversell), "
+                                             "default conditional-update"}}),
     "PendingOrder": _object({
         "id": ID, "order_id": ID, "status": {"type": "string", "enum": ["pending"]}, "total": MONEY,
         "reserved_until": TIMESTAMP,

@@ -156,12 +156,25 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
+SAFE_STRATEGIES = tuple(name for name, strategy in STRATEGIES.items() if strategy.safe)
+
+
 def get_strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
         raise DomainError("VALIDATION_ERROR", f"unknown strategy {name!r}",
                           {"field": "strategy", "rule": "choice", "value": name, "allowed": list(STRATEGIES)}) from None
+
+
+def get_safe_strategy(name: str) -> Strategy:
+    """The strategy called ``name`` if it cannot oversell; what untrusted callers (the HTTP API) may choose from."""
+    strategy = STRATEGIES.get(name)
+    if strategy is None or not strategy.safe:
+        reason = "unknown strategy" if strategy is None else "unsafe strategy (it can oversell), not offered"
+        raise DomainError("VALIDATION_ERROR", f"{reason} {name!r}",
+                          {"field": "strategy", "rule": "choice", "value": name, "allowed": list(SAFE_STRATEGIES)})
+    return strategy
 
 
 @dataclass
