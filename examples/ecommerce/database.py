@@ -23,7 +23,9 @@ def make_engine(url: str | URL | None, **kwargs) -> Engine:
 
     SQLite ignores every declared foreign key unless each connection runs ``PRAGMA foreign_keys = ON``; an app
     that forgets it has constraints on paper only (the audit's ``foreign-key-not-enforced`` rule looks for that).
+    Pooled connections are pinged before use, so the first request after a database restart does not fail.
     """
+    kwargs.setdefault("pool_pre_ping", True)
     engine = _make_engine(url, check=False, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_foreign_keys_on)
