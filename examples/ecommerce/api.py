@@ -19,11 +19,12 @@ Endpoints (*: needs ``Authorization: Bearer <token>`` and acts only on the calle
     POST   /api/cart/items              * {"product_id", "quantity"}   (adds; merges an existing line)
     PUT    /api/cart/items/<product_id> * {"quantity"}                 (sets; 0 removes)
     DELETE /api/cart/items/<product_id> *
-    POST   /api/checkout                * {"strategy"?} -> 201 the pending order (with its "id"), stock reserved
+    POST   /api/checkout                * {"strategy"?} -> 201 the pending order (with its "id"), stock reserved;
+                                          only strategies that cannot oversell are accepted
     GET    /api/orders                  * ?page=&per_page= the caller's orders, newest first
     GET    /api/orders/<id>             * the order, its lines and payment attempts
     POST   /api/payment/process         * {"order_id", "idempotency_key"} (or an Idempotency-Key header)
-    POST   /api/reservations/sweep      * release expired reservations now
+    POST   /api/reservations/sweep      * resolve stale payment attempts, then release expired reservations
     GET    /api/openapi.json               the OpenAPI 3.1 description
 
 Someone else's order answers 404 exactly like an order that does not exist. Idempotency keys are scoped to the
@@ -238,7 +239,7 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
         if not isinstance(strategy, str):
             raise validation_error("strategy", "type", strategy, "strategy must be a string")
         get_safe_strategy(strategy)  # the unsafe strategy is for lessons and the race tool, never for clients
-        reservations.sweep_expired(engine, clock=clock, events=events)  # expired holds go back on sale first
+        _sweep()  # expired holds go back on sale first
         result = checkout.checkout(engine, caller().user_id, strategy=strategy, clock=clock, events=events)
         return jsonify({"id": result.order_id, **result.to_dict()}), 201
 
@@ -265,10 +266,16 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
             raise DomainError("PAYMENT_FAILED", f"the payment was declined: {result.reason}", result.to_dict())
         return jsonify(result.to_dict())
 
+    def _sweep() -> dict[str, list[int]]:
+        # Stale payment attempts first: an order with one in flight keeps its hold until the attempt is resolved.
+        resolved = payments.resolve_stale(engine, gateway, clock=clock, events=events)
+        return {"cancelled_orders": reservations.sweep_expired(engine, clock=clock, events=events),
+                "resolved_payments": resolved}
+
     @app.post("/api/reservations/sweep")
     @login_required
     def sweep():
-        return jsonify({"cancelled_orders": reservations.sweep_expired(engine, clock=clock, events=events)})
+        return jsonify(_sweep())
 
     @app.get("/api/stock/stream")
     def stock_stream():

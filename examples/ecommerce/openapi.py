@@ -159,7 +159,8 @@ SCHEMAS: dict[str, Any] = {
                         "reference": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
                         "replayed": {"type": "boolean"}},
                        ("order_id", "payment_id", "status", "amount", "replayed")),
-    "Sweep": _object({"cancelled_orders": {"type": "array", "items": ID}}, ("cancelled_orders",)),
+    "Sweep": _object({"cancelled_orders": {"type": "array", "items": ID},
+                      "resolved_payments": {"type": "array", "items": ID}}, ("cancelled_orders", "resolved_payments")),
 }
 
 PATHS: dict[str, Any] = {
@@ -236,14 +237,16 @@ PATHS: dict[str, Any] = {
     "/api/payment/process": {"post": _operation(
         "Pay for one of the caller's pending orders, once per idempotency key",
         {"200": _json(_ref("Payment"), "paid (or the stored answer for a key already used)"),
-         "402": _error("declined or failed (PAYMENT_FAILED)"),
+         "402": _error("declined, or the outcome is not known yet: details.retryable says to retry with the "
+                       "same key (PAYMENT_FAILED)"),
          "404": _error("no such order among the caller's (NOT_FOUND)"),
          "409": _error("not pending, reservation expired, or key in use (CONFLICT)")},
         secured=True, body=_body(_ref("PaymentRequest")), tag="orders",
         parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
                      "schema": {"type": "string", "minLength": 1, "maxLength": 64}}])},
     "/api/reservations/sweep": {"post": _operation(
-        "Release reservations that expired now", {"200": _json(_ref("Sweep"), "the orders cancelled")},
+        "Resolve stale payment attempts and release reservations that expired now",
+        {"200": _json(_ref("Sweep"), "the orders cancelled and the payment attempts resolved")},
         secured=True, tag="orders")},
 }
 
