@@ -54,6 +54,7 @@ from examples.ecommerce.clock import Clock, utcnow
 from examples.ecommerce.constraint_errors import violation
 from examples.ecommerce.errors import DomainError, validation_error
 from examples.ecommerce.events import StockEvents
+from examples.ecommerce.hashing import DEFAULT_CONCURRENCY, DEFAULT_WAIT_SECONDS, HashingSlots
 from examples.ecommerce.openapi import SPEC
 from examples.ecommerce.strategies import get_safe_strategy
 
@@ -107,17 +108,21 @@ def _idempotency_key(body: dict[str, Any], caller: Caller) -> str:
 
 def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None, clock: Clock = utcnow,
                events: StockEvents | None = None, secret_key: str | None = None,
-               token_ttl: dt.timedelta = TOKEN_TTL, password_hasher: PasswordHasher | None = None) -> Flask:
+               token_ttl: dt.timedelta = TOKEN_TTL, password_hasher: PasswordHasher | None = None,
+               hash_concurrency: int = DEFAULT_CONCURRENCY, hash_wait: float = DEFAULT_WAIT_SECONDS) -> Flask:
     """The API over ``engine``. Without ``secret_key`` a random one is made: tokens then last as long as this
     process (fine for tests and demos; give a stable key when several processes or restarts must accept them).
-    ``password_hasher`` defaults to argon2-cffi's recommended argon2id parameters; tests pass cheaper ones."""
+    ``password_hasher`` defaults to argon2-cffi's recommended argon2id parameters; tests pass cheaper ones.
+    At most ``hash_concurrency`` password hashes are computed at once; a request that waits ``hash_wait``
+    seconds for a turn is answered ``RATE_LIMITED`` (429 with ``Retry-After``)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = secret_key or secrets.token_urlsafe(32)
     app.json.sort_keys = False
     gateway = gateway or payments.FakeGateway("succeed")
     events = events or StockEvents()
-    accounts = Accounts(engine, app.config["SECRET_KEY"], clock=clock, ttl=token_ttl, hasher=password_hasher)
+    accounts = Accounts(engine, app.config["SECRET_KEY"], clock=clock, ttl=token_ttl, hasher=password_hasher,
+                        hashing=HashingSlots(hash_concurrency, hash_wait))
     app.extensions["ecommerce"] = {"engine": engine, "gateway": gateway, "events": events, "clock": clock,
                                    "accounts": accounts}
     security.install(app)

@@ -169,13 +169,15 @@ PATHS: dict[str, Any] = {
     "/api/auth/signup": {"post": _operation(
         "Create an account (the password is stored only as an argon2id hash)",
         {"201": _json(_ref("User"), "the new account"), "409": _error("email or phone number taken (CONFLICT)"),
-         "429": _error("too many sign-ups from this address (RATE_LIMITED)", headers=RETRY_AFTER)},
+         "429": _error("too many sign-ups from this address, or password hashing at capacity "
+                              "(RATE_LIMITED)", headers=RETRY_AFTER)},
         body=_body(_ref("Signup")), tag="auth")},
     "/api/auth/login": {"post": _operation(
         "Exchange email and password for a bearer token",
         {"200": _json(_ref("Token"), "a signed token, valid for expires_in seconds"),
          "401": _error("wrong email or password: the same answer whether or not the email exists (UNAUTHORIZED)"),
-         "429": _error("too many failures for this account or address (RATE_LIMITED)", headers=RETRY_AFTER)},
+         "429": _error("too many failures for this account or address, or password hashing at capacity "
+                              "(RATE_LIMITED)", headers=RETRY_AFTER)},
         body=_body(_ref("Credentials")), tag="auth")},
     "/api/auth/logout": {"post": _operation(
         "End every token issued to the caller so far", {"200": _json(_ref("LoggedOut"), "logged out")},
@@ -183,7 +185,8 @@ PATHS: dict[str, Any] = {
     "/api/auth/password": {"post": _operation(
         "Change the password: earlier tokens stop working, a new one is returned",
         {"200": _json(_ref("Token"), "a token for the new password"),
-         "429": _error("too many wrong current passwords (RATE_LIMITED)", headers=RETRY_AFTER)},
+         "429": _error("too many wrong current passwords, or password hashing at capacity "
+                              "(RATE_LIMITED)", headers=RETRY_AFTER)},
         secured=True, body=_body(_ref("PasswordChange")), tag="auth")},
     "/api/auth/me": {"get": _operation("The caller's account", {"200": _json(_ref("User"), "the account")},
                                        secured=True, tag="auth")},
