@@ -77,7 +77,10 @@ def error_response(error: DomainError, status: int | None = None) -> tuple[Respo
 def _body(*, optional: bool = False) -> dict[str, Any]:
     if optional and not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nesting deeper than the parser's stack: bad input like any other malformed body
+        data = None
     if not isinstance(data, dict):
         raise DomainError("VALIDATION_ERROR", "the request body must be a JSON object",
                           {"field": "body", "rule": "json_object", "value": None})
