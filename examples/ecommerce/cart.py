@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -82,6 +82,13 @@ def _cart(session: Session, user: User) -> Cart:
     return cart
 
 
+def _begin_write(session: Session) -> None:
+    # SQLite cannot upgrade a read lock while another writer waits (it answers "database is locked" at once, no
+    # busy wait), so a read-then-write transaction takes the write lock up front there.
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("BEGIN IMMEDIATE"))
+
+
 def _check_limits(product: Product, quantity: int) -> None:
     if quantity > MAX_PER_USER_PER_PRODUCT:
         raise DomainError("VALIDATION_ERROR", f"at most {MAX_PER_USER_PER_PRODUCT} of one product per customer",
@@ -99,6 +106,7 @@ def add_item(engine: Engine, user_id: Any, product_id: Any, quantity: Any = 1) -
         # One session for the change and the view: a second session opened while this one still holds its
         # connection is how 20 concurrent writers exhaust the pool and wait on each other.
         with Session(engine) as session:
+            _begin_write(session)
             try:
                 user = _user(session, user_id)
                 owner = user.id
@@ -129,6 +137,7 @@ def set_quantity(engine: Engine, user_id: Any, product_id: Any, quantity: Any) -
     if quantity != 0 or isinstance(quantity, bool):
         quantity = _quantity(quantity)
     with Session(engine) as session:
+        _begin_write(session)
         user = _user(session, user_id)
         owner = user.id
         product = _product(session, product_id)
