@@ -44,6 +44,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -121,7 +122,8 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = secret_key or secrets.token_urlsafe(32)
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):  # the provider whose key order is configurable
+        app.json.sort_keys = False
     gateway = gateway or payments.FakeGateway("succeed")
     events = events or StockEvents()
     accounts = Accounts(engine, app.config["SECRET_KEY"], clock=clock, ttl=token_ttl, hasher=password_hasher,

@@ -116,10 +116,10 @@ class Accounts:
 
     def _verify(self, stored: str | None, password: str) -> bool:
         """Whether ``password`` matches ``stored``; costs one argon2 verification whatever ``stored`` is."""
-        usable = stored is not None and stored != NO_PASSWORD
+        usable = stored if stored is not None and stored != NO_PASSWORD else None
         with self.hashing.slot():
             try:
-                return self.hasher.verify(stored if usable else _dummy_hash(self.hasher), password) and usable
+                return self.hasher.verify(usable or _dummy_hash(self.hasher), password) and usable is not None
             except (VerificationError, InvalidHashError):
                 return False
 
@@ -190,7 +190,8 @@ class Accounts:
         with Session(self.engine) as session:
             user = session.scalar(select(User).where(User.email == email.strip().lower()))
             stored = user.password_hash if user is not None else None
-        if not self._verify(stored, password):
+        # (A verified password implies a user and a stored hash; the last two tests only say so to the checker.)
+        if not self._verify(stored, password) or user is None or stored is None:
             self.per_account.record_failure(account)
             self.per_address.record_failure(f"address:{address}")
             raise unauthorized(WRONG_CREDENTIALS)

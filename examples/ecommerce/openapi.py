@@ -49,7 +49,7 @@ COMMON_ERRORS = {
     "default": _error("any other failure, with the same error body"),
 }
 AUTH_ERRORS = {"401": _error("missing, expired, tampered or revoked token (UNAUTHORIZED)")}
-SECURED = [{"bearerAuth": []}]
+SECURED: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _operation(summary: str, responses: dict[str, Any], *, secured: bool = False, body: dict[str, Any] | None = None,
