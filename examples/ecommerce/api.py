@@ -19,11 +19,12 @@ Endpoints (*: needs ``Authorization: Bearer <token>`` and acts only on the calle
     POST   /api/cart/items              * {"product_id", "quantity"}   (adds; merges an existing line)
     PUT    /api/cart/items/<product_id> * {"quantity"}                 (sets; 0 removes)
     DELETE /api/cart/items/<product_id> *
-    POST   /api/checkout                * {"strategy"?} -> 201 the pending order (with its "id"), stock reserved
+    POST   /api/checkout                * {"strategy"?} -> 201 the pending order (with its "id"), stock reserved;
+                                          only strategies that cannot oversell are accepted
     GET    /api/orders                  * ?page=&per_page= the caller's orders, newest first
     GET    /api/orders/<id>             * the order, its lines and payment attempts
     POST   /api/payment/process         * {"order_id", "idempotency_key"} (or an Idempotency-Key header)
-    POST   /api/reservations/sweep      * release expired reservations now
+    POST   /api/reservations/sweep      * resolve stale payment attempts, then release expired reservations
     GET    /api/openapi.json               the OpenAPI 3.1 description
 
 Someone else's order answers 404 exactly like an order that does not exist. Idempotency keys are scoped to the
@@ -43,6 +44,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -53,7 +55,9 @@ from examples.ecommerce.clock import Clock, utcnow
 from examples.ecommerce.constraint_errors import violation
 from examples.ecommerce.errors import DomainError, validation_error
 from examples.ecommerce.events import StockEvents
+from examples.ecommerce.hashing import DEFAULT_CONCURRENCY, DEFAULT_WAIT_SECONDS, HashingSlots
 from examples.ecommerce.openapi import SPEC
+from examples.ecommerce.strategies import get_safe_strategy
 
 STATUS = {"VALIDATION_ERROR": 400, "UNAUTHORIZED": 401, "NOT_FOUND": 404, "CONFLICT": 409,
           "INSUFFICIENT_STOCK": 409, "PAYMENT_FAILED": 402, "RATE_LIMITED": 429, "INTERNAL_ERROR": 500}
@@ -74,7 +78,10 @@ def error_response(error: DomainError, status: int | None = None) -> tuple[Respo
 def _body(*, optional: bool = False) -> dict[str, Any]:
     if optional and not request.get_data(cache=True):
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nesting deeper than the parser's stack: bad input like any other malformed body
+        data = None
     if not isinstance(data, dict):
         raise DomainError("VALIDATION_ERROR", "the request body must be a JSON object",
                           {"field": "body", "rule": "json_object", "value": None})
@@ -105,17 +112,22 @@ def _idempotency_key(body: dict[str, Any], caller: Caller) -> str:
 
 def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None, clock: Clock = utcnow,
                events: StockEvents | None = None, secret_key: str | None = None,
-               token_ttl: dt.timedelta = TOKEN_TTL, password_hasher: PasswordHasher | None = None) -> Flask:
+               token_ttl: dt.timedelta = TOKEN_TTL, password_hasher: PasswordHasher | None = None,
+               hash_concurrency: int = DEFAULT_CONCURRENCY, hash_wait: float = DEFAULT_WAIT_SECONDS) -> Flask:
     """The API over ``engine``. Without ``secret_key`` a random one is made: tokens then last as long as this
     process (fine for tests and demos; give a stable key when several processes or restarts must accept them).
-    ``password_hasher`` defaults to argon2-cffi's recommended argon2id parameters; tests pass cheaper ones."""
+    ``password_hasher`` defaults to argon2-cffi's recommended argon2id parameters; tests pass cheaper ones.
+    At most ``hash_concurrency`` password hashes are computed at once; a request that waits ``hash_wait``
+    seconds for a turn is answered ``RATE_LIMITED`` (429 with ``Retry-After``)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SECRET_KEY"] = secret_key or secrets.token_urlsafe(32)
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):  # the provider whose key order is configurable
+        app.json.sort_keys = False
     gateway = gateway or payments.FakeGateway("succeed")
     events = events or StockEvents()
-    accounts = Accounts(engine, app.config["SECRET_KEY"], clock=clock, ttl=token_ttl, hasher=password_hasher)
+    accounts = Accounts(engine, app.config["SECRET_KEY"], clock=clock, ttl=token_ttl, hasher=password_hasher,
+                        hashing=HashingSlots(hash_concurrency, hash_wait))
     app.extensions["ecommerce"] = {"engine": engine, "gateway": gateway, "events": events, "clock": clock,
                                    "accounts": accounts}
     security.install(app)
@@ -236,7 +248,8 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
         strategy = body.get("strategy", checkout.DEFAULT_STRATEGY)
         if not isinstance(strategy, str):
             raise validation_error("strategy", "type", strategy, "strategy must be a string")
-        reservations.sweep_expired(engine, clock=clock, events=events)  # expired holds go back on sale first
+        get_safe_strategy(strategy)  # the unsafe strategy is for lessons and the race tool, never for clients
+        _sweep()  # expired holds go back on sale first
         result = checkout.checkout(engine, caller().user_id, strategy=strategy, clock=clock, events=events)
         return jsonify({"id": result.order_id, **result.to_dict()}), 201
 
@@ -263,10 +276,16 @@ def create_app(engine: Engine, *, gateway: payments.PaymentGateway | None = None
             raise DomainError("PAYMENT_FAILED", f"the payment was declined: {result.reason}", result.to_dict())
         return jsonify(result.to_dict())
 
+    def _sweep() -> dict[str, list[int]]:
+        # Stale payment attempts first: an order with one in flight keeps its hold until the attempt is resolved.
+        resolved = payments.resolve_stale(engine, gateway, clock=clock, events=events)
+        return {"cancelled_orders": reservations.sweep_expired(engine, clock=clock, events=events),
+                "resolved_payments": resolved}
+
     @app.post("/api/reservations/sweep")
     @login_required
     def sweep():
-        return jsonify({"cancelled_orders": reservations.sweep_expired(engine, clock=clock, events=events)})
+        return jsonify(_sweep())
 
     @app.get("/api/stock/stream")
     def stock_stream():

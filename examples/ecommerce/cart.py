@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -82,6 +82,13 @@ def _cart(session: Session, user: User) -> Cart:
     return cart
 
 
+def _begin_write(session: Session) -> None:
+    # SQLite cannot upgrade a read lock while another writer waits (it answers "database is locked" at once, no
+    # busy wait), so a read-then-write transaction takes the write lock up front there.
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("BEGIN IMMEDIATE"))
+
+
 def _check_limits(product: Product, quantity: int) -> None:
     if quantity > MAX_PER_USER_PER_PRODUCT:
         raise DomainError("VALIDATION_ERROR", f"at most {MAX_PER_USER_PER_PRODUCT} of one product per customer",
@@ -96,9 +103,13 @@ def add_item(engine: Engine, user_id: Any, product_id: Any, quantity: Any = 1) -
     """Add ``quantity`` of a product to the user's cart, merging with an existing line."""
     quantity = _quantity(quantity)
     for attempt in (1, 2):
+        # One session for the change and the view: a second session opened while this one still holds its
+        # connection is how 20 concurrent writers exhaust the pool and wait on each other.
         with Session(engine) as session:
+            _begin_write(session)
             try:
                 user = _user(session, user_id)
+                owner = user.id
                 product = _product(session, product_id)
                 cart = _cart(session, user)
                 line = session.scalar(select(CartItem).where(CartItem.cart_id == cart.id,
@@ -117,7 +128,7 @@ def add_item(engine: Engine, user_id: Any, product_id: Any, quantity: Any = 1) -
                 if attempt == 1 and found is not None and found.kind == "unique":
                     continue
                 raise
-            return view_cart(engine, user.id)
+            return _view(session, owner)
     raise AssertionError("unreachable")
 
 
@@ -126,7 +137,9 @@ def set_quantity(engine: Engine, user_id: Any, product_id: Any, quantity: Any) -
     if quantity != 0 or isinstance(quantity, bool):
         quantity = _quantity(quantity)
     with Session(engine) as session:
+        _begin_write(session)
         user = _user(session, user_id)
+        owner = user.id
         product = _product(session, product_id)
         line = session.scalar(select(CartItem).join(Cart).where(Cart.user_id == user.id,
                                                                 CartItem.product_id == product.id))
@@ -138,7 +151,7 @@ def set_quantity(engine: Engine, user_id: Any, product_id: Any, quantity: Any) -
             _check_limits(product, quantity)
             line.quantity = quantity
         session.commit()
-        return view_cart(engine, user.id)
+        return _view(session, owner)
 
 
 def remove_item(engine: Engine, user_id: Any, product_id: Any) -> CartView:
@@ -147,12 +160,18 @@ def remove_item(engine: Engine, user_id: Any, product_id: Any) -> CartView:
 
 def view_cart(engine: Engine, user_id: Any) -> CartView:
     with Session(engine) as session:
-        user = _user(session, user_id)
-        cart = session.scalar(
-            select(Cart).where(Cart.user_id == user.id)
-            .options(selectinload(Cart.items).selectinload(CartItem.product))
-        )
-        items = cart.items if cart else []
-        lines = [CartLine(item.product_id, item.product.name, item.quantity, item.product.price)
-                 for item in sorted(items, key=lambda item: item.product_id)]
-        return CartView(user.id, lines)
+        return _view(session, _user(session, user_id).id)
+
+
+def _view(session: Session, user_id: int) -> CartView:
+    """The cart as committed, read in the caller's session (so a request never holds two connections)."""
+    cart = session.scalar(
+        select(Cart).where(Cart.user_id == user_id)
+        .options(selectinload(Cart.items).selectinload(CartItem.product))
+    )
+    items = cart.items if cart else []
+    lines = [CartLine(item.product_id, item.product.name, item.quantity, item.product.price)
+             for item in sorted(items, key=lambda item: item.product_id)]
+    view = CartView(user_id, lines)
+    session.commit()  # end the read transaction now: nothing of this request stays "idle in transaction"
+    return view

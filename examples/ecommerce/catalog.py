@@ -14,6 +14,7 @@ from examples.ecommerce import validation
 from examples.ecommerce.constraint_errors import violation
 from examples.ecommerce.errors import DomainError
 from examples.ecommerce.models import Category, Product
+from examples.ecommerce.strategies import rowcount
 
 MAX_PER_PAGE = 100
 
@@ -57,7 +58,7 @@ def list_products(engine: Engine, *, category: str | int | None = None, min_pric
     if max_price is not None:
         filters.append(Product.price <= validation.money("max_price", max_price))
     with Session(engine) as session:
-        total = session.scalar(select(func.count()).select_from(Product).where(*filters))
+        total = session.scalar(select(func.count()).select_from(Product).where(*filters)) or 0
         products = session.scalars(
             select(Product).where(*filters).options(joinedload(Product.category))
             .order_by(Product.id).limit(per_page).offset((page - 1) * per_page)
@@ -107,11 +108,11 @@ def bulk_update_stock(engine: Engine, new_stock: Mapping[int, Any]) -> int:
         return 0
     with Session(engine) as session:
         try:
-            updated = session.execute(
+            updated = rowcount(session.execute(
                 update(Product).where(Product.id.in_(levels))
                 .values(stock=case(levels, value=Product.id), version=Product.version + 1)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             session.commit()
         except DBAPIError as error:  # MariaDB reports CHECK failures as OperationalError, not IntegrityError
             session.rollback()

@@ -64,7 +64,7 @@ def checkout(engine: Engine, user_id: Any, *, strategy: str = DEFAULT_STRATEGY, 
             select(CartItem.product_id, CartItem.quantity)
             .where(CartItem.cart_id == cart.id).order_by(CartItem.product_id)
         ).all()
-        if not lines:
+        if cart is None or not lines:
             raise DomainError("VALIDATION_ERROR", "the cart is empty",
                               {"field": "cart", "rule": "required", "value": None})
         priced = [(product_id, quantity, chosen.claim(session, product_id, quantity, pause))

@@ -50,7 +50,7 @@ def violation(error: BaseException) -> Violation | None:
         diag = getattr(original, "diag", None)
         name = getattr(diag, "constraint_name", None) or getattr(diag, "column_name", None)
         return Violation(_PG_SQLSTATE[sqlstate], name)
-    args = getattr(original, "args", ())
+    args: tuple[object, ...] = getattr(original, "args", ())
     if len(args) >= 2 and isinstance(args[0], int) and args[0] in _MYSQL_ERRNO:
         return Violation(_MYSQL_ERRNO[args[0]], _mysql_name(str(args[1])))
     message = str(original)

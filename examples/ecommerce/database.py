@@ -15,6 +15,7 @@ from integrity_kit.connect import make_engine as _make_engine
 from integrity_kit.connect import verify_connection
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 APP_TABLES = tuple(table.name for table in Base.metadata.sorted_tables)
 
 
@@ -23,7 +24,9 @@ def make_engine(url: str | URL | None, **kwargs) -> Engine:
 
     SQLite ignores every declared foreign key unless each connection runs ``PRAGMA foreign_keys = ON``; an app
     that forgets it has constraints on paper only (the audit's ``foreign-key-not-enforced`` rule looks for that).
+    Pooled connections are pinged before use, so the first request after a database restart does not fail.
     """
+    kwargs.setdefault("pool_pre_ping", True)
     engine = _make_engine(url, check=False, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_foreign_keys_on)
@@ -34,6 +37,9 @@ def make_engine(url: str | URL | None, **kwargs) -> Engine:
 def _sqlite_foreign_keys_on(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
+    # SQLite has one write lock for the whole file: under a hundred concurrent requests a writer may queue for
+    # longer than the driver's 5 s default, and waiting is better than a 500.
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from examples.ecommerce import auth, validation
+from examples.ecommerce.strategies import SAFE_STRATEGIES
 
 ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "exact decimal amount, two places"}
@@ -48,7 +49,7 @@ COMMON_ERRORS = {
     "default": _error("any other failure, with the same error body"),
 }
 AUTH_ERRORS = {"401": _error("missing, expired, tampered or revoked token (UNAUTHORIZED)")}
-SECURED = [{"bearerAuth": []}]
+SECURED: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 def _operation(summary: str, responses: dict[str, Any], *, secured: bool = False, body: dict[str, Any] | None = None,
@@ -124,8 +125,9 @@ SCHEMAS: dict[str, Any] = {
         "type": "integer", "minimum": 1, "maximum": validation.MAX_LINE_QUANTITY, "default": 1}}, ("product_id",)),
     "CartLineSet": _object({"quantity": {"type": "integer", "minimum": 0,
                                          "maximum": validation.MAX_LINE_QUANTITY}}, ("quantity",)),
-    "CheckoutRequest": _object({"strategy": {"type": "string", "description": "stock strategy, default "
-                                             "conditional-update"}}),
+    "CheckoutRequest": _object({"strategy": {"type": "string", "enum": list(SAFE_STRATEGIES),
+                                             "description": "stock strategy (only those that cannot oversell), "
+                                             "default conditional-update"}}),
     "PendingOrder": _object({
         "id": ID, "order_id": ID, "status": {"type": "string", "enum": ["pending"]}, "total": MONEY,
         "reserved_until": TIMESTAMP,
@@ -157,7 +159,8 @@ SCHEMAS: dict[str, Any] = {
                         "reference": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
                         "replayed": {"type": "boolean"}},
                        ("order_id", "payment_id", "status", "amount", "replayed")),
-    "Sweep": _object({"cancelled_orders": {"type": "array", "items": ID}}, ("cancelled_orders",)),
+    "Sweep": _object({"cancelled_orders": {"type": "array", "items": ID},
+                      "resolved_payments": {"type": "array", "items": ID}}, ("cancelled_orders", "resolved_payments")),
 }
 
 PATHS: dict[str, Any] = {
@@ -166,13 +169,15 @@ PATHS: dict[str, Any] = {
     "/api/auth/signup": {"post": _operation(
         "Create an account (the password is stored only as an argon2id hash)",
         {"201": _json(_ref("User"), "the new account"), "409": _error("email or phone number taken (CONFLICT)"),
-         "429": _error("too many sign-ups from this address (RATE_LIMITED)", headers=RETRY_AFTER)},
+         "429": _error("too many sign-ups from this address, or password hashing at capacity "
+                              "(RATE_LIMITED)", headers=RETRY_AFTER)},
         body=_body(_ref("Signup")), tag="auth")},
     "/api/auth/login": {"post": _operation(
         "Exchange email and password for a bearer token",
         {"200": _json(_ref("Token"), "a signed token, valid for expires_in seconds"),
          "401": _error("wrong email or password: the same answer whether or not the email exists (UNAUTHORIZED)"),
-         "429": _error("too many failures for this account or address (RATE_LIMITED)", headers=RETRY_AFTER)},
+         "429": _error("too many failures for this account or address, or password hashing at capacity "
+                              "(RATE_LIMITED)", headers=RETRY_AFTER)},
         body=_body(_ref("Credentials")), tag="auth")},
     "/api/auth/logout": {"post": _operation(
         "End every token issued to the caller so far", {"200": _json(_ref("LoggedOut"), "logged out")},
@@ -180,7 +185,8 @@ PATHS: dict[str, Any] = {
     "/api/auth/password": {"post": _operation(
         "Change the password: earlier tokens stop working, a new one is returned",
         {"200": _json(_ref("Token"), "a token for the new password"),
-         "429": _error("too many wrong current passwords (RATE_LIMITED)", headers=RETRY_AFTER)},
+         "429": _error("too many wrong current passwords, or password hashing at capacity "
+                              "(RATE_LIMITED)", headers=RETRY_AFTER)},
         secured=True, body=_body(_ref("PasswordChange")), tag="auth")},
     "/api/auth/me": {"get": _operation("The caller's account", {"200": _json(_ref("User"), "the account")},
                                        secured=True, tag="auth")},
@@ -234,14 +240,16 @@ PATHS: dict[str, Any] = {
     "/api/payment/process": {"post": _operation(
         "Pay for one of the caller's pending orders, once per idempotency key",
         {"200": _json(_ref("Payment"), "paid (or the stored answer for a key already used)"),
-         "402": _error("declined or failed (PAYMENT_FAILED)"),
+         "402": _error("declined, or the outcome is not known yet: details.retryable says to retry with the "
+                       "same key (PAYMENT_FAILED)"),
          "404": _error("no such order among the caller's (NOT_FOUND)"),
          "409": _error("not pending, reservation expired, or key in use (CONFLICT)")},
         secured=True, body=_body(_ref("PaymentRequest")), tag="orders",
         parameters=[{"name": "Idempotency-Key", "in": "header", "required": False,
                      "schema": {"type": "string", "minLength": 1, "maxLength": 64}}])},
     "/api/reservations/sweep": {"post": _operation(
-        "Release reservations that expired now", {"200": _json(_ref("Sweep"), "the orders cancelled")},
+        "Resolve stale payment attempts and release reservations that expired now",
+        {"200": _json(_ref("Sweep"), "the orders cancelled and the payment attempts resolved")},
         secured=True, tag="orders")},
 }
 

@@ -53,7 +53,7 @@ def list_orders(engine: Engine, user_id: int, *, page: Any = 1, per_page: Any = 
     page = validation.whole_number("page", page, minimum=1, maximum=1_000_000)
     per_page = validation.whole_number("per_page", per_page, minimum=1, maximum=MAX_PER_PAGE)
     with Session(engine) as session:
-        total = session.scalar(select(func.count()).select_from(Order).where(Order.user_id == user_id))
+        total = session.scalar(select(func.count()).select_from(Order).where(Order.user_id == user_id)) or 0
         rows = session.scalars(select(Order).where(Order.user_id == user_id)
                                .order_by(Order.created_at.desc(), Order.id.desc())
                                .limit(per_page).offset((page - 1) * per_page)).all()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from hashlib import blake2b
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.low_level import hash_secret
@@ -185,8 +186,11 @@ class LoadResult:
 
 def generate(
     rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED, *, legacy: bool = False
-) -> tuple[dict[str, Iterator[list[dict]]], Damage, Plan]:
-    """Row chunks per table (lazy, so millions of rows never sit in memory at once) and the damage planted."""
+) -> tuple[dict[str, Iterator[Any]], Damage, Plan]:
+    """Row chunks per table (lazy, so millions of rows never sit in memory at once) and the damage planted.
+
+    Each stream yields lists of rows, except ``orders_and_items``, which yields ``(table name, rows)`` pairs so
+    every order's items follow it."""
     plan = Plan.for_rows(rows)
     damage = Damage()
     streams = {
@@ -373,7 +377,8 @@ def _cart_items(plan: Plan, seed: int, legacy: bool, damage: Damage) -> Iterator
         products = rng.sample(range(1, plan.products + 1), rng.randint(1, min(4, plan.products)))
         for product_id in products:
             item_id += 1
-            row = {"id": item_id, "cart_id": cart_id, "product_id": product_id, "quantity": rng.randint(1, 3)}
+            row: dict[str, Any] = {"id": item_id, "cart_id": cart_id, "product_id": product_id,
+                                   "quantity": rng.randint(1, 3)}
             added_at = _timestamp(rng, legacy)  # drawn either way, so both schemas get the same lines
             if not legacy:
                 row["added_at"] = added_at

@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
+
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.serving import WSGIRequestHandler
@@ -54,3 +57,27 @@ class QuietRequestHandler(WSGIRequestHandler):
 
     def version_string(self) -> str:
         return SERVER_NAME
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the server answers before the app sees the request (a 70 KB header line, a malformed request
+        line) in the API's error shape, not ``http.server``'s HTML page."""
+        try:
+            reason = HTTPStatus(code).phrase
+        except ValueError:
+            reason = message or "error"
+        kind = "INTERNAL_ERROR" if code >= 500 else "NOT_FOUND" if code == 404 else "VALIDATION_ERROR"
+        body = json.dumps({"error": {"code": kind, "message": reason.lower(),
+                                     "details": {"http_status": code}}}).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, reason)
+        self.send_header("Connection", "close")
+        with_body = code >= 200 and code not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED) \
+            and getattr(self, "command", None) != "HEAD"
+        if with_body:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+        for name, value in HEADERS.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if with_body:
+            self.wfile.write(body)

@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import CursorResult, Engine, Result, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -73,6 +74,14 @@ class VersionConflict(Exception):
     """The optimistic strategy's write matched no row: the version it read is stale."""
 
 
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched. ``Session.execute`` returns a ``CursorResult`` for DML, though its
+    signature promises only a ``Result``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"expected the CursorResult of a DML statement, got {type(result).__name__}")
+    return result.rowcount
+
+
 def insufficient(product_id: int, requested: int, available: int) -> DomainError:
     return DomainError("INSUFFICIENT_STOCK", f"only {max(available, 0)} left of product {product_id}",
                        {"product_id": product_id, "requested": requested, "available": max(available, 0)})
@@ -109,11 +118,11 @@ def claim_for_update(session: Session, product_id: int, quantity: int, pause: Pa
 
 def claim_conditional(session: Session, product_id: int, quantity: int, pause: Pause) -> Decimal:
     pause(product_id)
-    claimed = session.execute(
+    claimed = rowcount(session.execute(
         update(Product)
         .where(Product.id == product_id, Product.stock - Product.reserved >= quantity)
         .values(reserved=Product.reserved + quantity)
-    ).rowcount
+    ))
     row = _read(session, product_id)  # after our UPDATE this row is locked by us: the price cannot move
     if claimed != 1:
         raise insufficient(product_id, quantity, row.stock - row.reserved)
@@ -125,11 +134,11 @@ def claim_optimistic(session: Session, product_id: int, quantity: int, pause: Pa
     if row.stock - row.reserved < quantity:
         raise insufficient(product_id, quantity, row.stock - row.reserved)
     pause(product_id)
-    written = session.execute(
+    written = rowcount(session.execute(
         update(Product)
         .where(Product.id == product_id, Product.version == row.version)
         .values(reserved=row.reserved + quantity, version=row.version + 1)
-    ).rowcount
+    ))
     if written != 1:
         raise VersionConflict(product_id)
     return row.price
@@ -156,12 +165,25 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
+SAFE_STRATEGIES = tuple(name for name, strategy in STRATEGIES.items() if strategy.safe)
+
+
 def get_strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
         raise DomainError("VALIDATION_ERROR", f"unknown strategy {name!r}",
                           {"field": "strategy", "rule": "choice", "value": name, "allowed": list(STRATEGIES)}) from None
+
+
+def get_safe_strategy(name: str) -> Strategy:
+    """The strategy called ``name`` if it cannot oversell; what untrusted callers (the HTTP API) may choose from."""
+    strategy = STRATEGIES.get(name)
+    if strategy is None or not strategy.safe:
+        reason = "unknown strategy" if strategy is None else "unsafe strategy (it can oversell), not offered"
+        raise DomainError("VALIDATION_ERROR", f"{reason} {name!r}",
+                          {"field": "strategy", "rule": "choice", "value": name, "allowed": list(SAFE_STRATEGIES)})
+    return strategy
 
 
 @dataclass
@@ -197,9 +219,10 @@ def run_transaction(engine: Engine, strategy: Strategy, work: Callable[[Session]
             reason = "version conflict"
         except DBAPIError as error:
             session.rollback()
-            reason = retryable(error)
-            if reason is None:
+            why = retryable(error)
+            if why is None:
                 raise
+            reason = why
         except BaseException:
             session.rollback()
             raise

@@ -173,15 +173,16 @@ def test_payment_failures(client, app, behaviour: str) -> None:
         assert error["details"]["status"] == "declined"
         assert stock["reserved"] == 0  # released at once
     else:
-        assert error["details"]["retryable"] is True
-        assert stock["reserved"] == 2  # still held for a retry with the same key, until it expires
+        assert error["details"]["retryable"] is True and error["details"]["status"] == "processing"
+        assert stock["reserved"] == 2  # still held until the attempt is reconciled
 
 
 def test_sweep_endpoint_releases_expired_reservations(client, app) -> None:
     order_id = _checkout(client)
-    assert client.post("/api/reservations/sweep").get_json() == {"cancelled_orders": []}
+    assert client.post("/api/reservations/sweep").get_json() == {"cancelled_orders": [], "resolved_payments": []}
     app.extensions["ecommerce"]["clock"].advance(minutes=30)
-    assert client.post("/api/reservations/sweep").get_json() == {"cancelled_orders": [order_id]}
+    assert client.post("/api/reservations/sweep").get_json() == {"cancelled_orders": [order_id],
+                                                                 "resolved_payments": []}
     assert client.get("/api/products/2/stock").get_json()["available"] == 5
     _error(client.post("/api/payment/process", json={"order_id": order_id, "idempotency_key": "late"}),
            409, "CONFLICT")

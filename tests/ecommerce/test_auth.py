@@ -4,7 +4,6 @@ is refused, and guessing passwords is refused for a while without locking the ow
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 from argon2 import PasswordHasher
@@ -133,27 +132,25 @@ def test_wrong_password_and_unknown_email_get_the_same_answer_and_the_same_work(
     with store.begin() as connection:
         connection.execute(update(User).where(User.email == "u1@example.com")
                            .values(password_hash=PasswordHasher().hash(shop.PASSWORD)))
-    timings: dict[str, list[float]] = {"wrong password": [], "unknown email": []}
-    for _ in range(2):
-        for case, email in (("wrong password", "u1@example.com"), ("unknown email", "nobody@example.com")):
-            started = time.perf_counter()
-            response = _login(client, email, "not the password")
-            timings[case].append(time.perf_counter() - started)
-            if case == "wrong password":
-                wrong_password = response
-            else:
-                unknown_email = response
-    verified = spy.verified[:2]
+    work: dict[str, list[str]] = {}
+    for case, email in (("wrong password", "u1@example.com"), ("unknown email", "nobody@example.com")):
+        before = len(spy.verified)
+        response = _login(client, email, "not the password")
+        work[case] = spy.verified[before:]
+        if case == "wrong password":
+            wrong_password = response
+        else:
+            unknown_email = response
     assert wrong_password.status_code == unknown_email.status_code == 401
     assert wrong_password.get_json() == unknown_email.get_json() == {
         "error": {"code": "UNAUTHORIZED", "message": "wrong email or password", "details": {}}}
-    # One argon2 verification each: for the unknown email against a dummy hash with the same parameters.
-    assert len(spy.verified) == 4 and verified[0] != verified[1]
-    assert verified[1].split("$")[3] == verified[0].split("$")[3]  # m=…,t=…,p=…
+    # The same work, counted rather than timed (a loaded machine makes wall-clock comparisons flaky): one argon2
+    # verification each, the unknown email's against a dummy hash of the same type and parameters.
+    (real,), (dummy,) = work["wrong password"], work["unknown email"]
+    assert real != dummy
+    assert dummy.split("$")[1:4] == real.split("$")[1:4]  # argon2id, v=19, m=…,t=…,p=…
+    assert not spy.check_needs_rehash(dummy)
     assert wrong_password.headers["WWW-Authenticate"].startswith("Bearer")
-    # Both cost one argon2 verification (~0.1 s); the bound is loose because the test machine is shared.
-    fast, slow = sorted(min(values) for values in timings.values())
-    assert slow < 3 * fast, timings
 
 
 def test_an_account_without_a_password_cannot_log_in(client, store: Engine) -> None:

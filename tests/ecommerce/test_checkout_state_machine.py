@@ -79,10 +79,12 @@ class CheckoutMachine(RuleBasedStateMachine):
             self.orders.append(result.order_id)
 
     @precondition(lambda self: self.orders)
-    @rule(data=st.data(), behaviour=st.sampled_from(payments.FakeGateway.BEHAVIOURS))
-    def pay(self, data, behaviour: str) -> None:
+    @rule(data=st.data(), behaviour=st.sampled_from(payments.FakeGateway.BEHAVIOURS), new_key=st.booleans())
+    def pay(self, data, behaviour: str, new_key: bool) -> None:
         order_id = data.draw(st.sampled_from(self.orders))
         self.gateway.behaviour = behaviour
+        if new_key:  # the client gave up on its key (e.g. after a timeout) and retries under a fresh one
+            self.key_round[order_id] += 1
         key = f"order-{order_id}-{self.key_round[order_id]}"
         try:
             payments.process_payment(self.engine, order_id, key, self.gateway, clock=self.clock)
@@ -94,6 +96,7 @@ class CheckoutMachine(RuleBasedStateMachine):
     @rule(minutes=st.sampled_from([1, 16]))
     def expire(self, minutes: int) -> None:
         self.clock.advance(minutes=minutes)
+        payments.resolve_stale(self.engine, self.gateway, clock=self.clock)
         reservations.sweep_expired(self.engine, clock=self.clock)
 
     @invariant()
@@ -112,8 +115,9 @@ class CheckoutMachine(RuleBasedStateMachine):
             succeeded = connection.execute(
                 select(T["payments"].c.order_id, T["payments"].c.idempotency_key, T["payments"].c.amount)
                 .where(T["payments"].c.status == "succeeded")).all()
-            in_flight = connection.execute(select(func.count()).select_from(T["payments"])
-                                           .where(T["payments"].c.status == "processing")).scalar()
+            recorded = dict(connection.execute(select(T["payments"].c.idempotency_key, T["payments"].c.status)).all())
+            in_flight = connection.execute(select(T["payments"].c.order_id)
+                                           .where(T["payments"].c.status == "processing")).scalars().all()
         sold = Counter()
         totals: dict[int, Decimal] = Counter()
         for order_id, product_id, quantity, unit_price in items:
@@ -132,7 +136,13 @@ class CheckoutMachine(RuleBasedStateMachine):
         for _order_id, key, amount in succeeded:
             charged, charge = self.gateway.charges[key]
             assert charge.approved and charged == amount
-        assert in_flight == 0  # nothing is left half-done between steps
+        # An attempt left in flight (its outcome unknown) still holds its order's units for reconciliation.
+        assert all(orders[order_id][0] == "pending" for order_id in in_flight)
+        approved = [key for key, (_amount, charge) in self.gateway.charges.items() if charge.approved]
+        # No charge without a record, and never two charges for one order.
+        assert all(recorded.get(key) in {"succeeded", "processing"} for key in approved), (approved, recorded)
+        charged_orders = Counter(key.rsplit("-", 1)[0] for key in approved)
+        assert all(count == 1 for count in charged_orders.values()), charged_orders
 
 
 def test_checkout_state_machine(app_engine: Engine, engine_name: str) -> None:

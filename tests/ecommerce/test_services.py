@@ -126,20 +126,22 @@ def test_decline_releases_stock_and_replays(store: Engine) -> None:
 
 
 @pytest.mark.parametrize("behaviour", ["raise", "timeout"])
-def test_gateway_failure_leaves_the_database_exactly_as_before(store: Engine, behaviour: str) -> None:
+def test_an_unknown_outcome_keeps_the_attempt_and_a_retry_reconciles_it(store: Engine, behaviour: str) -> None:
     cart.add_item(store, 1, 2, 2)
     order_id = checkout.checkout(store, 1).order_id
-    before = shop.snapshot(store)
     gateway = payments.FakeGateway(behaviour)
     with pytest.raises(DomainError) as raised:
         payments.process_payment(store, order_id, "k", gateway)
     assert _code(raised) == "PAYMENT_FAILED" and raised.value.details["retryable"] is True
-    assert shop.snapshot(store) == before
+    # The attempt stays, under the key the gateway knows it by (a timed-out charge may have happened).
+    assert shop.count(store, "payments", status="processing", idempotency_key="k") == 1
+    assert shop.product_row(store, 2) == (5, 2) and shop.count(store, "orders", status="pending") == 1
     # Retrying with the same key: a timed-out charge is found by the gateway, never charged twice.
     gateway.behaviour = "succeed"
     assert payments.process_payment(store, order_id, "k", gateway).succeeded
-    assert gateway.total_charged == Decimal("50.00")
+    assert gateway.total_charged == Decimal("50.00") and len(gateway.charges) == 1
     assert shop.product_row(store, 2) == (3, 0)
+    assert shop.count(store, "payments") == 1
 
 
 def test_expiry_sweep_releases_and_blocks_late_payment(store: Engine) -> None:
