@@ -27,7 +27,7 @@ from sqlalchemy.sql.compiler import IdentifierPreparer
 
 from integrity_kit.schema import Column, Table
 from integrity_kit.schema.coltypes import neutral
-from integrity_kit.schema.models import dialect_for
+from integrity_kit.schema.from_models import dialect_for
 
 MAX_NAME = 63  # PostgreSQL's identifier limit, the shortest of the three
 MYSQL = ("mysql", "mariadb")

@@ -20,7 +20,7 @@ from integrity_kit.audit.registry import select_rules
 from integrity_kit.connect import make_engine, mask_url
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import NotAnalysed, Snapshot, build_snapshot
-from integrity_kit.schema.models import load_metadata, snapshot_from_metadata
+from integrity_kit.schema.from_models import load_metadata, snapshot_from_metadata
 
 FAIL_ON = ("error", "warning", "info", "never")
 

@@ -5,7 +5,9 @@ Built from a live database with :func:`build_snapshot` or from SQLAlchemy models
 """
 
 from integrity_kit.schema.compare import Difference, compare
-from integrity_kit.schema.model import (
+from integrity_kit.schema.from_models import load_metadata, snapshot_from_metadata
+from integrity_kit.schema.reflect import build_snapshot
+from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
     ForeignKey,
@@ -16,8 +18,6 @@ from integrity_kit.schema.model import (
     Table,
     UniqueConstraint,
 )
-from integrity_kit.schema.models import load_metadata, snapshot_from_metadata
-from integrity_kit.schema.reflect import build_snapshot
 
 __all__ = [
     "CheckConstraint",

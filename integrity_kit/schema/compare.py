@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from integrity_kit.schema import coltypes
-from integrity_kit.schema.model import CheckConstraint, Column, ForeignKey, Index, Snapshot, Table, qualified
+from integrity_kit.schema.snapshot import CheckConstraint, Column, ForeignKey, Index, Snapshot, Table, qualified
 
 # Tables a migration tool keeps for itself; they are never in the models.
 DEFAULT_IGNORED_TABLES = frozenset({"alembic_version"})

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from integrity_kit.schema.model import Column, UniqueConstraint
+from integrity_kit.schema.snapshot import Column, UniqueConstraint
 
 # Keys of reflected MySQL dictionaries that hold names parsed out of SHOW CREATE TABLE.
 _MYSQL_NAME_KEYS = {"name", "constrained_columns", "referred_table", "referred_columns", "column_names",

@@ -29,7 +29,8 @@ from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
 from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
 from integrity_kit.schema.mariadb import read_mariadb
-from integrity_kit.schema.model import (
+from integrity_kit.schema.postgresql import read_postgresql_indexes
+from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
     ForeignKey,
@@ -41,7 +42,6 @@ from integrity_kit.schema.model import (
     UniqueConstraint,
     qualified,
 )
-from integrity_kit.schema.postgresql import read_postgresql_indexes
 
 # Inspector method suffixes, in the order they run; the first one decides which tables exist.
 KINDS = (

@@ -24,7 +24,7 @@ from sqlalchemy.sql.schema import (
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.importing import load_object
 from integrity_kit.schema import coltypes
-from integrity_kit.schema.model import (
+from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
     ForeignKey,
