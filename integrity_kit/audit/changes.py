@@ -530,8 +530,8 @@ class ForeignKeysPragma(Operation):
         return ["PRAGMA foreign_keys = ON;  -- on every connection"]
 
     def steps(self, dialect: str) -> list[Step]:
-        return [Step(Phase.CLEANUP, comment='@event.listens_for(engine, "connect") def _fk_on(dbapi, _): '
-                                            'dbapi.execute("PRAGMA foreign_keys = ON")')]
+        return [Step(Phase.CLEANUP, comment='@event.listens_for(engine, "connect")\ndef _fk_on(dbapi, _):\n'
+                                            '    dbapi.execute("PRAGMA foreign_keys = ON")')]
 
 
 @dataclass(frozen=True)
@@ -693,14 +693,19 @@ def render_steps(steps: Sequence[Step]) -> str:
         indent = "    " if block is not None else ""
         receiver = "batch" if step.batch is not None else "op"
         if step.call is None:
-            lines.append(f"{indent}# {step.comment}")
+            lines += comment_lines(step.comment or "", indent)
         elif step.phase is Phase.CLEANUP:
             lines.append(f"{indent}{step.call.render(receiver)}  # {step.comment or 'review first'}")
         else:
             if step.comment:
-                lines.append(f"{indent}# {step.comment}")
+                lines += comment_lines(step.comment, indent)
             lines.append(f"{indent}{step.call.render(receiver)}")
     return "\n".join(lines)
+
+
+def comment_lines(text: str, indent: str = "") -> list[str]:
+    """A Python comment for every line of ``text`` (generated comments never hold user text with line breaks)."""
+    return [f"{indent}# {line}".rstrip() for line in text.splitlines()]
 
 
 def batch_call(table: TableName, **extra: Any) -> str:

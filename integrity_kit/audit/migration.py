@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from integrity_kit import __version__
-from integrity_kit.audit.changes import Operation, Phase, Step, TableName, batch_call
+from integrity_kit.audit.changes import Operation, Phase, Step, TableName, batch_call, comment_lines
 from integrity_kit.audit.fixes import cleanup_statements, describe_blocking
 from integrity_kit.audit.model import Finding, Rule
 from integrity_kit.audit.registry import find_rule
@@ -65,7 +65,7 @@ class Plan:
             if step.undo is not None:
                 self.undo.append(f"with {batch_call(step.batch)} as batch:\n        {step.undo.render('batch')}")
             return
-        lines = [f"# {step.comment}"] if step.comment else []
+        lines = comment_lines(step.comment) if step.comment else []
         lines.append(step.call.render())
         (self.outside_transaction if step.phase is Phase.AUTOCOMMIT else self.in_transaction).extend(lines)
         if step.undo is not None:
