@@ -106,8 +106,39 @@ class SaType:
 _SIMPLE_TYPES = {"date": "Date", "boolean": "Boolean", "uuid": "Uuid", "json": "JSON"}
 
 
+# MySQL's MODIFY restates the whole column, so its types keep every attribute that changes what is stored.
+_MYSQL_TYPES = frozenset({
+    "BIGINT", "BINARY", "BIT", "BLOB", "CHAR", "DATE", "DATETIME", "DECIMAL", "DOUBLE", "FLOAT", "INTEGER",
+    "LONGBLOB", "LONGTEXT", "MEDIUMBLOB", "MEDIUMINT", "MEDIUMTEXT", "NCHAR", "NUMERIC", "NVARCHAR", "REAL",
+    "SMALLINT", "TEXT", "TIME", "TIMESTAMP", "TINYBLOB", "TINYINT", "TINYTEXT", "VARBINARY", "VARCHAR", "YEAR",
+})
+_MYSQL_ATTRIBUTES = ("length", "precision", "scale", "fsp", "unsigned", "zerofill", "charset", "collation",
+                     "national", "binary")
+
+
+def mysql_type(type_: Any) -> SaType | None:
+    """The exact ``mysql.`` type (length, UNSIGNED, charset, collation, ...) of a reflected MySQL/MariaDB column,
+    or None for a type outside the known vocabulary; every attribute value is repr()-ed."""
+    name = type(type_).__name__
+    if not type(type_).__module__.startswith("sqlalchemy.dialects.mysql") or name not in _MYSQL_TYPES:
+        return None
+    arguments = []
+    for attribute in _MYSQL_ATTRIBUTES:
+        value = getattr(type_, attribute, None)
+        if isinstance(value, bool) and value:
+            arguments.append(f"{attribute}=True")
+        elif isinstance(value, (int, str)) and not isinstance(value, bool):
+            arguments.append(f"{attribute}={value!r}")
+    return SaType(f"mysql.{name}({', '.join(arguments)})")
+
+
 def sa_type(column: Column, dialect: str) -> SaType:
-    """The column's type as ``sa.`` code, from its dialect-neutral description (numbers only, never a name)."""
+    """The column's type as code: on MySQL/MariaDB the exact dialect type, elsewhere ``sa.`` code from its
+    dialect-neutral description (numbers only, never a name)."""
+    if dialect in ("mysql", "mariadb"):
+        exact = mysql_type(column.type)
+        if exact is not None:
+            return exact
     kind, *details = neutral(column.type, dialect)
     if kind == "integer":
         return SaType({"big": "sa.BigInteger()", "small": "sa.SmallInteger()", "tiny": "sa.SmallInteger()"}.get(
@@ -351,11 +382,36 @@ class AddCheck(Operation):
 
 
 @dataclass(frozen=True)
+class KeptAttributes:
+    """What MySQL's MODIFY drops unless it is restated: the column's server default and comment."""
+
+    server_default: str | None = None  # SQL text as the database reports it
+    comment: str | None = None
+
+    @classmethod
+    def of(cls, column: Column, dialect: str) -> KeptAttributes:
+        if dialect not in ("mysql", "mariadb"):
+            return cls()
+        return cls(column.server_default, column.comment)
+
+    def sql(self, dialect: str) -> str:
+        text = f" DEFAULT {self.server_default}" if self.server_default is not None else ""
+        if self.comment is not None:
+            text += f" COMMENT {sql_literal(dialect, self.comment)}"
+        return text
+
+    def alembic(self) -> tuple[tuple[str, Any], ...]:
+        default = SaType(f"sa.text({self.server_default!r})") if self.server_default is not None else None
+        return _kwargs(existing_server_default=default, existing_comment=self.comment)
+
+
+@dataclass(frozen=True)
 class SetNotNull(Operation):
     table: TableName
     column: str
     type_sql: str  # the column's type as the database reports it (MySQL's MODIFY restates it)
     existing_type: SaType
+    kept: KeptAttributes = field(default_factory=lambda: KeptAttributes())
 
     def _helper(self) -> str:
         return constraint_name("ck", self.table.name, [self.column, "not_null"])
@@ -370,11 +426,12 @@ class SetNotNull(Operation):
                     f"ALTER TABLE {t} DROP CONSTRAINT {helper};"]
         if dialect == "sqlite":
             return [f"-- SQLite cannot change a column's nullability: rebuild {self.table.name} (Alembic batch mode)"]
-        return [f"ALTER TABLE {t} MODIFY {c} {self.type_sql} NOT NULL;"]
+        return [f"ALTER TABLE {t} MODIFY {c} {self.type_sql} NOT NULL{self.kept.sql(dialect)};"]
 
     def _alter(self, nullable: bool, schema: bool = True) -> Call:
         args = (self.table.name, self.column) if schema else (self.column,)
-        return Call("alter_column", args, _kwargs(existing_type=self.existing_type, nullable=nullable,
+        return Call("alter_column", args, _kwargs(("existing_type", self.existing_type), ("nullable", nullable),
+                                                  *self.kept.alembic(),
                                                   schema=self.table.schema if schema else None))
 
     def steps(self, dialect: str) -> list[Step]:
@@ -402,6 +459,7 @@ class ChangeType(Operation):
     new_type: SaType
     existing_type: SaType
     nullable: bool
+    kept: KeptAttributes = field(default_factory=lambda: KeptAttributes())
 
     def sql(self, dialect: str) -> list[str]:
         t, c = self.table.sql(dialect), quote(dialect, self.column)
@@ -410,10 +468,12 @@ class ChangeType(Operation):
                     f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {self.new_sql};"]
         if dialect == "sqlite":
             return [f"-- SQLite cannot change a column's type: rebuild {self.table.name} (Alembic batch mode)"]
-        return [f"ALTER TABLE {t} MODIFY {c} {self.new_sql}{'' if self.nullable else ' NOT NULL'};"]
+        return [f"ALTER TABLE {t} MODIFY {c} {self.new_sql}{'' if self.nullable else ' NOT NULL'}"
+                f"{self.kept.sql(dialect)};"]
 
     def steps(self, dialect: str) -> list[Step]:
-        existing = _kwargs(existing_type=self.existing_type, existing_nullable=self.nullable)
+        existing = _kwargs(("existing_type", self.existing_type), ("existing_nullable", self.nullable),
+                           *self.kept.alembic())
         if dialect == "sqlite":
             return [Step(Phase.TRANSACTION, Call("alter_column", (self.column,), (*existing, ("type_", self.new_type))),
                          Call("alter_column", (self.column,), _kwargs(type_=self.existing_type)), batch=self.table)]

@@ -14,17 +14,27 @@ Findings without an automatic fix (a missing primary key, drift from the models,
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from integrity_kit import __version__
-from integrity_kit.audit.changes import Operation, Phase, Step, TableName, batch_call, comment_lines
+from integrity_kit.audit.changes import (
+    ChangeType,
+    Operation,
+    Phase,
+    SetNotNull,
+    Step,
+    TableName,
+    batch_call,
+    comment_lines,
+)
 from integrity_kit.audit.fixes import cleanup_statements, describe_blocking
 from integrity_kit.audit.model import Finding, Rule
 from integrity_kit.audit.registry import find_rule
-from integrity_kit.schema import Snapshot
+from integrity_kit.schema import Snapshot, Table
 
 
 @dataclass
@@ -72,16 +82,24 @@ class Plan:
             self.undo.append(step.undo.render())
 
 
+# A finding, its rule, its table (None when the snapshot lacks it) and its operations (None: no automatic fix).
+PlannedFinding = tuple[Finding, Rule, "Table | None", "tuple[Operation, ...] | None"]
+
+
 def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
     """What a fix migration for ``findings`` would do on ``snapshot``'s engine, step by step: each finding's rule
     plans its part (``Rule.plan_changes``)."""
     plan = Plan(snapshot.dialect)
     rules = {finding.rule: find_rule(finding.rule)() for finding in findings}
+    planned: list[PlannedFinding] = []
     for finding in sorted(findings, key=lambda finding: rules[finding.rule].plan_order):
         rule = rules[finding.rule]
         table = snapshot.table(finding.table, finding.schema) if snapshot.has_table(finding.table, finding.schema) \
             else None
-        operations = rule.plan_changes(finding, table, snapshot) if table is not None else None
+        planned.append((finding, rule, table, rule.plan_changes(finding, table, snapshot) if table else None))
+    if snapshot.dialect in ("mysql", "mariadb"):
+        planned = _one_definition_per_column(planned)
+    for finding, rule, table, operations in planned:
         if operations is None:
             plan.skipped.append(f"{finding.code} {finding.rule} {finding.table}: {rule.unplanned_reason(finding)}")
             if table is not None:
@@ -92,6 +110,28 @@ def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
         _cleanup(plan, rule, finding)
         plan.fixed.append(finding)
     return plan
+
+
+def _one_definition_per_column(
+    planned: list[PlannedFinding],
+) -> list[PlannedFinding]:
+    """MySQL's MODIFY restates the whole column, so a new type and NOT NULL on one column must each restate the
+    other, in whichever order they run."""
+    new_types = {(op.table, op.column): op for *_, operations in planned for op in operations or ()
+                 if isinstance(op, ChangeType)}
+    not_null = {(op.table, op.column) for *_, operations in planned for op in operations or ()
+                if isinstance(op, SetNotNull)}
+
+    def folded(operation: Operation) -> Operation:
+        if isinstance(operation, SetNotNull) and (operation.table, operation.column) in new_types:
+            change = new_types[(operation.table, operation.column)]
+            return dataclasses.replace(operation, type_sql=change.new_sql, existing_type=change.new_type)
+        if isinstance(operation, ChangeType) and (operation.table, operation.column) in not_null:
+            return dataclasses.replace(operation, nullable=False)
+        return operation
+
+    return [(finding, rule, table, tuple(folded(op) for op in operations) if operations is not None else None)
+            for finding, rule, table, operations in planned]
 
 
 def write_fix_migration(findings: list[Finding], snapshot: Snapshot, url: str, *, down_revision: str | None = None,
@@ -128,7 +168,8 @@ def render_plan(plan: Plan, url: str, *, revision: str | None = None, down_revis
         lines.append("")
     lines += [f"Revision ID: {revision}", f"Revises: {down_revision or ''}",
               f"Create Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} by integrity-kit {__version__}", '"""',
-              "", "import sqlalchemy as sa", "from alembic import op", "",
+              "", "import sqlalchemy as sa", "from alembic import op",
+              *(["from sqlalchemy.dialects import mysql"] if plan.dialect in ("mysql", "mariadb") else []), "",
               f"revision = {revision!r}",
               f"down_revision = {down_revision!r}  # set this to your current head",
               "branch_labels = None", "depends_on = None", "", "", "def upgrade() -> None:"]

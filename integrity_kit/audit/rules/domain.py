@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from integrity_kit.audit.changes import (
     AddCheck,
     Changes,
+    KeptAttributes,
     Operation,
     RecomputeTotals,
     ReviewRows,
@@ -37,7 +38,7 @@ def _required(column: Column) -> bool:
 
 def set_not_null(dialect: str, table: Table, column: Column) -> Changes:
     return Changes(dialect, (SetNotNull(TableName.of(table), column.name, column.type_sql,
-                                        sa_type(column, dialect)),))
+                                        sa_type(column, dialect), KeptAttributes.of(column, dialect)),))
 
 
 def nulls_evidence(finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:

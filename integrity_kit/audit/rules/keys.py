@@ -17,6 +17,7 @@ from integrity_kit.audit.changes import (
     CreateIndex,
     DeleteOrphans,
     ForeignKeysPragma,
+    KeptAttributes,
     Operation,
     TableName,
     ValidateConstraint,
@@ -359,7 +360,8 @@ class ForeignKeyTypeMismatch(Rule):
                         evidence={"type": column.type_sql, "referred_type": parent.type_sql},
                         changes=Changes(snapshot.dialect, (ChangeType(
                             TableName.of(table), name, parent.type_sql, sa_type(parent, snapshot.dialect),
-                            sa_type(column, snapshot.dialect), column.nullable),)))
+                            sa_type(column, snapshot.dialect), column.nullable,
+                            KeptAttributes.of(column, snapshot.dialect)),)))
 
 
 class ForeignKeyNotEnforced(Rule):

@@ -11,6 +11,7 @@ from integrity_kit.audit.changes import (
     Changes,
     ChangeType,
     DropDefault,
+    KeptAttributes,
     Operation,
     SaType,
     TableName,
@@ -27,7 +28,8 @@ from integrity_kit.schema import Column, Snapshot, Table
 
 def _change_type(dialect: str, table: Table, column: Column, new_sql: str, new_type: SaType) -> Changes:
     return Changes(dialect, (ChangeType(TableName.of(table), column.name, new_sql, new_type,
-                                        sa_type(column, dialect), column.nullable),))
+                                        sa_type(column, dialect), column.nullable,
+                                        KeptAttributes.of(column, dialect)),))
 
 
 def _exact_cents(dialect: str, column: str) -> str:
