@@ -175,10 +175,10 @@ def _instantiate(type_class, args: str | None, flags: str, row, table_collation:
 
 
 def _rows_by_object(connection: Connection, query: TextClause, params: dict, tables: dict,
-                    name_column: str) -> dict[tuple[str, str], list[Row[Any]]]:
+                    name_column: str) -> dict[tuple[str, str], list[Row]]:
     """The query's rows on the tables being read, one list per (table, object named in ``name_column``), in the
     catalog's order: a key or index spans one row per column."""
-    groups: dict[tuple[str, str], list[Row[Any]]] = {}
+    groups: dict[tuple[str, str], list[Row]] = {}
     for row in connection.execute(query, params):
         if row.table_name in tables:
             groups.setdefault((row.table_name, getattr(row, name_column)), []).append(row)
