@@ -19,7 +19,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import literal
 from sqlalchemy.engine import Dialect
@@ -236,23 +236,52 @@ def _execute(statement: str) -> Call:
     return Call("execute", (statement.rstrip(";"),))
 
 
+def _validate_sql(dialect: str, table: TableName, name: str) -> str:
+    return f"ALTER TABLE {table.sql(dialect)} VALIDATE CONSTRAINT {quote(dialect, name)}"
+
+
 def _validate(dialect: str, table: TableName, name: str) -> Step:
-    return Step(Phase.AUTOCOMMIT, _execute(f"ALTER TABLE {table.sql(dialect)} VALIDATE CONSTRAINT "
-                                           f"{quote(dialect, name)}"))
+    return Step(Phase.AUTOCOMMIT, _execute(_validate_sql(dialect, table, name)))
+
+
+def _add_constraint_sql(dialect: str, table: TableName, name: str, definition: str) -> list[str]:
+    """``ADD CONSTRAINT``; on PostgreSQL ``NOT VALID`` then ``VALIDATE``, so existing rows are checked without
+    blocking writes."""
+    add = f"ALTER TABLE {table.sql(dialect)} ADD CONSTRAINT {quote(dialect, name)} {definition}"
+    if dialect == "postgresql":
+        return [f"{add} NOT VALID;", f"{_validate_sql(dialect, table, name)};"]
+    return [f"{add};"]
+
+
+def _add_constraint_steps(dialect: str, table: TableName, name: str, create: Call, type_: str) -> list[Step]:
+    """The Alembic side of :func:`_add_constraint_sql`: ``create`` (NOT VALID on PostgreSQL) then ``VALIDATE``."""
+    undo = Call("drop_constraint", (name, table.name), _kwargs(type_=type_, schema=table.schema))
+    steps = [Step(Phase.TRANSACTION, create, undo)]
+    if dialect == "postgresql":
+        steps.append(_validate(dialect, table, name))
+    return steps
 
 
 @dataclass(frozen=True)
-class CreateIndex(Operation):
+class _IndexOnColumns(Operation):
+    """An operation that builds an index on ``columns``, named ``<name_prefix>_<table>_<columns>``."""
+
     table: TableName
     columns: tuple[str, ...]
+    name_prefix: ClassVar[str]
 
     @property
     def name(self) -> str:
-        return constraint_name("ix", self.table.name, self.columns)
+        return constraint_name(self.name_prefix, self.table.name, self.columns)
 
     @property
     def index(self) -> tuple[str, ...]:
         return self.columns
+
+
+@dataclass(frozen=True)
+class CreateIndex(_IndexOnColumns):
+    name_prefix = "ix"
 
     def sql(self, dialect: str) -> list[str]:
         how = "CREATE INDEX CONCURRENTLY" if dialect == "postgresql" else "CREATE INDEX"
@@ -282,12 +311,9 @@ class AddForeignKey(Operation):
         if dialect == "sqlite":
             return [f"-- SQLite cannot add a foreign key to an existing table: rebuild {self.table.name} with it "
                     "(Alembic batch mode, with PRAGMA foreign_keys=OFF around the rebuild)"]
-        t, name = self.table.sql(dialect), quote(dialect, self.name)
-        add = (f"ALTER TABLE {t} ADD CONSTRAINT {name} FOREIGN KEY ({_columns(dialect, self.columns)}) "
-               f"REFERENCES {self.target.sql(dialect)} ({_columns(dialect, self.target_columns)})")
-        if dialect == "postgresql":
-            return [f"{add} NOT VALID;", f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};"]
-        return [f"{add};"]
+        return _add_constraint_sql(dialect, self.table, self.name,
+                                   f"FOREIGN KEY ({_columns(dialect, self.columns)}) REFERENCES "
+                                   f"{self.target.sql(dialect)} ({_columns(dialect, self.target_columns)})")
 
     def steps(self, dialect: str) -> list[Step]:
         if dialect == "sqlite":
@@ -299,26 +325,12 @@ class AddForeignKey(Operation):
                                              self.target_columns),
                       _kwargs(source_schema=self.table.schema, referent_schema=self.target.schema,
                               postgresql_not_valid=True if dialect == "postgresql" else None))
-        undo = Call("drop_constraint", (self.name, self.table.name),
-                    _kwargs(type_="foreignkey", schema=self.table.schema))
-        steps = [Step(Phase.TRANSACTION, create, undo)]
-        if dialect == "postgresql":
-            steps.append(_validate(dialect, self.table, self.name))
-        return steps
+        return _add_constraint_steps(dialect, self.table, self.name, create, "foreignkey")
 
 
 @dataclass(frozen=True)
-class AddUnique(Operation):
-    table: TableName
-    columns: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return constraint_name("uq", self.table.name, self.columns)
-
-    @property
-    def index(self) -> tuple[str, ...]:
-        return self.columns
+class AddUnique(_IndexOnColumns):
+    name_prefix = "uq"
 
     @property
     def is_unique_index(self) -> bool:
@@ -359,14 +371,10 @@ class AddCheck(Operation):
         return constraint_name("ck", self.table.name, [self.name_hint])
 
     def sql(self, dialect: str) -> list[str]:
-        t, name = self.table.sql(dialect), quote(dialect, self.name)
-        if dialect == "postgresql":
-            return [f"ALTER TABLE {t} ADD CONSTRAINT {name} CHECK ({self.condition}) NOT VALID;",
-                    f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};"]
         if dialect == "sqlite":
             return [f"-- SQLite cannot add a CHECK to an existing table: rebuild {self.table.name} with "
                     f"CHECK ({self.condition}) (Alembic batch mode)"]
-        return [f"ALTER TABLE {t} ADD CONSTRAINT {name} CHECK ({self.condition});"]
+        return _add_constraint_sql(dialect, self.table, self.name, f"CHECK ({self.condition})")
 
     def steps(self, dialect: str) -> list[Step]:
         if dialect == "sqlite":
@@ -374,11 +382,7 @@ class AddCheck(Operation):
                          Call("drop_constraint", (self.name,), _kwargs(type_="check")), batch=self.table)]
         create = Call("create_check_constraint", (self.name, self.table.name, self.condition), _kwargs(
             schema=self.table.schema, postgresql_not_valid=True if dialect == "postgresql" else None))
-        undo = Call("drop_constraint", (self.name, self.table.name), _kwargs(type_="check", schema=self.table.schema))
-        steps = [Step(Phase.TRANSACTION, create, undo)]
-        if dialect == "postgresql":
-            steps.append(_validate(dialect, self.table, self.name))
-        return steps
+        return _add_constraint_steps(dialect, self.table, self.name, create, "check")
 
 
 @dataclass(frozen=True)
@@ -574,7 +578,7 @@ class ValidateConstraint(Operation):
     name: str
 
     def sql(self, dialect: str) -> list[str]:
-        return [f"ALTER TABLE {self.table.sql(dialect)} VALIDATE CONSTRAINT {quote(dialect, self.name)};"]
+        return [f"{_validate_sql(dialect, self.table, self.name)};"]
 
     def steps(self, dialect: str) -> list[Step]:
         return [_validate(dialect, self.table, self.name)]

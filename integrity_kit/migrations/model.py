@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeGuard
 
 from integrity_kit import rulebook
-from integrity_kit.migrations.syntax import dotted, kw_literal, literal
+from integrity_kit.migrations.syntax import ast_text, dotted, kw_literal, literal
 from integrity_kit.rulebook import Severity
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
@@ -105,7 +105,7 @@ def parse_column(node: ast.AST | None) -> Column | None:
     type_node = next((a for a in node.args[1:] if not _is_foreign_key(a)), None)
     column = Column(name=name, nullable=nullable, server_default="server_default" in kwargs
                     and literal(kwargs["server_default"]) is not None or _is_call(kwargs.get("server_default")),
-                    primary_key=primary_key, type_source=ast.unparse(type_node) if type_node is not None else "")
+                    primary_key=primary_key, type_source=ast_text(type_node))
     for arg in node.args:
         if _is_foreign_key(arg):
             column.fk_target = literal(arg.args[0]) if arg.args else None

@@ -92,39 +92,55 @@ def _column_fix(statement: Statement, orm: OrmContext) -> Fix:
                None, orm.entity)
 
 
+@dataclass(frozen=True)
+class _KeyColumn:
+    """The column a statement picks its rows by (``WHERE table.column = ?``) and its mapped attribute, if any."""
+
+    table: str
+    column: str
+    attr: str | None
+
+    @property
+    def sql(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+def _key_column(statement: Statement) -> _KeyColumn | None:
+    match = _EQUALS.search(statement.fingerprint)
+    if match is None:
+        return None
+    orm = statement.orm
+    table, column = match.group(1), match.group(2)
+    return _KeyColumn(table, column, _column_attr(orm.mapper if orm else None, table, column))
+
+
 def _count_fix(statement: Statement) -> Fix:
     orm = statement.orm
-    match = _EQUALS.search(statement.fingerprint)
-    if match:
-        attr = _column_attr(orm.mapper if orm else None, match.group(1), match.group(2))
-        if attr:
-            code = f"select({attr}, func.count()).group_by({attr})"
-        else:
-            column = f"{match.group(1)}.{match.group(2)}"
-            table = match.group(1)
-            code = f"SELECT {column}, count(*) FROM {table} GROUP BY {column}"
-    else:
+    key = _key_column(statement)
+    if key is None:
         code = "one grouped count: SELECT key, count(*) … GROUP BY key"
+    elif key.attr:
+        code = f"select({key.attr}, func.count()).group_by({key.attr})"
+    else:
+        code = f"SELECT {key.sql}, count(*) FROM {key.table} GROUP BY {key.sql}"
     return Fix(code, "count", f"a COUNT query runs once per row; one grouped count gives every row's number: {code}",
                None, orm.entity if orm else None)
 
 
 def _lookup_fix(statement: Statement) -> Fix:
     orm = statement.orm
-    match = _EQUALS.search(statement.fingerprint)
-    if match:
-        attr = _column_attr(orm.mapper if orm else None, match.group(1), match.group(2))
-        if attr:
-            entity = attr.split(".")[0]
-            code = f"session.scalars(select({entity}).where({attr}.in_(keys))).all()"
-        else:
-            column = f"{match.group(1)}.{match.group(2)}"
-            code = statement.fingerprint.replace(f"{column} = ?", f"{column} IN (?)", 1).replace("IN (?)",
-                                                                                                "IN (:keys)", 1)
-        return Fix(code, "lookup", f"one row is fetched per loop iteration; fetch them all with one IN query: {code}",
-                   None, orm.entity if orm else None)
-    return Fix("load the rows once before the loop (one query with IN or a JOIN)", "query",
-               "the same query runs once per row of a loop.", None, orm.entity if orm else None)
+    key = _key_column(statement)
+    if key is None:
+        return Fix("load the rows once before the loop (one query with IN or a JOIN)", "query",
+                   "the same query runs once per row of a loop.", None, orm.entity if orm else None)
+    if key.attr:
+        entity = key.attr.split(".")[0]
+        code = f"session.scalars(select({entity}).where({key.attr}.in_(keys))).all()"
+    else:
+        code = statement.fingerprint.replace(f"{key.sql} = ?", f"{key.sql} IN (?)", 1).replace("IN (?)",
+                                                                                              "IN (:keys)", 1)
+    return Fix(code, "lookup", f"one row is fetched per loop iteration; fetch them all with one IN query: {code}",
+               None, orm.entity if orm else None)
 
 
 def suggest_fix(statements: list[Statement]) -> Fix:

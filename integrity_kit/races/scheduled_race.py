@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,17 +24,11 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import URL, ExceptionContext
 
 from integrity_kit.errors import error_code
-from integrity_kit.races.engines import (
-    check_isolation_level,
-    dialect_name,
-    real_sqlite_transactions,
-    server_version,
-)
 from integrity_kit.races.interleaving import Interleaving, Program, SessionContext, Trace, connection_ids
 from integrity_kit.races.loading import DEFAULT_WORKLOAD, load_workload
-from integrity_kit.races.result import RaceResult, build_result
-from integrity_kit.races.scratch import Scratch, scratch
-from integrity_kit.races.simulate import SQLITE_NOTES, check_strategy
+from integrity_kit.races.race_space import ScratchRace
+from integrity_kit.races.result import RaceResult
+from integrity_kit.races.simulate import check_strategy
 from integrity_kit.races.workload import Outcome, Workload
 
 ORDER = ("A", "B", "A", "B")
@@ -120,7 +113,7 @@ def _how(result: RaceResult, trace: Trace, outcomes: dict[str, Outcome]) -> str:
     return "; ".join(parts)
 
 
-class RaceHarness:
+class RaceHarness(ScratchRace):
     """A scratch space with the workload's schema, kept open to run many schedules (a Hypothesis test runs
     dozens): each :meth:`run` refills the shop and steps the buyers through one interleaving.
 
@@ -128,45 +121,27 @@ class RaceHarness:
     commit); anything the order leaves unfinished (a retry after an abort) runs to its end afterwards.
     """
 
+    sqlite_busy_timeout_ms = 1000
+
     def __init__(self, url: str | URL | None, *, workload: str | Workload = DEFAULT_WORKLOAD,
                  prefix: str | None = None, isolation_level: str | None = None, timeout: float = 10.0) -> None:
-        self.workload = load_workload(workload)
-        self.url, self.prefix, self.isolation_level, self.timeout = url, prefix, isolation_level, timeout
-        self._space: Scratch | None = None
-        self._context: AbstractContextManager[Scratch] | None = None
-        self.engine: Engine | None = None  # while the harness is open
+        super().__init__(url, workload=workload, prefix=prefix, isolation_level=isolation_level)
+        self.timeout = timeout
 
-    def __enter__(self) -> RaceHarness:
-        context = scratch(self.url, prefix=self.prefix)
-        space = context.__enter__()
-        self._context = context
-        try:
-            self.level = check_isolation_level(space.dialect, self.isolation_level)
-            level = self.level if space.dialect != "sqlite" else None  # SQLite: one level, set by the driver
-            self.engine = engine = space.engine(pool_size=6, max_overflow=4, isolation_level=level)
-            if space.dialect == "sqlite":
-                real_sqlite_transactions(engine, busy_timeout_ms=1000)
-            connection_ids(engine)
-            _note_errors(engine)
-        except BaseException:
-            context.__exit__(None, None, None)
-            raise
-        self._space = space
-        return self
+    def _pool(self) -> tuple[int, int]:
+        return 6, 4
 
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-        if self._context is not None:
-            self._context.__exit__(*exc_info)
+    def _prepare(self, engine: Engine) -> None:
+        connection_ids(engine)
+        _note_errors(engine)
 
     def run(self, strategy: str, order: Sequence[str] = ORDER, *, stock: int = 2,
             quantities: Sequence[int] | None = None) -> ScheduledReport:
         check_strategy(self.workload, strategy)
         names = sorted(set(order))
         quantities = list(quantities) if quantities is not None else [1] * len(names)
-        engine, space = self.engine, self._space
-        if engine is None or space is None:
+        engine = self.engine
+        if engine is None:
             raise RuntimeError("a RaceHarness runs schedules only inside its with block")
         buyers = self.workload.create(engine, stock=stock, buyers=len(names), quantities=quantities)
         programs = {name: _program(self.workload, engine, buyer, strategy)
@@ -175,14 +150,8 @@ class RaceHarness:
         outcomes = {name: value if isinstance(value, Outcome)
                     else Outcome("error", code=type(value).__name__, detail=str(value))
                     for name, value in trace.results.items()}
-        state = self.workload.state(engine)
-        with engine.connect() as connection:
-            effective = self.workload.isolation_level(strategy) or self.level or connection.get_isolation_level()
-        result = build_result(strategy=strategy, dialect=dialect_name(engine), isolation_level=effective,
-                              workers=len(names), attempts=len(names), stock=stock, outcomes=outcomes.values(),
-                              state=state, duration_s=0.0, workload=self.workload.name,
-                              server_version=server_version(engine),
-                              notes=SQLITE_NOTES if space.dialect == "sqlite" else ())
+        result = self._result(engine, strategy, workers=len(names), attempts=len(names), stock=stock,
+                              outcomes=outcomes.values(), duration_s=0.0)
         return ScheduledReport(result, tuple(trace.lines()), outcomes, _how(result, trace, outcomes))
 
 

@@ -6,33 +6,19 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from integrity_kit.errors import IntegrityKitError, error_code, first_line
-from integrity_kit.races.engines import (
-    check_isolation_level,
-    dialect_name,
-    real_sqlite_transactions,
-    server_version,
-)
-from integrity_kit.races.loading import DEFAULT_WORKLOAD, load_workload
-from integrity_kit.races.result import RaceResult, build_result
-from integrity_kit.races.scratch import Scratch, scratch
+from integrity_kit.races.loading import DEFAULT_WORKLOAD
+from integrity_kit.races.race_space import ScratchRace
+from integrity_kit.races.result import RaceResult
 from integrity_kit.races.workload import Outcome, Workload
 
 Progress = Callable[[Outcome], None]
 MAX_WORKERS = 256
-SQLITE_NOTES = (
-    "SQLite has no row locks and one writer at a time: a read-check-write cannot lose an update here, the loser "
-    "gets SQLITE_BUSY ('database is locked') instead, so naive fails rather than oversells; run the race on "
-    "PostgreSQL or MySQL/MariaDB to see lost updates.",
-    "Transactions are real (BEGIN at the first statement, busy timeout 5 s); for-update and serializable take the "
-    "database-wide write lock up front with BEGIN IMMEDIATE.",
-)
 
 
 def check_counts(workers: int, attempts: int, stock: int, think_ms: float = 0.0) -> None:
@@ -70,40 +56,17 @@ def simulate(url: str | URL | None, strategy: str = "naive", workers: int = 8, a
                               think_ms=think_ms, progress=progress)
 
 
-class RaceSpace:
+class RaceSpace(ScratchRace):
     """One scratch space kept open for several races (``--strategy all``, repeated runs): the schema is created
     once and each race refills the shop, so only the race itself is repeated."""
 
     def __init__(self, url: str | URL | None, *, workload: str | Workload = DEFAULT_WORKLOAD,
                  prefix: str | None = None, isolation_level: str | None = None, max_workers: int = 16) -> None:
-        self.workload = load_workload(workload)
-        self.url, self.prefix, self.isolation_level = url, prefix, isolation_level
+        super().__init__(url, workload=workload, prefix=prefix, isolation_level=isolation_level)
         self.max_workers = max_workers
-        self.engine: Engine | None = None  # while the space is open
-        self._context: AbstractContextManager[Scratch] | None = None
 
-    def __enter__(self) -> RaceSpace:
-        context = scratch(self.url, prefix=self.prefix)
-        space = context.__enter__()
-        self._context = context
-        try:
-            self.dialect = space.dialect
-            self.name = space.name  # the scratch schema / database / file created for this space
-            self.level = check_isolation_level(space.dialect, self.isolation_level)
-            level = self.level if space.dialect != "sqlite" else None  # SQLite: one level, set by the driver
-            self.engine = engine = space.engine(pool_size=self.max_workers + 1, max_overflow=0, isolation_level=level)
-            if space.dialect == "sqlite":
-                real_sqlite_transactions(engine)
-        except BaseException:
-            context.__exit__(None, None, None)
-            raise
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-        if self._context is not None:
-            self._context.__exit__(*exc_info)
+    def _pool(self) -> tuple[int, int]:
+        return self.max_workers + 1, 0
 
     def simulate(self, strategy: str, *, workers: int = 8, attempts: int = 200, stock: int = 50,
                  seed: int | None = None, think_ms: float = 0.0, progress: Progress | None = None) -> RaceResult:
@@ -116,13 +79,8 @@ class RaceSpace:
         check_strategy(loaded, strategy)
         buyers = loaded.create(engine, stock=stock, buyers=attempts)
         outcomes, duration = _race(loaded, engine, strategy, buyers, workers, seed, think_ms, progress)
-        state = loaded.state(engine)
-        with engine.connect() as connection:
-            effective = loaded.isolation_level(strategy) or self.level or connection.get_isolation_level()
-        return build_result(strategy=strategy, dialect=dialect_name(engine), isolation_level=effective,
-                            workers=workers, attempts=attempts, stock=stock, outcomes=outcomes, state=state,
-                            duration_s=duration, workload=loaded.name, server_version=server_version(engine),
-                            notes=SQLITE_NOTES if self.dialect == "sqlite" else ())
+        return self._result(engine, strategy, workers=workers, attempts=attempts, stock=stock, outcomes=outcomes,
+                            duration_s=duration)
 
 
 def _race(workload: Workload, engine: Engine, strategy: str, buyers: list[Any], workers: int, seed: int | None,

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy import types as sqltypes
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import TextClause
 
 _TABLES = text("""
 SELECT TABLE_NAME AS table_name, TABLE_COLLATION AS table_collation, TABLE_COMMENT AS table_comment
@@ -173,68 +174,61 @@ def _instantiate(type_class, args: str | None, flags: str, row, table_collation:
     return type_class(*positional, **keywords)
 
 
+def _rows_by_object(connection: Connection, query: TextClause, params: dict, tables: dict,
+                    name_column: str) -> dict[tuple[str, str], list[Row]]:
+    """The query's rows on the tables being read, one list per (table, object named in ``name_column``), in the
+    catalog's order: a key or index spans one row per column."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in connection.execute(query, params):
+        if row.table_name in tables:
+            groups.setdefault((row.table_name, getattr(row, name_column)), []).append(row)
+    return groups
+
+
 def _keys(connection: Connection, params: dict, tables: dict, found: Bulk) -> None:
-    indexes: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in connection.execute(_STATISTICS, params):
-        if row.table_name not in tables:
-            continue
-        key = (row.table_name, row.index_name)
-        index = indexes.get(key)
-        if index is None:
-            index = indexes[key] = {"name": row.index_name, "column_names": [], "unique": int(row.non_unique) == 0,
-                                    "type": row.index_type, "lengths": {}, "sorting": {}}
-        index["column_names"].append(row.column_name)
-        if row.sub_part is not None:
-            index["lengths"][row.column_name] = int(row.sub_part)
-        if row.collation == "D":
-            index["sorting"][row.column_name] = ("desc",)
-    for (table, name), index in indexes.items():
+    for (table, name), rows in _rows_by_object(connection, _STATISTICS, params, tables, "index_name").items():
+        columns = [row.column_name for row in rows]
         if name == "PRIMARY":
-            found["pk_constraint"][table] = {"constrained_columns": index["column_names"], "name": None}
+            found["pk_constraint"][table] = {"constrained_columns": columns, "name": None}
             continue
+        index_type, unique = rows[0].index_type, int(rows[0].non_unique) == 0
+        lengths = {row.column_name: int(row.sub_part) for row in rows if row.sub_part is not None}
+        sorting = {row.column_name: ("desc",) for row in rows if row.collation == "D"}
         options: dict[str, Any] = {}
-        if index["type"] in ("FULLTEXT", "SPATIAL"):
-            options["mysql_prefix"] = index["type"]
-        elif index["type"] == "HASH":
+        if index_type in ("FULLTEXT", "SPATIAL"):
+            options["mysql_prefix"] = index_type
+        elif index_type == "HASH":
             options["mysql_using"] = "HASH"
-        if index["lengths"]:
-            options["mysql_length"] = index["lengths"]
-        reflected: dict[str, Any] = {"name": name, "column_names": index["column_names"],
-                                     "unique": index["unique"]}
+        if lengths:
+            options["mysql_length"] = lengths
+        reflected: dict[str, Any] = {"name": name, "column_names": columns, "unique": unique}
         if options:
             reflected["dialect_options"] = options
-        if index["sorting"]:
-            reflected["column_sorting"] = index["sorting"]
+        if sorting:
+            reflected["column_sorting"] = sorting
         found["indexes"][table].append(reflected)
-        if index["unique"]:
+        if unique:
             found["unique_constraints"][table].append(
-                {"name": name, "column_names": index["column_names"], "duplicates_index": name}
+                {"name": name, "column_names": columns, "duplicates_index": name}
             )
 
 
 def _foreign_keys(connection: Connection, params: dict, tables: dict, found: Bulk, schema: str | None,
                   schema_name: str) -> None:
-    keys: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in connection.execute(_FOREIGN_KEYS, params):
-        if row.table_name not in tables:
-            continue
-        key = (row.table_name, row.constraint_name)
-        fk = keys.get(key)
-        if fk is None:
-            options = {}
-            # SHOW CREATE TABLE leaves out RESTRICT (InnoDB's default, the same as NO ACTION); so does this.
-            if row.delete_rule and row.delete_rule != "RESTRICT":
-                options["ondelete"] = row.delete_rule
-            if row.update_rule and row.update_rule != "RESTRICT":
-                options["onupdate"] = row.update_rule
-            fk = keys[key] = {
-                "name": row.constraint_name,
-                "constrained_columns": [],
-                "referred_schema": schema if row.referred_schema == schema_name else row.referred_schema,
-                "referred_table": row.referred_table,
-                "referred_columns": [],
-                "options": options,
-            }
-            found["foreign_keys"][row.table_name].append(fk)
-        fk["constrained_columns"].append(row.column_name)
-        fk["referred_columns"].append(row.referred_column)
+    for (table, name), rows in _rows_by_object(connection, _FOREIGN_KEYS, params, tables,
+                                               "constraint_name").items():
+        first = rows[0]
+        options = {}
+        # SHOW CREATE TABLE leaves out RESTRICT (InnoDB's default, the same as NO ACTION); so does this.
+        if first.delete_rule and first.delete_rule != "RESTRICT":
+            options["ondelete"] = first.delete_rule
+        if first.update_rule and first.update_rule != "RESTRICT":
+            options["onupdate"] = first.update_rule
+        found["foreign_keys"][table].append({
+            "name": name,
+            "constrained_columns": [row.column_name for row in rows],
+            "referred_schema": schema if first.referred_schema == schema_name else first.referred_schema,
+            "referred_table": first.referred_table,
+            "referred_columns": [row.referred_column for row in rows],
+            "options": options,
+        })
