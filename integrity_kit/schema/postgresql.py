@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, text
 
 # One row per key part (INCLUDE columns too), so every catalog is joined once by hash instead of in a subquery per
-# index: on 1,000 tables the per-index array subqueries took 0.19 s of server time, this form 0.03 s.
+# index.
 _QUERY = """
 SELECT c.relname AS table_name, i.relname AS index_name, ix.indisunique AS is_unique, ix.indnkeyatts AS key_count,
        ix.indisvalid AS is_valid, am.amname AS method, pg_get_expr(ix.indpred, ix.indrelid) AS predicate,
