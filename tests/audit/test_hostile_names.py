@@ -19,7 +19,7 @@ MARKER = Path("/tmp/pwned")
 INJECTION = '"+__import__("os").system("touch /tmp/pwned")+"'
 NAMES = {"injection": INJECTION, "newline": "new\nline", "quotes": "back\\slash'quote\"", "mixed": "MixedCase"}
 # The only names a generated revision may use.
-ALLOWED_NAMES = {"op", "sa", "batch", "revision", "down_revision", "branch_labels", "depends_on"}
+ALLOWED_NAMES = {"op", "sa", "mysql", "batch", "revision", "down_revision", "branch_labels", "depends_on"}
 
 
 def hostile_metadata() -> MetaData:
@@ -47,7 +47,7 @@ def assert_only_our_calls(text: str) -> None:
             root: ast.expr = node.func
             while isinstance(root, (ast.Attribute, ast.Call)):
                 root = root.value if isinstance(root, ast.Attribute) else root.func
-            assert isinstance(root, ast.Name) and root.id in ("op", "sa", "batch"), ast.unparse(node)
+            assert isinstance(root, ast.Name) and root.id in ("op", "sa", "mysql", "batch"), ast.unparse(node)
         if isinstance(node, ast.FunctionDef):
             assert node.name in ("upgrade", "downgrade")
 
@@ -67,7 +67,7 @@ def _statements(sql: str) -> list[str]:
     return [statement.strip() for statement in code.split(";\n") if statement.strip().rstrip(";")]
 
 
-@pytest.mark.engines("sqlite", "postgresql")
+@pytest.mark.engines("sqlite", "postgresql", "mariadb")
 def test_the_fix_migration_for_hostile_names_is_only_our_code_and_applies(hostile, tmp_path: Path) -> None:
     engine_name, engine = hostile
     MARKER.unlink(missing_ok=True)
@@ -104,22 +104,20 @@ def test_the_fix_migration_for_hostile_names_is_only_our_code_and_applies(hostil
             target.dispose()
 
 
-@pytest.mark.engines("sqlite", "postgresql")
+@pytest.mark.engines("sqlite", "postgresql", "mariadb")
 def test_the_printed_fix_sql_for_hostile_names_runs(hostile) -> None:
     engine_name, engine = hostile
-    if True:
-        if True:
-            report = audit(engine, select=["missing-foreign-key", "missing-unique-constraint", "missing-not-null",
-                                           "float-for-money", "missing-check-constraint", "unindexed-foreign-key"])
-            assert report.findings
-            autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            with autocommit as connection:
-                for finding in report.findings:
-                    assert finding.fix is not None
-                    if "…" in finding.fix.sql:
-                        continue  # a status CHECK waits for the set of values a person confirms
-                    for statement in _statements(finding.fix.sql):
-                        connection.exec_driver_sql(statement.rstrip(";"))
-            assert not MARKER.exists()
-            left = audit(engine, select=["missing-foreign-key", "missing-unique-constraint"])
-            assert left.findings == [] or engine_name == "sqlite"  # SQLite's fixes are table rebuilds
+    report = audit(engine, select=["missing-foreign-key", "missing-unique-constraint", "missing-not-null",
+                                   "float-for-money", "missing-check-constraint", "unindexed-foreign-key"])
+    assert report.findings
+    autocommit = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit as connection:
+        for finding in report.findings:
+            assert finding.fix is not None
+            if "…" in finding.fix.sql:
+                continue  # a status CHECK waits for the set of values a person confirms
+            for statement in _statements(finding.fix.sql):
+                connection.exec_driver_sql(statement.rstrip(";"))
+    assert not MARKER.exists()
+    left = audit(engine, select=["missing-foreign-key", "missing-unique-constraint"])
+    assert left.findings == [] or engine_name == "sqlite"  # SQLite's fixes are table rebuilds
