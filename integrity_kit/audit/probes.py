@@ -3,13 +3,14 @@ audit's read-only connection, under its statement timeout; every identifier goes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, case, column, func, literal, literal_column, not_, select, table
 from sqlalchemy.exc import DBAPIError
 
-from integrity_kit.errors import first_line
+from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import Table
 
 SAMPLES = 5
@@ -32,14 +33,26 @@ class Evidence:
 class ProbeFailed(Exception):
     """A probe that could not finish (a timeout, a permission): reported, and the audit goes on."""
 
+    kind = "probe failed"
+
+
+class ConnectionLost(ProbeFailed):
+    """The probe's connection died (killed by an administrator, a network cut); the audit goes on over a new one."""
+
+    kind = "connection lost"
+
 
 class Probe:
     """``sample_rows``: examine at most that many rows of each table (the first ones the database returns), for
-    huge tables where a full scan would not fit the time budget; the evidence then says it was a sample."""
+    huge tables where a full scan would not fit the time budget; the evidence then says it was a sample.
+    ``reconnect``: opens a new connection set up as the first one, used once each time the connection is lost;
+    without it (or when it fails) a lost connection ends the audit."""
 
-    def __init__(self, connection: Connection, sample_rows: int | None = None) -> None:
+    def __init__(self, connection: Connection, sample_rows: int | None = None,
+                 reconnect: Callable[[], Connection] | None = None) -> None:
         self.connection = connection
         self.sample_rows = sample_rows
+        self.reconnect = reconnect
 
     def _table(self, t: Table, columns, name: str) -> Any:
         source = table(t.name, *(column(c) for c in columns), schema=t.schema)
@@ -156,12 +169,25 @@ class Probe:
         try:
             result = work()
         except DBAPIError as error:
+            if error.connection_invalidated:
+                self._replace_connection(error)
+                raise ConnectionLost(first_line(error)) from None
             if nested is not None:
                 nested.rollback()
             raise ProbeFailed(first_line(error)) from None
         if nested is not None:
             nested.commit()
         return result
+
+
+    def _replace_connection(self, lost: DBAPIError) -> None:
+        if self.reconnect is None:
+            raise IntegrityKitError(f"the audit's connection was lost: {first_line(lost)}") from None
+        try:
+            self.connection = self.reconnect()
+        except DBAPIError as error:
+            raise IntegrityKitError(f"the audit's connection was lost ({first_line(lost)}) and reconnecting "
+                                    f"failed: {first_line(error)}") from None
 
 
 def _plain(value: Any) -> Any:

@@ -29,7 +29,7 @@ from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
 from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
 from integrity_kit.schema.mariadb import read_mariadb
-from integrity_kit.schema.postgresql import read_postgresql_indexes
+from integrity_kit.schema.postgresql import lock_timed_out, locked_tables, read_postgresql_indexes
 from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
@@ -152,18 +152,44 @@ class _SchemaReader:
         self.names_escaped = self.dialect.name in ("mysql", "mariadb")
 
     def tables(self) -> list[Table]:
-        names = self._filter_names()
-        if names == []:
-            return []
-        data = self._mariadb_bulk()
+        data = self._read()
         if data is None:
-            data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
+            return []
         built = []
         for name in sorted(data["columns"]):
             if name in self.extras.skip:
                 continue
             built.append(self._table(name, {kind: found.get(name) for kind, found in data.items()}))
         return built
+
+    def _read(self) -> dict[str, dict[str, Any]] | None:
+        """Every kind's bulk result, without the tables another session keeps locked past the lock timeout."""
+        while True:
+            names = self._filter_names()
+            if names == []:
+                return None
+            if self.dialect.name != "postgresql":
+                data = self._mariadb_bulk()
+                return data if data is not None else {kind: self._bulk(kind, names) for kind in KINDS
+                                                      if self._wanted(kind)}
+            # A lock timeout aborts PostgreSQL's transaction: the savepoint keeps it usable for the retry.
+            savepoint = self.connection.begin_nested()
+            try:
+                data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
+            except exc.DBAPIError as error:
+                savepoint.rollback()
+                if not lock_timed_out(error):
+                    raise
+                locked = locked_tables(self.connection, self.schema_name) - self.extras.skip
+                if not locked:
+                    raise IntegrityKitError(f"reflecting schema {self.schema_name!r} failed: "
+                                            f"{first_line(error)}") from None
+                for name in sorted(locked):
+                    self._problem(qualified(self.schema, name), f"locked by another session: {first_line(error)}")
+                self.extras.skip |= locked
+                continue
+            savepoint.commit()
+            return data
 
     def _mariadb_bulk(self) -> dict[str, dict[str, Any]] | None:
         """MariaDB's information_schema read in one query per kind; None to use SQLAlchemy's reflection."""
@@ -194,8 +220,10 @@ class _SchemaReader:
     def _bulk(self, kind: str, names: list[str] | None) -> dict[str, Any]:
         if kind == "indexes" and self.dialect.name == "postgresql":
             try:
-                indexes = read_postgresql_indexes(self.connection, self.schema_name)
+                indexes = read_postgresql_indexes(self.connection, self.schema_name, skip=self.extras.skip)
             except exc.DBAPIError as error:
+                if lock_timed_out(error):
+                    raise  # the caller leaves the locked tables out and reads again
                 raise IntegrityKitError(f"reflecting indexes in schema {self.schema_name!r} failed: "
                                         f"{first_line(error)}") from error
             return {name: indexes.get(name, []) for name in names} if names is not None else dict(indexes)
@@ -208,6 +236,10 @@ class _SchemaReader:
                                **self._kind_options(kind))
             except NotImplementedError:
                 found = {}
+            except exc.DBAPIError as error:
+                if self.dialect.name == "postgresql" and lock_timed_out(error):
+                    raise  # the caller leaves the locked tables out and reads again
+                found = self._one_by_one(kind, names, error)
             except Exception as error:  # noqa: BLE001 - one odd table must not sink the whole snapshot
                 found = self._one_by_one(kind, names, error)
         self._note_warnings(caught)
