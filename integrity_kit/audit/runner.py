@@ -125,6 +125,8 @@ def run_rules(snapshot: Snapshot, rule_classes: Iterable[type[Rule]], *, url: st
             found = rule.check_data(snapshot, probe) if isinstance(rule, DataRule) and probe is not None \
                 else rule.check(snapshot)
             findings.extend(found)
+        except IntegrityKitError:
+            raise  # the audit cannot go on (its connection is lost for good)
         except Exception as error:  # one broken rule must not hide what the others found
             problems.append(NotAnalysed(f"rule {rule.code} {rule.name}", f"{type(error).__name__}: {error}"))
         if isinstance(rule, DataRule):
