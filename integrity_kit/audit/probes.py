@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError
 
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import Table
+from integrity_kit.schema.postgresql import lock_timed_out
+from integrity_kit.schema.snapshot import qualified
 
 SAMPLES = 5
 
@@ -36,6 +38,12 @@ class ProbeFailed(Exception):
     kind = "probe failed"
 
 
+class TableLocked(ProbeFailed):
+    """Another session holds a lock on the table longer than the audit's lock timeout."""
+
+    kind = "locked by another session"
+
+
 class ConnectionLost(ProbeFailed):
     """The probe's connection died (killed by an administrator, a network cut); the audit goes on over a new one."""
 
@@ -53,6 +61,8 @@ class Probe:
         self.connection = connection
         self.sample_rows = sample_rows
         self.reconnect = reconnect
+        # Tables a probe found locked by another session, as (schema, name): their remaining probes are skipped.
+        self.locked: set[tuple[str | None, str]] = set()
 
     def _table(self, t: Table, columns, name: str) -> Any:
         source = table(t.name, *(column(c) for c in columns), schema=t.schema)
@@ -72,14 +82,14 @@ class Probe:
         p = table(parent.name, *(column(name) for name in parent_columns), schema=parent.schema).alias("parent")
         join = and_(*(c.c[a] == p.c[b] for a, b in zip(columns, parent_columns, strict=True)))
         broken = and_(*(c.c[a].is_not(None) for a in columns), p.c[parent_columns[0]].is_(None))
-        return self._measure(c.outerjoin(p, join), broken, [c.c[k] for k in keys])
+        return self._measure(c.outerjoin(p, join), broken, [c.c[k] for k in keys], (child, parent))
 
     def violations(self, t: Table, condition: str) -> Evidence:
         """Rows for which ``condition`` (SQL as the database printed it, or one we built with quoted names) is
         false. NULL passes, as it does for a CHECK constraint."""
         keys = self._key_columns(t)
         source = self._table(t, set(keys) | set(t.column_names), "source")
-        return self._measure(source, not_(literal_column(f"({condition})")), [source.c[k] for k in keys])
+        return self._measure(source, not_(literal_column(f"({condition})")), [source.c[k] for k in keys], (t,))
 
     def duplicates(self, t: Table, columns: tuple[str, ...]) -> Evidence:
         """Groups of rows sharing ``columns`` (NULLs never collide, as in a unique constraint), out of the rows
@@ -103,7 +113,7 @@ class Probe:
                            for row in rows]
             return self._evidence(count, total, samples)
 
-        return self._run(run)
+        return self._run(run, (t,))
 
     def derived_totals(self, parent: Table, total: str, child: Table, reference: str, quantity: str, price: str, *,
                        tolerance: float, relative: float = 0.0) -> Evidence:
@@ -134,15 +144,15 @@ class Probe:
                 samples = [{"key": row[0], "total": _plain(row[1]), "items_total": _plain(row[2])} for row in rows]
             return self._evidence(count, examined, samples)
 
-        return self._run(run)
+        return self._run(run, (parent, child))
 
     def distinct(self, t: Table, name: str, limit: int) -> list[Any]:
         """Up to ``limit`` distinct non-NULL values of one column, sorted."""
         source = self._table(t, (name,), "source")
         query = select(source.c[name]).where(source.c[name].is_not(None)).distinct().order_by(source.c[name])
-        return self._run(lambda: list(self.connection.scalars(query.limit(limit))))
+        return self._run(lambda: list(self.connection.scalars(query.limit(limit))), (t,))
 
-    def _measure(self, rows, broken, keys) -> Evidence:
+    def _measure(self, rows, broken, keys, tables: tuple[Table, ...]) -> Evidence:
         """Count the rows and the broken ones in one pass; fetch sample keys only when something is broken."""
         totals = select(func.count(), func.sum(case((broken, 1), else_=0))).select_from(rows)
 
@@ -157,12 +167,15 @@ class Probe:
                 samples = [row[0] if len(keys) == 1 else list(row) for row in found]
             return self._evidence(count, total, samples)
 
-        return self._run(run)
+        return self._run(run, tables)
 
     def _evidence(self, count, total, samples) -> Evidence:
         return Evidence(int(count or 0), int(total or 0), samples, sampled=bool(self.sample_rows))
 
-    def _run(self, work):
+    def _run(self, work, tables: tuple[Table, ...]):
+        locked = [t for t in tables if (t.schema, t.name) in self.locked]
+        if locked:
+            raise TableLocked(f"{qualified(locked[0].schema, locked[0].name)} timed out on a lock earlier")
         # PostgreSQL aborts the whole transaction on an error (a timeout included): a savepoint keeps the rest of
         # the audit alive. Savepoints are allowed in a read-only transaction.
         nested = self.connection.begin_nested() if self.connection.dialect.name == "postgresql" else None
@@ -174,6 +187,10 @@ class Probe:
                 raise ConnectionLost(first_line(error)) from None
             if nested is not None:
                 nested.rollback()
+            if _lock_timed_out(error):
+                if len(tables) == 1:  # the one table it reads is locked: its other probes would only wait too
+                    self.locked.add((tables[0].schema, tables[0].name))
+                raise TableLocked(first_line(error)) from None
             raise ProbeFailed(first_line(error)) from None
         if nested is not None:
             nested.commit()
@@ -188,6 +205,14 @@ class Probe:
         except DBAPIError as error:
             raise IntegrityKitError(f"the audit's connection was lost ({first_line(lost)}) and reconnecting "
                                     f"failed: {first_line(error)}") from None
+
+
+def _lock_timed_out(error: DBAPIError) -> bool:
+    """PostgreSQL's lock_timeout (SQLSTATE 55P03) or MySQL/MariaDB's lock_wait_timeout (error 1205)."""
+    if lock_timed_out(error):
+        return True
+    args: tuple[object, ...] = getattr(error.orig, "args", ())
+    return bool(args) and args[0] == 1205
 
 
 def _plain(value: Any) -> Any:

@@ -29,7 +29,7 @@ from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
 from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
 from integrity_kit.schema.mariadb import read_mariadb
-from integrity_kit.schema.postgresql import lock_timed_out, locked_tables, read_postgresql_indexes
+from integrity_kit.schema.postgresql import locked_tables, read_postgresql_indexes
 from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
@@ -163,33 +163,25 @@ class _SchemaReader:
         return built
 
     def _read(self) -> dict[str, dict[str, Any]] | None:
-        """Every kind's bulk result, without the tables another session keeps locked past the lock timeout."""
-        while True:
-            names = self._filter_names()
-            if names == []:
-                return None
-            if self.dialect.name != "postgresql":
-                data = self._mariadb_bulk()
-                return data if data is not None else {kind: self._bulk(kind, names) for kind in KINDS
-                                                      if self._wanted(kind)}
-            # A lock timeout aborts PostgreSQL's transaction: the savepoint keeps it usable for the retry.
-            savepoint = self.connection.begin_nested()
-            try:
-                data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
-            except exc.DBAPIError as error:
-                savepoint.rollback()
-                if not lock_timed_out(error):
-                    raise
-                locked = locked_tables(self.connection, self.schema_name) - self.extras.skip
-                if not locked:
-                    raise IntegrityKitError(f"reflecting schema {self.schema_name!r} failed: "
-                                            f"{first_line(error)}") from None
-                for name in sorted(locked):
-                    self._problem(qualified(self.schema, name), f"locked by another session: {first_line(error)}")
-                self.extras.skip |= locked
-                continue
-            savepoint.commit()
-            return data
+        """Every kind's bulk result (None: no table to read), without the tables another session keeps locked."""
+        if self.dialect.name == "postgresql":
+            self._leave_out_locked()
+        names = self._filter_names()
+        if names == []:
+            return None
+        data = self._mariadb_bulk()
+        if data is None:
+            data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
+        return data
+
+    def _leave_out_locked(self) -> None:
+        # Printing a locked table's defaults and constraints waits for the lock, and the lock timeout's error would
+        # abort the whole transaction: such tables are left out up front.
+        locked = locked_tables(self.connection, self.schema_name) - self.extras.skip
+        for name in sorted(locked):
+            self._problem(qualified(self.schema, name),
+                          "locked by another session: it holds or awaits an ACCESS EXCLUSIVE lock on the table")
+        self.extras.skip |= locked
 
     def _mariadb_bulk(self) -> dict[str, dict[str, Any]] | None:
         """MariaDB's information_schema read in one query per kind; None to use SQLAlchemy's reflection."""
@@ -222,8 +214,6 @@ class _SchemaReader:
             try:
                 indexes = read_postgresql_indexes(self.connection, self.schema_name, skip=self.extras.skip)
             except exc.DBAPIError as error:
-                if lock_timed_out(error):
-                    raise  # the caller leaves the locked tables out and reads again
                 raise IntegrityKitError(f"reflecting indexes in schema {self.schema_name!r} failed: "
                                         f"{first_line(error)}") from error
             return {name: indexes.get(name, []) for name in names} if names is not None else dict(indexes)
@@ -236,10 +226,6 @@ class _SchemaReader:
                                **self._kind_options(kind))
             except NotImplementedError:
                 found = {}
-            except exc.DBAPIError as error:
-                if self.dialect.name == "postgresql" and lock_timed_out(error):
-                    raise  # the caller leaves the locked tables out and reads again
-                found = self._one_by_one(kind, names, error)
             except Exception as error:  # noqa: BLE001 - one odd table must not sink the whole snapshot
                 found = self._one_by_one(kind, names, error)
         self._note_warnings(caught)
