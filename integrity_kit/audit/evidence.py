@@ -30,7 +30,7 @@ def gather(findings: list[Finding], snapshot: Snapshot, probe: Probe, rules: Seq
             result[index] = by_name[finding.rule].gather_evidence(finding, snapshot, probe)
         except ProbeFailed as error:
             problems.append(NotAnalysed(f"evidence for {finding.rule} on {finding.table}({', '.join(finding.columns)})",
-                                        f"probe failed: {error}"))
+                                        f"{error.kind}: {error}"))
         except KeyError:  # the finding names an object the snapshot does not hold (schema-drift and the like)
             pass
         if on_progress:

@@ -191,5 +191,5 @@ class DataRule(Rule):
         try:
             return work()
         except ProbeFailed as error:
-            self.problems.append(NotAnalysed(f"{self.name} on {what}", f"probe failed: {error}"))
+            self.problems.append(NotAnalysed(f"{self.name} on {what}", f"{error.kind}: {error}"))
             return None

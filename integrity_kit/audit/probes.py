@@ -24,8 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from integrity_kit.errors import first_line
+from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import Table
+from integrity_kit.schema.postgresql import lock_timed_out
+from integrity_kit.schema.snapshot import qualified
 
 SAMPLES = 5
 
@@ -47,14 +49,34 @@ class Evidence:
 class ProbeFailed(Exception):
     """A probe that could not finish (a timeout, a permission): reported, and the audit goes on."""
 
+    kind = "probe failed"
+
+
+class TableLocked(ProbeFailed):
+    """Another session holds a lock on the table longer than the audit's lock timeout."""
+
+    kind = "locked by another session"
+
+
+class ConnectionLost(ProbeFailed):
+    """The probe's connection died (killed by an administrator, a network cut); the audit goes on over a new one."""
+
+    kind = "connection lost"
+
 
 class Probe:
     """``sample_rows``: examine at most that many rows of each table (the first ones the database returns), for
-    huge tables where a full scan would not fit the time budget; the evidence then says it was a sample."""
+    huge tables where a full scan would not fit the time budget; the evidence then says it was a sample.
+    ``reconnect``: opens a new connection set up as the first one, used once each time the connection is lost;
+    without it (or when it fails) a lost connection ends the audit."""
 
-    def __init__(self, connection: Connection, sample_rows: int | None = None) -> None:
+    def __init__(self, connection: Connection, sample_rows: int | None = None,
+                 reconnect: Callable[[], Connection] | None = None) -> None:
         self.connection = connection
         self.sample_rows = sample_rows
+        self.reconnect = reconnect
+        # Tables a probe found locked by another session, as (schema, name): their remaining probes are skipped.
+        self.locked: set[tuple[str | None, str]] = set()
 
     def _table(self, t: Table, columns, name: str) -> Any:
         source = table(t.name, *(column(c) for c in columns), schema=t.schema)
@@ -74,14 +96,14 @@ class Probe:
         p = table(parent.name, *(column(name) for name in parent_columns), schema=parent.schema).alias("parent")
         join = and_(*(c.c[a] == p.c[b] for a, b in zip(columns, parent_columns, strict=True)))
         broken = and_(*(c.c[a].is_not(None) for a in columns), p.c[parent_columns[0]].is_(None))
-        return self._measure(c.outerjoin(p, join), broken, [c.c[k] for k in keys])
+        return self._measure(c.outerjoin(p, join), broken, [c.c[k] for k in keys], (child, parent))
 
     def violations(self, t: Table, condition: str) -> Evidence:
         """Rows for which ``condition`` (SQL as the database printed it, or one we built with quoted names) is
         false. NULL passes, as it does for a CHECK constraint."""
         keys = self._key_columns(t)
         source = self._table(t, set(keys) | set(t.column_names), "source")
-        return self._measure(source, not_(literal_column(f"({condition})")), [source.c[k] for k in keys])
+        return self._measure(source, not_(literal_column(f"({condition})")), [source.c[k] for k in keys], (t,))
 
     def duplicates(self, t: Table, columns: tuple[str, ...]) -> Evidence:
         """Groups of rows sharing ``columns`` (NULLs never collide, as in a unique constraint), out of the rows
@@ -96,7 +118,7 @@ class Probe:
         totals = select(func.sum(groups.c.copies), func.sum(case((groups.c.copies > 1, 1), else_=0)))
         repeated = select(*keys, copies).where(present).group_by(*keys).having(func.count() > 1)
         return self._count_then_sample(totals, repeated, lambda row: {
-            "key": row[0] if len(columns) == 1 else list(row[:-1]), "copies": row[-1]})
+            "key": row[0] if len(columns) == 1 else list(row[:-1]), "copies": row[-1]}, (t,))
 
     def derived_totals(self, parent: Table, total: str, child: Table, reference: str, quantity: str, price: str, *,
                        tolerance: float, relative: float = 0.0) -> Evidence:
@@ -120,24 +142,25 @@ class Probe:
         mismatched = (select(per_parent.c.key, per_parent.c.total, per_parent.c.items_total)
                       .where(broken).order_by(per_parent.c.key))
         return self._count_then_sample(totals, mismatched, lambda row: {
-            "key": row[0], "total": _plain(row[1]), "items_total": _plain(row[2])})
+            "key": row[0], "total": _plain(row[1]), "items_total": _plain(row[2])}, (parent, child))
 
     def distinct(self, t: Table, name: str, limit: int) -> list[Any]:
         """Up to ``limit`` distinct non-NULL values of one column, sorted."""
         source = self._table(t, (name,), "source")
         query = select(source.c[name]).where(source.c[name].is_not(None)).distinct().order_by(source.c[name])
-        return self._run(lambda: list(self.connection.scalars(query.limit(limit))))
+        return self._run(lambda: list(self.connection.scalars(query.limit(limit))), (t,))
 
-    def _measure(self, rows, broken, keys) -> Evidence:
+    def _measure(self, rows, broken, keys, tables: tuple[Table, ...]) -> Evidence:
         """Count the rows and the broken ones in one pass; fetch sample keys only when something is broken."""
         totals = select(func.count(), func.sum(case((broken, 1), else_=0))).select_from(rows)
         # Ordered by key: the samples are the same every run, and the planner walks the key's index and stops
         # at the fifth hit instead of finishing an anti-join.
         broken_keys = select(*keys).select_from(rows).where(broken).order_by(*keys)
-        return self._count_then_sample(totals, broken_keys, lambda row: row[0] if len(keys) == 1 else list(row))
+        return self._count_then_sample(totals, broken_keys, lambda row: row[0] if len(keys) == 1 else list(row),
+                                       tables)
 
-    def _count_then_sample(self, totals: Select, samples: Select,
-                           sample: Callable[[Row], Any]) -> Evidence:
+    def _count_then_sample(self, totals: Select, samples: Select, sample: Callable[[Row], Any],
+                           tables: tuple[Table, ...]) -> Evidence:
         """Run ``totals`` (rows examined, rows broken) and, only when something is broken, the first ``SAMPLES``
         rows of ``samples``, each shown as ``sample`` makes it."""
 
@@ -146,24 +169,52 @@ class Probe:
             found = self.connection.execute(samples.limit(SAMPLES)).all() if count else []
             return self._evidence(count, total, [sample(row) for row in found])
 
-        return self._run(run)
+        return self._run(run, tables)
 
     def _evidence(self, count, total, samples) -> Evidence:
         return Evidence(int(count or 0), int(total or 0), samples, sampled=bool(self.sample_rows))
 
-    def _run(self, work):
+    def _run(self, work, tables: tuple[Table, ...]):
+        locked = [t for t in tables if (t.schema, t.name) in self.locked]
+        if locked:
+            raise TableLocked(f"{qualified(locked[0].schema, locked[0].name)} timed out on a lock earlier")
         # PostgreSQL aborts the whole transaction on an error (a timeout included): a savepoint keeps the rest of
         # the audit alive. Savepoints are allowed in a read-only transaction.
         nested = self.connection.begin_nested() if self.connection.dialect.name == "postgresql" else None
         try:
             result = work()
         except DBAPIError as error:
+            if error.connection_invalidated:
+                self._replace_connection(error)
+                raise ConnectionLost(first_line(error)) from None
             if nested is not None:
                 nested.rollback()
+            if _lock_timed_out(error):
+                if len(tables) == 1:  # the one table it reads is locked: its other probes would only wait too
+                    self.locked.add((tables[0].schema, tables[0].name))
+                raise TableLocked(first_line(error)) from None
             raise ProbeFailed(first_line(error)) from None
         if nested is not None:
             nested.commit()
         return result
+
+
+    def _replace_connection(self, lost: DBAPIError) -> None:
+        if self.reconnect is None:
+            raise IntegrityKitError(f"the audit's connection was lost: {first_line(lost)}") from None
+        try:
+            self.connection = self.reconnect()
+        except DBAPIError as error:
+            raise IntegrityKitError(f"the audit's connection was lost ({first_line(lost)}) and reconnecting "
+                                    f"failed: {first_line(error)}") from None
+
+
+def _lock_timed_out(error: DBAPIError) -> bool:
+    """PostgreSQL's lock_timeout (SQLSTATE 55P03) or MySQL/MariaDB's lock_wait_timeout (error 1205)."""
+    if lock_timed_out(error):
+        return True
+    args: tuple[object, ...] = getattr(error.orig, "args", ())
+    return bool(args) and args[0] == 1205
 
 
 def _plain(value: Any) -> Any:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 
 from integrity_kit import __version__
 from integrity_kit.audit.config import AuditConfig
@@ -69,16 +70,27 @@ class Report:
 def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[str] | None = None,
           select: Iterable[str] = (), ignore: Iterable[str] = (), statement_timeout: float = 30.0,
           data: bool = True, on_progress: Callable[[int, int], None] | None = None,
-          config: AuditConfig | None = None, sample_rows: int | None = None) -> Report:
+          config: AuditConfig | None = None, sample_rows: int | None = None,
+          lock_timeout: float | None = None) -> Report:
     """Audit the database at ``target`` (a URL or an Engine) without writing to it. ``data=False`` skips the
-    rules that read rows (foreign-key-violations, duplicate-rows, check-violations)."""
+    rules that read rows (foreign-key-violations, duplicate-rows, check-violations). ``lock_timeout`` (default:
+    a tenth of ``statement_timeout``) bounds each wait for a lock another session holds: a table locked longer
+    is reported as not analysed instead of stalling the audit."""
     config = config or AuditConfig()
     rule_classes = select_rules(list(select) or config.select, [*ignore, *config.ignore])
     metadata = load_metadata(models) if models else None
     engine = make_engine(target) if isinstance(target, str) else target
     shown = mask_url(engine.url)
+    budget = _Budget(statement_timeout, statement_timeout / 10 if lock_timeout is None else lock_timeout)
     try:
-        with engine.connect() as connection, _read_only(connection, statement_timeout):
+        with contextlib.ExitStack() as stack:
+
+            def connect() -> Connection:
+                connection = stack.enter_context(engine.connect())
+                stack.enter_context(_read_only(connection, budget))
+                return connection
+
+            connection = connect()
             try:
                 with _collector_paused():
                     snapshot = build_snapshot(connection, list(schemas) if schemas else None)
@@ -88,9 +100,9 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
             # The data probes can run for minutes: the collector stays paused only for schema-only audits.
             with contextlib.nullcontext() if data else _collector_paused():
                 return run_rules(snapshot, rule_classes, url=shown, models=models_snapshot,
-                                 probe=Probe(connection, sample_rows) if data else None, on_progress=on_progress,
-                                 config=config)
-    except DBAPIError as error:
+                                 probe=Probe(connection, sample_rows, reconnect=connect) if data else None,
+                                 on_progress=on_progress, config=config)
+    except (DBAPIError, PendingRollbackError) as error:
         raise IntegrityKitError(f"cannot audit {shown}: {first_line(error)}") from None
     finally:
         if isinstance(target, str):
@@ -113,6 +125,8 @@ def run_rules(snapshot: Snapshot, rule_classes: Iterable[type[Rule]], *, url: st
             found = rule.check_data(snapshot, probe) if isinstance(rule, DataRule) and probe is not None \
                 else rule.check(snapshot)
             findings.extend(found)
+        except IntegrityKitError:
+            raise  # the audit cannot go on (its connection is lost for good)
         except Exception as error:  # one broken rule must not hide what the others found
             problems.append(NotAnalysed(f"rule {rule.code} {rule.name}", f"{type(error).__name__}: {error}"))
         if isinstance(rule, DataRule):
@@ -142,19 +156,31 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+@dataclass(frozen=True)
+class _Budget:
+    """The audit's time limits in seconds: per statement, and per wait for another session's lock."""
+
+    statement: float
+    lock: float
+
+
 @contextlib.contextmanager
-def _read_only(connection: Connection, timeout: float) -> Iterator[None]:
-    """A transaction the database itself keeps read-only, with a per-statement time budget; always rolled back."""
+def _read_only(connection: Connection, budget: _Budget) -> Iterator[None]:
+    """A transaction the database itself keeps read-only, with a per-statement time budget and a shorter bound on
+    lock waits; always rolled back."""
     name = connection.dialect.name
-    milliseconds = max(1, int(timeout * 1000))
+    milliseconds = max(1, int(budget.statement * 1000))
     if name == "postgresql":
         connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(budget.lock * 1000))}")
     elif name in ("mysql", "mariadb"):
         if getattr(connection.dialect, "is_mariadb", False):
-            connection.exec_driver_sql(f"SET SESSION max_statement_time = {timeout:.3f}")
+            connection.exec_driver_sql(f"SET SESSION max_statement_time = {budget.statement:.3f}")
         else:
             connection.exec_driver_sql(f"SET SESSION max_execution_time = {milliseconds}")
+        # Metadata locks (SHOW CREATE TABLE, information_schema) wait this long; it counts in whole seconds.
+        connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, math.ceil(budget.lock))}")
         connection.commit()  # START TRANSACTION must open the transaction itself
         connection.exec_driver_sql("START TRANSACTION READ ONLY")
     elif name == "sqlite":
@@ -166,4 +192,3 @@ def _read_only(connection: Connection, timeout: float) -> Iterator[None]:
         if name == "sqlite":
             connection.exec_driver_sql("PRAGMA query_only = OFF")
             connection.rollback()
-

@@ -35,6 +35,9 @@ from integrity_kit.report import renderer
                    "it was a sample.")
 @click.option("--statement-timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
               metavar="SECONDS", help="Time budget for each catalog query and data probe.")
+@click.option("--lock-timeout", type=click.FloatRange(min=0.001), default=None, metavar="SECONDS",
+              help="How long to wait for a lock another session holds before reporting that table as not "
+                   "analysed.  [default: a tenth of --statement-timeout]")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif", "markdown", "html"]),
               default="text", show_default=True, help="Report format: text for people, json for scripts, sarif for "
               "code-scanning UIs, markdown for a pull-request comment, html for one self-contained page with an "
@@ -55,8 +58,9 @@ from integrity_kit.report import renderer
                    "clean-ups as commented steps). Review it, set down_revision, then run it.")
 def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
                   ignore: tuple[str, ...], no_data: bool, sample_rows: int | None, statement_timeout: float,
-                  output_format: str, output: str | None, fail_on: str | None, config_path: str | None, no_fixes: bool,
-                  baseline: str | None, write_baseline: str | None, fix_migration: str | None) -> None:
+                  lock_timeout: float | None, output_format: str, output: str | None, fail_on: str | None,
+                  config_path: str | None, no_fixes: bool, baseline: str | None, write_baseline: str | None,
+                  fix_migration: str | None) -> None:
     """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
     types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
 
@@ -68,7 +72,8 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
     report = _audit_with_progress(database_url, show_progress=not no_data, models=models,
                                   schemas=list(schemas) or None, select=split_selectors(select),
                                   ignore=split_selectors(ignore), statement_timeout=statement_timeout,
-                                  data=not no_data, config=config, sample_rows=sample_rows)
+                                  lock_timeout=lock_timeout, data=not no_data, config=config,
+                                  sample_rows=sample_rows)
     if report.tables == 0:  # most likely the wrong database or schema: an empty audit is not a clean one
         raise IntegrityKitError(f"no tables to audit in {report.url} (schemas: {', '.join(report.schemas)}); "
                                 "check the database name, or pass --schema")
@@ -97,13 +102,14 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
 
 def _audit_with_progress(database_url: str, *, show_progress: bool, models: str | None,
                          schemas: list[str] | None, select: list[str], ignore: list[str], statement_timeout: float,
-                         data: bool, config: AuditConfig, sample_rows: int | None) -> Report:
+                         lock_timeout: float | None, data: bool, config: AuditConfig,
+                         sample_rows: int | None) -> Report:
     """The library's audit(), with a progress bar on a terminal while the data probes run (they can take
     minutes on big tables)."""
     def run(on_progress: Callable[[int, int], None] | None = None) -> Report:
         return audit(database_url, models=models, schemas=schemas, select=select, ignore=ignore,
-                     statement_timeout=statement_timeout, data=data, config=config, sample_rows=sample_rows,
-                     on_progress=on_progress)
+                     statement_timeout=statement_timeout, lock_timeout=lock_timeout, data=data, config=config,
+                     sample_rows=sample_rows, on_progress=on_progress)
 
     progress_console = terminal(stderr=True) if show_progress else None
     if progress_console is None or not progress_console.is_terminal:

@@ -8,11 +8,12 @@ readers' output on the same schemas, so the Snapshot does not change with the re
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, exc, text
 
 # One row per key part (INCLUDE columns too), so every catalog is joined once by hash instead of in a subquery per
 # index.
@@ -34,8 +35,31 @@ CROSS JOIN LATERAL unnest(ix.indkey::int2[], ix.indclass::oid[], ix.indoption::i
 LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum
 LEFT JOIN pg_opclass o ON o.oid = k.opclass
 WHERE n.nspname = :schema AND NOT ix.indisprimary AND c.relkind IN ('r', 'p', 'm', 'f', 'v')
+  AND NOT c.relname = ANY(:skip)
 ORDER BY c.relname, i.relname, k.ord
 """
+
+
+# Tables of the schema another session holds, or waits for, an ACCESS EXCLUSIVE lock on (LOCK TABLE, ALTER TABLE):
+# reading their definitions waits behind it.
+_LOCKED = text("""
+SELECT DISTINCT c.relname
+FROM pg_catalog.pg_locks l
+JOIN pg_catalog.pg_class c ON c.oid = l.relation
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND l.mode = 'AccessExclusiveLock' AND l.pid <> pg_catalog.pg_backend_pid()
+  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+""")
+
+
+def locked_tables(connection: Connection, schema_name: str) -> set[str]:
+    """The relations of ``schema_name`` another session holds or awaits an ACCESS EXCLUSIVE lock on."""
+    return set(connection.execute(_LOCKED, {"schema": schema_name}).scalars())
+
+
+def lock_timed_out(error: exc.DBAPIError) -> bool:
+    """Whether PostgreSQL cancelled the statement because a lock wait exceeded ``lock_timeout`` (SQLSTATE 55P03)."""
+    return getattr(error.orig, "sqlstate", None) == "55P03" or getattr(error.orig, "pgcode", None) == "55P03"
 
 
 class _Part(NamedTuple):
@@ -57,12 +81,13 @@ class _Part(NamedTuple):
     opclass: str | None
 
 
-def read_postgresql_indexes(connection: Connection, schema_name: str) -> dict[str, list[dict[str, Any]]]:
-    """Every non-primary-key index of the tables in ``schema_name``, by table name."""
+def read_postgresql_indexes(connection: Connection, schema_name: str,
+                            skip: Collection[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Every non-primary-key index of the tables in ``schema_name`` but those named in ``skip``, by table name."""
     modern = (connection.dialect.server_version_info or (0,)) >= (15,)
     query = text(_QUERY.format(nulls_not_distinct="ix.indnullsnotdistinct" if modern else "false"))
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rows = map(_Part._make, connection.execute(query, {"schema": schema_name}).all())
+    rows = map(_Part._make, connection.execute(query, {"schema": schema_name, "skip": sorted(skip)}).all())
     for (table, _name), parts in groupby(rows, key=itemgetter(0, 1)):
         found[table].append(_index(list(parts)))
     return found

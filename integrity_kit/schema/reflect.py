@@ -29,7 +29,7 @@ from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
 from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
 from integrity_kit.schema.mariadb import read_mariadb
-from integrity_kit.schema.postgresql import read_postgresql_indexes
+from integrity_kit.schema.postgresql import locked_tables, read_postgresql_indexes
 from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
@@ -152,18 +152,36 @@ class _SchemaReader:
         self.names_escaped = self.dialect.name in ("mysql", "mariadb")
 
     def tables(self) -> list[Table]:
-        names = self._filter_names()
-        if names == []:
-            return []
-        data = self._mariadb_bulk()
+        data = self._read()
         if data is None:
-            data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
+            return []
         built = []
         for name in sorted(data["columns"]):
             if name in self.extras.skip:
                 continue
             built.append(self._table(name, {kind: found.get(name) for kind, found in data.items()}))
         return built
+
+    def _read(self) -> dict[str, dict[str, Any]] | None:
+        """Every kind's bulk result (None: no table to read), without the tables another session keeps locked."""
+        if self.dialect.name == "postgresql":
+            self._leave_out_locked()
+        names = self._filter_names()
+        if names == []:
+            return None
+        data = self._mariadb_bulk()
+        if data is None:
+            data = {kind: self._bulk(kind, names) for kind in KINDS if self._wanted(kind)}
+        return data
+
+    def _leave_out_locked(self) -> None:
+        # Printing a locked table's defaults and constraints waits for the lock, and the lock timeout's error would
+        # abort the whole transaction: such tables are left out up front.
+        locked = locked_tables(self.connection, self.schema_name) - self.extras.skip
+        for name in sorted(locked):
+            self._problem(qualified(self.schema, name),
+                          "locked by another session: it holds or awaits an ACCESS EXCLUSIVE lock on the table")
+        self.extras.skip |= locked
 
     def _mariadb_bulk(self) -> dict[str, dict[str, Any]] | None:
         """MariaDB's information_schema read in one query per kind; None to use SQLAlchemy's reflection."""
@@ -194,7 +212,7 @@ class _SchemaReader:
     def _bulk(self, kind: str, names: list[str] | None) -> dict[str, Any]:
         if kind == "indexes" and self.dialect.name == "postgresql":
             try:
-                indexes = read_postgresql_indexes(self.connection, self.schema_name)
+                indexes = read_postgresql_indexes(self.connection, self.schema_name, skip=self.extras.skip)
             except exc.DBAPIError as error:
                 raise IntegrityKitError(f"reflecting indexes in schema {self.schema_name!r} failed: "
                                         f"{first_line(error)}") from error
