@@ -42,10 +42,11 @@ class _Group(click.Group):
                 raise
             # rich costs about as much to import as SQLAlchemy: only an error (or text output) pays for it.
             from rich.console import Console
-            from rich.markup import escape
+
+            from integrity_kit.report.console import markup_safe
 
             Console(stderr=True, highlight=False, soft_wrap=True).print(
-                f"[bold red]integrity-kit: error:[/] {escape(str(error))}", markup=True
+                f"[bold red]integrity-kit: error:[/] {markup_safe(error)}", markup=True
             )
             ctx.exit(error.exit_code)
 

@@ -6,6 +6,7 @@ Every message that names a URL names it through :func:`mask_url`, so a password 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, exc, make_url
@@ -27,18 +28,53 @@ _EXTRA_FOR_DRIVER = {
 }
 
 
+# Query parameters that drivers accept as credentials (libpq's password/sslpassword, PyMySQL's passwd, ODBC's pwd).
+_SECRET_PARAMETERS = frozenset({
+    "password", "passwd", "pwd", "pass", "secret", "token", "sslpassword", "ssl_password", "access_token",
+    "auth_token", "api_key", "apikey", "client_secret", "sslkey_password", "passphrase",
+})
+_MASK = "***"
+_MASK_PLACEHOLDER = "IntegrityKitMaskedSecret"
+
+
+def is_secret_parameter(name: str) -> bool:
+    """Whether the URL query parameter ``name`` carries a credential that must never be shown."""
+    key = name.lower().replace("-", "_")
+    return key in _SECRET_PARAMETERS or key.endswith(("password", "_secret", "_token"))
+
+
+def url_secrets(url: URL) -> list[str]:
+    """Every secret value the URL carries: its password and the values of its secret query parameters."""
+    found = [str(url.password)] if url.password else []
+    for name, value in url.query.items():
+        if is_secret_parameter(name):
+            found.extend(v for v in ((value,) if isinstance(value, str) else value) if v)
+    return found
+
+
 def mask_url(url: str | URL) -> str:
-    """The URL as text with any password replaced by ``***``; unparsable text is masked wholesale."""
+    """The URL as text with its password and secret query parameters replaced by ``***``; unparsable text is
+    masked wholesale."""
     if isinstance(url, URL):
-        return url.render_as_string(hide_password=True)
+        return _render_masked(url)
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return _render_masked(make_url(url))
     except Exception:
         # Unparsable input may still hold a secret: show only the part before any credentials.
         scheme, sep, rest = str(url).partition("://")
         if sep and "@" in rest:
-            return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-        return str(url)
+            rest = rest.rsplit("@", 1)[1]
+            return _mask_query_text(f"{scheme}://***@{rest}")
+        return _mask_query_text(str(url))
+
+
+def _render_masked(url: URL) -> str:
+    if any(is_secret_parameter(name) for name in url.query):
+        # A placeholder of letters survives URL quoting, so the shown mask is ``***`` and not ``%2A%2A%2A``.
+        url = url.set(query={name: (_MASK_PLACEHOLDER if is_secret_parameter(name) else value)
+                             for name, value in url.query.items()})
+        return url.render_as_string(hide_password=True).replace(_MASK_PLACEHOLDER, _MASK)
+    return url.render_as_string(hide_password=True)
 
 
 def parse_url(url: str | URL | None) -> URL:
@@ -92,12 +128,18 @@ def verify_connection(engine: Engine) -> None:
             pass
     except exc.DBAPIError as error:
         engine.dispose()
-        reason = _scrub(first_line(error.orig), engine.url.password)
+        reason = scrub(first_line(error.orig), engine.url)
         raise IntegrityKitError(f"cannot connect to {shown}: {reason}") from None
     except exc.SQLAlchemyError as error:
         engine.dispose()
-        reason = _scrub(first_line(error), engine.url.password)
+        reason = scrub(first_line(error), engine.url)
         raise IntegrityKitError(f"cannot connect to {shown}: {reason}") from None
+
+
+def _mask_query_text(text: str) -> str:
+    # Unparsable text has no query dictionary: mask ``name=value`` pairs whose name carries a secret.
+    return re.sub(r"([?&;]([^=&;#]+)=)([^&;#]*)",
+                  lambda m: m.group(1) + _MASK if is_secret_parameter(m.group(2)) else m.group(0), text)
 
 
 def _missing_driver_message(url: URL, error: ModuleNotFoundError) -> str:
@@ -107,6 +149,8 @@ def _missing_driver_message(url: URL, error: ModuleNotFoundError) -> str:
     return f"the database driver {error.name or driver!r} for {url.drivername} is not installed: {hint}"
 
 
-def _scrub(text: str, password: object) -> str:
-    # A driver may echo its connection string back; never let the secret through.
-    return text.replace(str(password), "***") if password else text
+def scrub(text: str, url: URL) -> str:
+    """``text`` with every secret of ``url`` replaced by ``***``: a driver may echo its connection string back."""
+    for secret in sorted(url_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, _MASK)
+    return text

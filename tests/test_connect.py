@@ -78,3 +78,21 @@ def test_error_line_keeps_square_brackets(monkeypatch) -> None:
     result = CliRunner().invoke(cli, ["boom"])
     assert result.exit_code == 2
     assert result.output.strip() == "integrity-kit: error: pip install 'integrity-kit[postgres]'"
+
+
+@pytest.mark.parametrize("name", ["password", "passwd", "pwd", "secret", "token", "sslpassword", "PASSWORD",
+                                  "ssl_key_password", "client_secret", "access_token"])
+def test_mask_url_hides_secret_query_parameters(name: str) -> None:
+    shown = mask_url(f"postgresql://app@db/shop?sslmode=require&{name}=s3cret")
+    assert "s3cret" not in shown and f"{name}=***" in shown and "sslmode=require" in shown
+
+
+def test_mask_url_hides_secret_query_parameters_of_unparsable_text() -> None:
+    shown = mask_url("garbage:://db/shop?token=s3cret&x=1")
+    assert "s3cret" not in shown and "x=1" in shown
+
+
+def test_connection_errors_scrub_query_secrets() -> None:
+    with pytest.raises(IntegrityKitError) as raised:
+        make_engine("postgresql://app@127.0.0.1:1/shop?password=s3cret")
+    assert "s3cret" not in str(raised.value) and "password=***" in str(raised.value)

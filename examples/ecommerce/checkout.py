@@ -49,8 +49,10 @@ def _no_pause(_product_id: int) -> None:
 
 def checkout(engine: Engine, user_id: Any, *, strategy: str = DEFAULT_STRATEGY, clock: Clock = utcnow,
              hold: dt.timedelta = DEFAULT_HOLD, pause: Pause | None = None,
-             events: StockEvents | None = None) -> CheckoutResult:
-    """Reserve the user's cart and turn it into a pending order, all or nothing."""
+             events: StockEvents | None = None, attempts: Attempts | None = None) -> CheckoutResult:
+    """Reserve the user's cart and turn it into a pending order, all or nothing.
+
+    ``attempts``, when given, is filled in even when the checkout fails, so a caller can count its retries."""
     chosen = get_strategy(strategy)
     user_id = validation.whole_number("user_id", user_id, minimum=1, maximum=2**31 - 1)
     pause = pause or _no_pause
@@ -81,7 +83,7 @@ def checkout(engine: Engine, user_id: Any, *, strategy: str = DEFAULT_STRATEGY, 
         session.execute(delete(CartItem).where(CartItem.cart_id == cart.id))
         return CheckoutResult(order.id, total, priced, expires_at)
 
-    attempts = Attempts()
+    attempts = attempts if attempts is not None else Attempts()
     result = run_transaction(engine, chosen, work, attempts=attempts)
     publish_levels(events, engine, [pid for pid, _, _ in result.lines], "checkout")
     return CheckoutResult(result.order_id, result.total, result.lines, result.expires_at, attempts.count,

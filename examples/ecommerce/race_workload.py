@@ -7,13 +7,11 @@ turns each call's result into an :class:`Outcome`, and reads the damage back wit
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event, func, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from examples.ecommerce import strategies, validation
@@ -30,10 +28,6 @@ class CheckoutWorkload:
     """The workload around :func:`examples.ecommerce.checkout.checkout`."""
 
     name = "examples.ecommerce.checkout"
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-        self._counted: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines we already listen on
 
     def strategies(self) -> Sequence[str]:
         return list(strategies.STRATEGIES)
@@ -64,43 +58,27 @@ class CheckoutWorkload:
                 for i, q in zip(ids, quantities, strict=True)])
         return ids
 
-    def _count_transactions(self, engine: Engine) -> None:
-        # Each attempt of the app's retry loop is one transaction: counting BEGINs on this thread counts attempts,
-        # including those of a checkout that finally failed (its result object never reaches us).
-        if engine in self._counted:
-            return
-        self._counted.add(engine)
-
-        def on_begin(_connection: Connection) -> None:
-            self._local.begins = getattr(self._local, "begins", 0) + 1
-
-        event.listen(engine, "begin", on_begin)
-
     def checkout(self, engine: Engine, buyer: Any, strategy: str, pause: Pause | None = None) -> Outcome:
-        self._count_transactions(engine)
-        self._local.begins = 0
-
         def hook(_product_id: int) -> None:
             if pause is not None:
                 pause()
 
-        def retries() -> int:
-            return max(int(self._local.begins) - 1, 0)
+        attempts = strategies.Attempts()
+
+        def retried() -> tuple[str, ...]:
+            # One reason per attempt that lost; the last attempt's loss (a give-up) ended the checkout, not a retry.
+            return tuple((attempts.retried_because or [])[:max(attempts.count - 1, 0)])
 
         try:
-            result = checkout(engine, buyer, strategy=strategy, pause=hook)
+            result = checkout(engine, buyer, strategy=strategy, pause=hook, attempts=attempts)
         except DomainError as error:
-            last = error.details.get("last_error")
-            if error.code == "INSUFFICIENT_STOCK":
-                return Outcome("rejected", retries=retries(), code=error.code, detail=error.message)
-            return Outcome("error", retries=retries(), code=error.code, detail=error.message,
-                           retried_because=(last,) if last else ())
+            status = "rejected" if error.code == "INSUFFICIENT_STOCK" else "error"
+            return Outcome(status, code=error.code, detail=error.message, retried_because=retried())
         except DBAPIError as error:
-            return Outcome("error", retries=retries(), code=error_code(error),
+            return Outcome("error", code=error_code(error), retried_because=retried(),
                            detail=str(error.orig).strip().splitlines()[0] if error.orig else str(error))
         units = sum(quantity for _, quantity, _ in result.lines)
-        return Outcome("ordered", units=units, retries=result.attempts - 1,
-                       retried_because=tuple(result.retried_because))
+        return Outcome("ordered", units=units, retried_because=retried())
 
     def state(self, engine: Engine) -> State:
         tables = Base.metadata.tables

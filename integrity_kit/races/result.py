@@ -94,11 +94,11 @@ def build_result(*, strategy: str, dialect: str, isolation_level: str, workers: 
     """Count what the buyers saw, but take orders, units and stock from ``state`` (read from the database)."""
     outcomes = list(outcomes)
     errors = Counter(o.code or "unknown" for o in outcomes if o.status == "error")
-    reasons = Counter(reason for o in outcomes for reason in o.retried_because if reason)
+    reasons = Counter(reason or "unknown" for o in outcomes for reason in o.retried_because)
     return RaceResult(
         strategy=strategy, dialect=dialect, isolation_level=isolation_level, workers=workers, attempts=attempts,
         initial_stock=stock, orders_placed=state.orders, units_sold=state.units_ordered, final_stock=state.stock,
-        rejected=sum(o.status == "rejected" for o in outcomes), retries=sum(o.retries for o in outcomes),
+        rejected=sum(o.status == "rejected" for o in outcomes), retries=sum(reasons.values()),
         errors=dict(errors), duration_s=duration_s, orders_without_items=state.orders_without_items,
         orders_without_payment_state=state.orders_without_payment_state, retried_because=dict(reasons),
         workload=workload, server_version=server_version, notes=notes)

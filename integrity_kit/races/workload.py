@@ -22,10 +22,14 @@ class Outcome:
 
     status: str  # "ordered", "rejected" (the shop said no: out of stock) or "error"
     units: int = 0
-    retries: int = 0
     code: str | None = None  # the domain code or the SQLSTATE / vendor error number
-    retried_because: tuple[str, ...] = ()
+    retried_because: tuple[str, ...] = ()  # one reason per retry (a lost attempt followed by another)
     detail: str = ""
+
+    @property
+    def retries(self) -> int:
+        """Counted from the reasons, so the two can never disagree."""
+        return len(self.retried_because)
 
 
 @dataclass(frozen=True)

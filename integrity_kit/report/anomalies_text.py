@@ -8,7 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from integrity_kit.report.console import recorded
+from integrity_kit.report.console import printable, recorded
 
 if TYPE_CHECKING:
     from integrity_kit.races.anomalies import Matrix
@@ -43,9 +43,9 @@ def render_matrix(console: Console, matrix: Matrix, *, verbose: bool = False) ->
         table.add_row(level, *cells)
     console.print(table)
     for result in matrix.results:
-        console.print(f"{result.anomaly} at {result.isolation_level}: {result.outcome}: {result.how}")
+        console.print(printable(f"{result.anomaly} at {result.isolation_level}: {result.outcome}: {result.how}"))
         if verbose:
             for line in result.trace:
-                console.print(f"    {line}")
+                console.print(f"    {printable(line)}")
     for note in matrix.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {printable(note)}")

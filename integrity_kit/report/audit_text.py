@@ -5,11 +5,10 @@ from __future__ import annotations
 from itertools import groupby
 
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 from integrity_kit.audit.runner import Report
-from integrity_kit.report.console import SEVERITY_STYLES, recorded
+from integrity_kit.report.console import SEVERITY_STYLES, markup_safe, printable, recorded
 
 FILE_WIDTH = 100
 
@@ -20,29 +19,29 @@ def render(report: Report, *, console: Console | None = None, show_fixes: bool =
         return recorded(lambda file_console: render(report, console=file_console, show_fixes=show_fixes),
                         width=FILE_WIDTH)
     version = f" {report.server_version}" if report.server_version else ""
-    console.print(Text(f"{report.url} ({report.dialect}{version}), schemas: {', '.join(report.schemas)}",
+    console.print(Text(printable(f"{report.url} ({report.dialect}{version}), schemas: {', '.join(report.schemas)}"),
                        style="bold"))
     by_table = groupby(sorted(report.findings, key=lambda f: (f.schema or "", f.table)),
                        key=lambda f: (f.schema, f.table))
     for (schema, table), findings in by_table:
         console.print()
-        console.print(Text(f"{schema}.{table}" if schema else table, style="bold underline"))
+        console.print(Text(printable(f"{schema}.{table}" if schema else table), style="bold underline"))
         for finding in sorted(findings, key=lambda f: (-f.severity.rank, f.code)):
             line = Text("  ")
             line.append(f"{finding.severity.value:<7}", style=SEVERITY_STYLES[finding.severity.value])
             line.append(f" {finding.code} {finding.rule}", style="dim")
             if finding.columns:
-                line.append(f" ({', '.join(finding.columns)})")
+                line.append(printable(f" ({', '.join(finding.columns)})"))
             console.print(line)
-            console.print(Text(f"    {finding.message}"))
+            console.print(Text(f"    {printable(finding.message)}"))
             if finding.confidence < 1:
                 console.print(Text(f"    confidence {finding.confidence:.2f}: "
-                                   f"{'; '.join(finding.evidence.get('signals', []))}", style="dim"))
+                                   f"{printable('; '.join(finding.evidence.get('signals', [])))}", style="dim"))
             if show_fixes and finding.fix:
                 for fix_line in finding.fix.sql.splitlines():
-                    console.print(Text(f"    {fix_line}", style="green"))
+                    console.print(Text(f"    {printable(fix_line)}", style="green"))
     for item in report.not_analysed:
-        console.print(f"[magenta]not analysed[/] {escape(item.object)}: {escape(item.reason)}")
+        console.print(f"[magenta]not analysed[/] {markup_safe(item.object)}: {markup_safe(item.reason)}")
     counts = report.by_severity()
     console.print()
     summary = Text(f"{report.tables} table(s), {len(report.findings)} finding(s): ")

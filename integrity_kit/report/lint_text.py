@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 
 from integrity_kit.migrations.linter import LintResult
-from integrity_kit.report.console import SEVERITY_STYLES, recorded
+from integrity_kit.report.console import SEVERITY_STYLES, markup_safe, recorded
 
 FILE_WIDTH = 120
 
@@ -17,19 +16,19 @@ def render(result: LintResult, *, console: Console | None = None) -> str:
         return recorded(lambda file_console: render(result, console=file_console), width=FILE_WIDTH)
     for finding in result.findings:
         style = SEVERITY_STYLES[finding.severity.value]
-        console.print(f"[bold]{escape(finding.path)}:{finding.line}[/] [{style}]{finding.code}[/] "
-                      f"[{style}]{finding.rule}[/] {escape(finding.message)}"
+        console.print(f"[bold]{markup_safe(finding.path)}:{finding.line}[/] [{style}]{finding.code}[/] "
+                      f"[{style}]{finding.rule}[/] {markup_safe(finding.message)}"
                       + (" [dim](rendered SQL)[/]" if finding.source == "sql" else ""))
         if finding.fix:
             for line in finding.fix.splitlines():
-                console.print(f"    [green]{escape(line)}[/]")
+                console.print(f"    [green]{markup_safe(line)}[/]")
     for finding in result.unexplained_ignores:
-        console.print(f"[bold]{escape(finding.path)}:{finding.line}[/] [yellow]ignore comment for {finding.rule} "
+        console.print(f"[bold]{markup_safe(finding.path)}:{finding.line}[/] [yellow]ignore comment for {finding.rule} "
                       "has no reason, so it ignores nothing[/]")
     for item in result.not_analysed:
-        console.print(f"[dim]not analysed: {escape(item['object'])}: {escape(item['reason'])}[/]")
+        console.print(f"[dim]not analysed: {markup_safe(item['object'])}: {markup_safe(item['reason'])}[/]")
     count = len(result.findings)
     summary = (f"{len(result.revisions)} revision(s) linted for {result.dialect}: "
                f"{count} finding(s), {len(result.ignored)} ignored with a reason")
-    console.print(f"[{'bold red' if count else 'bold green'}]{escape(summary)}[/]")
+    console.print(f"[{'bold red' if count else 'bold green'}]{markup_safe(summary)}[/]")
     return ""

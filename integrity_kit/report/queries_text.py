@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 
 from integrity_kit.queries.capture import QueryLog
-from integrity_kit.report.console import recorded
+from integrity_kit.report.console import markup_safe, recorded
 
 
 def _one_line(sql: str) -> str:
@@ -31,23 +30,23 @@ def render(log: QueryLog, *, console: Console | None = None, show_statements: bo
         what = finding.relationship or {"lookup": "one query per row", "count": "a COUNT per row",
                                         "column": "a column load per row"}.get(finding.kind, "repeated query")
         console.print()
-        console.print(f"[bold red]N+1 #{number}[/] {escape(what)}: [bold]{finding.count}[/] similar queries "
-                      f"from [cyan]{escape(finding.location or '<unknown>')}[/]")
-        console.print(f"  [green]fix:[/] {escape(finding.fix)}")
+        console.print(f"[bold red]N+1 #{number}[/] {markup_safe(what)}: [bold]{finding.count}[/] similar queries "
+                      f"from [cyan]{markup_safe(finding.location or '<unknown>')}[/]")
+        console.print(f"  [green]fix:[/] {markup_safe(finding.fix)}")
         if finding.explanation:
-            console.print(f"  [dim]{escape(finding.explanation)}[/]")
-        console.print(f"  [dim]sample:[/] {escape(_one_line(finding.sample_sql))}")
+            console.print(f"  [dim]{markup_safe(finding.explanation)}[/]")
+        console.print(f"  [dim]sample:[/] {markup_safe(_one_line(finding.sample_sql))}")
     for duplicate in duplicates:
         console.print()
         console.print(f"[bold yellow]duplicate[/] sent {duplicate.count} times from "
-                      f"[cyan]{escape(', '.join(duplicate.locations) or '<unknown>')}[/]")
-        console.print(f"  [dim]sql:[/] {escape(_one_line(duplicate.sql))}  [dim]parameters:[/] "
-                      f"{escape(repr(duplicate.parameters))}")
+                      f"[cyan]{markup_safe(', '.join(duplicate.locations) or '<unknown>')}[/]")
+        console.print(f"  [dim]sql:[/] {markup_safe(_one_line(duplicate.sql))}  [dim]parameters:[/] "
+                      f"{markup_safe(repr(duplicate.parameters))}")
     if show_statements and log.statements:
         console.print()
         console.print("[bold]statements[/]")
         for number, statement in enumerate(log.statements, 1):
             # one line per statement, never wrapped, so it can be grepped and diffed
-            console.print(f"{number:>4}. {escape(statement.location or '?')}  {statement.duration * 1000:.2f} ms  "
-                          f"{escape(_one_line(statement.sql))}", soft_wrap=True)
+            console.print(f"{number:>4}. {markup_safe(statement.location or '?')}  {statement.duration * 1000:.2f} ms  "
+                          f"{markup_safe(_one_line(statement.sql))}", soft_wrap=True)
     return ""

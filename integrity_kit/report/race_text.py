@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from integrity_kit.races.result import RaceResult
-from integrity_kit.report.console import recorded
+from integrity_kit.report.console import printable, recorded
 
 FILE_WIDTH = 120
 
@@ -26,7 +26,7 @@ def render(results: Sequence[RaceResult], *, console: Console | None = None) -> 
 
 
 def _errors(result: RaceResult) -> str:
-    return ", ".join(f"{code}×{count}" for code, count in sorted(result.errors.items())) or "-"
+    return printable(", ".join(f"{code}×{count}" for code, count in sorted(result.errors.items()))) or "-"
 
 
 def _verdict(result: RaceResult) -> str:
@@ -50,10 +50,10 @@ def render_one(console: Console, result: RaceResult) -> None:
     console.print(table)
     for invariant in result.invariants:
         mark = "[green]ok[/]    " if invariant.held else "[bold red]BROKEN[/]"
-        console.print(f"  {mark} {invariant.name}  ({invariant.detail})")
+        console.print(f"  {mark} {printable(invariant.name)}  ({printable(invariant.detail)})")
     console.print(f"invariants {_verdict(result)} (checked against the database after the run)")
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {printable(note)}")
 
 
 def render_many(console: Console, results: Sequence[RaceResult]) -> None:
@@ -88,4 +88,4 @@ def render_many(console: Console, results: Sequence[RaceResult]) -> None:
         table.add_row(label, *values)
     console.print(table)
     for note in first.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {printable(note)}")

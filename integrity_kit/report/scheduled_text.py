@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from integrity_kit.races.scheduled_race import ScheduledReport
-from integrity_kit.report.console import recorded
+from integrity_kit.report.console import printable, recorded
 
 FILE_WIDTH = 120
 
@@ -26,10 +26,10 @@ def render_scheduled(console: Console, report: ScheduledReport) -> None:
     console.print(f"[bold]{result.strategy}[/] on {result.dialect} {result.server_version} at "
                   f"{result.isolation_level}, scheduled: two buyers, {result.initial_stock} in stock")
     for line in report.trace:
-        console.print(f"  {line}", markup=False)
+        console.print(f"  {printable(line)}", markup=False)
     console.print(f"  orders {result.orders_placed}, units sold {result.units_sold}, final stock "
                   f"{result.final_stock}, lost updates {result.lost_updates}, oversold {result.oversold_units}")
     verdict = "[green]invariants held[/]" if result.invariants_held else "[bold red]invariants BROKEN[/]"
-    console.print(f"  {verdict}: {report.how}")
+    console.print(f"  {verdict}: {printable(report.how)}")
     for note in result.notes:
-        console.print(f"  note: {note}")
+        console.print(f"  note: {printable(note)}")

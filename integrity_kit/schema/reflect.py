@@ -42,6 +42,7 @@ from integrity_kit.schema.snapshot import (
     UniqueConstraint,
     qualified,
 )
+from integrity_kit.schema.visibility import hidden_tables
 
 # Inspector method suffixes, in the order they run; the first one decides which tables exist.
 KINDS = (
@@ -86,6 +87,9 @@ def _build(connection: Connection, schemas: Iterable[str | None] | None) -> Snap
         extras = read_extras(connection, schema_name)
         pragma = extras.foreign_keys_pragma if pragma is None else pragma
         tables.extend(_SchemaReader(inspector, connection, schema, schema_name, extras, problems).tables())
+        hidden = hidden_tables(connection, schema_name)
+        if hidden is not None:
+            problems.append(hidden)
     return Snapshot(
         dialect=dialect.name,
         tables=tuple(tables),

@@ -222,7 +222,7 @@ class CheckViolations(DataRule):
     def check_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
         for table in snapshot.tables:
             conditions = [(check.name or "check", check.sqltext) for check in table.check_constraints
-                          if not check.validated]
+                          if not check.validated or not trusts_declared_checks(snapshot.dialect)]
             for column in table.columns:
                 condition = MissingCheckConstraint._condition(snapshot, column)
                 if condition and "…" not in condition and not _has_check_on(table, column.name):
@@ -239,6 +239,12 @@ class CheckViolations(DataRule):
                                                               "condition": condition},
                     changes=Changes(snapshot.dialect, (ReviewRows(TableName.of(table), "correct these rows first",
                                                                   condition),)))
+
+
+def trusts_declared_checks(dialect: str) -> bool:
+    """Whether a CHECK the catalog calls valid holds for every row: MySQL/MariaDB let rows in past their CHECKs
+    (``SET check_constraint_checks=0``, a CHECK added by an older server) and cannot say so, PostgreSQL records it."""
+    return dialect not in ("mysql", "mariadb")
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,11 @@ class MissingForeignKey(Rule):
 
     def _report(self, snapshot: Snapshot, table: Table, candidates: list[Candidate]) -> Finding:
         best = candidates[0]
-        rivals = [c for c in candidates[1:] if c.confidence >= best.confidence - 0.1]
+        # A target in the table's own schema outranks same-named tables elsewhere: auditing more schemas must not
+        # turn a clear reference into an ambiguous one.
+        own_schema = best.target.schema == table.schema
+        rivals = [c for c in candidates[1:] if c.confidence >= best.confidence - 0.1
+                  and not (own_schema and c.target.schema != table.schema)]
         confidence = best.confidence - (0.15 if rivals else 0.0)
         unindexed = not table.covering((best.column.name,))
         message = (f"{table.qualified_name}.{best.column.name} looks like a reference to "

@@ -1,0 +1,52 @@
+"""Tables a MySQL/MariaDB user cannot see: ``information_schema`` and ``SHOW TABLES`` list only the tables the user
+holds a privilege on, so a user granted some tables of a database sees the rest vanish without a trace.
+
+When the user holds no global or database-wide privilege on a schema, its view of that schema may be partial; the
+InnoDB dictionary (readable with the PROCESS privilege) then says how many tables are hidden.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+
+from integrity_kit.schema.snapshot import NotAnalysed
+
+# Privileges on tables make them visible; PROCESS, FILE and the like held globally do not.
+_TABLE_PRIVILEGES = ("'SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'DROP', 'REFERENCES', 'INDEX', 'ALTER', "
+                     "'CREATE VIEW', 'SHOW VIEW', 'TRIGGER', 'DELETE HISTORY'")
+_GLOBAL = text("SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES "
+               f"WHERE PRIVILEGE_TYPE IN ({_TABLE_PRIVILEGES})")
+# A database-level grant may name a pattern (GRANT ... ON `shop\_%`.*), which LIKE matches as the server does.
+_SCHEMA_WIDE = text("SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES "
+                    f"WHERE :schema LIKE TABLE_SCHEMA AND PRIVILEGE_TYPE IN ({_TABLE_PRIVILEGES})")
+_VISIBLE = text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = :schema")
+_INNODB = text("SELECT COUNT(*) FROM information_schema.INNODB_SYS_TABLES WHERE NAME LIKE :prefix")
+
+
+def hidden_tables(connection: Connection, schema: str) -> NotAnalysed | None:
+    """A not-analysed entry for ``schema`` when the connected user may not see all of its tables, else None."""
+    if connection.dialect.name not in ("mysql", "mariadb"):
+        return None
+    if connection.scalar(_GLOBAL) or connection.scalar(_SCHEMA_WIDE, {"schema": schema}):
+        return None
+    visible = int(connection.scalar(_VISIBLE, {"schema": schema}) or 0)
+    total = _innodb_tables(connection, schema)
+    if total is not None:
+        if total <= visible:
+            return None
+        return NotAnalysed(object=schema, reason=f"{total - visible} table(s) not visible to this user (it holds "
+                                                 "privileges on some tables only): not analysed")
+    return NotAnalysed(object=schema, reason="this user holds privileges on some tables only: tables it has no "
+                                             "privilege on are not visible and were not analysed")
+
+
+def _innodb_tables(connection: Connection, schema: str) -> int | None:
+    # The dictionary needs the PROCESS privilege; without it the number of hidden tables cannot be known.
+    prefix = schema.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+    try:
+        with connection.begin_nested():
+            return int(connection.scalar(_INNODB, {"prefix": prefix}) or 0)
+    except DBAPIError:
+        return None
