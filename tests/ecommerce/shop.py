@@ -93,3 +93,14 @@ def api(engine: Engine, **options):
     application = create_app(engine, **settings)
     application.testing = True
     return application
+
+
+def contested(engine_url, buyers: int, units: int) -> tuple[Engine, list[int]]:
+    """One product with ``units`` in stock and ``buyers`` users with one in their cart, on a pool big enough for all
+    of them at once."""
+    engine = database.make_engine(engine_url, pool_size=buyers + 2, max_overflow=0)
+    build(engine, users=0, products=(("10.00", units),))
+    user_ids = add_users(engine, buyers)
+    for user_id in user_ids:
+        fill_cart(engine, user_id, {1: 1})
+    return engine, user_ids

@@ -19,22 +19,6 @@ pytestmark = pytest.mark.engines("sqlite", "postgresql")
 
 
 @pytest.fixture
-def store(app_engine: Engine) -> Engine:
-    shop.build(app_engine)
-    return app_engine
-
-
-@pytest.fixture
-def app(store: Engine):
-    return shop.api(store)
-
-
-@pytest.fixture
-def client(app):
-    return as_user(app, 1)
-
-
-@pytest.fixture
 def other(app):
     return as_user(app, 2)
 

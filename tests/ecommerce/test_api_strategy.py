@@ -7,7 +7,6 @@ import threading
 import pytest
 from sqlalchemy import Engine
 
-from examples.ecommerce.database import make_engine
 from tests.ecommerce import shop
 from tests.ecommerce.apiclient import as_user
 from tests.ecommerce.apiclient import error as _error
@@ -20,11 +19,7 @@ UNITS = 5
 
 @pytest.fixture
 def contested(engine_url):
-    engine = make_engine(engine_url, pool_size=BUYERS + 2, max_overflow=0)
-    shop.build(engine, users=0, products=(("10.00", UNITS),))
-    buyers = shop.add_users(engine, BUYERS)
-    for user_id in buyers:
-        shop.fill_cart(engine, user_id, {1: 1})
+    engine, buyers = shop.contested(engine_url, BUYERS, UNITS)
     yield engine, buyers
     engine.dispose()
 

@@ -26,11 +26,6 @@ def store(app_engine: Engine) -> Engine:
 
 
 @pytest.fixture
-def app(store: Engine):
-    return shop.api(store)
-
-
-@pytest.fixture
 def b_rows(app) -> dict[str, int]:
     """B's paid order (key "b-key"), B's pending order, and B's cart with two lines."""
     b = as_user(app, B)

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from examples.ecommerce import catalog, checkout, payments
-from examples.ecommerce.database import make_engine
 from examples.ecommerce.errors import DomainError
 from examples.ecommerce.models import Base
 from tests.ecommerce import shop
@@ -29,11 +28,7 @@ T = Base.metadata.tables
 
 @pytest.fixture
 def contested(engine_url):
-    engine = make_engine(engine_url, pool_size=BUYERS + 2, max_overflow=0)
-    shop.build(engine, users=0, products=(("10.00", UNITS),))
-    buyers = shop.add_users(engine, BUYERS)
-    for user_id in buyers:
-        shop.fill_cart(engine, user_id, {1: 1})
+    engine, buyers = shop.contested(engine_url, BUYERS, UNITS)
     yield engine, buyers
     engine.dispose()
 

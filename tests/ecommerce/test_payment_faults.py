@@ -19,27 +19,10 @@ from sqlalchemy.pool import NullPool
 
 from examples.ecommerce.models import Base
 from tests.ecommerce import shop
-from tests.ecommerce.apiclient import as_user
 from tests.ecommerce.apiclient import error as _error
 
 T = Base.metadata.tables
 PRODUCT, UNITS, INITIAL_STOCK, PRICE = 2, 2, 5, Decimal("25.00")
-
-
-@pytest.fixture
-def store(app_engine: Engine) -> Engine:
-    shop.build(app_engine)
-    return app_engine
-
-
-@pytest.fixture
-def app(store: Engine):
-    return shop.api(store)
-
-
-@pytest.fixture
-def client(app):
-    return as_user(app, 1)
 
 
 def _order(client) -> int:

@@ -11,7 +11,7 @@ from examples.ecommerce import catalog, security
 from examples.ecommerce.api import MAX_BODY_BYTES, create_app
 from examples.ecommerce.clock import FakeClock
 from tests.ecommerce import shop
-from tests.ecommerce.apiclient import as_user, error
+from tests.ecommerce.apiclient import error
 
 pytestmark = pytest.mark.engines("sqlite")
 
@@ -22,11 +22,6 @@ def app(app_engine: Engine):
     application = create_app(app_engine, clock=FakeClock(), password_hasher=shop.FAST_HASHER)
     application.testing = True
     return application
-
-
-@pytest.fixture
-def client(app):
-    return as_user(app, 1)
 
 
 def _answers(client) -> dict[str, object]:

@@ -15,12 +15,6 @@ from examples.ecommerce.models import Order
 from tests.ecommerce import shop
 
 
-@pytest.fixture
-def store(app_engine: Engine) -> Engine:
-    shop.build(app_engine)
-    return app_engine
-
-
 def _code(raised: pytest.ExceptionInfo) -> str:
     return raised.value.code
 
