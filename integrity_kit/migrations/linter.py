@@ -56,7 +56,7 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     scripts = ordered_scripts(script)
     if not scripts:
         raise IntegrityKitError(f"{path}: no revisions found in versions/")
-    revisions = [parse_revision(s, Path(path)) for s in scripts]
+    revisions = [parse_revision(s, Path(path), dialect) for s in scripts]
     context = LintContext(dialect=dialect, heads=tuple(script.get_heads()))
     for revision in revisions:
         _collect_foreign_keys(revision, context)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from integrity_kit.migrations.classify import Action, classify
 from integrity_kit.migrations.model import Revision, Statement
-from integrity_kit.migrations.sql import Action, classify
 
 
 def actions(revision: Revision) -> Iterator[tuple[Statement, Action, int]]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
+from integrity_kit.migrations.classify import DDL_KINDS
+from integrity_kit.migrations.collect import DDL
 from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions
-from integrity_kit.migrations.source import DDL
-from integrity_kit.migrations.sql import DDL_KINDS
 from integrity_kit.migrations.syntax import literal
 from integrity_kit.rulebook import Severity
 
