@@ -299,15 +299,46 @@ class Interleaving:
             progressed = False
             for session in self._sessions.values():
                 if session.pending is not None:
-                    deadline = time.monotonic() + _SETTLE
-                    while time.monotonic() < deadline and not self._take_event(session):
-                        time.sleep(_POLL)
+                    self._settle_pending(session)
                 if session.pending is None and deferred[session.ctx.name]:
                     progressed = True
                     # Its deferred steps run now, in order, until one blocks in turn (the rest wait behind it).
                     while deferred[session.ctx.name] and session.pending is None:
                         deferred[session.ctx.name] -= 1
                         self._advance(session)
+
+    def _settle_pending(self, session: _Session) -> None:
+        """Let a blocked session finish the step it was blocked in if the step just run released it.
+
+        Released or not is read from the server, not from the clock: under load a released session can take longer
+        than any fixed pause to finish, and its release must still be credited to the step that caused it."""
+        deadline = time.monotonic() + _SETTLE
+        while time.monotonic() < deadline:
+            if self._take_event(session):
+                return
+            time.sleep(_POLL)
+        if self._monitor is None or session.ctx.server_id is None:
+            return
+        seen_waiting = 0
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self._take_event(session):
+                return
+            now = time.monotonic()
+            if now - self._last_check >= self._check_every:
+                self._last_check = now
+                # Two readings in a row: InnoDB's lock-wait picture can be one refresh stale.
+                seen_waiting = seen_waiting + 1 if session.ctx.server_id in self._waiting() else 0
+                if seen_waiting >= 2:
+                    return
+            time.sleep(_POLL)
+
+    def _waiting(self) -> set[Any]:
+        """Server ids of the sessions waiting on a lock now."""
+        assert self._monitor is not None
+        waiting = {row[0] for row in self._monitor.execute(text(_WAITING[self.dialect]))}
+        self._monitor.commit()  # a fresh snapshot of the server's activity each time
+        return waiting
 
     def _wait_or_cancel(self, blocked: list[_Session]) -> None:
         deadline = time.monotonic() + self.timeout
@@ -339,8 +370,7 @@ class Interleaving:
             return elapsed >= self.sqlite_block_after
         if session.ctx.server_id is None:
             return False
-        waiting = {row[0] for row in self._monitor.execute(text(_WAITING[self.dialect]))}
-        self._monitor.commit()  # a fresh snapshot of the server's activity each time
+        waiting = self._waiting()
         others_running = [other for other in self._sessions.values()
                           if other is not session and other.running and not other.finished]
         return session.ctx.server_id in waiting and all(other.ctx.server_id in waiting for other in others_running)

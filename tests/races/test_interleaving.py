@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +25,9 @@ def engine(engine_url):
     made.dispose()
 
 
-def sql_session(engine, *statements: str):
+def sql_session(engine, *statements: str, pause_after: float = 0.0):
+    """A program running ``statements`` one step each; ``pause_after`` seconds of Python work after each one stand
+    for a slow machine."""
     def program(ctx):
         with engine.connect() as connection:
             for statement in statements:
@@ -34,6 +38,7 @@ def sql_session(engine, *statements: str):
                     ctx.fail(error_code(error))
                     connection.rollback()
                     return
+                time.sleep(pause_after)
 
     return program
 
@@ -50,6 +55,21 @@ def test_a_blocked_step_and_the_steps_behind_it_wait_for_the_lock(engine) -> Non
     ]
     with engine.connect() as connection:
         assert connection.execute(text("SELECT v FROM t")).scalar_one() == 2
+
+
+def test_a_release_is_credited_to_the_step_that_caused_it_however_slowly_the_released_step_ends(engine) -> None:
+    # T2 needs far longer than the settling pause to finish its step once T1's COMMIT lets it go; T3's step must
+    # not be taken for the one that released it.
+    programs = {"T1": sql_session(engine, "UPDATE t SET v = 1 WHERE id = 1", "COMMIT"),
+                "T2": sql_session(engine, "UPDATE t SET v = 2 WHERE id = 1", "COMMIT", pause_after=0.6),
+                "T3": sql_session(engine, "SELECT 1", "COMMIT")}
+    trace = Interleaving(engine).run(programs, ["T1", "T2", "T1", "T3", "T2", "T3"])
+    assert trace.lines()[:4] == [
+        " 1. T1: UPDATE t SET v = 1 WHERE id = 1",
+        " 2. T2: UPDATE t SET v = 2 WHERE id = 1 -- blocked on a lock, resumed after step 3",
+        " 3. T1: COMMIT",
+        " 4. T3: SELECT 1",
+    ]
 
 
 def test_a_step_that_hangs_is_cancelled_at_the_timeout(engine) -> None:
