@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import click
@@ -100,6 +101,8 @@ def serve(database_url: str | None, port: int, host: str, gateway_behaviour: str
         raise IntegrityKitError(f"{SECRET_KEY_ENV} is too short: use at least {MIN_SECRET_KEY} random characters, "
                                 "e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     try:
+        from werkzeug.serving import make_server
+
         from examples.ecommerce.api import create_app
         from examples.ecommerce.payments import FakeGateway
         from examples.ecommerce.security import QuietRequestHandler
@@ -115,16 +118,28 @@ def serve(database_url: str | None, port: int, host: str, gateway_behaviour: str
         engine.dispose()
         raise IntegrityKitError(f"{shown} has no up-to-date reference schema (missing {', '.join(sorted(missing))}); "
                                 "run `python -m examples.ecommerce init` first (or upgrade it to the latest migration)")
+    try:
+        # Bound here, before anything is announced: Werkzeug's own bind prints its own lines and exits 1.
+        listening = socket.create_server((host, port))
+    except OSError as error:
+        engine.dispose()
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise IntegrityKitError(f"cannot listen on {host}:{port}: {reason}; "
+                                "stop what holds it or pass another --port") from None
     app = create_app(engine, gateway=FakeGateway(gateway_behaviour), secret_key=secret_key)
     console = Console(stderr=True, highlight=False)
     if secret_key is None:
         console.print(f"No {SECRET_KEY_ENV} set: signing tokens with a random key made for this process "
                       "(tokens end when it stops)")
-    console.print(f"Serving the reference API for {shown} on http://{host}:{port}")
+    server = make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler,
+                         fd=listening.fileno())
+    console.print(f"Serving the reference API for {shown} on http://{host}:{server.port}")
     try:
-        app.run(host=host, port=port, threaded=True, debug=False, use_reloader=False,
-                request_handler=QuietRequestHandler)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.server_close()
         engine.dispose()
 
 

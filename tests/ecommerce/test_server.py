@@ -152,3 +152,18 @@ def test_unknown_route_and_malformed_body_over_http(server: Api) -> None:
         body = json.loads(response.read())
         connection.close()
         assert response.status == status and body["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_a_busy_port_is_one_error_line_and_nothing_announced(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    init = subprocess.run([sys.executable, "-m", "examples.ecommerce", "init", url, "--rows", "0"],
+                          capture_output=True, text=True, timeout=120)
+    assert init.returncode == 0, init.stderr
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "examples.ecommerce", "serve", url, "--port", str(port)],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; stop what holds it or pass another --port"]
+    assert run.stdout == ""
