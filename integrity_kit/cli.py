@@ -45,7 +45,7 @@ class _Group(click.Group):
 
             from integrity_kit.report.console import markup_safe
 
-            Console(stderr=True, highlight=False, soft_wrap=True).print(
+            Console(emoji=False, stderr=True, highlight=False, soft_wrap=True).print(
                 f"[bold red]integrity-kit: error:[/] {markup_safe(error)}", markup=True
             )
             ctx.exit(error.exit_code)

@@ -57,3 +57,10 @@ def test_one_line_error_escapes_control_characters() -> None:
     result = CliRunner().invoke(cli, ["lint-migrations", f"/nonexistent/{HOSTILE}"])
     assert result.exit_code == 2
     assert "\x1b" not in result.output and SHOWN in result.output
+
+
+def test_emoji_codes_in_user_input_stay_text() -> None:
+    # rich turns ":smile:" into a picture by default; an argument is shown as typed.
+    result = CliRunner().invoke(cli, ["race", "sqlite://", "--workload", "nope:smile:"])
+    assert result.exit_code == 2
+    assert "--workload nope:smile:" in result.output and "\U0001f604" not in result.output

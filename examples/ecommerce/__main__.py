@@ -22,7 +22,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except IntegrityKitError as error:
-            Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(error))}")
+            console = Console(emoji=False, stderr=True, highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(error))}")
             ctx.exit(error.exit_code)
 
 
@@ -46,7 +47,7 @@ def init(database_url: str, legacy: bool, rows: int, seed: int, reset: bool) -> 
     Without --legacy the schema comes from the Alembic migrations. Existing app tables are never dropped
     unless --reset is given.
     """
-    console = Console(highlight=False)
+    console = Console(emoji=False, highlight=False)
     engine = database.make_engine(database_url)
     shown = mask_url(engine.url)
     try:
@@ -127,7 +128,7 @@ def serve(database_url: str | None, port: int, host: str, gateway_behaviour: str
         raise IntegrityKitError(f"cannot listen on {host}:{port}: {reason}; "
                                 "stop what holds it or pass another --port") from None
     app = create_app(engine, gateway=FakeGateway(gateway_behaviour), secret_key=secret_key)
-    console = Console(stderr=True, highlight=False)
+    console = Console(emoji=False, stderr=True, highlight=False)
     if secret_key is None:
         console.print(f"No {SECRET_KEY_ENV} set: signing tokens with a random key made for this process "
                       "(tokens end when it stops)")

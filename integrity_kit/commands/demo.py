@@ -31,9 +31,9 @@ def demo_command(ctx: click.Context, database_url: str | None, keep_dir: Path | 
 
     Exit codes: 0 every step worked, 1 a step failed (it says which), 2 bad input.
     """
-    probe = Console()
-    console = Console(highlight=False, width=None if probe.is_terminal else 100)
-    status = Console(stderr=True)
+    probe = Console(emoji=False)
+    console = Console(emoji=False, highlight=False, width=None if probe.is_terminal else 100)
+    status = Console(emoji=False, stderr=True)
     debug = bool(ctx.obj and ctx.obj.get("debug"))
     with tempfile.TemporaryDirectory(prefix="integrity-kit-demo-") as scratch:
         workdir = keep_dir or Path(scratch)

@@ -16,7 +16,11 @@ def terminal(*, stderr: bool = False, soft_wrap: bool = False, width: int | None
     """A rich console on stdout (or stderr); rich is imported only by the commands that print rich text."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap, width=width)
+    # Emoji codes are off: a user's ":smile:" in a name or argument is text, not a picture.
+    console = Console(emoji=False, stderr=stderr, highlight=False, soft_wrap=soft_wrap, width=width)
+    if not console.is_terminal:
+        console.soft_wrap = True  # piped text is never wrapped: a wrapped SQL comment would go on as SQL
+    return console
 
 
 def note(text: str) -> None:

@@ -41,8 +41,8 @@ def _live(console: Console, enabled: bool):
 
 def _console() -> Console:
     # Pipes and files get a fixed width wide enough for the side-by-side table, so output is stable to compare.
-    probe = Console()
-    return Console(highlight=False, width=None if probe.is_terminal else 120)
+    probe = Console(emoji=False)
+    return Console(emoji=False, highlight=False, width=None if probe.is_terminal else 120)
 
 
 @click.command("race", short_help="Run concurrent checkout simulations against a database.")
@@ -97,7 +97,7 @@ def race_command(database_url: str | None, strategy: str, workers: int, attempts
 
     from integrity_kit.races.simulate import RaceSpace
 
-    status = Console(stderr=True)
+    status = Console(emoji=False, stderr=True)
     results = []
     with _one_line_errors(database_url), _live(status, status.is_terminal) as live, RaceSpace(
             database_url, workload=loaded, prefix=prefix, isolation_level=isolation_level,

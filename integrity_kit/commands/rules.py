@@ -42,7 +42,7 @@ def rules_command(output_format: str, family: str) -> None:
     table = Table("code", "name", "severity", "summary", box=None, header_style="bold")
     for rule in rules:
         table.add_row(rule.code, rule.name, rule.severity.value, rule.summary)
-    Console(highlight=False).print(table)
+    Console(emoji=False, highlight=False).print(table)
 
 
 @click.command("explain", short_help="Show the documentation of one audit or migration rule.")
@@ -54,7 +54,7 @@ def explain_command(rule: str) -> None:
     from rich.markdown import Markdown
 
     found = _find(rule)
-    console = Console(highlight=False)
+    console = Console(emoji=False, highlight=False)
     console.print(f"[bold]{found.code} {found.name}[/] ({found.severity.value}): {found.summary}")
     console.print(Markdown(found.documentation()))
 

@@ -39,7 +39,8 @@ def render(report: Report, *, console: Console | None = None, show_fixes: bool =
                                    f"{printable('; '.join(finding.evidence.get('signals', [])))}", style="dim"))
             if show_fixes and finding.fix:
                 for fix_line in finding.fix.sql.splitlines():
-                    console.print(Text(f"    {printable(fix_line)}", style="green"))
+                    # SQL is never wrapped, even on a terminal: copied from a log it must still run.
+                    console.print(Text(f"    {printable(fix_line)}", style="green"), soft_wrap=True)
     for item in report.not_analysed:
         console.print(f"[magenta]not analysed[/] {markup_safe(item.object)}: {markup_safe(item.reason)}")
     counts = report.by_severity()

@@ -43,5 +43,5 @@ def recorded(draw: Callable[[Console], object], *, width: int | None) -> str:
     """The text ``draw`` prints on a colourless console ``width`` columns wide (None: rich's default for a file),
     as a file receives it."""
     buffer = io.StringIO()
-    draw(Console(file=buffer, width=width, no_color=True))
+    draw(Console(emoji=False, file=buffer, width=width, no_color=True))
     return buffer.getvalue()
