@@ -127,7 +127,7 @@ def migration_rules() -> list[type]:
 
 
 def _severity(rule: type) -> str:
-    return rule.severity.value  # both families share integrity_kit.rulebook.Severity
+    return rule.severity_text()  # both families share integrity_kit.rulebook.Rule
 
 
 def rule_page(rule: type, family: str) -> str:

@@ -41,6 +41,18 @@ class Rule:
     name: ClassVar[str]
     severity: ClassVar[Severity]
     summary: ClassVar[str]
+    # Other severities a finding of this rule can carry, each with when it does: shown by `rules` and `explain`.
+    other_severities: ClassVar[dict[Severity, str]] = {}
+
+    @classmethod
+    def severities(cls) -> tuple[Severity, ...]:
+        return (cls.severity, *cls.other_severities)
+
+    @classmethod
+    def severity_text(cls) -> str:
+        """``error``, or ``error, or warning when ...`` for a rule whose findings can carry another severity."""
+        others = (f"{severity.value} {when}" for severity, when in cls.other_severities.items())
+        return ", or ".join((cls.severity.value, *others))
 
     @classmethod
     def documentation(cls) -> str:

@@ -70,3 +70,34 @@ def test_doc_sections_are_parsed_once_for_both_families() -> None:
 def test_a_severity_reads_as_its_word() -> None:
     assert f"({rulebook.Severity.ERROR})" == "(error)" and str(rulebook.Severity.INFO) == "info"
     assert rulebook.Severity.WARNING == "warning" and rulebook.Severity.ERROR.rank > rulebook.Severity.INFO.rank
+
+
+def test_a_finding_carries_only_a_severity_its_rule_declares(tmp_path) -> None:
+    import json
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from integrity_kit.audit import audit
+    from integrity_kit.audit.model import Rule
+    from integrity_kit.cli import cli
+    from integrity_kit.schema.snapshot import Table
+
+    class Loud(Rule):
+        code, name, severity, summary = "IK999", "loud", rulebook.Severity.INFO, "Says too much."
+
+    with pytest.raises(ValueError, match="loud reports error findings but declares only info"):
+        Loud().finding(Table("t"), (), "m", severity=rulebook.Severity.ERROR)
+
+    # IK104 is an error where a database ignores a declared key, a warning on SQLite (a per-connection setting):
+    # the catalogue says both, and the finding's severity is one of them.
+    listed = {r["code"]: r for r in json.loads(CliRunner().invoke(cli, ["rules", "--format", "json"]).output)}
+    assert listed["IK104"]["severities"] == ["error", "warning"]
+    assert listed["IK100"]["severities"] == ["error"]
+    path = tmp_path / "fk.db"
+    with sqlite3.connect(path) as connection:
+        connection.executescript("CREATE TABLE p (id INTEGER PRIMARY KEY);"
+                                 "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p (id));")
+    shown = [f for f in audit(f"sqlite:///{path}").findings if f.code == "IK104"]
+    assert [f.severity.value for f in shown] == ["warning"]
+    assert "warning on SQLite" in CliRunner().invoke(cli, ["explain", "IK104"], terminal_width=200).output

@@ -137,6 +137,9 @@ class Rule(rulebook.Rule):
     def finding(self, table: Table, columns: tuple[str, ...] | list[str], message: str, *,
                 severity: Severity | None = None, confidence: float = 1.0, target: dict[str, Any] | None = None,
                 evidence: dict[str, Any] | None = None, changes: Changes | None = None) -> Finding:
+        if severity is not None and severity not in self.severities():
+            raise ValueError(f"{self.name} reports {severity.value} findings but declares only "
+                             f"{', '.join(s.value for s in self.severities())}: add it to other_severities")
         found = Finding(code=self.code, rule=self.name, severity=severity or self.severity, table=table.name,
                         schema=table.schema, columns=tuple(columns), message=message, confidence=confidence,
                         target=target, evidence=evidence or {})

@@ -33,7 +33,8 @@ def rules_command(output_format: str, family: str) -> None:
     """List every audit rule (or migration rule, with --family): code, name, severity, summary."""
     rules = [rule for name in (FAMILIES if family == "all" else (family,)) for rule in family_rules(name)]
     if output_format == "json":
-        click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.value, "summary": r.summary}
+        click.echo(json.dumps([{"code": r.code, "name": r.name, "severity": r.severity.value,
+                                "severities": [s.value for s in r.severities()], "summary": r.summary}
                                for r in rules], indent=2))
         return
     from rich.console import Console
@@ -41,7 +42,7 @@ def rules_command(output_format: str, family: str) -> None:
 
     table = Table("code", "name", "severity", "summary", box=None, header_style="bold")
     for rule in rules:
-        table.add_row(rule.code, rule.name, rule.severity.value, rule.summary)
+        table.add_row(rule.code, rule.name, rule.severity_text(), rule.summary)
     Console(emoji=False, highlight=False).print(table)
 
 
@@ -55,7 +56,7 @@ def explain_command(rule: str) -> None:
 
     found = _find(rule)
     console = Console(emoji=False, highlight=False)
-    console.print(f"[bold]{found.code} {found.name}[/] ({found.severity.value}): {found.summary}")
+    console.print(f"[bold]{found.code} {found.name}[/] ({found.severity_text()}): {found.summary}")
     console.print(Markdown(found.documentation()))
 
 

@@ -117,6 +117,7 @@ class MissingForeignKey(Rule):
     blocking_evidence = ("orphan_rows",)
     REPORT_AT = 0.5
     ERROR_AT = 0.8
+    other_severities = {Severity.WARNING: f"when the evidence is weaker (confidence below {ERROR_AT})"}
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         external_ids = self.option("external-ids")
@@ -396,6 +397,7 @@ class ForeignKeyNotEnforced(Rule):
     code = "IK104"
     name = "foreign-key-not-enforced"
     severity = Severity.ERROR
+    other_severities = {Severity.WARNING: "on SQLite, where enforcement is a setting of each connection"}
     summary = "Foreign key is declared but not enforced (SQLite pragma off, MyISAM, NOT VALID)."
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
