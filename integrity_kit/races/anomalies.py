@@ -221,7 +221,7 @@ def _notes(dialect: str, settings: dict[str, str]) -> tuple[str, ...]:
 def anomaly_matrix(url: str | URL | None, *, prefix: str | None = None, anomalies: tuple[str, ...] = ANOMALIES,
                    timeout: float = 10.0) -> Matrix:
     """Run every anomaly test at every isolation level the engine offers, in a scratch space."""
-    with scratch(url, prefix=prefix) as space:
+    with scratch(url, prefix=prefix, purpose="run the anomaly schedules") as space:
         engine = space.engine(pool_size=4, max_overflow=2)
         if space.dialect == "sqlite":
             real_sqlite_transactions(engine, busy_timeout_ms=1000)

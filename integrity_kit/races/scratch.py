@@ -73,8 +73,9 @@ def foreign_tables(engine: Engine, prefix: str) -> list[str]:
 
 
 @contextmanager
-def scratch(url: str | URL | None, *, prefix: str | None = None) -> Iterator[Scratch]:
-    """Create a scratch namespace beside ``url``'s database, yield it, drop it.
+def scratch(url: str | URL | None, *, prefix: str | None = None, purpose: str = "race") -> Iterator[Scratch]:
+    """Create a scratch namespace beside ``url``'s database, yield it, drop it; ``purpose`` (what the caller
+    does there, as a verb phrase) is how a refusal names it.
 
     ``prefix=None`` means "not told": the default prefix is used and a database holding other tables is refused.
     """
@@ -91,9 +92,9 @@ def scratch(url: str | URL | None, *, prefix: str | None = None) -> Iterator[Scr
         if others and not told:
             shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
             raise IntegrityKitError(
-                f"refusing to race in {mask_url(parsed)}: it holds {len(others)} tables that are not integrity-kit's "
-                f"({shown}); use an empty database, or pass --prefix {DEFAULT_PREFIX} to let the race create its "
-                f"own {DEFAULT_PREFIX}* scratch space beside them")
+                f"will not {purpose} in {mask_url(parsed)}: it holds {len(others)} tables that are not "
+                f"integrity-kit's ({shown}); use an empty database, or pass --prefix {DEFAULT_PREFIX} to work in "
+                f"a scratch space of its own ({DEFAULT_PREFIX}*) beside them")
         name = f"{prefix}{uuid.uuid4().hex[:10]}"
         dialect = admin.dialect.name
         if dialect == "sqlite":

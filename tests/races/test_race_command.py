@@ -62,8 +62,12 @@ def test_a_database_with_other_tables_is_refused_unless_a_prefix_is_given(engine
     with_password = engine_url.set(password="s3cret-pw").render_as_string(hide_password=False)
     refused = race(with_password, "--strategy", "naive", "--attempts", "2")
     assert refused.exit_code == 2
-    assert "refusing" in refused.output and "customers" in refused.output and "--prefix" in refused.output
+    assert "will not race in" in refused.output and "customers" in refused.output and "--prefix" in refused.output
     assert "s3cret-pw" not in refused.output and "***" in refused.output
+    # the same refusal from `anomalies` names what anomalies does, not a race
+    anomalies = CliRunner().invoke(cli, ["anomalies", with_password], terminal_width=200)
+    assert anomalies.exit_code == 2
+    assert "will not run the anomaly schedules in" in anomalies.output and "race in" not in anomalies.output
     allowed = race(with_password, "--strategy", "conditional-update", "--workers", "2", "--attempts", "2",
                    "--stock", "1", "--prefix", "ik_race_", "--format", "json")
     assert allowed.exit_code == 0, allowed.output
