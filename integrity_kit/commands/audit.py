@@ -76,7 +76,7 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
                                   sample_rows=sample_rows)
     if report.tables == 0:  # most likely the wrong database or schema: an empty audit is not a clean one
         raise IntegrityKitError(f"no tables to audit in {report.url} (schemas: {', '.join(report.schemas)}); "
-                                "check the database name, or pass --schema")
+                                + _where_tables_are(database_url, report.schemas))
     if write_baseline:
         baselines.write(report, write_baseline)
         note(f"wrote {len(report.findings)} finding(s) to the baseline {write_baseline}")
@@ -120,3 +120,27 @@ def _audit_with_progress(database_url: str, *, show_progress: bool, models: str 
                   console=progress_console, transient=True) as progress:
         task = progress.add_task("probes", total=None)
         return run(lambda done, total: progress.update(task, completed=done, total=total))
+
+
+def _where_tables_are(database_url: str, searched: list[str] | tuple[str, ...]) -> str:
+    """The end of the no-tables error: which schemas do hold tables, as a --schema to pass."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from integrity_kit.connect import make_engine
+    from integrity_kit.schema.visibility import schemas_with_tables
+
+    try:
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                found = schemas_with_tables(connection, besides=tuple(searched))
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, IntegrityKitError):
+        found = {}
+    if not found:
+        return "check the database name, or pass --schema"
+    listed = ", ".join(f"{name} ({count} table{'s' if count != 1 else ''})" for name, count in sorted(found.items()))
+    first = sorted(found, key=lambda name: (-found[name], name))[0]
+    return f"tables are in: {listed}; pass --schema {first} (repeat --schema for several)"
+

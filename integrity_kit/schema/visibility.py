@@ -50,3 +50,25 @@ def _innodb_tables(connection: Connection, schema: str) -> int | None:
             return int(connection.scalar(_INNODB, {"prefix": prefix}) or 0)
     except DBAPIError:
         return None
+
+
+_SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"})
+
+
+def schemas_with_tables(connection: Connection, *, besides: tuple[str, ...] = ()) -> dict[str, int]:
+    """Schemas (databases, on MySQL/MariaDB) other than ``besides`` that hold tables the user can see, with their
+    table counts: what to suggest when the schemas asked for hold none."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(connection)
+    found: dict[str, int] = {}
+    for schema in inspector.get_schema_names():
+        if schema in besides or schema in _SYSTEM_SCHEMAS or schema.startswith("pg_"):
+            continue
+        try:
+            count = len(inspector.get_table_names(schema=schema))
+        except DBAPIError:  # a schema the user may list but not read
+            continue
+        if count:
+            found[schema] = count
+    return found

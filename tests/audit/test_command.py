@@ -160,3 +160,19 @@ def test_a_probe_that_times_out_is_reported_and_the_audit_goes_on(engine_url) ->
     assert report["findings"][0]["evidence"]["rows_checked"] == 10
     timed_out = [item for item in report["not_analysed"] if "check-violations" in item["object"]]
     assert timed_out and "statement timeout" in timed_out[0]["reason"]
+
+
+@pytest.mark.engines("postgresql")
+def test_no_tables_in_the_default_schema_names_the_schemas_that_have_some(engine_url) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(engine_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE SCHEMA shop; CREATE TABLE shop.orders (id int PRIMARY KEY);"
+                                   "CREATE TABLE shop.lines (id int PRIMARY KEY); CREATE SCHEMA crm;"
+                                   "CREATE TABLE crm.contacts (id int PRIMARY KEY); CREATE SCHEMA empty_one")
+    engine.dispose()
+    result = _run("audit", engine_url.render_as_string(hide_password=False))
+    assert result.exit_code == 2
+    assert result.output.strip().endswith("(schemas: public); tables are in: crm (1 table), shop (2 tables); "
+                                          "pass --schema shop (repeat --schema for several)"), result.output
