@@ -46,6 +46,9 @@ class Evidence:
         return {**found, "sampled": True} if self.sampled else found
 
 
+NO_SELECT = "the audit's user holds no SELECT privilege on it"
+
+
 class ProbeFailed(Exception):
     """A probe that could not finish (a timeout, a permission): reported, and the audit goes on."""
 
@@ -56,6 +59,12 @@ class TableLocked(ProbeFailed):
     """Another session holds a lock on the table longer than the audit's lock timeout."""
 
     kind = "locked by another session"
+
+
+class NoPrivilege(ProbeFailed):
+    """The audit's user may not read the table: none of its rows were read."""
+
+    kind = "not readable"
 
 
 class ConnectionLost(ProbeFailed):
@@ -77,6 +86,8 @@ class Probe:
         self.reconnect = reconnect
         # Tables a probe found locked by another session, as (schema, name): their remaining probes are skipped.
         self.locked: set[tuple[str | None, str]] = set()
+        # Tables the user holds no SELECT privilege on, as (schema, name): their probes are not even tried.
+        self.unreadable: set[tuple[str | None, str]] = set()
 
     def _table(self, t: Table, columns, name: str) -> Any:
         source = table(t.name, *(column(c) for c in columns), schema=t.schema)
@@ -175,6 +186,8 @@ class Probe:
         return Evidence(int(count or 0), int(total or 0), samples, sampled=bool(self.sample_rows))
 
     def _run(self, work, tables: tuple[Table, ...]):
+        if any((t.schema, t.name) in self.unreadable for t in tables):
+            raise NoPrivilege(NO_SELECT)
         locked = [t for t in tables if (t.schema, t.name) in self.locked]
         if locked:
             raise TableLocked(f"{qualified(locked[0].schema, locked[0].name)} timed out on a lock earlier")

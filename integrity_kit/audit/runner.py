@@ -16,12 +16,13 @@ from integrity_kit import __version__
 from integrity_kit.audit.config import AuditConfig
 from integrity_kit.audit.evidence import gather
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
-from integrity_kit.audit.probes import Probe
+from integrity_kit.audit.probes import NO_SELECT, NoPrivilege, Probe
 from integrity_kit.audit.registry import select_rules
 from integrity_kit.connect import make_engine, mask_url
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import NotAnalysed, Snapshot, build_snapshot
 from integrity_kit.schema.from_models import load_metadata, snapshot_from_metadata
+from integrity_kit.schema.visibility import unreadable_tables
 
 FAIL_ON = ("error", "warning", "info", "never")
 
@@ -46,14 +47,22 @@ class Report:
             counts[finding.severity.value] += 1
         return counts
 
-    def exit_code(self, fail_on: str = "error") -> int:
-        """0 clean, 1 a finding at or above ``fail_on``; 2 when nothing at all could be analysed."""
+    @property
+    def partial(self) -> bool:
+        """Something was not read (a table, a probe, a rule): the findings cover only the rest."""
+        return bool(self.not_analysed)
+
+    def exit_code(self, fail_on: str = "error", *, allow_partial: bool = False) -> int:
+        """0 clean, 1 a finding at or above ``fail_on`` (or, unless ``allow_partial``, a partial run: what was not
+        read may hold exactly such a finding); 2 when nothing at all could be analysed."""
         if self.tables == 0 and self.not_analysed:
             return 2
         if fail_on == "never":
             return 0
         threshold = Severity(fail_on).rank
-        return 1 if any(finding.severity.rank >= threshold for finding in self.findings) else 0
+        if any(finding.severity.rank >= threshold for finding in self.findings):
+            return 1
+        return 1 if self.partial and not allow_partial else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +70,7 @@ class Report:
             "database": {"url": self.url, "dialect": self.dialect, "server_version": self.server_version,
                          "schemas": self.schemas},
             "summary": {"tables": self.tables, "findings": len(self.findings), "by_severity": self.by_severity(),
+                        "partial": self.partial,
                         **({"baseline_hidden": self.baseline_hidden} if self.baseline_hidden else {})},
             "findings": [finding.to_dict() for finding in self.findings],
             "not_analysed": [{"object": item.object, "reason": item.reason} for item in self.not_analysed],
@@ -115,6 +125,12 @@ def run_rules(snapshot: Snapshot, rule_classes: Iterable[type[Rule]], *, url: st
     config = config or AuditConfig()
     findings: list[Finding] = []
     problems = list(snapshot.not_analysed)
+    if probe is not None:
+        tables = [(table.schema, table.name) for table in snapshot.tables]
+        probe.unreadable = unreadable_tables(probe.connection, tables, snapshot.default_schema)
+        for schema, name in sorted(probe.unreadable, key=lambda key: (key[0] or "", key[1])):
+            problems.append(NotAnalysed(f"rows of {schema}.{name}" if schema else f"rows of {name}",
+                                        f"{NoPrivilege.kind}: {NO_SELECT}"))
     ran: list[Rule] = []
     for rule_class in rule_classes:
         rule = rule_class(config.context_for(rule_class, models))

@@ -45,6 +45,9 @@ from integrity_kit.report import renderer
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file.")
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when a finding at or above this severity exists.  [default: error, or the configuration's]")
+@click.option("--allow-partial", is_flag=True,
+              help="Exit 0 even when something was not analysed (no privilege, a lock, a timeout). Without it a "
+                   "partial run with no finding at or above --fail-on exits 1: what was not read may hold one.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True), metavar="FILE",
               help="Read settings from FILE instead of the .integrity-kit.toml or pyproject.toml [tool.integrity-kit] "
                    "found from the current directory.")
@@ -59,12 +62,13 @@ from integrity_kit.report import renderer
 def audit_command(database_url: str | None, models: str | None, schemas: tuple[str, ...], select: tuple[str, ...],
                   ignore: tuple[str, ...], no_data: bool, sample_rows: int | None, statement_timeout: float,
                   lock_timeout: float | None, output_format: str, output: str | None, fail_on: str | None,
-                  config_path: str | None, no_fixes: bool, baseline: str | None, write_baseline: str | None,
-                  fix_migration: str | None) -> None:
+                  allow_partial: bool, config_path: str | None, no_fixes: bool, baseline: str | None,
+                  write_baseline: str | None, fix_migration: str | None) -> None:
     """Audit the live database at DATABASE_URL (default: $DATABASE_URL) for missing keys, constraints and unsafe
     types. Read-only: the audit runs in a read-only transaction with a statement timeout and never writes.
 
-    Exit codes: 0 no finding at or above --fail-on, 1 such findings, 2 usage error or nothing could be analysed.
+    Exit codes: 0 no finding at or above --fail-on, 1 such findings (or a partial run, see --allow-partial),
+    2 usage error or nothing could be analysed.
     """
     if not database_url:
         raise IntegrityKitError("no database: pass DATABASE_URL or set the DATABASE_URL environment variable")
@@ -97,7 +101,7 @@ def audit_command(database_url: str | None, models: str | None, schemas: tuple[s
         write_file(output, render(report, show_fixes=not no_fixes))
     else:
         render(report, console=terminal(), show_fixes=not no_fixes)
-    raise SystemExit(report.exit_code(fail_on or config.fail_on or "error"))
+    raise SystemExit(report.exit_code(fail_on or config.fail_on or "error", allow_partial=allow_partial))
 
 
 def _audit_with_progress(database_url: str, *, show_progress: bool, models: str | None,

@@ -11,6 +11,8 @@ from integrity_kit.audit.runner import Report
 from integrity_kit.report.console import SEVERITY_STYLES, markup_safe, printable, recorded
 
 FILE_WIDTH = 100
+GROUP_AT = 2  # not-analysed entries sharing one reason from this many on are printed as one line
+SHOWN_IN_GROUP = 4
 
 
 def render(report: Report, *, console: Console | None = None, show_fixes: bool = True) -> str:
@@ -41,8 +43,16 @@ def render(report: Report, *, console: Console | None = None, show_fixes: bool =
                 for fix_line in finding.fix.sql.splitlines():
                     # SQL is never wrapped, even on a terminal: copied from a log it must still run.
                     console.print(Text(f"    {printable(fix_line)}", style="green"), soft_wrap=True)
-    for item in report.not_analysed:
-        console.print(f"[magenta]not analysed[/] {markup_safe(item.object)}: {markup_safe(item.reason)}")
+    for reason, objects in _by_reason(report):
+        if len(objects) < GROUP_AT:
+            for name in objects:
+                console.print(f"[magenta]not analysed[/] {markup_safe(name)}: {markup_safe(reason)}")
+            continue
+        # One line for one cause: a role without SELECT on 40 tables is one fact, not 40 lines to scroll past.
+        shown = ", ".join(objects[:SHOWN_IN_GROUP]) + (f", and {len(objects) - SHOWN_IN_GROUP} more"
+                                                      if len(objects) > SHOWN_IN_GROUP else "")
+        console.print(f"[magenta]not analysed[/] {len(objects)} objects ({markup_safe(shown)}): "
+                      f"{markup_safe(reason)}; --format json lists each")
     counts = report.by_severity()
     console.print()
     summary = Text(f"{report.tables} table(s), {len(report.findings)} finding(s): ")
@@ -51,8 +61,17 @@ def render(report: Report, *, console: Console | None = None, show_fixes: bool =
         if index < len(counts) - 1:
             summary.append(", ")
     if report.not_analysed:
-        summary.append(f"; {len(report.not_analysed)} not analysed", style="magenta")
+        summary.append(f"; partial: {len(report.not_analysed)} not analysed", style="magenta")
     if report.baseline_hidden:
         summary.append(f"; {report.baseline_hidden} known finding(s) hidden by the baseline", style="dim")
     console.print(summary)
     return ""
+
+
+def _by_reason(report: Report) -> list[tuple[str, list[str]]]:
+    """The not-analysed entries grouped by reason, in the order each reason first appears."""
+    groups: dict[str, list[str]] = {}
+    for item in report.not_analysed:
+        groups.setdefault(item.reason, []).append(item.object)
+    return list(groups.items())
+

@@ -72,3 +72,42 @@ def schemas_with_tables(connection: Connection, *, besides: tuple[str, ...] = ()
         if count:
             found[schema] = count
     return found
+
+
+_GLOBAL_SELECT = text("SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT'")
+_SCHEMA_SELECT = text("SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES "
+                      "WHERE :schema LIKE TABLE_SCHEMA AND PRIVILEGE_TYPE = 'SELECT'")
+_NOT_SELECTABLE_PG = text(
+    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'm', 'f') AND n.nspname = ANY(:schemas) "
+    "AND NOT has_table_privilege(c.oid, 'SELECT')")
+
+
+def unreadable_tables(connection: Connection, tables: list[tuple[str | None, str]],
+                      default_schema: str | None) -> set[tuple[str | None, str]]:
+    """The tables among ``tables`` (schema, name; None for the default schema) that the user may not SELECT from:
+    asked of the catalogue on PostgreSQL, tried with an empty read on MySQL/MariaDB (SHOW GRANTS misses roles)."""
+    if not tables:
+        return set()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        schemas = sorted({schema or default_schema or "public" for schema, _name in tables})
+        denied = {(schema, name) for schema, name in connection.execute(_NOT_SELECTABLE_PG, {"schemas": schemas})}
+        return {(schema, name) for schema, name in tables if (schema or default_schema or "public", name) in denied}
+    if dialect not in ("mysql", "mariadb"):
+        return set()
+    if connection.execute(_GLOBAL_SELECT).scalar():
+        return set()
+    quote = connection.dialect.identifier_preparer.quote
+    found = set()
+    for schema, name in tables:
+        if connection.execute(_SCHEMA_SELECT, {"schema": schema or default_schema}).scalar():
+            continue
+        qualified = f"{quote(schema)}.{quote(name)}" if schema else quote(name)
+        try:
+            connection.exec_driver_sql(f"SELECT 1 FROM {qualified} LIMIT 0").all()
+        except DBAPIError as error:
+            # Only a refusal counts; a lock or a timeout is the probes' to report.
+            if getattr(error.orig, "args", (None,))[0] == 1142:  # ER_TABLEACCESS_DENIED_ERROR
+                found.add((schema, name))
+    return found

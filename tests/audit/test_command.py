@@ -33,7 +33,8 @@ def test_json_report_follows_the_contract(legacy_url: str, engine_name: str) -> 
     assert set(report) == {"tool", "version", "database", "summary", "findings", "not_analysed"}
     assert report["tool"] == "integrity-kit" and report["database"]["dialect"] == engine_name.replace("mariadb",
                                                                                                        "mysql")
-    assert set(report["summary"]) == {"tables", "findings", "by_severity"} and report["summary"]["tables"] == 7
+    assert set(report["summary"]) == {"tables", "findings", "by_severity", "partial"}
+    assert report["summary"]["tables"] == 7 and report["summary"]["partial"] is False
     assert report["summary"]["findings"] == len(report["findings"])
     finding = next(f for f in report["findings"] if f["rule"] == "missing-foreign-key" and f["table"] == "orders")
     assert finding["code"] == "IK101" and finding["columns"] == ["user_id"]
