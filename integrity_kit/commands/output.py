@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -34,6 +35,15 @@ def emit(text: str, output: str | None) -> None:
         write_file(output, text.rstrip("\n") + "\n")
     else:
         click.echo(text.rstrip("\n"))
+
+
+def check_writable(path: str | None) -> None:
+    """Refuse an output file in a folder that does not exist before any work is done, not after it."""
+    if path is None:
+        return
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise IntegrityKitError(f"cannot write {path}: the folder {folder} does not exist")
 
 
 def write_file(path: str, text: str) -> None:

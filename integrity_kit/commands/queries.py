@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from integrity_kit.commands.output import emit, terminal, write_file
+from integrity_kit.commands.output import check_writable, emit, terminal, write_file
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.report import renderer
 
@@ -103,6 +103,7 @@ def queries_command(module: str | None, output_format: str, output: str | None, 
     """
     from integrity_kit.queries import capture
 
+    check_writable(output)
     kind, name, program_argv = _target(module, program)
     if kind == "module":
         _check_module(name)

@@ -84,3 +84,11 @@ def test_usage_errors_exit_2(workdir, args, message) -> None:
     result = run(*args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_an_output_file_in_a_missing_folder_is_refused_before_the_program_runs(workdir) -> None:
+    Path("marker.py").write_text("open('ran', 'w').write('yes')\n")
+    result = run("--output", "no/such/folder/report.txt", "--", "marker.py")
+    assert result.exit_code == 2
+    assert result.output.strip().endswith("no/such/folder does not exist")
+    assert not Path("ran").exists()  # nothing of the program ran: the mistake cost no time
