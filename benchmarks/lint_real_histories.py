@@ -205,6 +205,7 @@ class HistoryRun:
     findings: int = 0
     by_rule: dict[str, int] = field(default_factory=dict)
     error: str = ""
+    stdout_clean: bool = True
     rule_crashes: list[str] = field(default_factory=list)
     report: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -265,10 +266,10 @@ def run_history(name: str, directory: Path, cli: str, dialect: str, no_sql: bool
     run.rule_crashes = [line.split(CRASH_MARK, 1)[1].strip() for line in done.stderr.splitlines()
                         if CRASH_MARK in line]
     run.traceback = "Traceback (most recent call last)" in done.stderr + done.stdout
-    try:
-        report = json.loads(done.stdout)
-    except ValueError:
-        last = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    report, run.stdout_clean = parse_report(done.stdout)
+    if report is None:
+        last = [line for line in (done.stderr + done.stdout).strip().splitlines()
+                if line.strip() and CRASH_MARK not in line]
         run.error = (last[-1] if last else "no JSON on standard output")[:300]
         return run
     run.report = report
@@ -293,15 +294,37 @@ def run_history(name: str, directory: Path, cli: str, dialect: str, no_sql: bool
     return run
 
 
+def parse_report(stdout: str) -> tuple[dict[str, Any] | None, bool]:
+    """The JSON report and whether standard output held nothing else: a project's prints or log lines mixed into
+    it are the corruption issue 18 describes, so the report is recovered from the first line that opens it."""
+    if not stdout.strip():
+        return None, True
+    try:
+        return json.loads(stdout), True
+    except ValueError:
+        pass
+    offset = 0
+    for line in stdout.splitlines(keepends=True):
+        if line.rstrip() == "{":
+            try:
+                report, _ = json.JSONDecoder().raw_decode(stdout[offset:])
+            except ValueError:
+                return None, False
+            return (report if isinstance(report, dict) else None), False
+        offset += len(line)
+    return None, False
+
+
 def table(runs: list[HistoryRun]) -> str:
     header = ["history", "revisions", "read (Python)", "SQL rendered", "not analysed", "exit", "traceback",
-              "rule crashes", "seconds", "findings", "by rule / why it stopped"]
+              "rule crashes", "stdout only JSON", "seconds", "findings", "by rule / why it stopped"]
     rows = []
     for run in runs:
         detail = ", ".join(f"{rule} {count}" for rule, count in run.by_rule.items()) or run.error or "-"
         rows.append([run.history, str(run.revisions), str(run.read), str(run.rendered), str(run.not_analysed),
                      "-" if run.exit_code is None else str(run.exit_code), "yes" if run.traceback else "no",
-                     str(len(run.rule_crashes)), f"{run.seconds:.1f}", str(run.findings), detail])
+                     str(len(run.rule_crashes)), "yes" if run.stdout_clean else "no", f"{run.seconds:.1f}",
+                     str(run.findings), detail])
     total_revisions = sum(r.revisions for r in runs)
     total_read = sum(r.read for r in runs)
     rules: Counter[str] = Counter()
@@ -311,6 +334,7 @@ def table(runs: list[HistoryRun]) -> str:
                  str(sum(r.rendered for r in runs)), str(sum(r.not_analysed for r in runs)),
                  f"{sum(1 for r in runs if r.report is not None)}/{len(runs)} ran",
                  str(sum(1 for r in runs if r.traceback)), str(sum(len(r.rule_crashes) for r in runs)),
+                 f"{sum(1 for r in runs if not r.stdout_clean)} not",
                  f"{sum(r.seconds for r in runs):.1f}",
                  str(sum(r.findings for r in runs)),
                  ", ".join(f"{rule} {count}" for rule, count in rules.most_common()) or "-"])
