@@ -4,12 +4,16 @@
         [--stub-missing-imports] [--timeout SECONDS] [--cli PATH] [--json FILE]
         [--sample N --seed S --sheet FILE]
 
-Each sub-folder of each ROOT (default ``/work/realhist``; ``--with-corpus`` adds ``shared/corpus/alembic``) that has a
-``versions/`` folder is one history. For each, ``integrity-kit lint-migrations DIR --dialect D --format json`` runs in
+Each sub-folder of each ROOT (default ``/work/realhist``; ``--with-corpus`` adds ``shared/corpus/alembic``) is one
+history, linted at the shallowest folder in it that holds ``env.py`` beside ``versions/``; a ROOT that itself has
+``versions/`` is one history. For each, ``integrity-kit lint-migrations DIR --dialect D --format json`` runs in
 a subprocess whose working directory is an empty temporary folder and whose environment has no ``PYTHONPATH``, so
 nothing of the linted project can be imported, as in a CI job that checks out only the migrations. One table row per
 history: revisions (``.py`` files under ``versions/``), revisions the Python pass read, revisions whose SQL was
-rendered, not-analysed entries, exit code, whether a traceback was printed, and findings by rule.
+rendered, not-analysed entries, exit code, whether a traceback was printed, and findings by rule. A not-analysed
+entry whose object is ``"REV (rendered SQL)"`` (any tag naming SQL) counts against the SQL column; one that is the
+bare revision, or tagged as the Python pass, counts against the Python column; others (a rule that crashed on a
+revision, a module that could not be imported) only in the not-analysed count.
 
 ``--stub-missing-imports`` puts a ``sitecustomize`` on ``PYTHONPATH`` that answers every import nothing else can
 with a permissive stub module, loads a revision module that still fails to execute as its identifiers only
@@ -277,13 +281,12 @@ def run_history(name: str, directory: Path, cli: str, dialect: str, no_sql: bool
     unread_python: set[str] = set()
     unrendered: set[str] = set()
     for entry in report.get("not_analysed", []):
-        subject = str(entry.get("object", ""))
-        revision = subject.split(" ", 1)[0]
+        revision, _, tag = str(entry.get("object", "")).partition(" ")
         if revision not in read:
             continue
-        if "(rendered SQL)" in subject:
+        if "sql" in tag.lower():
             unrendered.add(revision)
-        else:
+        elif not tag or "python" in tag.lower():
             unread_python.add(revision)
     run.read = len(read - unread_python)
     run.rendered = 0 if no_sql else len(read - unrendered)
