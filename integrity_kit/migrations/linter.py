@@ -113,7 +113,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
 def _python_pass(file: RevisionFile, base: Path, dialect: str, problems: list[dict]) -> Revision | None:
     """The revision as the Python pass reads it, or None (and a not-analysed entry) when it cannot be read."""
     if file.syntax_error is not None:
-        problems.append({"object": file.shown, "reason": f"not analysed: {file.syntax_error}"})
+        problems.append({"object": file.shown, "reason": f"{file.syntax_error}: neither read by the Python pass "
+                                                         "nor rendered; the revisions after it are"})
         return None
     try:
         return parse_revision(file, base, dialect)

@@ -69,14 +69,16 @@ def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
             if problem is not None:
                 rendering.not_analysed.append({"object": "rendered SQL of every revision", "reason": problem})
                 return rendering
-    shown = {file.revision: file.shown for file in files}
-    for revision, reason in {**import_failures, **guards.failures}.items():
-        rendering.not_analysed.append({"object": f"{shown.get(revision, revision)} (rendered SQL)", "reason": reason})
+    failures = {**import_failures, **guards.failures}
+    for file in files:
+        # A file that does not parse is already reported by the Python pass, for both passes.
+        if file.revision in failures and file.syntax_error is None:
+            rendering.not_analysed.append({"object": f"{file.shown} (rendered SQL)", "reason": failures[file.revision]})
     rendering.preamble, chunks = _chunks(sql)
     state = _split_tracking(rendering.preamble, origin="rendered", in_transaction=True)[1]
     for revision, text in chunks:
         statements, state = _split_tracking(text, origin="rendered", in_transaction=state)
-        if revision not in import_failures and revision not in guards.failures:
+        if revision not in failures:
             rendering.statements[revision] = statements
     return rendering
 
@@ -107,7 +109,7 @@ class _ShippedScripts(ScriptDirectory):
         for file in self._files:
             module: types.ModuleType | None = None
             if file.syntax_error is not None:
-                self._import_failures[file.revision] = f"cannot import it: {file.syntax_error}"
+                self._import_failures[file.revision] = file.syntax_error
             else:
                 try:
                     module = load_python_file(str(file.path.parent), file.path.name)
