@@ -86,7 +86,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     result = LintResult(path=str(path), dialect=dialect, revisions=wanted, findings=[],
                         read_by_python=len([r for r in wanted if r in read]), sql_rendered=None)
     if render_sql:
-        rendering = render_history(history.directory, history.files, dialect, history.version_locations)
+        rendering = render_history(history.directory, history.files, dialect, history.version_locations,
+                                   history.ini)
         wanted_files = {file.shown for file in history.files if file.revision in set(wanted)}
         problems.extend(item for item in rendering.not_analysed
                         if item["object"].removesuffix(" (rendered SQL)") in wanted_files

@@ -47,6 +47,7 @@ class History:
     directory: Path
     version_locations: list[Path]
     files: list[RevisionFile]
+    ini: Path | None
     heads: tuple[str, ...]
     not_analysed: list[dict[str, str]] = field(default_factory=list)
 
@@ -96,32 +97,46 @@ def open_script_directory(path: str | Path) -> Path:
     return directory
 
 
+def find_ini(directory: Path) -> Path | None:
+    """The project's alembic.ini for this script directory: beside it, or above it when its ``script_location``
+    names this directory."""
+    if (directory / "alembic.ini").is_file():
+        return directory / "alembic.ini"
+    ini = directory.parent / "alembic.ini"
+    section = _alembic_section(ini) if ini.is_file() else None
+    location = (section or {}).get("script_location", "")
+    if location and (ini.parent / location).resolve() == directory.resolve():
+        return ini
+    return None
+
+
+def _alembic_section(ini: Path) -> dict[str, str] | None:
+    parser = configparser.ConfigParser(defaults={"here": str(ini.parent.resolve())})
+    try:
+        parser.read(ini, encoding="utf-8")
+        return dict(parser["alembic"]) if parser.has_section("alembic") else None
+    except (configparser.Error, UnicodeDecodeError):
+        return None  # an ini we cannot read names nothing; versions/ is still read
+
+
 def version_locations(directory: Path) -> list[Path]:
-    """versions/ plus any folder an alembic.ini beside (or above) the script directory names in
-    ``version_locations`` for this script directory."""
+    """versions/ plus any folder the project's alembic.ini names in ``version_locations``."""
     locations = [directory / "versions"]
-    for ini in (directory / "alembic.ini", directory.parent / "alembic.ini"):
-        if not ini.is_file():
+    ini = find_ini(directory)
+    section = _alembic_section(ini) if ini is not None else None
+    configured = (section or {}).get("version_locations")
+    if ini is None or not configured:
+        return locations
+    separator = (section or {}).get("path_separator", "")
+    splitter = {"os": os.pathsep, "newline": "\n", "space": " ", ";": ";", ":": ":"}.get(separator)
+    names = configured.split(splitter) if splitter else re.split(r"[\s,]+", configured)
+    for name in (name.strip() for name in names):
+        if not name:
             continue
-        parser = configparser.ConfigParser(defaults={"here": str(ini.parent.resolve())})
-        try:
-            parser.read(ini, encoding="utf-8")
-            section = parser["alembic"] if parser.has_section("alembic") else None
-            configured = section.get("version_locations") if section is not None else None
-            separator = section.get("path_separator", "") if section is not None else ""
-        except (configparser.Error, UnicodeDecodeError):
-            continue  # an ini we cannot read names no extra locations; versions/ is still read
-        if not configured:
-            continue
-        splitter = {"os": os.pathsep, "newline": "\n", "space": " ", ";": ";", ":": ":"}.get(separator)
-        names = configured.split(splitter) if splitter else re.split(r"[\s,]+", configured)
-        for name in (name.strip() for name in names):
-            if not name:
-                continue
-            # a package resource ("myapp:migrations") is not a folder here, so it is skipped by is_dir()
-            location = Path(name) if Path(name).is_absolute() else ini.parent / name
-            if location.is_dir() and location.resolve() not in {loc.resolve() for loc in locations}:
-                locations.append(location)
+        # a package resource ("myapp:migrations") is not a folder here, so is_dir() skips it
+        location = Path(name) if Path(name).is_absolute() else ini.parent / name
+        if location.is_dir() and location.resolve() not in {known.resolve() for known in locations}:
+            locations.append(location)
     return locations
 
 
@@ -149,7 +164,8 @@ def read_history(path: str | Path) -> History:
     if not files:
         raise IntegrityKitError(f"{path}: no revisions found in versions/")
     ordered, heads, order_problems = _order(files)
-    return History(directory=directory, version_locations=locations, files=ordered, heads=heads,
+    return History(directory=directory, version_locations=locations, files=ordered, ini=find_ini(directory),
+                   heads=heads,
                    not_analysed=problems + order_problems)
 
 

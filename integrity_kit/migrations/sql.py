@@ -48,13 +48,13 @@ class Rendering:
 
 
 def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
-                   version_locations: Sequence[Path] = ()) -> Rendering:
+                   version_locations: Sequence[Path] = (), ini: Path | None = None) -> Rendering:
     """Render every revision's offline SQL once, through the project's env.py when it renders ``dialect``, else
     through a generic offline environment of ours."""
     rendering = Rendering()
     import_failures: dict[str, str] = {}
     with captured_output(), _database_url(DIALECT_URLS[dialect]):
-        config = _config(directory, dialect, version_locations)
+        config = _config(directory, dialect, version_locations, ini)
         try:
             script = _ShippedScripts(directory, files, import_failures, version_locations)
             guards = _guard_upgrades(script)
@@ -83,8 +83,10 @@ def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
     return rendering
 
 
-def _config(directory: Path, dialect: str, version_locations: Sequence[Path]) -> Config:
-    config = Config()
+def _config(directory: Path, dialect: str, version_locations: Sequence[Path], ini: Path | None = None) -> Config:
+    """The project's alembic.ini when it has one (env.py often reads it, for logging at least), with the script
+    location and the URL of the dialect being linted."""
+    config = Config(str(ini)) if ini is not None else Config()
     config.set_main_option("script_location", str(directory))
     config.set_main_option("sqlalchemy.url", DIALECT_URLS[dialect])
     config.set_main_option("path_separator", "os")
@@ -155,7 +157,7 @@ def _described(error: BaseException, path: str | Path | None = None) -> str:
         trace = trace.tb_next
     text = str(error).strip().splitlines()
     where = f" at line {line}" if line else ""
-    return f"{type(error).__name__}{where}" + (f": {text[0][:200]}" if text else "")
+    return f"{type(error).__name__}{where}" + (f": {text[0][:200].rstrip('.')}" if text else "")
 
 
 @dataclass
