@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlparse
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -315,15 +314,40 @@ def split(sql: str, *, origin: str, line: int | None = None, in_transaction: boo
     return _split_tracking(sql, origin=origin, line=line, in_transaction=in_transaction)[0]
 
 
+# The pieces a statement is made of, as sqlparse's lexer reads them: quoted strings and identifiers (with
+# backslash or doubled-quote escapes), PostgreSQL dollar-quoted bodies, comments, and the ";" that ends a statement.
+_PIECE = re.compile(r"""
+    (?P<quoted> '(?:''|\\.|[^'\\])*'? | "(?:""|[^"])*"? | `(?:``|[^`])*`? )
+  | (?P<dollar> \$(?P<tag>(?:[A-Za-z_]\w*)?)\$ .*? (?:\$(?P=tag)\$|\Z) )
+  | (?P<comment> --[^\n]* | /\*.*?(?:\*/|\Z) )
+  | (?P<end> ; )
+  | (?P<other> [^'"`$;/-]+ | . )
+""", re.X | re.S)
+
+
+def statements_of(sql: str) -> list[str]:
+    """Each statement of ``sql``, comments removed and whitespace collapsed, ``;`` left out."""
+    statements: list[str] = []
+    current: list[str] = []
+    for match in _PIECE.finditer(sql):
+        kind = match.lastgroup if match.lastgroup != "tag" else "dollar"
+        if kind == "end":
+            statements.append(" ".join("".join(current).split()))
+            current = []
+        elif kind == "comment":
+            current.append(" ")
+        else:
+            current.append(match.group())
+    statements.append(" ".join("".join(current).split()))
+    return [statement for statement in statements if statement]
+
+
 def _split_tracking(sql: str, *, origin: str, line: int | None = None,
                     in_transaction: bool = True) -> tuple[list[Statement], bool]:
     """The statements of ``sql`` and whether a transaction is still open after them."""
     statements = []
     depth = in_transaction
-    for raw in sqlparse.split(sql):
-        text = sqlparse.format(raw, strip_comments=True).strip().rstrip(";").strip()
-        if not text:
-            continue
+    for text in statements_of(sql):
         upper = text.upper()
         if upper in {"BEGIN", "BEGIN TRANSACTION", "START TRANSACTION"}:
             depth = True
@@ -333,5 +357,5 @@ def _split_tracking(sql: str, *, origin: str, line: int | None = None,
             continue
         if "ALEMBIC_VERSION" in upper:
             continue
-        statements.append(Statement(sql=" ".join(text.split()), line=line, in_transaction=depth, origin=origin))
+        statements.append(Statement(sql=text, line=line, in_transaction=depth, origin=origin))
     return statements, depth
