@@ -239,3 +239,29 @@ def test_collecting_foreign_keys_failing_is_not_analysed(monkeypatch: pytest.Mon
     assert found(result) == FINDINGS["loading_syntax"][PG]
     assert [item["reason"] for item in result.not_analysed if "foreign keys" in item["reason"]] == [
         "collecting its foreign keys failed: KeyError: 'users'"]
+
+
+def test_sarif_carries_what_was_not_analysed() -> None:
+    completed = subprocess.run([sys.executable, "-m", "integrity_kit", "lint-migrations",
+                                str(FIXTURES / "loading_branches"), "--format", "sarif"],
+                               capture_output=True, text=True, timeout=120)
+    run = json.loads(completed.stdout)["runs"][0]
+    [invocation] = run["invocations"]
+    assert [n["message"]["text"] for n in invocation["toolExecutionNotifications"]] == [
+        "not analysed: versions/5555_b_e3.py (rendered SQL): cannot import it: No module named 'nosuchlib'"]
+    assert run["properties"]["summary"] == "6 revisions, 6 read by the Python pass, 5 SQL rendered"
+
+
+def test_version_locations_named_by_alembic_ini_are_read(tmp_path: Path) -> None:
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "more").mkdir()
+    (tmp_path / "env.py").write_text((FIXTURES / "safe" / "env.py").read_text())
+    source = FIXTURES / "loading_syntax" / "versions"
+    (tmp_path / "versions" / "00_x00_base.py").write_text((source / "00_x00_base.py").read_text())
+    (tmp_path / "more" / "01_x01_index.py").write_text((source / "01_x01_index.py").read_text())
+    (tmp_path / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\n"
+                                          "version_locations = %(here)s/versions %(here)s/more\n")
+    result = lint(tmp_path)
+    assert result.revisions == ["x00_base", "x01_index"]
+    assert found(result) == {("IK810", "x01_index", 17)} and result.sql_rendered == 2
+    assert result.not_analysed == []
