@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import heapq
 import os
 import re
 from dataclasses import dataclass, field
@@ -277,20 +278,31 @@ def _order(files: list[RevisionFile]) -> tuple[list[RevisionFile], tuple[str, ..
                 wanted.append(target)
         requires[file.revision] = wanted
     position = {revision: index for index, revision in enumerate(by_id)}
-    done: set[str] = set()
+    waiting = {revision: len(set(wanted)) for revision, wanted in requires.items()}
+    children: dict[str, list[str]] = {}
+    for revision, wanted in requires.items():
+        for parent in set(wanted):
+            children.setdefault(parent, []).append(revision)
+    ready = [(position[revision], revision) for revision, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
     ordered: list[RevisionFile] = []
-    pending = list(by_id)
-    while pending:
-        ready = [revision for revision in pending if all(parent in done for parent in requires[revision])]
+    done: set[str] = set()
+    while len(done) < len(by_id):
         if not ready:  # a cycle: keep the rest in file order rather than lose them
-            ready = pending[:1]
-            problems.append({"object": by_id[ready[0]].shown,
+            stuck = min((revision for revision in by_id if revision not in done), key=position.__getitem__)
+            problems.append({"object": by_id[stuck].shown,
                              "reason": "its down_revision chain is a cycle: the order after it is the files' order"})
-        ready.sort(key=position.__getitem__)
-        for revision in ready[:1]:
-            ordered.append(by_id[revision])
-            done.add(revision)
-            pending.remove(revision)
+            heapq.heappush(ready, (position[stuck], stuck))
+            waiting[stuck] = 0
+        _, revision = heapq.heappop(ready)
+        if revision in done:
+            continue
+        done.add(revision)
+        ordered.append(by_id[revision])
+        for child in children.get(revision, []):
+            waiting[child] -= 1
+            if waiting[child] == 0 and child not in done:
+                heapq.heappush(ready, (position[child], child))
     named = {parent for file in ordered for parent in file.parents}
     heads = tuple(file.revision for file in ordered if file.revision not in named)
     return ordered, heads, problems

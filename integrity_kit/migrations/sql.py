@@ -186,7 +186,7 @@ def _guarded(revision: str, upgrade: Callable[..., Any], guards: _Guards, path: 
     def run(*args: Any, **kwargs: Any) -> None:
         try:
             upgrade(*args, **kwargs)
-        except Exception as error:  # the rest of the history still renders
+        except (Exception, SystemExit) as error:  # the rest of the history still renders
             guards.failures[revision] = f"rendering its upgrade() raised {_described(error, path)}"
     run.__name__ = "upgrade"  # Alembic names the step after the function: "-- Running upgrade a -> b"
     return run

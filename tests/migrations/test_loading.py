@@ -265,3 +265,19 @@ def test_version_locations_named_by_alembic_ini_are_read(tmp_path: Path) -> None
     assert result.revisions == ["x00_base", "x01_index"]
     assert found(result) == {("IK810", "x01_index", 17)} and result.sql_rendered == 2
     assert result.not_analysed == []
+
+
+def test_a_cycle_is_reported_and_nothing_is_lost(tmp_path: Path) -> None:
+    (tmp_path / "versions").mkdir()
+    (tmp_path / "env.py").write_text((FIXTURES / "safe" / "env.py").read_text())
+    for name, down in (("a", "b"), ("b", "a")):
+        (tmp_path / "versions" / f"{name}.py").write_text(
+            f'revision = "{name}"\ndown_revision = "{down}"\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n'
+            "    pass\n")
+    result = lint(tmp_path)
+    assert result.revisions == ["a", "b"] and result.read_by_python == 2 and result.sql_rendered == 0
+    assert result.not_analysed == [
+        {"object": "versions/a.py", "reason": "its down_revision chain is a cycle: the order after it is the files' "
+                                              "order"},
+        {"object": "rendered SQL of every revision",
+         "reason": "the history cannot be loaded by Alembic: Cycle is detected in revisions (a, b)"}]
