@@ -80,7 +80,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     if since is not None:
         newer = history.descendants(since)
         wanted = [revision for revision in wanted if revision in newer]
-    targets = [revision for revision in revisions if revision.revision in set(wanted)]
+    linted = set(wanted)
+    targets = [revision for revision in revisions if revision.revision in linted]
     chosen = set(rulebook.select(RULES, select or (), ignore or ()))
     rules = [rule() for rule in RULES if rule in chosen and dialect in rule.dialects]
     result = LintResult(path=str(path), dialect=dialect, revisions=wanted, findings=[],
@@ -88,7 +89,7 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     if render_sql:
         rendering = render_history(history.directory, history.files, dialect, history.version_locations,
                                    history.ini)
-        wanted_files = {file.shown for file in history.files if file.revision in set(wanted)}
+        wanted_files = {file.shown for file in history.files if file.revision in linted}
         problems.extend(item for item in rendering.not_analysed
                         if item["object"].removesuffix(" (rendered SQL)") in wanted_files
                         or not item["object"].endswith(" (rendered SQL)"))
