@@ -73,9 +73,11 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         if revision is not None:
             revisions.append(revision)
     read = {revision.revision for revision in revisions}
+    shown = {file.revision: file.shown for file in history.files}  # as not-analysed entries name files
     context = LintContext(dialect=dialect, heads=history.heads)
     for revision in revisions:
-        _isolated(problems, revision, "collecting its foreign keys", _collect_foreign_keys, revision, context)
+        _isolated(problems, shown[revision.revision], revision, "collecting its foreign keys", _collect_foreign_keys,
+                  revision, context)
     wanted = [file.revision for file in history.files]
     if since is not None:
         newer = history.descendants(since)
@@ -101,7 +103,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     for revision in targets:
         found: list[Finding] = []
         for rule in rules:
-            found.extend(_isolated(problems, revision, f"rule {rule.name}", _check, rule, revision, context) or [])
+            found.extend(_isolated(problems, shown[revision.revision], revision, f"rule {rule.name}", _check, rule,
+                                   revision, context) or [])
         kept, ignored, unexplained = ignores.apply(revision, _dedupe(found))
         result.findings.extend(kept)
         for finding, reason in ignored:
@@ -134,14 +137,14 @@ def _check(rule: Rule, revision: Revision, context: LintContext) -> list[Finding
     return list(rule.check(revision, context))
 
 
-def _isolated(problems: list[dict], revision: Revision, what: str, function: Callable[..., T],
+def _isolated(problems: list[dict], path: str, revision: Revision, what: str, function: Callable[..., T],
               *args: Any) -> T | None:
     """Run one check; an exception in it is a not-analysed entry (revision, file, line, what ran), not a crash."""
     try:
         return function(*args)
     except Exception as error:  # one bug in one rule costs that rule on that revision only
         line = _line_of(error)
-        problems.append({"object": f"{revision.path}" + (f":{line}" if line else "") + f" ({revision.revision})",
+        problems.append({"object": path + (f":{line}" if line else "") + f" ({revision.revision})",
                          "reason": f"{what} failed: {type(error).__name__}: {_first_line(error)}"})
         return None
 

@@ -20,7 +20,7 @@ from integrity_kit.rulebook import Severity
 
 FIXTURES = Path(__file__).with_name("fixtures")
 PG, LITE = "postgresql", "sqlite"
-LOADING = sorted(path.name for path in FIXTURES.glob("loading_*"))
+LOADING = sorted(path.name for path in FIXTURES.glob("loading_*") if path.name != "loading_call_shapes")
 
 # fixture -> dialect -> the exact (code, revision, line) findings
 FINDINGS: dict[str, dict[str, set[tuple[str, str, int]]]] = {
@@ -91,7 +91,7 @@ def found(result: linter.LintResult) -> set[tuple[str, str, int]]:
 
 def test_every_loading_fixture_is_asserted() -> None:
     assert set(LOADING) == set(FINDINGS) == set(NOT_ANALYSED) == set(COUNTS)
-    assert sum(len(list((FIXTURES / name / "versions").glob("*.py"))) for name in LOADING) >= 30
+    assert sum(len(list(path.glob("versions/*.py"))) for path in FIXTURES.glob("loading_*")) >= 30
 
 
 @pytest.mark.parametrize("dialect", [PG, LITE])
@@ -192,7 +192,7 @@ def test_a_rule_that_raises_is_not_analysed_for_that_revision_only(monkeypatch: 
     result = lint(FIXTURES / "loading_syntax")
     assert found(result) == FINDINGS["loading_syntax"][PG]  # the other rules still ran on the same revision
     crashed = [item for item in result.not_analysed if "exploding" in item["reason"]]
-    assert crashed == [{"object": f"{result.findings[0].path}:17 (x01_index)",
+    assert crashed == [{"object": "versions/01_x01_index.py:17 (x01_index)",
                         "reason": "rule exploding failed: TypeError: unhashable type: 'list'"}]
 
 
@@ -281,3 +281,19 @@ def test_a_cycle_is_reported_and_nothing_is_lost(tmp_path: Path) -> None:
                                               "order"},
         {"object": "rendered SQL of every revision",
          "reason": "the history cannot be loaded by Alembic: Cycle is detected in revisions (a, b)"}]
+
+
+@pytest.mark.parametrize("dialect", [PG, LITE])
+def test_a_call_shape_a_rule_does_not_expect_costs_that_rule_only(dialect: str) -> None:
+    """``batch_alter_table(TABLE)`` with ``batch_op.create_index(name, [cols])``: rules that crashed on it with a
+    traceback. Whatever each rule makes of it, the run ends, the revision is read and rendered, and every rule
+    that cannot check it says so at the call's line."""
+    result = lint(FIXTURES / "loading_call_shapes", dialect=dialect)
+    assert (result.read_by_python, result.sql_rendered) == (2, 2)
+    assert all(item["object"] == "versions/01_c01_batch_by_variable.py:21 (c01_batch_by_variable)"
+               and item["reason"].startswith("rule ") for item in result.not_analysed)
+    assert {(f.revision, f.line) for f in result.findings} <= {("c01_batch_by_variable", 21)}
+    completed = subprocess.run([sys.executable, "-m", "integrity_kit", "lint-migrations",
+                                str(FIXTURES / "loading_call_shapes"), "--dialect", dialect],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode in (0, 1) and "Traceback" not in completed.stdout + completed.stderr
