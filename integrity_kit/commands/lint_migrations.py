@@ -20,7 +20,8 @@ from integrity_kit.report import renderer
               help="Run only these rules (code, code prefix such as IK81, or name); repeat for several.")
 @click.option("--ignore", "ignore", multiple=True, metavar="RULE",
               help="Skip these rules (code, code prefix or name); repeat for several.")
-@click.option("--no-sql", is_flag=True, help="Skip the second analysis on each revision's rendered offline SQL.")
+@click.option("--no-sql", is_flag=True,
+              help="Skip the second analysis on the rendered offline SQL (env.py and the revisions are never run).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -30,9 +31,15 @@ def lint_migrations_command(path: str, dialect: str, since: str | None, select: 
                             output_format: str, output: str | None) -> None:
     """Lint an Alembic script directory for unsafe migration steps.
 
-    PATH is the script directory (the folder holding env.py and versions/). Each revision's upgrade() and
-    downgrade() are read as Python (findings point at the exact op.* call), then each revision's offline SQL is
-    rendered on its own and checked again. Silence a true finding with a reason:
+    PATH is the script directory (the folder holding env.py and versions/). It is read as the project ships it,
+    with nothing of the project installed: the revision graph comes from each file's source, and each revision's
+    upgrade() and downgrade() are read as Python (findings point at the exact op.* call). Then the whole history's
+    offline SQL is rendered once and each revision's part is checked again. A revision whose module cannot be
+    imported, a file that does not parse, or a check that fails is listed as "not analysed" with the file and the
+    reason, and the other revisions go on; the last lines say how much was read ("N revisions, M read by the
+    Python pass, K SQL rendered"). When env.py cannot run offline, or renders another dialect than --dialect, the
+    SQL is rendered with a generic offline environment instead and a line says so. Whatever env.py and the
+    revisions print or log is kept out of the report. Silence a true finding with a reason:
     `# integrity-kit: ignore[rule-name] why this is safe here`.
 
     Exit codes: 0 no findings, 1 findings, 2 bad path or not an Alembic directory.

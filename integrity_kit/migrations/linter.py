@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from integrity_kit import rulebook
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
-from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Revision
+from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Op, Revision, Rule
 from integrity_kit.migrations.rules import RULES
-from integrity_kit.migrations.source import open_script_directory, ordered_scripts, parse_revision
-from integrity_kit.migrations.sql import render_revision
+from integrity_kit.migrations.source import RevisionFile, parse_revision, read_history
+from integrity_kit.migrations.sql import render_history
 from integrity_kit.migrations.syntax import dotted, kw_literal, literal
 
 
@@ -26,6 +28,14 @@ class LintResult:
     ignore_reasons: dict[str, str] = field(default_factory=dict)  # fingerprint of an ignored finding -> its reason
     unexplained_ignores: list[Finding] = field(default_factory=list)
     not_analysed: list[dict] = field(default_factory=list)
+    read_by_python: int = 0  # revisions linted whose upgrade()/downgrade() the Python pass read
+    sql_rendered: int | None = None  # revisions linted whose SQL rendered; None: the SQL pass was skipped
+    notes: list[str] = field(default_factory=list)  # how the SQL was rendered, when not by the project's env.py
+
+    def summary_line(self) -> str:
+        """How much of the history was read, so a short report is never mistaken for "nothing found"."""
+        rendered = "SQL not rendered (--no-sql)" if self.sql_rendered is None else f"{self.sql_rendered} SQL rendered"
+        return f"{len(self.revisions)} revisions, {self.read_by_python} read by the Python pass, {rendered}"
 
     def to_dict(self) -> dict:
         from integrity_kit import __version__
@@ -36,7 +46,10 @@ class LintResult:
         return {"tool": "integrity-kit", "version": __version__, "path": self.path, "dialect": self.dialect,
                 "revisions": self.revisions,
                 "summary": {"revisions": len(self.revisions), "findings": len(self.findings),
-                            "by_severity": by_severity, "ignored": len(self.ignored)},
+                            "by_severity": by_severity, "ignored": len(self.ignored),
+                            "read_by_python_pass": self.read_by_python, "sql_rendered": self.sql_rendered,
+                            "not_analysed": len(self.not_analysed)},
+                "notes": self.notes,
                 "findings": [f.to_dict() for f in self.findings],
                 "ignored": [f.to_dict() | {"reason": self.ignore_reasons.get(f.fingerprint)} for f in self.ignored],
                 # findings whose ignore comment gives no reason: still reported above, listed here so CI can say why
@@ -52,39 +65,47 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     (``index-without-concurrently``)."""
     if dialect not in DIALECTS:
         raise IntegrityKitError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
-    script = open_script_directory(path)
-    scripts = ordered_scripts(script)
-    if not scripts:
-        raise IntegrityKitError(f"{path}: no revisions found in versions/")
-    revisions = [parse_revision(s, Path(path), dialect) for s in scripts]
-    context = LintContext(dialect=dialect, heads=tuple(script.get_heads()))
+    history = read_history(path)
+    problems: list[dict] = list(history.not_analysed)
+    revisions: list[Revision] = []
+    for file in history.files:
+        revision = _python_pass(file, Path(path), dialect, problems)
+        if revision is not None:
+            revisions.append(revision)
+    read = {revision.revision for revision in revisions}
+    shown = {file.revision: file.shown for file in history.files}  # as not-analysed entries name files
+    context = LintContext(dialect=dialect, heads=history.heads)
     for revision in revisions:
-        _collect_foreign_keys(revision, context)
-    targets = revisions
+        _isolated(problems, shown[revision.revision], revision, "collecting its foreign keys", _collect_foreign_keys,
+                  revision, context)
+    wanted = [file.revision for file in history.files]
     if since is not None:
-        try:
-            newer = {s.revision for s in script.iterate_revisions("heads", since)} - {since}
-        except Exception as error:
-            raise IntegrityKitError(f"--since {since}: {error}") from error
-        targets = [r for r in revisions if r.revision in newer]
+        newer = history.descendants(since)
+        wanted = [revision for revision in wanted if revision in newer]
+    linted = set(wanted)
+    targets = [revision for revision in revisions if revision.revision in linted]
     chosen = set(rulebook.select(RULES, select or (), ignore or ()))
     rules = [rule() for rule in RULES if rule in chosen and dialect in rule.dialects]
-    result = LintResult(path=str(path), dialect=dialect, revisions=[r.revision for r in targets], findings=[])
+    result = LintResult(path=str(path), dialect=dialect, revisions=wanted, findings=[],
+                        read_by_python=len([r for r in wanted if r in read]), sql_rendered=None)
+    if render_sql:
+        rendering = render_history(history.directory, history.files, dialect, history.version_locations,
+                                   history.ini)
+        wanted_files = {file.shown for file in history.files if file.revision in linted}
+        problems.extend(item for item in rendering.not_analysed
+                        if item["object"].removesuffix(" (rendered SQL)") in wanted_files
+                        or not item["object"].endswith(" (rendered SQL)"))
+        result.notes.extend(rendering.notes)
+        result.sql_rendered = len([r for r in wanted if r in rendering.statements])
+        for revision in targets:
+            revision.statements.extend(rendering.statements.get(revision.revision, []))
+    result.not_analysed = problems
     for revision in targets:
-        if render_sql and isinstance(revision.down_revision, (tuple, list)):
-            # A merge cannot be rendered on its own: prev:rev from either parent pulls in the other branch's
-            # revisions. Merges rarely carry operations, and their Python source is still analysed.
-            if revision.upgrade:
-                result.not_analysed.append({"object": f"{revision.revision} (rendered SQL)",
-                                            "reason": "merge revision: its SQL cannot be rendered on its own"})
-        elif render_sql:
-            try:
-                revision.statements.extend(render_revision(Path(path), revision, dialect))
-            except Exception as error:  # the user's env.py may need things we cannot provide offline
-                reason = " ".join(str(error).split()) or type(error).__name__
-                result.not_analysed.append({"object": f"{revision.revision} (rendered SQL)", "reason": reason[:200]})
-        found = _dedupe([f for rule in rules for f in rule.check(revision, context)])
-        kept, ignored, unexplained = ignores.apply(revision, found)
+        found: list[Finding] = []
+        for rule in rules:
+            found.extend(_isolated(problems, shown[revision.revision], revision, f"rule {rule.name}", _check, rule,
+                                   revision, context) or [])
+        kept, ignored, unexplained = ignores.apply(revision, _dedupe(found))
         result.findings.extend(kept)
         for finding, reason in ignored:
             result.ignored.append(finding)
@@ -92,6 +113,60 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         result.unexplained_ignores.extend(unexplained)
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result
+
+
+def _python_pass(file: RevisionFile, base: Path, dialect: str, problems: list[dict]) -> Revision | None:
+    """The revision as the Python pass reads it, or None (and a not-analysed entry) when it cannot be read."""
+    if file.syntax_error is not None:
+        problems.append({"object": file.shown, "reason": f"{file.syntax_error}: neither read by the Python pass "
+                                                         "nor rendered; the revisions after it are"})
+        return None
+    try:
+        return parse_revision(file, base, dialect)
+    except Exception as error:  # a call shape the collector does not know must not stop the other revisions
+        line = _line_of(error)
+        problems.append({"object": file.shown + (f":{line}" if line else ""),
+                         "reason": f"the Python pass failed on it: {type(error).__name__}: {_first_line(error)}"})
+        return None
+
+
+T = TypeVar("T")
+
+
+def _check(rule: Rule, revision: Revision, context: LintContext) -> list[Finding]:
+    return list(rule.check(revision, context))
+
+
+def _isolated(problems: list[dict], path: str, revision: Revision, what: str, function: Callable[..., T],
+              *args: Any) -> T | None:
+    """Run one check; an exception in it is a not-analysed entry (revision, file, line, what ran), not a crash."""
+    try:
+        return function(*args)
+    except Exception as error:  # one bug in one rule costs that rule on that revision only
+        line = _line_of(error)
+        problems.append({"object": path + (f":{line}" if line else "") + f" ({revision.revision})",
+                         "reason": f"{what} failed: {type(error).__name__}: {_first_line(error)}"})
+        return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:200]
+
+
+def _line_of(error: BaseException) -> int | None:
+    """The revision line being looked at when ``error`` was raised: the innermost frame holding an op.* call or
+    a syntax node."""
+    line = None
+    trace = error.__traceback__
+    while trace is not None:
+        for value in trace.tb_frame.f_locals.values():
+            if isinstance(value, Op):
+                line = value.line
+            elif isinstance(value, ast.AST) and not isinstance(value, ast.Module) and hasattr(value, "lineno"):
+                line = value.lineno
+        trace = trace.tb_next
+    return line
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:

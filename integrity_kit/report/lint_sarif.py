@@ -29,4 +29,11 @@ def render(result: LintResult) -> str:
             entry["suppressions"] = [{"kind": "inSource",
                                       "justification": result.ignore_reasons.get(finding.fingerprint, "")}]
         results.append(entry)
-    return sarif.render(RULES, results)
+    # What could not be analysed goes in as tool notifications, so a code-scanning view with no results still shows
+    # that part of the history was not read rather than that nothing was found.
+    notifications = [{"level": "warning", "message": {"text": f"not analysed: {item['object']}: {item['reason']}"}}
+                     for item in result.not_analysed]
+    notifications += [{"level": "note", "message": {"text": note}} for note in result.notes]
+    run = {"invocations": [{"executionSuccessful": True, "toolExecutionNotifications": notifications}],
+           "properties": {"summary": result.summary_line()}}
+    return sarif.render(RULES, results, run=run)

@@ -26,7 +26,11 @@ def render(result: LintResult, *, console: Console | None = None) -> str:
         console.print(f"[bold]{markup_safe(finding.path)}:{finding.line}[/] [yellow]ignore comment for {finding.rule} "
                       "has no reason, so it ignores nothing[/]")
     for item in result.not_analysed:
-        console.print(f"[dim]not analysed: {markup_safe(item['object'])}: {markup_safe(item['reason'])}[/]")
+        console.print(f"[yellow]not analysed: {markup_safe(item['object'])}: {markup_safe(item['reason'])}[/]")
+    for note in result.notes:
+        console.print(f"[yellow]{markup_safe(note)}[/]")
+    console.print(markup_safe(result.summary_line()) + (f", {len(result.not_analysed)} not analysed (listed above)"
+                                                        if result.not_analysed else ""))
     count = len(result.findings)
     summary = (f"{len(result.revisions)} revision(s) linted for {result.dialect}: "
                f"{count} finding(s), {len(result.ignored)} ignored with a reason")

@@ -112,9 +112,10 @@ def test_prefixes_and_ignore() -> None:
 def test_json_shape() -> None:
     report = json.loads(run(FIXTURES / "unsafe", "--format", "json").output)
     assert set(report) == {"tool", "version", "path", "dialect", "revisions", "summary", "findings", "ignored",
-                           "ignores_without_reason", "not_analysed"}
+                           "ignores_without_reason", "not_analysed", "notes"}
     assert report["summary"] == {"revisions": 17, "findings": 15, "ignored": 0,
-                                 "by_severity": {"error": 4, "warning": 11}}
+                                 "by_severity": {"error": 4, "warning": 11}, "read_by_python_pass": 17,
+                                 "sql_rendered": 17, "not_analysed": 0}
     finding = report["findings"][0]
     assert set(finding) == {"code", "rule", "severity", "revision", "path", "line", "table", "message", "fix",
                             "source", "fingerprint"}
