@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.classify import Action, classify
-from integrity_kit.migrations.model import Revision, Statement
+from integrity_kit.migrations.collect import sql_of
+from integrity_kit.migrations.model import Op, Revision, Statement
+from integrity_kit.migrations.syntax import dotted, literal
 
 
 def actions(revision: Revision) -> Iterator[tuple[Statement, Action, int]]:
@@ -41,3 +44,50 @@ def _quote(sql: str) -> str:
 def constraint_name(clause: str) -> str:
     match = re.search(r"ADD CONSTRAINT\s+[`\"]?(\w+)", clause, re.I)
     return match.group(1) if match else "<constraint>"
+
+
+def readable_sql(node: ast.AST | None) -> str | None:
+    """The SQL a call passes, as far as we can read it: a literal or ``text()``, or an f-string / ``%`` /
+    ``.format()`` template whose holes are filled with a placeholder name (enough to know the statement's kind)."""
+    sql = sql_of(node)
+    if sql is not None:
+        return sql
+    if isinstance(node, ast.Call):
+        name = dotted(node.func)
+        if name.split(".")[-1] == "text" and node.args:
+            return readable_sql(node.args[0])
+        if name.endswith("bindparams") and isinstance(node.func, ast.Attribute):
+            return readable_sql(node.func.value)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
+                and isinstance(literal(node.func.value), str):
+            return re.sub(r"\{[^}]*\}", "placeholder", literal(node.func.value))
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(part.value) if isinstance(part, ast.Constant) else "placeholder" for part in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(literal(node.left), str):
+        return re.sub(r"%(\([^)]*\))?[sdr]", "placeholder", literal(node.left))
+    return None
+
+
+def orm_data_change(node: ast.AST | None) -> Action | None:
+    """``table.update()...``, ``sa.insert(t).values(...)``, ``sa.delete(t)``: a SQLAlchemy statement that changes
+    rows, however it is chained."""
+    while isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name in {"update", "insert", "delete"}:
+            target = node.args[0] if node.args else func.value if isinstance(func, ast.Attribute) else None
+            table = literal(target.args[0]) if isinstance(target, ast.Call) and target.args else None
+            return Action("data", table if isinstance(table, str) else None, name.upper())
+        node = func.value if isinstance(func, ast.Attribute) else None
+    return None
+
+
+def op_actions(op: Op) -> list[Action] | None:
+    """What an execute() call does: its SQL classified, an ORM data change, or None when it cannot be read."""
+    if op.name not in {"execute", "exec_driver_sql"}:
+        return None
+    sql = readable_sql(op.arg(0))
+    if sql is not None:
+        return classify(sql)
+    orm = orm_data_change(op.arg(0))
+    return [orm] if orm else None
