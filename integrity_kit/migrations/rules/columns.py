@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
+from integrity_kit.migrations.classify import empties
 from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule, parse_column
-from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
-from integrity_kit.migrations.syntax import ast_text, literal
+from integrity_kit.migrations.rules._helpers import actions, execute, op_actions, source, sql_created_tables
+from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
 
 
@@ -48,23 +50,47 @@ class AddNotNullColumnWithoutDefault(Rule):
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
+        emptied: set[str | None] = set()  # tables this upgrade has emptied so far: no row needs a value
         for op in revision.upgrade:
-            if op.name != "add_column" or op.table in created:
+            emptied |= {action.table for action in op_actions(op) or [] if empties(action)}
+            if op.name != "add_column" or op.table in created or op.table in emptied:
                 continue
-            column = parse_column(op.arg(0) if op.receiver == "batch" else op.arg(1))
-            if column and not column.nullable and not column.server_default:
+            node = op.arg(0) if op.receiver == "batch" else op.arg(1)
+            column = parse_column(node)
+            if column and not column.nullable and not column.server_default and not _fills_itself(node):
                 yield self.finding(
                     revision, op.line, f"column {op.table}.{column.name} is added NOT NULL without a server "
                     "default: the statement fails on a table that has rows", table=op.table,
                     fix=f'op.add_column("{op.table}", sa.Column("{column.name}", {column.type_source}, '
                         'nullable=False, server_default=<constant>))')
+        emptied_sql: set[str | None] = set()
         for statement, action, line in actions(revision):
-            if action.kind == "add_column_not_null_no_default" and action.table not in created:
+            if empties(action):
+                emptied_sql.add(action.table)
+            if action.kind == "add_column_not_null_no_default" and action.table not in created | emptied_sql:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: NOT NULL without "
                                    "DEFAULT fails on a table that has rows", table=action.table,
                                    source=source(statement), subject=statement.sql,
                                    fix=execute(f"ALTER TABLE {action.table} {action.detail} DEFAULT <constant>")
                                    + "\n# or add it NULL, backfill in its own revision, then SET NOT NULL")
+
+
+_INTEGER = re.compile(r"(?:sa\.|sqlalchemy\.|types\.|mysql\.|postgresql\.)?(?:Integer|BigInteger|SmallInteger|"
+                      r"INTEGER|BIGINT|SMALLINT|INT)(?:\(\))?")
+
+
+def _fills_itself(node: ast.AST | None) -> bool:
+    """The column gets a value for every existing row without a server default: an autoincrement integer primary key
+    (SERIAL / AUTO_INCREMENT), an ``Identity()`` or a computed column."""
+    if not isinstance(node, ast.Call):
+        return False
+    if any(isinstance(arg, ast.Call) and dotted(arg.func).split(".")[-1] in {"Identity", "Computed"}
+           for arg in node.args):
+        return True
+    keywords = {k.arg: literal(k.value) for k in node.keywords if k.arg}
+    type_node = node.args[1] if len(node.args) > 1 else None
+    integer = type_node is not None and bool(_INTEGER.fullmatch(ast_text(type_node)))
+    return integer and keywords.get("primary_key") is True and keywords.get("autoincrement") not in {False, "False"}
 
 
 class SetNotNullInOneStep(Rule):
