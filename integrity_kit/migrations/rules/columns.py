@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.classify import empties
-from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule, parse_column
+from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule, parse_column
 from integrity_kit.migrations.rules._helpers import actions, execute, op_actions, source, sql_created_tables
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
@@ -168,7 +168,8 @@ class SetNotNullInOneStep(Rule):
                                    + execute(f"ALTER TABLE {action.table} ALTER COLUMN {column} SET NOT NULL"))
 
 
-_STRING = re.compile(r"(?:sa\.)?(?:String|VARCHAR|Unicode)\((\d+)\)")
+_STRING = re.compile(r"(?:sa\.|sqlalchemy\.|types\.|mysql\.|postgresql\.)?(?:String|VARCHAR|Unicode|NVARCHAR)"
+                     r"\((?:length=)?(\d+)\)")
 _TEXT = re.compile(r"(?:sa\.)?(?:Text|UnicodeText|TEXT)\(\)?")
 
 
@@ -181,14 +182,24 @@ def _widening(existing: str, new: str) -> bool:
     return bool((wider and int(wider.group(1)) >= int(old.group(1))) or _TEXT.fullmatch(new))
 
 
+def _type_restored_by_downgrade(revision: Revision, op: Op) -> ast.AST | None:
+    """The type the downgrade gives the column back: the type it had before, when ``existing_type`` is not given."""
+    column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+    for other in revision.downgrade or []:
+        if other.name == "alter_column" and other.table == op.table and other.has_kw("type_") and \
+                literal(other.arg(0) if other.receiver == "batch" else other.arg(1)) == column:
+            return other.kw("type_")
+    return None
+
+
 class ColumnTypeChangeRewritesTable(Rule):
     """Changing a column's type in a way that rewrites the table.
 
     ## What it checks
 
     `op.alter_column(..., type_=...)` on a table this revision did not create, unless it only widens a
-    `String(n)` to a longer `String` or to `Text` (with `existing_type` given, so the linter can tell), and
-    `ALTER COLUMN ... TYPE` in executed SQL.
+    `String(n)` to a longer `String` or to `Text` (known from `existing_type`, or from the type the `downgrade()`
+    gives the column back), and `ALTER COLUMN ... TYPE` in executed SQL.
 
     ## Why it matters
 
@@ -229,7 +240,7 @@ class ColumnTypeChangeRewritesTable(Rule):
         for op in revision.upgrade:
             if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:
                 continue
-            existing = op.kw("existing_type")
+            existing = op.kw("existing_type") or _type_restored_by_downgrade(revision, op)
             if existing is not None and _widening(ast_text(existing), ast_text(op.kw("type_"))):
                 continue
             column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
