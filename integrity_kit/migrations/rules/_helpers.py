@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from integrity_kit.migrations.classify import Action, classify
 from integrity_kit.migrations.collect import sql_of
@@ -46,6 +47,9 @@ def constraint_name(clause: str) -> str:
     return match.group(1) if match else "<constraint>"
 
 
+HOLE = "ik_hole"  # what fills the holes of an SQL template: a name the classifier reads as an identifier
+
+
 def readable_sql(node: ast.AST | None) -> str | None:
     """The SQL a call passes, as far as we can read it: a literal or ``text()``, or an f-string / ``%`` /
     ``.format()`` template whose holes are filled with a placeholder name (enough to know the statement's kind)."""
@@ -60,11 +64,11 @@ def readable_sql(node: ast.AST | None) -> str | None:
             return readable_sql(node.func.value)
         if isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
                 and isinstance(literal(node.func.value), str):
-            return re.sub(r"\{[^}]*\}", "placeholder", literal(node.func.value))
+            return re.sub(r"\{[^}]*\}", HOLE, literal(node.func.value))
     if isinstance(node, ast.JoinedStr):
-        return "".join(str(part.value) if isinstance(part, ast.Constant) else "placeholder" for part in node.values)
+        return "".join(str(part.value) if isinstance(part, ast.Constant) else HOLE for part in node.values)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(literal(node.left), str):
-        return re.sub(r"%(\([^)]*\))?[sdr]", "placeholder", literal(node.left))
+        return re.sub(r"%(\([^)]*\))?[sdr]", HOLE, literal(node.left))
     return None
 
 
@@ -88,6 +92,7 @@ def op_actions(op: Op) -> list[Action] | None:
         return None
     sql = readable_sql(op.arg(0))
     if sql is not None:
-        return classify(sql)
+        # a table named by a hole of the template is not known
+        return [replace(a, table=None) if a.table == HOLE else a for a in classify(sql)]
     orm = orm_data_change(op.arg(0))
     return [orm] if orm else None

@@ -57,7 +57,8 @@ class AddNotNullColumnWithoutDefault(Rule):
                 continue
             node = op.arg(0) if op.receiver == "batch" else op.arg(1)
             column = parse_column(node)
-            if column and not column.nullable and not column.server_default and not _fills_itself(node):
+            if column and not column.nullable and not column.server_default and \
+                    not _fills_itself(node, context.dialect):
                 yield self.finding(
                     revision, op.line, f"column {op.table}.{column.name} is added NOT NULL without a server "
                     "default: the statement fails on a table that has rows", table=op.table,
@@ -79,14 +80,17 @@ _INTEGER = re.compile(r"(?:sa\.|sqlalchemy\.|types\.|mysql\.|postgresql\.)?(?:In
                       r"INTEGER|BIGINT|SMALLINT|INT)(?:\(\))?")
 
 
-def _fills_itself(node: ast.AST | None) -> bool:
+def _fills_itself(node: ast.AST | None, dialect: str) -> bool:
     """The column gets a value for every existing row without a server default: an autoincrement integer primary key
-    (SERIAL / AUTO_INCREMENT), an ``Identity()`` or a computed column."""
+    (SERIAL / AUTO_INCREMENT), an ``Identity()`` (PostgreSQL: MySQL and SQLite render it as a plain column) or a
+    computed column."""
     if not isinstance(node, ast.Call):
         return False
-    if any(isinstance(arg, ast.Call) and dotted(arg.func).split(".")[-1] in {"Identity", "Computed"}
-           for arg in node.args):
+    kinds = {dotted(arg.func).split(".")[-1] for arg in node.args if isinstance(arg, ast.Call)}
+    if "Computed" in kinds or ("Identity" in kinds and dialect == "postgresql"):
         return True
+    if dialect == "sqlite":
+        return False
     keywords = {k.arg: literal(k.value) for k in node.keywords if k.arg}
     type_node = node.args[1] if len(node.args) > 1 else None
     integer = type_node is not None and bool(_INTEGER.fullmatch(ast_text(type_node)))

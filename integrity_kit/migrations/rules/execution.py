@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from integrity_kit.migrations.classify import DDL_KINDS, Action, classify
+from integrity_kit.migrations.classify import DDL_KINDS, Action, classify, empties
 from integrity_kit.migrations.collect import DDL
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
 from integrity_kit.migrations.rules._helpers import op_actions, readable_sql, sql_created_tables
@@ -61,7 +61,10 @@ class BackfillInDdlTransaction(Rule):
     ## What it checks
 
     `UPDATE`/`INSERT`/`DELETE` (from `op.execute`, `op.bulk_insert` or a connection) on an existing table, in a
-    revision whose upgrade also changes the schema of an existing table, outside an `autocommit_block()`.
+    revision whose upgrade also changes the schema of an existing table, outside an `autocommit_block()`. SQL is
+    judged by what it does: reads, `SET`, `PRAGMA`, DDL, `GRANT`, `COMMENT ON`, `ANALYZE` change no data, an
+    `execute()` of SQL that cannot be read is no evidence, and a `DELETE` without `WHERE` empties the table on
+    purpose. An explicit `COMMIT` ends the transaction: a data change after it only counts with DDL after it.
 
     ## Why it matters
 
@@ -121,7 +124,7 @@ class BackfillInDdlTransaction(Rule):
                     transaction += 1
                 elif action.kind in DDL_KINDS and action.table not in created:
                     ddl_in.add(transaction)
-                elif action.kind == "data" and action.table not in created:
+                elif action.kind == "data" and action.table not in created and not empties(action):
                     changes.append((transaction, op, action))
         rendered = [(statement, action) for statement in revision.statements if statement.origin == "rendered"
                     for action in classify(statement.sql)]
@@ -155,7 +158,8 @@ class BackfillInDdlTransaction(Rule):
         if not (ddl_in or rendered_ddl):
             return
         for statement, action in rendered:
-            if action.kind == "data" and action.table not in created and statement.in_transaction:
+            if action.kind == "data" and action.table not in created and statement.in_transaction \
+                    and not empties(action):
                 yield self.finding(revision, revision.upgrade_line, f"{statement.sql.split()[0].upper()} of "
                                    f"{action.table} in the same transaction as DDL on existing tables holds the DDL "
                                    "lock for the whole backfill", table=action.table, source="sql",

@@ -149,6 +149,7 @@ class NonReversingDowngrade(Rule):
         # has taken over; there is nothing left for downgrade() to undo.
         undone_in_upgrade = {(op.name, _key(op)) for op in revision.upgrade}
         up_steps, down_steps = _steps(revision.upgrade), _steps(revision.downgrade)
+        rebuilt, reported = _rebuilt(up_steps), set[str]()
         for op in revision.upgrade:
             inverse = _INVERSE.get(op.name)
             if inverse is None:
@@ -172,6 +173,18 @@ class NonReversingDowngrade(Rule):
                 continue
             step = next((s for s in up_steps if s.op is op), None)
             if step is not None and _reversed(step, up_steps, down_steps, context.dialect):
+                continue
+            rebuild = step.tables & rebuilt if step is not None and step.name in _TABLE_STEPS else set()
+            if rebuild:
+                # one finding per rebuilt table, not one per step of the rebuild
+                if rebuild <= reported:
+                    continue
+                reported |= rebuild
+                table = sorted(rebuild)[0]
+                yield self.finding(revision, op.line, f"the rebuild of table {table} (create, copy, drop, rename) "
+                                   "is not undone by downgrade()", table=table,
+                                   fix=f"# in downgrade(): rebuild {table} back, or undo the change with "
+                                       f"op.batch_alter_table({table!r})")
                 continue
             what = key[2] or key[1] or op.name
             yield self.finding(revision, op.line, f"{op.name} {what} is not undone by downgrade()",
@@ -285,14 +298,22 @@ def _touches(step: _Step, objects: set[tuple[str | None, str | None]]) -> bool:
                for t1, o1 in step.objects for t2, o2 in objects if o1)
 
 
+_TABLE_STEPS = {"create_table", "drop_table", "rename_table"}
+
+
+def _rebuilt(up: list[_Step]) -> set[str]:
+    """Tables that exist under their name before and after the upgrade, rebuilt: create tmp, copy, drop old, rename
+    tmp -> old."""
+    dropped = {s.table for s in up if s.name == "drop_table" and s.table}
+    return {t for s in up if s.name in {"create_table", "rename_table"} for t in s.tables} & dropped
+
+
 def _reversed(step: _Step, up: list[_Step], down: list[_Step], dialect: str) -> bool:  # noqa: C901 - one branch per step kind
     """Whether the downgrade undoes ``step``, following renames on both sides, table rebuilds, implicit drops (a
     column's indexes go with it) and constraints the database named."""
-    # a table that exists under its name before and after the upgrade was rebuilt (create tmp, copy, drop old,
-    # rename tmp -> old): any downgrade step on that table is taken as its reversal
-    dropped = {s.table for s in up if s.name == "drop_table" and s.table}
-    rebuilt = {t for s in up if s.name in {"create_table", "rename_table"} for t in s.tables} & dropped
-    if step.name in {"create_table", "drop_table", "rename_table"} and step.tables & rebuilt:
+    # any downgrade step on a rebuilt table is taken as the reversal of the rebuild
+    rebuilt = _rebuilt(up)
+    if step.name in _TABLE_STEPS and step.tables & rebuilt:
         return any(_touches_table(d, step.tables & rebuilt) for d in down)
     if step.name == "create_table":
         return any(d.name == "drop_table" and _touches_table(d, step.tables) for d in down)
