@@ -96,3 +96,46 @@ def op_actions(op: Op) -> list[Action] | None:
         return [replace(a, table=None) if a.table == HOLE else a for a in classify(sql)]
     orm = orm_data_change(op.arg(0))
     return [orm] if orm else None
+
+
+# SQL action kind -> the op.* calls that make the same change
+_SAME_CHANGE = {"add_column": {"add_column"}, "add_column_not_null_no_default": {"add_column"},
+                "set_not_null": {"alter_column"}, "alter_type": {"alter_column"}, "drop_column": {"drop_column"},
+                "rename": {"alter_column", "rename_table"}, "create_index": {"create_index"},
+                "drop_index": {"drop_index"}, "add_fk_or_check": {"create_foreign_key", "create_check_constraint"},
+                "add_unique": {"create_unique_constraint"}, "drop_table": {"drop_table"}}
+_CLAUSE_OBJECT = re.compile(r"^(?:ADD|DROP|ALTER|MODIFY|CHANGE|RENAME)\s+(?:COLUMN\s+|CONSTRAINT\s+)?"
+                            r"(?:IF\s+(?:NOT\s+)?EXISTS\s+)?[`\"\[]?(\w+)", re.I)
+
+
+def repeats_an_op(revision: Revision, statement: Statement, action: Action) -> bool:
+    """An executed SQL string that makes the same change as an op.* call of the upgrade (a try/except fallback
+    written the other way): the change is judged once, by the call."""
+    if statement.origin == "rendered" or action.kind not in _SAME_CHANGE:
+        return False
+    if action.kind in {"create_index", "drop_index"}:
+        target = action.name
+    elif action.kind == "drop_table":
+        target = None
+    else:
+        match = _CLAUSE_OBJECT.match(action.detail)
+        target = match.group(1) if match else None
+    for op in revision.upgrade:
+        if op.name not in _SAME_CHANGE[action.kind] or (op.table is not None and op.table != action.table
+                                                        and action.kind != "drop_index"):
+            continue
+        if action.kind == "drop_table" or _op_object(op) == target:
+            return True
+    return False
+
+
+def _op_object(op: Op) -> object:
+    """The name of what an op.* call changes inside its table: the column, index or constraint."""
+    if op.name in {"add_column", "drop_column", "alter_column"}:
+        node = op.arg(0) if op.receiver == "batch" else op.arg(1)
+        if isinstance(node, ast.Call) and node.args:
+            node = node.args[0]
+        return literal(node)
+    if op.name == "rename_table":
+        return None
+    return literal(op.arg(0))

@@ -8,7 +8,14 @@ from collections.abc import Iterator
 
 from integrity_kit.migrations.classify import empties
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule, parse_column
-from integrity_kit.migrations.rules._helpers import actions, execute, op_actions, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import (
+    actions,
+    execute,
+    op_actions,
+    repeats_an_op,
+    source,
+    sql_created_tables,
+)
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
 
@@ -66,6 +73,8 @@ class AddNotNullColumnWithoutDefault(Rule):
                         'nullable=False, server_default=<constant>))')
         emptied_sql: set[str | None] = set()
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if empties(action):
                 emptied_sql.add(action.table)
             if action.kind == "add_column_not_null_no_default" and action.table not in created | emptied_sql:
@@ -158,6 +167,8 @@ class SetNotNullInOneStep(Rule):
                     f'ck_{op.table}_{column}_not_null")\n'
                     f'op.alter_column("{op.table}", "{column}", nullable=False)')
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "set_not_null" and action.table not in created | validated:
                 match = re.match(r"(?:ALTER|MODIFY|CHANGE)\s+(?:COLUMN\s+)?[`\"]?(\w+)", action.detail, re.I)
                 column = match.group(1) if match else "<column>"
@@ -255,6 +266,8 @@ class ColumnTypeChangeRewritesTable(Rule):
                     "# dual-write from the app, backfill in batches in its own revision, switch reads, "
                     "drop the old column later")
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "alter_type" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: rewrites the table",
                                    table=action.table, source=source(statement), subject=statement.sql,

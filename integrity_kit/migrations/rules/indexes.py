@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import actions, execute, repeats_an_op, source, sql_created_tables
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
 
@@ -91,6 +91,8 @@ class IndexWithoutConcurrently(Rule):
         sql = list(actions(revision))
         sql_rebuilt: set[int] = set()  # positions of CREATE INDEX statements reported as half of a rebuild
         for position, (statement, action, line) in enumerate(sql):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "drop_index" and action.name:
                 again_at = next((p for p, (s, a, _l) in enumerate(sql) if p > position and s.origin == statement.origin
                                  and a.kind.startswith("create_index") and a.name == action.name), None)
@@ -170,6 +172,8 @@ class ConcurrentlyInTransaction(Rule):
                                    "migration transaction: PostgreSQL refuses it", table=op.table,
                                    fix=f"with op.get_context().autocommit_block():\n    {ast_text(op.call)}")
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind.endswith("_concurrently") and statement.in_transaction:
                 yield self.finding(revision, line, f"{statement.sql[:60]} inside a transaction: PostgreSQL "
                                    "refuses it", table=action.table, source=source(statement), subject=statement.sql,

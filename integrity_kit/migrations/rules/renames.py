@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import actions, repeats_an_op, source, sql_created_tables
 from integrity_kit.migrations.syntax import literal
 from integrity_kit.rulebook import Severity
 
@@ -66,6 +66,8 @@ class RenameColumnOrTable(Rule):
                                    fix=f'op.add_column("{op.table}", sa.Column("{new}", <type>, nullable=True))  '
                                        "# write both, backfill, switch reads, drop the old column later")
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "rename" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: the running app "
                                    "still uses the old name", table=action.table, source=source(statement),
@@ -143,6 +145,8 @@ class DropColumnOrTable(Rule):
                                    "selects it", table=op.table,
                                    fix="# remove the column from the models and deploy first, then drop it")
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind in {"drop_column", "drop_table"} and statement.origin == "execute" \
                     and action.table not in created:
                 yield self.finding(revision, line, f"{statement.sql[:80]}: the running release may still use it",
