@@ -2,8 +2,8 @@
 
 `precision_clean/` holds one revision per false-positive class: each gives only the true findings listed (other
 rules' findings, or one finding for a change attempted two ways); `precision_misses/` holds revisions that must give
-exactly the findings listed. Expectations are the full set of (code, revision, line) per dialect: a missing finding and an extra one
-both fail.
+exactly the findings listed. Expectations are the full set of (code, revision, line) per dialect: a missing finding
+and an extra one both fail.
 """
 
 from __future__ import annotations

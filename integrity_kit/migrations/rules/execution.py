@@ -110,7 +110,7 @@ class BackfillInDdlTransaction(Rule):
             if op.autocommit:
                 continue
             if op.name in DDL:
-                if op.table not in created:
+                if not (isinstance(op.table, str) and op.table in created):
                     ddl_in.add(transaction)
                 continue
             if op.name == "bulk_insert":

@@ -268,8 +268,15 @@ def _sql_steps(op: Op) -> list[_Step]:
     return steps
 
 
+def _name(value: object) -> str | None:
+    """A name read from the source, or None when it is not a plain string (a list from an unexpected call shape)."""
+    return value if isinstance(value, str) else None
+
+
 def _name_everything(steps: list[_Step]) -> None:
     """Give each step the names its objects have when it runs and once every later rename has run."""
+    for step in steps:
+        step.table, step.object, step.new = _name(step.table), _name(step.object), _name(step.new)
     for index, step in enumerate(steps):
         table, obj = step.table, step.object
         if step.name == "rename_table":
