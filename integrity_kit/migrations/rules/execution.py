@@ -131,8 +131,8 @@ class BackfillInDdlTransaction(Rule):
         rendered_ddl = any(action.kind in DDL_KINDS and action.table not in created and statement.in_transaction
                            for statement, action in rendered)
         for transaction, op, action in changes:
-            if transaction not in ddl_in:
-                continue
+            if transaction not in ddl_in or (action.table is None and created):
+                continue  # a table we cannot name, in a revision that creates tables, may well be a new one
             if op.name == "bulk_insert":
                 yield self.finding(revision, op.line, f"bulk insert into {action.table} in the same transaction as "
                                    "DDL on existing tables", table=action.table,
@@ -140,8 +140,8 @@ class BackfillInDdlTransaction(Rule):
                                        "op.get_context().autocommit_block()")
             elif op.receiver in {"op", "batch"} and readable_sql(op.arg(0)) is not None:
                 sql = readable_sql(op.arg(0)) or ""
-                yield self.finding(revision, op.line, f"{action.detail.split()[0]} of {action.table} in the "
-                                   "same transaction as DDL on existing tables holds the DDL lock for the whole "
+                yield self.finding(revision, op.line, f"{action.detail.split()[0]} of {action.table or 'a table'} "
+                                   "in the same transaction as DDL on existing tables holds the DDL lock for the whole "
                                    "backfill", table=action.table, subject=" ".join(sql.split()),
                                    fix="# move the data change to its own revision, or into "
                                        "op.get_context().autocommit_block()")

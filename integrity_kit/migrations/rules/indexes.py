@@ -71,7 +71,8 @@ class IndexWithoutConcurrently(Rule):
                 continue
             name = literal(op.arg(0))
             again = next((later for later in revision.upgrade[index + 1:] if later.name == "create_index"
-                          and literal(later.arg(0)) == name), None) if op.name == "drop_index" else None
+                          and literal(later.arg(0)) == name), None) \
+                if op.name == "drop_index" and isinstance(name, str) else None
             if again is not None and again.table not in created:
                 if not _concurrently(again):
                     rebuilt.add(again.line)
