@@ -86,16 +86,32 @@ def orm_data_change(node: ast.AST | None) -> Action | None:
     return None
 
 
-def op_actions(op: Op) -> list[Action] | None:
-    """What an execute() call does: its SQL classified, an ORM data change, or None when it cannot be read."""
+def op_actions(op: Op, module: ast.Module | None = None) -> list[Action] | None:
+    """What an execute() call does: its SQL classified, an ORM data change, or None when it cannot be read. With the
+    revision's module, a statement passed by a name the module assigns exactly once is read from that assignment."""
     if op.name not in {"execute", "exec_driver_sql"}:
         return None
-    sql = readable_sql(op.arg(0))
+    argument = op.arg(0)
+    if module is not None:
+        argument = _assigned(argument, module)
+    sql = readable_sql(argument)
     if sql is not None:
         # a table named by a hole of the template is not known
         return [replace(a, table=None) if a.table == HOLE else a for a in classify(sql)]
-    orm = orm_data_change(op.arg(0))
+    orm = orm_data_change(argument)
     return [orm] if orm else None
+
+
+def _assigned(node: ast.AST | None, module: ast.Module) -> ast.AST | None:
+    """``stmt`` (or ``stmt.bindparams(...)``) -> the value of the one ``stmt = ...`` in the module, if only one."""
+    name = node
+    if isinstance(name, ast.Call) and isinstance(name.func, ast.Attribute) and name.func.attr == "bindparams":
+        name = name.func.value
+    if not isinstance(name, ast.Name):
+        return node
+    values = [n.value for n in ast.walk(module) if isinstance(n, ast.Assign) and len(n.targets) == 1
+              and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name.id]
+    return values[0] if len(values) == 1 else node
 
 
 # SQL action kind -> the op.* calls that make the same change

@@ -63,8 +63,10 @@ class BackfillInDdlTransaction(Rule):
     `UPDATE`/`INSERT`/`DELETE` (from `op.execute`, `op.bulk_insert` or a connection) on an existing table, in a
     revision whose upgrade also changes the schema of an existing table, outside an `autocommit_block()`. SQL is
     judged by what it does: reads, `SET`, `PRAGMA`, DDL, `GRANT`, `COMMENT ON`, `ANALYZE` change no data, an
-    `execute()` of SQL that cannot be read is no evidence, and a `DELETE` without `WHERE` empties the table on
-    purpose. An explicit `COMMIT` ends the transaction: a data change after it only counts with DDL after it.
+    `execute()` of SQL that cannot be read is no evidence (a statement passed by a name the module assigns once is
+    read there; SQLAlchemy `update()`/`insert()`/`delete()` constructs are data changes), and a `DELETE` without
+    `WHERE` empties the table on purpose. An explicit `COMMIT` ends the transaction: a data change after it only
+    counts with DDL after it.
 
     ## Why it matters
 
@@ -119,7 +121,7 @@ class BackfillInDdlTransaction(Rule):
                     changes.append((transaction, op, Action("data", table, "INSERT")))
                 continue
             # An execute() whose SQL we cannot read is no evidence of a data change; the rendered SQL may show it.
-            for action in op_actions(op) or []:
+            for action in op_actions(op, revision.module) or []:
                 if action.kind == "session" and action.detail in {"COMMIT", "END", "ROLLBACK"}:
                     transaction += 1
                 elif action.kind in DDL_KINDS and action.table not in created:
@@ -131,8 +133,9 @@ class BackfillInDdlTransaction(Rule):
         rendered_ddl = any(action.kind in DDL_KINDS and action.table not in created and statement.in_transaction
                            for statement, action in rendered)
         for transaction, op, action in changes:
-            if transaction not in ddl_in or (action.table is None and created):
-                continue  # a table we cannot name, in a revision that creates tables, may well be a new one
+            if transaction not in ddl_in or (action.table is None and created and action.detail.startswith(
+                    ("INSERT", "SELECT INTO"))):
+                continue  # an insert into a table we cannot name, in a revision that creates tables: the new one
             if op.name == "bulk_insert":
                 yield self.finding(revision, op.line, f"bulk insert into {action.table} in the same transaction as "
                                    "DDL on existing tables", table=action.table,

@@ -49,7 +49,7 @@ class RenameColumnOrTable(Rule):
         created = sql_created_tables(revision)
         added: set[tuple[str | None, object]] = set()  # columns this upgrade added: the running app never used them
         for op in revision.upgrade:
-            if op.name == "add_column":
+            if op.name == "add_column" and isinstance(op.table, str) and isinstance(_column(op), str):
                 added.add((op.table, _column(op)))
             if op.name == "rename_table" and op.table not in created:
                 new = literal(op.arg(1))
