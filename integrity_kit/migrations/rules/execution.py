@@ -128,12 +128,13 @@ class BackfillInDdlTransaction(Rule):
                     ddl_in.add(transaction)
                 elif action.kind == "data" and action.table not in created and not empties(action):
                     changes.append((transaction, op, action))
+        creates = bool(created) or any(op.name == "create_table" for op in revision.upgrade)
         rendered = [(statement, action) for statement in revision.statements if statement.origin == "rendered"
                     for action in classify(statement.sql)]
         rendered_ddl = any(action.kind in DDL_KINDS and action.table not in created and statement.in_transaction
                            for statement, action in rendered)
         for transaction, op, action in changes:
-            if transaction not in ddl_in or (action.table is None and created and action.detail.startswith(
+            if transaction not in ddl_in or (action.table is None and creates and action.detail.startswith(
                     ("INSERT", "SELECT INTO"))):
                 continue  # an insert into a table we cannot name, in a revision that creates tables: the new one
             if op.name == "bulk_insert":
