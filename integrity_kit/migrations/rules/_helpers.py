@@ -72,14 +72,17 @@ def readable_sql(node: ast.AST | None) -> str | None:
     return None
 
 
-def orm_data_change(node: ast.AST | None) -> Action | None:
+def orm_data_change(node: ast.AST | None, module: ast.Module | None = None) -> Action | None:
     """``table.update()...``, ``sa.insert(t).values(...)``, ``sa.delete(t)``: a SQLAlchemy statement that changes
-    rows, however it is chained."""
+    rows, however it is chained; the table is named when it is ``sa.table("name", ...)``, inline or assigned once."""
     while isinstance(node, ast.Call):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         if name in {"update", "insert", "delete"}:
-            target = node.args[0] if node.args else func.value if isinstance(func, ast.Attribute) else None
+            target: ast.AST | None = node.args[0] if node.args else \
+                func.value if isinstance(func, ast.Attribute) else None
+            if module is not None and isinstance(target, ast.Name):
+                target = _assigned(target, module)
             table = literal(target.args[0]) if isinstance(target, ast.Call) and target.args else None
             return Action("data", table if isinstance(table, str) else None, name.upper())
         node = func.value if isinstance(func, ast.Attribute) else None
@@ -98,7 +101,7 @@ def op_actions(op: Op, module: ast.Module | None = None) -> list[Action] | None:
     if sql is not None:
         # a table named by a hole of the template is not known
         return [replace(a, table=None) if a.table == HOLE else a for a in classify(sql)]
-    orm = orm_data_change(argument)
+    orm = orm_data_change(argument, module)
     return [orm] if orm else None
 
 
