@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from integrity_kit.migrations.classify import Action, classify
-from integrity_kit.migrations.model import Revision, Statement
+from integrity_kit.migrations.collect import sql_of
+from integrity_kit.migrations.model import Op, Revision, Statement
+from integrity_kit.migrations.syntax import dotted, literal
 
 
 def actions(revision: Revision) -> Iterator[tuple[Statement, Action, int]]:
@@ -41,3 +45,116 @@ def _quote(sql: str) -> str:
 def constraint_name(clause: str) -> str:
     match = re.search(r"ADD CONSTRAINT\s+[`\"]?(\w+)", clause, re.I)
     return match.group(1) if match else "<constraint>"
+
+
+HOLE = "ik_hole"  # what fills the holes of an SQL template: a name the classifier reads as an identifier
+
+
+def readable_sql(node: ast.AST | None) -> str | None:
+    """The SQL a call passes, as far as we can read it: a literal or ``text()``, or an f-string / ``%`` /
+    ``.format()`` template whose holes are filled with a placeholder name (enough to know the statement's kind)."""
+    sql = sql_of(node)
+    if sql is not None:
+        return sql
+    if isinstance(node, ast.Call):
+        name = dotted(node.func)
+        if name.split(".")[-1] == "text" and node.args:
+            return readable_sql(node.args[0])
+        if name.endswith("bindparams") and isinstance(node.func, ast.Attribute):
+            return readable_sql(node.func.value)
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "format" \
+                and isinstance(literal(node.func.value), str):
+            return re.sub(r"\{[^}]*\}", HOLE, literal(node.func.value))
+    if isinstance(node, ast.JoinedStr):
+        return "".join(str(part.value) if isinstance(part, ast.Constant) else HOLE for part in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod) and isinstance(literal(node.left), str):
+        return re.sub(r"%(\([^)]*\))?[sdr]", HOLE, literal(node.left))
+    return None
+
+
+def orm_data_change(node: ast.AST | None, module: ast.Module | None = None) -> Action | None:
+    """``table.update()...``, ``sa.insert(t).values(...)``, ``sa.delete(t)``: a SQLAlchemy statement that changes
+    rows, however it is chained; the table is named when it is ``sa.table("name", ...)``, inline or assigned once."""
+    while isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name in {"update", "insert", "delete"}:
+            target: ast.AST | None = node.args[0] if node.args else \
+                func.value if isinstance(func, ast.Attribute) else None
+            if module is not None and isinstance(target, ast.Name):
+                target = _assigned(target, module)
+            table = literal(target.args[0]) if isinstance(target, ast.Call) and target.args else None
+            return Action("data", table if isinstance(table, str) else None, name.upper())
+        node = func.value if isinstance(func, ast.Attribute) else None
+    return None
+
+
+def op_actions(op: Op, module: ast.Module | None = None) -> list[Action] | None:
+    """What an execute() call does: its SQL classified, an ORM data change, or None when it cannot be read. With the
+    revision's module, a statement passed by a name the module assigns exactly once is read from that assignment."""
+    if op.name not in {"execute", "exec_driver_sql"}:
+        return None
+    argument = op.arg(0)
+    if module is not None:
+        argument = _assigned(argument, module)
+    sql = readable_sql(argument)
+    if sql is not None:
+        # a table named by a hole of the template is not known
+        return [replace(a, table=None) if a.table == HOLE else a for a in classify(sql)]
+    orm = orm_data_change(argument, module)
+    return [orm] if orm else None
+
+
+def _assigned(node: ast.AST | None, module: ast.Module) -> ast.AST | None:
+    """``stmt`` (or ``stmt.bindparams(...)``) -> the value of the one ``stmt = ...`` in the module, if only one."""
+    name = node
+    if isinstance(name, ast.Call) and isinstance(name.func, ast.Attribute) and name.func.attr == "bindparams":
+        name = name.func.value
+    if not isinstance(name, ast.Name):
+        return node
+    values = [n.value for n in ast.walk(module) if isinstance(n, ast.Assign) and len(n.targets) == 1
+              and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name.id]
+    return values[0] if len(values) == 1 else node
+
+
+# SQL action kind -> the op.* calls that make the same change
+_SAME_CHANGE = {"add_column": {"add_column"}, "add_column_not_null_no_default": {"add_column"},
+                "set_not_null": {"alter_column"}, "alter_type": {"alter_column"}, "drop_column": {"drop_column"},
+                "rename": {"alter_column", "rename_table"}, "create_index": {"create_index"},
+                "drop_index": {"drop_index"}, "add_fk_or_check": {"create_foreign_key", "create_check_constraint"},
+                "add_unique": {"create_unique_constraint"}, "drop_table": {"drop_table"}}
+_CLAUSE_OBJECT = re.compile(r"^(?:ADD|DROP|ALTER|MODIFY|CHANGE|RENAME)\s+(?:COLUMN\s+|CONSTRAINT\s+)?"
+                            r"(?:IF\s+(?:NOT\s+)?EXISTS\s+)?[`\"\[]?(\w+)", re.I)
+
+
+def repeats_an_op(revision: Revision, statement: Statement, action: Action) -> bool:
+    """An executed SQL string that makes the same change as an op.* call of the upgrade (a try/except fallback
+    written the other way): the change is judged once, by the call."""
+    if statement.origin == "rendered" or action.kind not in _SAME_CHANGE:
+        return False
+    if action.kind in {"create_index", "drop_index"}:
+        target = action.name
+    elif action.kind == "drop_table":
+        target = None
+    else:
+        match = _CLAUSE_OBJECT.match(action.detail)
+        target = match.group(1) if match else None
+    for op in revision.upgrade:
+        if op.name not in _SAME_CHANGE[action.kind] or (op.table is not None and op.table != action.table
+                                                        and action.kind != "drop_index"):
+            continue
+        if action.kind == "drop_table" or _op_object(op) == target:
+            return True
+    return False
+
+
+def _op_object(op: Op) -> object:
+    """The name of what an op.* call changes inside its table: the column, index or constraint."""
+    if op.name in {"add_column", "drop_column", "alter_column"}:
+        node = op.arg(0) if op.receiver == "batch" else op.arg(1)
+        if isinstance(node, ast.Call) and node.args:
+            node = node.args[0]
+        return literal(node)
+    if op.name == "rename_table":
+        return None
+    return literal(op.arg(0))

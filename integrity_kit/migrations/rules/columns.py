@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule, parse_column
-from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
-from integrity_kit.migrations.syntax import ast_text, literal
+from integrity_kit.migrations.classify import empties
+from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule, parse_column
+from integrity_kit.migrations.rules._helpers import (
+    actions,
+    execute,
+    op_actions,
+    repeats_an_op,
+    source,
+    sql_created_tables,
+)
+from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
 
 
@@ -48,23 +57,53 @@ class AddNotNullColumnWithoutDefault(Rule):
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
+        emptied: set[str | None] = set()  # tables this upgrade has emptied so far: no row needs a value
         for op in revision.upgrade:
-            if op.name != "add_column" or op.table in created:
+            emptied |= {action.table for action in op_actions(op) or [] if empties(action)}
+            if op.name != "add_column" or op.table in created or op.table in emptied:
                 continue
-            column = parse_column(op.arg(0) if op.receiver == "batch" else op.arg(1))
-            if column and not column.nullable and not column.server_default:
+            node = op.arg(0) if op.receiver == "batch" else op.arg(1)
+            column = parse_column(node)
+            if column and not column.nullable and not column.server_default and \
+                    not _fills_itself(node, context.dialect):
                 yield self.finding(
                     revision, op.line, f"column {op.table}.{column.name} is added NOT NULL without a server "
                     "default: the statement fails on a table that has rows", table=op.table,
                     fix=f'op.add_column("{op.table}", sa.Column("{column.name}", {column.type_source}, '
                         'nullable=False, server_default=<constant>))')
+        emptied_sql: set[str | None] = set()
         for statement, action, line in actions(revision):
-            if action.kind == "add_column_not_null_no_default" and action.table not in created:
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
+            if empties(action):
+                emptied_sql.add(action.table)
+            if action.kind == "add_column_not_null_no_default" and action.table not in created | emptied_sql:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: NOT NULL without "
                                    "DEFAULT fails on a table that has rows", table=action.table,
                                    source=source(statement), subject=statement.sql,
                                    fix=execute(f"ALTER TABLE {action.table} {action.detail} DEFAULT <constant>")
                                    + "\n# or add it NULL, backfill in its own revision, then SET NOT NULL")
+
+
+_INTEGER = re.compile(r"(?:sa\.|sqlalchemy\.|types\.|mysql\.|postgresql\.)?(?:Integer|BigInteger|SmallInteger|"
+                      r"INTEGER|BIGINT|SMALLINT|INT)(?:\(\))?")
+
+
+def _fills_itself(node: ast.AST | None, dialect: str) -> bool:
+    """The column gets a value for every existing row without a server default: an autoincrement integer primary key
+    (SERIAL / AUTO_INCREMENT), an ``Identity()`` (PostgreSQL: MySQL and SQLite render it as a plain column) or a
+    computed column."""
+    if not isinstance(node, ast.Call):
+        return False
+    kinds = {dotted(arg.func).split(".")[-1] for arg in node.args if isinstance(arg, ast.Call)}
+    if "Computed" in kinds or ("Identity" in kinds and dialect == "postgresql"):
+        return True
+    if dialect == "sqlite":
+        return False
+    keywords = {k.arg: literal(k.value) for k in node.keywords if k.arg}
+    type_node = node.args[1] if len(node.args) > 1 else None
+    integer = type_node is not None and bool(_INTEGER.fullmatch(ast_text(type_node)))
+    return integer and keywords.get("primary_key") is True and keywords.get("autoincrement") not in {False, "False"}
 
 
 class SetNotNullInOneStep(Rule):
@@ -128,6 +167,8 @@ class SetNotNullInOneStep(Rule):
                     f'ck_{op.table}_{column}_not_null")\n'
                     f'op.alter_column("{op.table}", "{column}", nullable=False)')
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "set_not_null" and action.table not in created | validated:
                 match = re.match(r"(?:ALTER|MODIFY|CHANGE)\s+(?:COLUMN\s+)?[`\"]?(\w+)", action.detail, re.I)
                 column = match.group(1) if match else "<column>"
@@ -142,7 +183,8 @@ class SetNotNullInOneStep(Rule):
                                    + execute(f"ALTER TABLE {action.table} ALTER COLUMN {column} SET NOT NULL"))
 
 
-_STRING = re.compile(r"(?:sa\.)?(?:String|VARCHAR|Unicode)\((\d+)\)")
+_STRING = re.compile(r"(?:sa\.|sqlalchemy\.|types\.|mysql\.|postgresql\.)?(?:String|VARCHAR|Unicode|NVARCHAR)"
+                     r"\((?:length=)?(\d+)\)")
 _TEXT = re.compile(r"(?:sa\.)?(?:Text|UnicodeText|TEXT)\(\)?")
 
 
@@ -155,14 +197,24 @@ def _widening(existing: str, new: str) -> bool:
     return bool((wider and int(wider.group(1)) >= int(old.group(1))) or _TEXT.fullmatch(new))
 
 
+def _type_restored_by_downgrade(revision: Revision, op: Op) -> ast.AST | None:
+    """The type the downgrade gives the column back: the type it had before, when ``existing_type`` is not given."""
+    column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+    for other in revision.downgrade or []:
+        if other.name == "alter_column" and other.table == op.table and other.has_kw("type_") and \
+                literal(other.arg(0) if other.receiver == "batch" else other.arg(1)) == column:
+            return other.kw("type_")
+    return None
+
+
 class ColumnTypeChangeRewritesTable(Rule):
     """Changing a column's type in a way that rewrites the table.
 
     ## What it checks
 
     `op.alter_column(..., type_=...)` on a table this revision did not create, unless it only widens a
-    `String(n)` to a longer `String` or to `Text` (with `existing_type` given, so the linter can tell), and
-    `ALTER COLUMN ... TYPE` in executed SQL.
+    `String(n)` to a longer `String` or to `Text` (known from `existing_type`, or from the type the `downgrade()`
+    gives the column back), and `ALTER COLUMN ... TYPE` in executed SQL.
 
     ## Why it matters
 
@@ -203,7 +255,7 @@ class ColumnTypeChangeRewritesTable(Rule):
         for op in revision.upgrade:
             if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:
                 continue
-            existing = op.kw("existing_type")
+            existing = op.kw("existing_type") or _type_restored_by_downgrade(revision, op)
             if existing is not None and _widening(ast_text(existing), ast_text(op.kw("type_"))):
                 continue
             column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
@@ -214,6 +266,8 @@ class ColumnTypeChangeRewritesTable(Rule):
                     "# dual-write from the app, backfill in batches in its own revision, switch reads, "
                     "drop the old column later")
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "alter_type" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: rewrites the table",
                                    table=action.table, source=source(statement), subject=statement.sql,

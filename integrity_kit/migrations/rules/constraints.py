@@ -6,7 +6,14 @@ import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, constraint_name, execute, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import (
+    actions,
+    constraint_name,
+    execute,
+    repeats_an_op,
+    source,
+    sql_created_tables,
+)
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
 
@@ -62,6 +69,8 @@ class ConstraintValidatedInOneStep(Rule):
                                fix=f"{ast_text(op.call)[:-1]}, postgresql_not_valid=True)\n# next revision:\n"
                                    f'op.execute("ALTER TABLE {op.table} VALIDATE CONSTRAINT {name}")')
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "add_fk_or_check" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail[:60]}: validated "
                                    "while writes are blocked; add NOT VALID, then VALIDATE CONSTRAINT",
@@ -119,6 +128,8 @@ class UniqueConstraintWithoutIndex(Rule):
                                    f'op.execute("ALTER TABLE {op.table} ADD CONSTRAINT {name} UNIQUE USING INDEX '
                                    f'{name}")')
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "add_unique" and action.table not in created:
                 name = constraint_name(action.detail)
                 columns = re.search(r"UNIQUE\s*(\([^)]*\))", action.detail, re.I)

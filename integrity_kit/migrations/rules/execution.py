@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from integrity_kit.migrations.classify import DDL_KINDS
+from integrity_kit.migrations.classify import DDL_KINDS, Action, classify, empties
 from integrity_kit.migrations.collect import DDL
-from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
+from integrity_kit.migrations.rules._helpers import op_actions, readable_sql, sql_created_tables
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
 
@@ -61,7 +61,12 @@ class BackfillInDdlTransaction(Rule):
     ## What it checks
 
     `UPDATE`/`INSERT`/`DELETE` (from `op.execute`, `op.bulk_insert` or a connection) on an existing table, in a
-    revision whose upgrade also changes the schema of an existing table, outside an `autocommit_block()`.
+    revision whose upgrade also changes the schema of an existing table, outside an `autocommit_block()`. SQL is
+    judged by what it does: reads, `SET`, `PRAGMA`, DDL, `GRANT`, `COMMENT ON`, `ANALYZE` change no data, an
+    `execute()` of SQL that cannot be read is no evidence (a statement passed by a name the module assigns once is
+    read there; SQLAlchemy `update()`/`insert()`/`delete()` constructs are data changes), and a `DELETE` without
+    `WHERE` empties the table on purpose. An explicit `COMMIT` ends the transaction: a data change after it only
+    counts with DDL after it.
 
     ## Why it matters
 
@@ -99,30 +104,69 @@ class BackfillInDdlTransaction(Rule):
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
-        ddl_on_existing = any(op.name in DDL and op.table not in created and not op.autocommit
-                              for op in revision.upgrade)
-        ddl_on_existing |= any(action.kind in DDL_KINDS and action.table not in created and statement.in_transaction
-                               for statement, action, _line in actions(revision))
-        if not ddl_on_existing:
-            return
+        # The Python pass, in source order: an explicit COMMIT ends the transaction the DDL before it ran in.
+        ddl_in: set[int] = set()
+        changes: list[tuple[int, Op, Action]] = []
+        transaction = 0
         for op in revision.upgrade:
             if op.autocommit:
+                continue
+            if op.name in DDL:
+                if not (isinstance(op.table, str) and op.table in created):
+                    ddl_in.add(transaction)
                 continue
             if op.name == "bulk_insert":
                 table = literal(getattr(op.arg(0), "args", [None])[0]) if op.arg(0) is not None else None
                 if table and table not in created:
-                    yield self.finding(revision, op.line, f"bulk insert into {table} in the same transaction as DDL "
-                                       "on existing tables", table=table,
-                                       fix="# move the data change to its own revision, or into "
-                                           "op.get_context().autocommit_block()")
-            elif op.name in {"execute", "exec_driver_sql"} and op.receiver not in {"op", "batch"}:
+                    changes.append((transaction, op, Action("data", table, "INSERT")))
+                continue
+            # An execute() whose SQL we cannot read is no evidence of a data change; the rendered SQL may show it.
+            for action in op_actions(op, revision.module) or []:
+                if action.kind == "session" and action.detail in {"COMMIT", "END", "ROLLBACK"}:
+                    transaction += 1
+                elif action.kind in DDL_KINDS and action.table not in created:
+                    ddl_in.add(transaction)
+                elif action.kind == "data" and action.table not in created and not empties(action):
+                    changes.append((transaction, op, action))
+        creates = bool(created) or any(op.name == "create_table" for op in revision.upgrade)
+        rendered = [(statement, action) for statement in revision.statements if statement.origin == "rendered"
+                    for action in classify(statement.sql)]
+        rendered_ddl = any(action.kind in DDL_KINDS and action.table not in created and statement.in_transaction
+                           for statement, action in rendered)
+        for transaction, op, action in changes:
+            if transaction not in ddl_in or (action.table is None and creates and action.detail.startswith(
+                    ("INSERT", "SELECT INTO"))):
+                continue  # an insert into a table we cannot name, in a revision that creates tables: the new one
+            if op.name == "bulk_insert":
+                yield self.finding(revision, op.line, f"bulk insert into {action.table} in the same transaction as "
+                                   "DDL on existing tables", table=action.table,
+                                   fix="# move the data change to its own revision, or into "
+                                       "op.get_context().autocommit_block()")
+            elif op.receiver in {"op", "batch"} and readable_sql(op.arg(0)) is not None:
+                sql = readable_sql(op.arg(0)) or ""
+                yield self.finding(revision, op.line, f"{action.detail.split()[0]} of {action.table or 'a table'} "
+                                   "in the same transaction as DDL on existing tables holds the DDL lock for the whole "
+                                   "backfill", table=action.table, subject=" ".join(sql.split()),
+                                   fix="# move the data change to its own revision, or into "
+                                       "op.get_context().autocommit_block()")
+            elif op.receiver in {"op", "batch"}:
+                yield self.finding(revision, op.line, f"{action.detail} of {action.table or 'a table'} in the same "
+                                   "transaction as DDL on existing tables holds the DDL lock for the whole "
+                                   "backfill", table=action.table,
+                                   fix="# move the data change to its own revision, or into "
+                                       "op.get_context().autocommit_block()")
+            else:
                 yield self.finding(revision, op.line, f"{op.receiver}.{op.name}() changes data in the same "
-                                   "transaction as DDL on existing tables",
+                                   "transaction as DDL on existing tables", table=action.table,
                                    fix="# move the data change to its own revision")
-        for statement, action, line in actions(revision):
-            if action.kind == "data" and action.table not in created and statement.in_transaction:
-                yield self.finding(revision, line, f"{statement.sql.split()[0].upper()} of {action.table} in the "
-                                   "same transaction as DDL on existing tables holds the DDL lock for the whole "
-                                   "backfill", table=action.table, source=source(statement), subject=statement.sql,
+        if not (ddl_in or rendered_ddl):
+            return
+        for statement, action in rendered:
+            if action.kind == "data" and action.table not in created and statement.in_transaction \
+                    and not empties(action):
+                yield self.finding(revision, revision.upgrade_line, f"{statement.sql.split()[0].upper()} of "
+                                   f"{action.table} in the same transaction as DDL on existing tables holds the DDL "
+                                   "lock for the whole backfill", table=action.table, source="sql",
+                                   subject=statement.sql,
                                    fix="# move the data change to its own revision, or into "
                                        "op.get_context().autocommit_block()")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
+from integrity_kit.migrations.rules._helpers import actions, repeats_an_op, source, sql_created_tables
 from integrity_kit.migrations.syntax import literal
 from integrity_kit.rulebook import Severity
 
@@ -16,7 +17,7 @@ class RenameColumnOrTable(Rule):
     ## What it checks
 
     `op.rename_table()`, `op.alter_column(..., new_column_name=...)` and `ALTER TABLE ... RENAME` on a table this
-    revision did not create.
+    revision did not create (a column this revision added is no name the running app knows).
 
     ## Why it matters
 
@@ -46,14 +47,18 @@ class RenameColumnOrTable(Rule):
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
+        added: set[tuple[str | None, object]] = set()  # columns this upgrade added: the running app never used them
         for op in revision.upgrade:
+            if op.name == "add_column" and isinstance(op.table, str) and isinstance(_column(op), str):
+                added.add((op.table, _column(op)))
             if op.name == "rename_table" and op.table not in created:
                 new = literal(op.arg(1))
                 yield self.finding(revision, op.line, f"table {op.table} renamed to {new}: the running app still "
                                    f"queries {op.table}", table=op.table,
                                    fix=f'op.create_table("{new}", ...)  # expand; drop "{op.table}" in a later '
                                        "release")
-            elif op.name == "alter_column" and op.has_kw("new_column_name") and op.table not in created:
+            elif op.name == "alter_column" and op.has_kw("new_column_name") and op.table not in created \
+                    and (op.table, _column(op)) not in added:
                 old = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
                 new = literal(op.kw("new_column_name"))
                 yield self.finding(revision, op.line, f"column {op.table}.{old} renamed to {new}: the running app "
@@ -61,6 +66,8 @@ class RenameColumnOrTable(Rule):
                                    fix=f'op.add_column("{op.table}", sa.Column("{new}", <type>, nullable=True))  '
                                        "# write both, backfill, switch reads, drop the old column later")
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind == "rename" and statement.origin == "execute" and action.table not in created:
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: the running app "
                                    "still uses the old name", table=action.table, source=source(statement),
@@ -69,13 +76,31 @@ class RenameColumnOrTable(Rule):
                                        "write both, backfill, switch reads, drop the old one in a later release")
 
 
+def _column(op: Op) -> object:
+    node = op.arg(0) if op.receiver == "batch" else op.arg(1)
+    if isinstance(node, ast.Call) and node.args:  # sa.Column("name", ...)
+        node = node.args[0]
+    return literal(node)
+
+
+def _replaced(op: Op, later: list[Op]) -> bool:
+    """A dropped table or column that a later rename of this upgrade puts back under the same name."""
+    if op.name == "drop_table":
+        return any(o.name == "rename_table" and literal(o.arg(1)) == op.table for o in later)
+    if op.name == "drop_column":
+        return any(o.name == "alter_column" and o.table == op.table
+                   and literal(o.kw("new_column_name")) == _column(op) for o in later)
+    return False
+
+
 class DropColumnOrTable(Rule):
     """Dropping a column or a table the running app may still use.
 
     ## What it checks
 
     `op.drop_column()`, `op.drop_table()` and `ALTER TABLE ... DROP COLUMN` / `DROP TABLE` in `upgrade()` on a
-    table this revision did not create.
+    table this revision did not create, unless a later rename of the same upgrade puts a table or column back under
+    the dropped name (a table rebuild, a column swap).
 
     ## Why it matters
 
@@ -107,7 +132,9 @@ class DropColumnOrTable(Rule):
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
-        for op in revision.upgrade:
+        for index, op in enumerate(revision.upgrade):
+            if _replaced(op, revision.upgrade[index + 1:]):
+                continue  # a table rebuild or a column swap: the name is back, with the rows copied into it
             if op.name == "drop_table" and op.table not in created:
                 yield self.finding(revision, op.line, f"table {op.table} dropped: the running release may still use "
                                    "it and its data cannot come back", table=op.table,
@@ -118,6 +145,8 @@ class DropColumnOrTable(Rule):
                                    "selects it", table=op.table,
                                    fix="# remove the column from the models and deploy first, then drop it")
         for statement, action, line in actions(revision):
+            if repeats_an_op(revision, statement, action):
+                continue  # the same change as an op.* call: judged by the call
             if action.kind in {"drop_column", "drop_table"} and statement.origin == "execute" \
                     and action.table not in created:
                 yield self.finding(revision, line, f"{statement.sql[:80]}: the running release may still use it",
