@@ -11,6 +11,7 @@ from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
 from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Revision
 from integrity_kit.migrations.rules import RULES
+from integrity_kit.migrations.rules.mysql_online import parse_server_version
 from integrity_kit.migrations.source import open_script_directory, ordered_scripts, parse_revision
 from integrity_kit.migrations.sql import render_revision
 from integrity_kit.migrations.syntax import dotted, kw_literal, literal
@@ -45,19 +46,22 @@ class LintResult:
 
 
 def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = None,
-         select: list[str] | None = None, ignore: list[str] | None = None, render_sql: bool = True) -> LintResult:
+         select: list[str] | None = None, ignore: list[str] | None = None, render_sql: bool = True,
+         server_version: str | None = None) -> LintResult:
     """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given.
 
     ``select`` / ``ignore`` take rule codes (``IK810``), code prefixes (``IK81``) and names
-    (``index-without-concurrently``)."""
+    (``index-without-concurrently``). ``server_version`` (``mysql-8.0.35``, ``mariadb-10.11``) is the target server,
+    for the rules whose answer depends on it."""
     if dialect not in DIALECTS:
         raise IntegrityKitError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+    parse_server_version(server_version, dialect)  # a bad value is a usage error before anything runs
     script = open_script_directory(path)
     scripts = ordered_scripts(script)
     if not scripts:
         raise IntegrityKitError(f"{path}: no revisions found in versions/")
     revisions = [parse_revision(s, Path(path), dialect) for s in scripts]
-    context = LintContext(dialect=dialect, heads=tuple(script.get_heads()))
+    context = LintContext(dialect=dialect, heads=tuple(script.get_heads()), server_version=server_version)
     for revision in revisions:
         _collect_foreign_keys(revision, context)
     targets = revisions
