@@ -90,6 +90,7 @@ MYSQL = [
     ("IK850", "m16_add_column_fk", 17, EVERY),
     ("IK851", "m16_add_column_fk", 17, (OLD_MYSQL, OLD_MARIA)),  # the column itself, before instant ADD COLUMN
     ("IK850", "m17_type_unknown_old", 17, EVERY),
+    ("IK850", "m20_unnamed_fk", 17, EVERY),
 ]
 
 
@@ -133,6 +134,11 @@ def test_mysql_online_ddl_per_server_version(version: str | None) -> None:
     shown = [str(parse_server_version(version, "mysql"))] if version else ["MySQL 8.4", "MariaDB 10.11"]
     assert all(name in f.message for f in result.findings for name in shown), [f.message for f in result.findings]
     assert all(("no --server-version given" in f.message) == (version is None) for f in result.findings)
+
+
+def test_an_unnamed_foreign_key_is_named_by_its_columns() -> None:
+    result = lint(FIXTURES / "newrules_mysql", dialect="mysql", select=["IK850"], since="m19_varchar_length_keyword")
+    assert [f.message.split(" runs ")[0] for f in result.findings] == ["foreign key audit_log(id) -> users"]
 
 
 def test_mysql_rules_are_quiet_on_other_dialects() -> None:

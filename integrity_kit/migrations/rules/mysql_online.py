@@ -103,7 +103,7 @@ def _since(server: ServerVersion, mysql: Version | None, mariadb: Version | None
 # MySQL stores a VARCHAR's length in one byte up to 255 bytes, in two above: crossing that boundary changes every
 # row. Alembic types carry no charset, so lengths are counted in utf8mb4's 4 bytes a character (MySQL 8's default).
 BYTES_PER_CHAR = 4
-_VARCHAR = re.compile(r"(?:sa\.|sqlalchemy\.|mysql\.)?(?:String|VARCHAR|Unicode|NVARCHAR)\((\d+)")
+_VARCHAR = re.compile(r"(?:sa\.|sqlalchemy\.|mysql\.)?(?:String|VARCHAR|Unicode|NVARCHAR)\((?:length\s*=\s*)?(\d+)")
 _TEXT = re.compile(r"(?:sa\.|sqlalchemy\.|mysql\.)?(?:Text|UnicodeText|TEXT|MEDIUMTEXT|LONGTEXT|TINYTEXT)\b")
 
 
@@ -243,7 +243,7 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
             elif op.has_kw("new_column_name"):
                 yield step(op, op.table, f"rename column {table}.{column}", rename_column)
         elif op.name == "create_foreign_key":
-            yield step(op, op.table, f"foreign key {literal(op.arg(0)) or 'on ' + table} on {table}",
+            yield step(op, op.table, f"foreign key {_foreign_key_name(op, table)}",
                        lambda _s, off=off: add_foreign_key(off))
         elif op.name == "create_primary_key":
             yield step(op, op.table, f"primary key on {table}", lambda _s: ADD_PRIMARY_KEY)
@@ -289,6 +289,18 @@ def _sql_steps(revision: Revision, servers: tuple[ServerVersion, ...], assumed: 
         yield Step(line, action.table, f"ALTER TABLE {action.table} {what}",
                    tuple((server, outcome_of(server)) for server in servers), assumed,
                    source=source(statement), subject=statement.sql)
+
+
+def _foreign_key_name(op: Op, table: str) -> str:
+    """The constraint's name, or (autogenerate's ``create_foreign_key(None, ...)``) its columns and target."""
+    name = literal(op.arg(0))
+    if isinstance(name, str):
+        return f"{name} on {table}"
+    batch = op.receiver == "batch"
+    target = literal(op.arg(1 if batch else 2))
+    columns = literal(op.arg(2 if batch else 3))
+    listed = ", ".join(map(str, columns)) if isinstance(columns, list) else "its columns"
+    return f"{table}({listed}) -> {target if isinstance(target, str) else 'another table'}"
 
 
 def _auto_increment(column: ast.AST | None) -> bool:
