@@ -356,3 +356,66 @@ def test_mariadb_runs_each_operation_the_way_the_rules_say(engine_name: str, tmp
 
 def _badness(outcome) -> int:
     return 3 if outcome.algorithm == "COPY" else 2 if outcome.blocks_writes else 1 if outcome.rebuild else 0
+
+
+@pytest.mark.engines("postgresql")
+@pytest.mark.parametrize("with_timeout", [False, True])
+def test_postgresql_queues_reads_behind_a_waiting_alter_unless_it_has_a_lock_timeout(
+        engine_name: str, with_timeout: bool, tmp_path: Path) -> None:
+    """The claim of strong-lock-without-timeout and its fix: an ALTER waiting behind an open transaction makes a
+    plain SELECT from a third session wait too; with the fix's SET lock_timeout the ALTER gives up and the SELECT
+    runs."""
+    import threading
+    import time
+
+    fix = lint(FIXTURES / "newrules_timeout", dialect=PG, select=["IK816"]).findings[0].fix or ""
+    set_timeout = re.search(r'op\.execute\("(SET lock_timeout = [^"]+)"\)', fix)
+    assert set_timeout is not None
+    with scratch_database(engine_name, tmp_path) as url:
+        engine = create_engine(url)
+        errors: list[str] = []
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("CREATE TABLE accounts (id integer PRIMARY KEY)"))
+                connection.execute(text("INSERT INTO accounts VALUES (1), (2)"))
+            with engine.connect() as holder, engine.connect() as migrator, engine.connect() as reader:
+                holder.execute(text("SELECT count(*) FROM accounts"))  # an open transaction holds ACCESS SHARE
+                pid = migrator.execute(text("SELECT pg_backend_pid()")).scalar_one()
+                if with_timeout:
+                    migrator.execute(text(set_timeout.group(1).replace("5s", "300ms")))
+
+                def alter() -> None:
+                    try:
+                        migrator.execute(text("ALTER TABLE accounts ADD COLUMN note text"))
+                    except DBAPIError as error:
+                        errors.append(str(error.orig))
+                        migrator.rollback()
+
+                thread = threading.Thread(target=alter)
+                thread.start()
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not with_timeout:
+                    waiting = reader.execute(text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted"),
+                                             {"pid": pid}).scalar_one()
+                    reader.rollback()
+                    if waiting:
+                        break
+                    time.sleep(0.05)
+                if with_timeout:
+                    thread.join(10)
+                reader.execute(text("SET statement_timeout = '1s'"))
+                try:
+                    rows = reader.execute(text("SELECT count(*) FROM accounts")).scalar_one()
+                except DBAPIError as error:
+                    rows = None
+                    assert "statement timeout" in str(error.orig)
+                    reader.rollback()
+                holder.rollback()  # the ALTER (if still waiting) gets its lock and finishes
+                thread.join(10)
+                migrator.commit()
+        finally:
+            engine.dispose()
+    if with_timeout:
+        assert rows == 2 and errors and "lock timeout" in errors[0]
+    else:
+        assert rows is None and errors == []  # the SELECT queued behind the waiting ALTER until it gave up
