@@ -46,6 +46,7 @@ TIMEOUT = [
     ("IK816", "t11_rename_table", 17, (PG,)),
     ("IK816", "t13_index_plain", 17, (PG,)),
     ("IK816", "t15_batch", 18, (PG,)),
+    ("IK816", "t16_timeout_zero", 18, (PG,)),
     ("IK850", "t12_bind_execute", 19, (MY,)),  # the same history on MySQL: a foreign key with the checks on
 ]
 KEYS = [
@@ -176,6 +177,7 @@ def test_what_counts_as_a_timeout_in_env_py(tmp_path: Path) -> None:
         '"""We never SET lock_timeout: reviews catch it."""\n': False,  # a docstring only talks about it
         "# SET lock_timeout = '5s'\n": False,
         'context.execute("SET search_path TO app")\n': False,
+        'connect_args = {"options": "-c lock_timeout=0"}\n': False,  # 0 turns the timeout off
     }
     for number, (source, sets) in enumerate(cases.items()):
         env = tmp_path / f"env{number}.py"

@@ -29,17 +29,23 @@ STRONG_KINDS = {"create_index", "drop_index", "drop_table", "rename", "drop_colu
 LOCKS = {"create_index": "SHARE", "create_foreign_key": "SHARE ROW EXCLUSIVE"}
 SQL_LOCKS = {"create_index": "SHARE", "add_fk_or_check": "SHARE ROW EXCLUSIVE"}
 
-_SET_TIMEOUT = re.compile(r"\bSET\s+(?:LOCAL\s+|SESSION\s+)?(?:lock_timeout|statement_timeout)\b|"
-                          r"set_config\s*\(\s*'(?:lock_timeout|statement_timeout)'", re.I)
+_SETTING = r"(?:lock_timeout|statement_timeout)"
+# The value after the setting; 0 (or DEFAULT, which is 0 unless the server says otherwise) means no timeout.
+_VALUE = r"\s*(?:=|\bTO\b)\s*'?(?P<value>[^'\s;,)]+)"
+_SET_TIMEOUT = re.compile(rf"\bSET\s+(?:LOCAL\s+|SESSION\s+)?{_SETTING}{_VALUE}|"
+                          rf"set_config\s*\(\s*'{_SETTING}'\s*,\s*'(?P<config>[^']*)'", re.I)
 # In env.py: a SET statement, libpq's options ("-c lock_timeout=5s"), or the setting's name as a key or keyword
-_ENV_STRING = re.compile(r"\bSET\s+(?:LOCAL\s+|SESSION\s+)?(?:lock_timeout|statement_timeout)\b|"
-                         r"-c\s*(?:lock_timeout|statement_timeout)\s*=|^(?:lock_timeout|statement_timeout)$", re.I)
+_ENV_OPTION = re.compile(rf"-c\s*{_SETTING}\s*=\s*(?P<value>[^\s'\"]+)", re.I)
+_ENV_KEY = re.compile(rf"^{_SETTING}$", re.I)
+_NO_TIMEOUT = {"0", "0s", "0ms", "0min", "default"}
 _ENV_NAME = {"lock_timeout", "statement_timeout"}
 _WEAK_CLAUSE = re.compile(r"^\s*VALIDATE\s+CONSTRAINT\b", re.I)
 
 
 def sets_timeout(sql: str) -> bool:
-    return bool(_SET_TIMEOUT.search(sql))
+    """Whether ``sql`` sets a lock or statement timeout to something other than 0 (which turns it off)."""
+    return any(next(v for v in match.groupdict().values() if v is not None).lower() not in _NO_TIMEOUT
+               for pattern in (_SET_TIMEOUT, _ENV_OPTION) for match in pattern.finditer(sql))
 
 
 @lru_cache(maxsize=64)
@@ -56,7 +62,7 @@ def env_sets_timeout(env_path: str) -> bool:
         if token.type == tokenize.STRING and previous not in {None, tokenize.NEWLINE, tokenize.INDENT,
                                                               tokenize.DEDENT, tokenize.NL}:
             value = literal_string(token.string)
-            if value is not None and _ENV_STRING.search(value):
+            if value is not None and (sets_timeout(value) or _ENV_KEY.match(value)):
                 return True
         elif token.type == tokenize.NAME and token.string in _ENV_NAME:
             return True
@@ -107,7 +113,7 @@ class StrongLockWithoutTimeout(Rule):
     statements in SQL), when no `SET lock_timeout` (or `statement_timeout`) ran earlier in the revision. One finding
     per revision, at that first operation. It is quiet for the whole history when `env.py` sets a timeout: a
     `SET lock_timeout` it executes, `connect_args={"options": "-c lock_timeout=5s"}`, or the setting's name as a
-    key or keyword argument.
+    key or keyword argument. A timeout of 0 (or DEFAULT) turns it off and does not count.
 
     ## Why it matters
 
