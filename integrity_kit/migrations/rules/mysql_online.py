@@ -342,7 +342,9 @@ class MysqlDdlBlocksWrites(Rule):
 
     Widening a `VARCHAR` within the same length-prefix range is in place and only changes metadata; lengths are
     counted in utf8mb4's 4 bytes a character, since Alembic types carry no charset. SQL that names its own
-    `ALGORITHM=INSTANT|INPLACE|NOCOPY` is left alone: the server refuses it rather than copying.
+    `ALGORITHM=INSTANT|INPLACE|NOCOPY` is left alone: the server refuses it rather than copying. `MODIFY` and
+    `CHANGE` in hand-written SQL are not judged, since the old type is not in the statement: write them as
+    `op.alter_column(..., existing_type=...)`, or add an explicit `ALGORITHM=` so the server refuses a copy.
 
     ## Why it matters
 
