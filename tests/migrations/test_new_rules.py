@@ -421,3 +421,57 @@ def test_postgresql_queues_reads_behind_a_waiting_alter_unless_it_has_a_lock_tim
         assert rows == 2 and errors and "lock timeout" in errors[0]
     else:
         assert rows is None and errors == []  # the SELECT queued behind the waiting ALTER until it gave up
+
+
+@pytest.mark.engines("postgresql")
+def test_the_printed_fixes_run_on_postgresql_and_do_what_they_promise(engine_name: str, tmp_path: Path) -> None:
+    """The safe sequences the key rules and the volatile-default rule print, pasted as revisions (split at "# next
+    revision") after the tables they are about, run on PostgreSQL with rows in the tables: each table ends with its
+    primary key, old rows get their volatile value; linted again, the pasted revisions give none of these
+    findings."""
+    from alembic import command
+    from alembic.config import Config
+
+    findings = {f.revision: f for f in lint(FIXTURES / "newrules_keys", dialect=PG, select=["IK817", "IK818"]).findings}
+    volatile = lint(FIXTURES / "newrules_defaults", dialect=PG, select=["IK807"]).findings
+    fixes = [findings["k01_add_pk_column"].fix or "", findings["k06_create_pk"].fix or "",
+             next(f.fix or "" for f in volatile if f.revision == "d03_gen_random_uuid")]
+    directory = tmp_path / "scripts"
+    shutil.copytree(FIXTURES / "newrules_keys", directory, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (directory / "versions").glob("*.py"):
+        if not path.name.startswith(("00_", "01_")):
+            path.unlink()  # keep r00 and k00 (the tables without a key)
+    down = "k00_tables_without_key"
+    parts = [part for fix in fixes for part in re.split(r"^# next revision.*$", fix, flags=re.M)]
+    for number, part in enumerate(parts, start=2):
+        revision = f"fix{number:02d}"
+        body = "".join(f"    {line}\n" for line in part.strip().splitlines()) or "    pass\n"
+        (directory / "versions" / f"{number:02d}_{revision}.py").write_text(
+            f'import sqlalchemy as sa\nfrom alembic import op\n\nrevision = "{revision}"\ndown_revision = "{down}"\n'
+            f"\n\ndef upgrade():\n{body}\n\ndef downgrade():\n    pass\n")
+        down = revision
+    assert lint(directory, dialect=PG, select=["IK807", "IK817", "IK818"]).findings == []
+    with scratch_database(engine_name, tmp_path / "db") as url:
+        engine = create_engine(url)
+        try:
+            config = Config()
+            config.set_main_option("script_location", str(directory))
+            with engine.connect() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "k00_tables_without_key")
+                connection.commit()
+                connection.execute(text("INSERT INTO audit_log (id, note) VALUES (1, 'a'), (2, 'b')"))
+                connection.execute(text("INSERT INTO event_log (id, note) VALUES (1, 'a'), (2, 'b')"))
+                _seed(connection)
+                connection.commit()
+                command.upgrade(config, "head")
+                connection.commit()
+                keys = dict(connection.execute(text(
+                    "SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE contype = 'p' AND conrelid::regclass::text IN ('audit_log', 'event_log')")).all())
+                connection.execute(text("INSERT INTO users (id, email) VALUES (3, 'c@example.org')"))
+                ids = connection.execute(text("SELECT public_id FROM users ORDER BY id")).scalars().all()
+        finally:
+            engine.dispose()
+    assert keys == {"audit_log": "PRIMARY KEY (line_id)", "event_log": "PRIMARY KEY (id)"}
+    assert len(ids) == 3 and None not in ids and len(set(ids)) == 3  # old rows backfilled, the new one defaulted

@@ -110,7 +110,10 @@ class VolatileDefaultRewritesTable(Rule):
                 table=op.table,
                 fix=f'op.add_column("{table}", sa.Column("{name}", {type_source}, nullable=True))\n'
                     f'op.alter_column("{table}", "{name}", server_default=sa.text("{expression}"))'
-                    "  # new rows only: no rewrite\n# next revision (no DDL): backfill old rows in batches")
+                    "  # new rows only: no rewrite\n"
+                    "# next revision (no DDL): backfill old rows, repeated until it updates no row\n"
+                    f'op.execute("UPDATE {table} SET {name} = {expression} WHERE ctid IN "\n'
+                    f'           "(SELECT ctid FROM {table} WHERE {name} IS NULL LIMIT 10000)")')
         for statement, action, line in actions(revision):
             if action.kind not in {"add_column", "add_column_not_null_no_default"} or action.table in created:
                 continue

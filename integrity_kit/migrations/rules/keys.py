@@ -117,7 +117,9 @@ def _serial_fix(table: str, column: str) -> str:
     return (f'op.add_column("{table}", sa.Column("{column}", sa.BigInteger(), nullable=True))\n'
             f'op.execute("CREATE SEQUENCE {sequence} OWNED BY {table}.{column}")\n'
             f'op.execute("ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT nextval(\'{sequence}\')")\n'
-            "# next revision (no DDL): backfill old rows in batches with nextval()\n"
+            "# next revision (no DDL): backfill old rows, repeated until it updates no row\n"
+            f'op.execute("UPDATE {table} SET {column} = nextval(\'{sequence}\') WHERE ctid IN "\n'
+            f'           "(SELECT ctid FROM {table} WHERE {column} IS NULL LIMIT 10000)")\n'
             "# next revision:\n"
             "with op.get_context().autocommit_block():\n"
             f'    op.create_index("{index}", "{table}", ["{column}"], unique=True, postgresql_concurrently=True)\n'
