@@ -142,6 +142,20 @@ def test_an_unnamed_foreign_key_is_named_by_its_columns() -> None:
     assert [f.message.split(" runs ")[0] for f in result.findings] == ["foreign key audit_log(id) -> users"]
 
 
+@pytest.mark.parametrize(("dialect", "version"), [(PG, None), (MY, OLD_MYSQL), (MY, None), (LITE, None)])
+def test_names_the_linter_cannot_read_are_said_so(dialect: str, version: str | None) -> None:
+    """Tables, columns and indexes that come from a helper: every rule still fires where it should, and no message
+    or fix reads "None" or a placeholder where a name should be."""
+    result = lint(FIXTURES / "newrules_variables", dialect=dialect, select=NEW, server_version=version)
+    codes = {f.code for f in result.findings}
+    assert codes == {PG: {"IK807", "IK816", "IK817", "IK818"}, MY: {"IK850", "IK851"},
+                     LITE: set()}[dialect]
+    for finding in result.findings:
+        assert "named by a variable" in finding.message or "an index" in finding.message, finding.message
+        assert not re.search(r"\bNone\b|<\w+>", finding.message), finding.message
+        assert "None" not in re.findall(r"\w+", finding.fix or ""), finding.fix
+
+
 def test_mysql_rules_are_quiet_on_other_dialects() -> None:
     for dialect in (PG, LITE):
         assert found(lint(FIXTURES / "newrules_mysql", dialect=dialect, select=["IK850", "IK851"])) == set()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
-from integrity_kit.migrations.rules.keys import SQL_SERIAL, serial_key
+from integrity_kit.migrations.rules.keys import SQL_SERIAL, column_ref, serial_key
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
 
@@ -105,7 +105,8 @@ class VolatileDefaultRewritesTable(Rule):
             table = op.table or "<table>"
             type_source = ast_text(column.args[1]) if len(column.args) > 1 else "<type>"
             yield self.finding(
-                revision, op.line, f"column {table}.{name} is added with the volatile default {function}(): every "
+                revision, op.line, f"{column_ref(op.table, literal(column.args[0]) if column.args else None)} is "
+                f"added with the volatile default {function}(): every "
                 "row gets its own value, so the whole table is rewritten under an ACCESS EXCLUSIVE lock",
                 table=op.table,
                 fix=f'op.add_column("{table}", sa.Column("{name}", {type_source}, nullable=True))\n'

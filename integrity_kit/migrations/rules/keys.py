@@ -19,6 +19,16 @@ _SQL_ADD_COLUMN = re.compile(r"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?!
 _SQL_ADD_PK = re.compile(r"^ADD\s+(?:CONSTRAINT\s+[`\"]?(\w+)[`\"]?\s+)?PRIMARY\s+KEY\s*\(([^)]*)\)", re.I)
 
 
+def column_ref(table: str | None, column: object) -> str:
+    """``orders.note``, or what is known of it when the table or the column is not a literal."""
+    name = column if isinstance(column, str) else None
+    if table and name:
+        return f"{table}.{name}"
+    if name:
+        return f"column {name} of a table named by a variable"
+    return f"a column of {table} named by a variable" if table else "a column named by a variable"
+
+
 def serial_key(column: ast.AST | None) -> str | None:
     """Why ``sa.Column(...)`` is a serial or identity key column (primary key, Identity(), SERIAL), else None."""
     if not (isinstance(column, ast.Call) and dotted(column.func).split(".")[-1] == "Column"):
@@ -96,11 +106,10 @@ class AddSerialPrimaryKeyColumn(Rule):
                 continue
             table = op.table or "<table>"
             name = literal(column.args[0]) if isinstance(column, ast.Call) and column.args else None
-            name = name if isinstance(name, str) else "<column>"
             yield self.finding(
-                revision, op.line, f"{kind} {name} added to existing table {op.table or 'named by a variable'}: "
-                "every row gets a sequence value, so the table is rewritten and the key's index built under an "
-                "ACCESS EXCLUSIVE lock", table=op.table, fix=_serial_fix(table, name))
+                revision, op.line, f"{column_ref(op.table, name)} is added as {kind} to an existing table: every row "
+                "gets a sequence value, so the table is rewritten and the key's index built under an ACCESS "
+                "EXCLUSIVE lock", table=op.table, fix=_serial_fix(table, name if isinstance(name, str) else "<column>"))
         for statement, action, line in actions(revision):
             if action.kind not in {"add_column", "add_column_not_null_no_default"} or action.table in created:
                 continue
@@ -181,11 +190,13 @@ class PrimaryKeyAddedInOneStep(Rule):
             name = literal(op.arg(0))
             columns = literal(op.kw("columns") or op.arg(1 if op.receiver == "batch" else 2))
             table = op.table or "<table>"
+            shown = f"primary key {name}" if isinstance(name, str) else "a primary key"
             name = name if isinstance(name, str) else f"pk_{table}"
             columns = [str(c) for c in columns] if isinstance(columns, list) else ["<columns>"]
-            yield self.finding(revision, op.line, f"primary key {name} added to existing table "
-                               f"{op.table or 'named by a variable'} in one step: its unique index is built under an "
-                               "ACCESS EXCLUSIVE lock", table=op.table, fix=_pk_fix(table, name, columns))
+            where = f"existing table {op.table}" if op.table else "a table named by a variable"
+            yield self.finding(revision, op.line, f"{shown} added to {where} in one step: its unique "
+                               "index is built under an ACCESS EXCLUSIVE lock", table=op.table,
+                               fix=_pk_fix(table, name, columns))
         for statement, action, line in actions(revision):
             if action.table is None or action.table in created:
                 continue

@@ -19,6 +19,7 @@ from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations.collect import sql_of
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
 from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.rules.keys import column_ref
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
 
@@ -220,28 +221,28 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
             continue
         table = op.table or "a table named by a variable"
         off = checks_off
+        column_arg = op.arg(0) if op.receiver == "batch" else op.arg(1)
         if op.name == "add_column":
             column = op.arg(0) if op.receiver == "batch" else op.arg(1)
             name = literal(column.args[0]) if isinstance(column, ast.Call) and column.args else None
-            label = f"add column {table}.{name or '<column>'}"
+            label = f"add column {column_ref(op.table, name)}"
             auto = _auto_increment(column)
             yield step(op, op.table, label, lambda s, auto=auto: add_column(s, auto_increment=auto))
             if _has_foreign_key(column):
                 yield step(op, op.table, f"{label} with a foreign key", lambda _s, off=off: add_foreign_key(off))
         elif op.name == "drop_column":
-            column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
-            yield step(op, op.table, f"drop column {table}.{column}", drop_column)
+            yield step(op, op.table, f"drop column {column_ref(op.table, literal(column_arg))}", drop_column)
         elif op.name == "alter_column":
-            column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+            column = literal(column_arg)
             new_type = op.kw("type_")
             if new_type is not None:
                 existing = op.kw("existing_type")
-                yield step(op, op.table, f"type change of {table}.{column} to {ast_text(new_type)}",
+                yield step(op, op.table, f"type change of {column_ref(op.table, column)} to {ast_text(new_type)}",
                            lambda s, e=existing, n=new_type: type_change(ast_text(e) if e is not None else None,
                                                                          ast_text(n), s),
                            column=column if isinstance(column, str) else None, new_type=ast_text(new_type))
             elif op.has_kw("new_column_name"):
-                yield step(op, op.table, f"rename column {table}.{column}", rename_column)
+                yield step(op, op.table, f"rename column {column_ref(op.table, column)}", rename_column)
         elif op.name == "create_foreign_key":
             yield step(op, op.table, f"foreign key {_foreign_key_name(op, table)}",
                        lambda _s, off=off: add_foreign_key(off))
@@ -252,7 +253,9 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
         elif op.name == "create_index":
             prefix = str(literal(op.kw("mysql_prefix")) or "").upper()
             outcome = FULLTEXT_INDEX if prefix in {"FULLTEXT", "SPATIAL"} else ADD_INDEX
-            yield step(op, op.table, f"index {literal(op.arg(0))} on {table}", lambda _s, o=outcome: o)
+            index = literal(op.arg(0))
+            label = f"index {index} on {table}" if isinstance(index, str) else f"an index on {table}"
+            yield step(op, op.table, label, lambda _s, o=outcome: o)
     yield from _sql_steps(revision, servers, assumed, created)
 
 
@@ -299,8 +302,9 @@ def _foreign_key_name(op: Op, table: str) -> str:
     batch = op.receiver == "batch"
     target = literal(op.arg(1 if batch else 2))
     columns = literal(op.arg(2 if batch else 3))
-    listed = ", ".join(map(str, columns)) if isinstance(columns, list) else "its columns"
-    return f"{table}({listed}) -> {target if isinstance(target, str) else 'another table'}"
+    if op.table is None or not isinstance(columns, list):
+        return f"on {table}"
+    return f"{table}({', '.join(map(str, columns))}) -> {target if isinstance(target, str) else 'another table'}"
 
 
 def _auto_increment(column: ast.AST | None) -> bool:

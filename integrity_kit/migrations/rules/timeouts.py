@@ -87,6 +87,10 @@ def env_file(revision: Revision) -> Path | None:
     return None
 
 
+def _table_phrase(table: str) -> str:
+    return table if table.startswith(("a table", "the table")) else f"existing table {table}"
+
+
 def _op_sql(op: Op) -> str | None:
     return sql_of(op.arg(0)) if op.name in {"execute", "exec_driver_sql"} else None
 
@@ -171,8 +175,9 @@ class StrongLockWithoutTimeout(Rule):
                 continue
             if op.name in {"create_index", "drop_index"} and literal(op.kw("postgresql_concurrently")) is True:
                 continue
-            unnamed = f"the table of index {literal(op.arg(0))}" if op.name == "drop_index" else \
-                "a table named by a variable"
+            index = literal(op.arg(0))
+            unnamed = ("the table of index " + index if isinstance(index, str) else "the table of an index") \
+                if op.name == "drop_index" else "a table named by a variable"
             lock = LOCKS.get(op.name, "ACCESS EXCLUSIVE")
             yield self._finding(revision, op.line, op.table or unnamed, f"{op.name}() takes {lock}", None)
             return
@@ -192,7 +197,7 @@ class StrongLockWithoutTimeout(Rule):
         # A waiting ACCESS EXCLUSIVE request queues even plain reads; the SHARE modes queue only writes.
         queued = "query" if "ACCESS EXCLUSIVE" in what else "write"
         return self.finding(
-            revision, line, f"{what} on existing table {table} and no lock_timeout is set: while it waits for the "
+            revision, line, f"{what} on {_table_phrase(table)} and no lock_timeout is set: while it waits for the "
             f"lock, every {queued} on the table queues behind it (one SET lock_timeout in env.py covers every "
             "revision)",
             table=None if table.startswith(("a table", "the table")) else table, source=source,
