@@ -22,12 +22,15 @@ from integrity_kit.report import renderer
               help="Skip these rules (code, code prefix or name); repeat for several.")
 @click.option("--no-sql", is_flag=True,
               help="Skip the second analysis on the rendered offline SQL (env.py and the revisions are never run).")
+@click.option("--server-version", metavar="VERSION", default=None,
+              help="The target server, e.g. mysql-8.0.35 or mariadb-10.11: which online DDL algorithm MySQL/MariaDB "
+                   "uses depends on it (default: the oldest releases still supported, MySQL 8.4 and MariaDB 10.11).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json", "sarif"]), default="text",
               show_default=True, help="Output format.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report to this file instead of standard output.")
 def lint_migrations_command(path: str, dialect: str, since: str | None, select: tuple[str, ...],
-                            ignore: tuple[str, ...], no_sql: bool,
+                            ignore: tuple[str, ...], no_sql: bool, server_version: str | None,
                             output_format: str, output: str | None) -> None:
     """Lint an Alembic script directory for unsafe migration steps.
 
@@ -45,7 +48,7 @@ def lint_migrations_command(path: str, dialect: str, since: str | None, select: 
     Exit codes: 0 no findings, 1 findings, 2 bad path or not an Alembic directory.
     """
     result = lint(path, dialect=dialect, since=since, select=list(select) or None, ignore=list(ignore) or None,
-                  render_sql=not no_sql)
+                  render_sql=not no_sql, server_version=server_version)
     render = renderer("lint", output_format)
     if output_format != "text":
         emit(render(result), output)

@@ -13,6 +13,7 @@ from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
 from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Op, Revision, Rule
 from integrity_kit.migrations.rules import RULES
+from integrity_kit.migrations.rules.mysql_online import parse_server_version
 from integrity_kit.migrations.source import RevisionFile, parse_revision, read_history
 from integrity_kit.migrations.sql import render_history
 from integrity_kit.migrations.syntax import dotted, kw_literal, literal
@@ -58,13 +59,16 @@ class LintResult:
 
 
 def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = None,
-         select: list[str] | None = None, ignore: list[str] | None = None, render_sql: bool = True) -> LintResult:
+         select: list[str] | None = None, ignore: list[str] | None = None, render_sql: bool = True,
+         server_version: str | None = None) -> LintResult:
     """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given.
 
     ``select`` / ``ignore`` take rule codes (``IK810``), code prefixes (``IK81``) and names
-    (``index-without-concurrently``)."""
+    (``index-without-concurrently``). ``server_version`` (``mysql-8.0.35``, ``mariadb-10.11``) is the target server,
+    for the rules whose answer depends on it."""
     if dialect not in DIALECTS:
         raise IntegrityKitError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+    parse_server_version(server_version, dialect)  # a bad value is a usage error before anything runs
     history = read_history(path)
     problems: list[dict] = list(history.not_analysed)
     revisions: list[Revision] = []
@@ -74,7 +78,7 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
             revisions.append(revision)
     read = {revision.revision for revision in revisions}
     shown = {file.revision: file.shown for file in history.files}  # as not-analysed entries name files
-    context = LintContext(dialect=dialect, heads=history.heads)
+    context = LintContext(dialect=dialect, heads=history.heads, server_version=server_version)
     for revision in revisions:
         _isolated(problems, shown[revision.revision], revision, "collecting its foreign keys", _collect_foreign_keys,
                   revision, context)

@@ -167,6 +167,7 @@ class LintContext:
     # referenced table -> [(child table, ondelete)] for every FK declared anywhere in the history
     fks: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
     heads: tuple[str, ...] = ()
+    server_version: str | None = None  # --server-version, e.g. "mysql-8.0.35": the MySQL online-DDL rules read it
 
 
 IGNORE_HOW = ("When the step is safe in your case, say why on the line of the call (or the line above it):\n"

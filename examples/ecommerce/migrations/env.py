@@ -55,6 +55,13 @@ def _run_on(connection) -> None:
     if connection.dialect.name == "sqlite":
         _run_on_sqlite(connection)
         return
+    if connection.dialect.name == "postgresql":
+        # A revision that cannot get its lock within 5s fails instead of queueing every query on the table behind
+        # it. The setting lasts for the session: commit it at once, unless the caller holds a transaction open.
+        outer = connection.in_transaction()
+        connection.exec_driver_sql("SET lock_timeout = '5s'")
+        if not outer:
+            connection.commit()
     _configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()

@@ -9,11 +9,15 @@ from integrity_kit.migrations.rules.columns import (
     SetNotNullInOneStep,
 )
 from integrity_kit.migrations.rules.constraints import ConstraintValidatedInOneStep, UniqueConstraintWithoutIndex
+from integrity_kit.migrations.rules.defaults import VolatileDefaultRewritesTable
 from integrity_kit.migrations.rules.execution import BackfillInDdlTransaction, RawStringExecute
 from integrity_kit.migrations.rules.history import MissingDowngrade, MultipleHeads, NonReversingDowngrade
 from integrity_kit.migrations.rules.indexes import ConcurrentlyInTransaction, IndexWithoutConcurrently
+from integrity_kit.migrations.rules.keys import AddSerialPrimaryKeyColumn, PrimaryKeyAddedInOneStep
+from integrity_kit.migrations.rules.mysql_online import MysqlDdlBlocksWrites, MysqlDdlRebuildsTable
 from integrity_kit.migrations.rules.renames import DropColumnOrTable, RenameColumnOrTable
 from integrity_kit.migrations.rules.sqlite import BatchRecreateCascade
+from integrity_kit.migrations.rules.timeouts import StrongLockWithoutTimeout
 
 RULES: tuple[type[Rule], ...] = (
     AddNotNullColumnWithoutDefault,
@@ -31,6 +35,12 @@ RULES: tuple[type[Rule], ...] = (
     MissingDowngrade,
     NonReversingDowngrade,
     MultipleHeads,
+    VolatileDefaultRewritesTable,
+    StrongLockWithoutTimeout,
+    AddSerialPrimaryKeyColumn,
+    PrimaryKeyAddedInOneStep,
+    MysqlDdlBlocksWrites,
+    MysqlDdlRebuildsTable,
 )
 
 BY_KEY = {key: rule for rule in RULES for key in (rule.code, rule.name)}
