@@ -4,7 +4,9 @@ Debian's chromium through Playwright, and written by the CLI."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
 from collections import Counter
 from html.parser import HTMLParser
@@ -18,6 +20,7 @@ from examples.ecommerce import database, sample_data
 from integrity_kit.audit import Report, audit
 from integrity_kit.cli import cli
 from integrity_kit.report import audit_html
+from integrity_kit.report.html import diagram
 from integrity_kit.schema import NotAnalysed
 from tests.db import execute
 from tests.servers import in_ci
@@ -44,6 +47,7 @@ class Page(HTMLParser):
         self.code: list[str] = []
         self.articles: dict[str, list[str]] = {}
         self.text: list[str] = []
+        self.scripts: list[str] = []
         self._open: list[str] = []
         self._in_code = False
         self._article: str | None = None
@@ -64,6 +68,8 @@ class Page(HTMLParser):
         if tag == "article":
             self._article = values["data-fingerprint"]
             self.articles[self._article] = []
+        if tag == "script":
+            self.scripts.append("")
         if tag == "code" and self._open[-1:] == ["pre"]:
             self._in_code = True
             self.code.append("")
@@ -79,6 +85,9 @@ class Page(HTMLParser):
             self._in_code = False
 
     def handle_data(self, data: str) -> None:
+        if self._open[-1:] == ["script"]:
+            self.scripts[-1] += data
+            return
         self.text.append(data)
         if self._in_code:
             self.code[-1] += data
@@ -162,7 +171,8 @@ def test_hostile_names_are_shown_as_text(engine) -> None:
     report = audit(engine)
     text = audit_html.render(report)
     page = Page(text)
-    assert page.tags["script"] == 0 and page.tags["img"] == 0
+    # The one script is the report's own diagram script, byte for byte; nothing from the database runs.
+    assert page.scripts == [diagram.script()] and page.tags["img"] == 0
     assert not [a for a in page.attributes if a[1].startswith("on")]
     everything = "".join(page.text)
     assert script in everything and image in everything and hostile in everything
@@ -180,8 +190,17 @@ def test_nothing_is_fetched_from_the_network(app_engine) -> None:
     assert fetched and all(value.startswith("#") for _tag, _name, value in fetched)
     assert "@import" not in text and "@font-face" not in text
     assert all(part.startswith("#") for part in text.split("url(")[1:])
-    assert page.tags["script"] == page.tags["link"] == page.tags["iframe"] == 0
-    assert any(name == "http-equiv" and value == "Content-Security-Policy" for _tag, name, value in page.attributes)
+    assert page.tags["link"] == page.tags["iframe"] == 0
+    # One inline script, the diagram's, with no source to fetch; the policy allows exactly it (by its hash).
+    assert page.scripts == [diagram.script()] and not [a for a in page.attributes if a[0] == "script"]
+    policy = next(value for _tag, name, value in page.attributes if name == "http-equiv" and
+                  value == "Content-Security-Policy")
+    assert policy
+    csp = next(value for tag, name, value in page.attributes if tag == "meta" and name == "content" and
+               "default-src" in value)
+    digest = base64.b64encode(hashlib.sha256(diagram.script().encode()).digest()).decode()
+    assert "default-src 'none'" in csp and f"script-src 'sha256-{digest}'" in csp and "unsafe-eval" not in csp
+    assert csp.count("script-src") == 1 and "'unsafe-inline'" not in csp.split("script-src")[1]
 
 
 @pytest.mark.engines("sqlite")

@@ -1,0 +1,268 @@
+// The ER diagram's controls: pan (drag), zoom (wheel, buttons), fit, and three filters (a table and its
+// neighbours, missing keys only, one component). Everything is read from the SVG's data attributes; nothing is
+// fetched. Without this script the diagram is still complete, in a scrolling box.
+(function () {
+  "use strict";
+  var svg = document.querySelector("svg.er");
+  var stage = document.querySelector(".er-stage");
+  var bar = document.querySelector(".er-controls");
+  if (!svg || !stage || !bar) { return; }
+  var READABLE = 0.8;  // screen px per diagram unit at which the 13 px table names are read without effort
+  var MOST = 2.5;
+  var LEAST = 0.02;
+  var PAD = 24;
+  var all = svg.viewBox.baseVal;
+  var whole = { x: all.x, y: all.y, w: all.width, h: all.height };
+  var view = { x: 0, y: 0, k: 1 };
+  var tables = {};  // qualified name -> {g, box, component, edges: []}
+  var names = [];
+  var edges = [];
+  var groups = [];
+  var state = { component: "", table: "", inferredOnly: false };
+  var input = bar.querySelector("input[type=search]");
+  var picker = bar.querySelector("select");
+  var toggle = bar.querySelector("input[type=checkbox]");
+  var status = document.querySelector(".er-status");
+  var zoomShown = bar.querySelector(".er-zoom");
+
+  Array.prototype.forEach.call(svg.querySelectorAll("g.component"), function (group) {
+    var entry = { g: group, index: group.getAttribute("data-component"), hub: group.getAttribute("data-hub"),
+      tables: [], box: null };
+    groups.push(entry);
+    Array.prototype.forEach.call(group.querySelectorAll("g.table"), function (g) {
+      var rect = g.querySelector("rect.box");
+      var box = { x: +rect.getAttribute("x"), y: +rect.getAttribute("y"), w: +rect.getAttribute("width"),
+        h: +rect.getAttribute("height") };
+      var name = g.getAttribute("data-table");
+      tables[name] = { g: g, box: box, component: entry.index, edges: [] };
+      names.push(name);
+      entry.tables.push(name);
+      entry.box = union(entry.box, box);
+    });
+  });
+  Array.prototype.forEach.call(svg.querySelectorAll("path.fk"), function (path) {
+    var edge = { path: path, child: path.getAttribute("data-child"), parent: path.getAttribute("data-parent"),
+      inferred: path.classList.contains("inferred") };
+    edges.push(edge);
+    [edge.child, edge.parent].forEach(function (name) { if (tables[name]) { tables[name].edges.push(edge); } });
+  });
+
+  function union(a, b) {
+    if (!a) { return { x: b.x, y: b.y, w: b.w, h: b.h }; }
+    var x = Math.min(a.x, b.x);
+    var y = Math.min(a.y, b.y);
+    return { x: x, y: y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
+  }
+
+  function size() {
+    var r = stage.getBoundingClientRect();
+    return { w: Math.max(1, r.width), h: Math.max(1, r.height) };
+  }
+
+  function apply() {
+    var s = size();
+    svg.setAttribute("viewBox", [view.x, view.y, s.w / view.k, s.h / view.k].map(function (v) {
+      return v.toFixed(2);
+    }).join(" "));
+    svg.setAttribute("data-scale", view.k.toFixed(4));
+    zoomShown.textContent = Math.round(view.k * 100) + "%";
+  }
+
+  // Fit a box to the stage; when `readable` and the fit would be too small to read, read it at READABLE around
+  // `centre` instead, kept inside the box.
+  function fit(box, readable, centre) {
+    var s = size();
+    var k = Math.min(s.w / (box.w + 2 * PAD), s.h / (box.h + 2 * PAD), 1.25);
+    if (readable && k < READABLE) {
+      k = READABLE;
+      var c = centre || { x: box.x + box.w / 2, y: box.y + box.h / 2 };
+      var vw = s.w / k;
+      var vh = s.h / k;
+      view = { k: k, x: clamp(c.x - vw / 2, box.x - PAD, box.x + box.w + PAD - vw),
+        y: clamp(c.y - vh / 2, box.y - PAD, box.y + box.h + PAD - vh) };
+    } else {
+      view = { k: k, x: box.x + box.w / 2 - s.w / k / 2, y: box.y + box.h / 2 - s.h / k / 2 };
+    }
+    apply();
+  }
+
+  function clamp(value, low, high) { return high < low ? low : Math.max(low, Math.min(high, value)); }
+
+  function zoomAt(factor, px, py) {
+    var k = Math.max(LEAST, Math.min(MOST, view.k * factor));
+    view.x += px / view.k - px / k;
+    view.y += py / view.k - py / k;
+    view.k = k;
+    apply();
+  }
+
+  function centreOf(name) {
+    var b = tables[name] && tables[name].box;
+    return b ? { x: b.x + b.w / 2, y: b.y + b.h / 2 } : null;
+  }
+
+  function shownBox() {
+    var box = null;
+    names.forEach(function (name) {
+      if (!tables[name].g.classList.contains("off")) { box = union(box, tables[name].box); }
+    });
+    return box || whole;
+  }
+
+  function neighbours(name) {
+    var set = {};
+    set[name] = true;
+    tables[name].edges.forEach(function (e) {
+      if (!state.inferredOnly || e.inferred) { set[e.child] = true; set[e.parent] = true; }
+    });
+    return set;
+  }
+
+  // Show what the three filters leave, say so in one line, and fit the view to it.
+  function refresh(refit) {
+    var focus = state.table && tables[state.table] ? neighbours(state.table) : null;
+    var home = focus ? tables[state.table].component : state.component;
+    var shownTables = 0;
+    var shownEdges = 0;
+    groups.forEach(function (group) {
+      group.g.classList.toggle("off", home !== "" && group.index !== home);
+      group.g.classList.toggle("focused", !!focus && group.index === home);
+    });
+    names.forEach(function (name) {
+      var t = tables[name];
+      var off = (home !== "" && t.component !== home) || (!!focus && !focus[name]);
+      var faint = !off && state.inferredOnly && !t.edges.some(function (e) { return e.inferred; });
+      t.g.classList.toggle("off", off);
+      t.g.classList.toggle("faint", faint);
+      t.g.classList.toggle("chosen", name === state.table);
+      if (!off) { shownTables += 1; }
+    });
+    edges.forEach(function (e) {
+      var off = (state.inferredOnly && !e.inferred) || tables[e.child].g.classList.contains("off") ||
+        tables[e.parent].g.classList.contains("off") ||
+        (!!focus && e.child !== state.table && e.parent !== state.table);
+      e.path.classList.toggle("off", off);
+      if (!off) { shownEdges += 1; }
+    });
+    var what = focus ? state.table + " and its " + (shownTables - 1) + " neighbour" + (shownTables === 2 ? "" : "s")
+      : home !== "" ? picker.options[picker.selectedIndex].text : "all " + names.length + " tables";
+    status.textContent = "Showing " + what + ": " + shownTables + " table" + (shownTables === 1 ? "" : "s") +
+      ", " + shownEdges + (state.inferredOnly ? " missing" : "") + " key" + (shownEdges === 1 ? "" : "s") + ".";
+    if (refit) { fit(shownBox(), false); }
+  }
+
+  function find(text) {
+    var wanted = text.trim().toLowerCase();
+    if (!wanted) { return ""; }
+    var exact = names.filter(function (n) { return n.toLowerCase() === wanted; });
+    if (exact.length) { return exact[0]; }
+    var partial = names.filter(function (n) { return n.toLowerCase().indexOf(wanted) >= 0; });
+    return partial.length === 1 ? partial[0] : null;
+  }
+
+  function choose(text) {
+    var name = find(text);
+    names.forEach(function (n) { tables[n].g.classList.remove("hit"); });
+    if (name === null) {
+      var wanted = text.trim().toLowerCase();
+      var hits = names.filter(function (n) { return n.toLowerCase().indexOf(wanted) >= 0; });
+      hits.forEach(function (n) { tables[n].g.classList.add("hit"); });
+      status.textContent = hits.length ? hits.length + " tables match \u201c" + text.trim() +
+        "\u201d (highlighted); pick one from the list or type more." : "No table matches \u201c" + text.trim() + "\u201d.";
+      return;
+    }
+    state.table = name;
+    refresh(true);
+  }
+
+  input.addEventListener("input", function () { choose(input.value); });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { input.value = ""; choose(""); }
+  });
+  picker.addEventListener("change", function () {
+    state.component = picker.value;
+    state.table = "";
+    input.value = "";
+    refresh(true);
+  });
+  toggle.addEventListener("change", function () { state.inferredOnly = toggle.checked; refresh(false); });
+  bar.querySelector(".er-in").addEventListener("click", function () {
+    var s = size();
+    zoomAt(1.25, s.w / 2, s.h / 2);
+  });
+  bar.querySelector(".er-out").addEventListener("click", function () {
+    var s = size();
+    zoomAt(0.8, s.w / 2, s.h / 2);
+  });
+  bar.querySelector(".er-fit").addEventListener("click", function () { fit(shownBox(), false); });
+  bar.querySelector(".er-reset").addEventListener("click", function () {
+    state = { component: "", table: "", inferredOnly: false };
+    input.value = "";
+    picker.value = "";
+    toggle.checked = false;
+    refresh(false);
+    fit(whole, false);
+  });
+
+  stage.addEventListener("wheel", function (event) {
+    event.preventDefault();
+    var r = stage.getBoundingClientRect();
+    var delta = event.deltaMode === 1 ? event.deltaY * 16 : event.deltaY;
+    zoomAt(Math.exp(-delta * 0.0015), event.clientX - r.left, event.clientY - r.top);
+  }, { passive: false });
+
+  // Dragging pans; a press without movement stays a click (a table's link, or choosing a table).
+  var drag = null;
+  stage.addEventListener("pointerdown", function (event) {
+    if (event.button !== 0) { return; }
+    drag = { x: event.clientX, y: event.clientY, moved: false, id: event.pointerId };
+  });
+  stage.addEventListener("pointermove", function (event) {
+    if (!drag) { return; }
+    var dx = event.clientX - drag.x;
+    var dy = event.clientY - drag.y;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) { return; }
+    if (!drag.moved) { stage.setPointerCapture(drag.id); stage.classList.add("dragging"); }
+    drag.moved = true;
+    view.x -= dx / view.k;
+    view.y -= dy / view.k;
+    drag.x = event.clientX;
+    drag.y = event.clientY;
+    apply();
+  });
+  function release() {
+    if (drag && drag.moved) { stage.classList.remove("dragging"); }
+    stage.suppress = !!(drag && drag.moved);
+    drag = null;
+  }
+  stage.addEventListener("pointerup", release);
+  stage.addEventListener("pointercancel", release);
+  stage.addEventListener("click", function (event) {
+    if (stage.suppress) { event.preventDefault(); stage.suppress = false; return; }
+    var g = event.target.closest ? event.target.closest("g.table") : null;
+    if (g && !event.target.closest("a")) {
+      input.value = g.getAttribute("data-table");
+      choose(input.value);
+    }
+  }, true);
+  window.addEventListener("resize", function () { apply(); });
+
+  // Open on something readable: everything when it fits at reading size, else the largest component (read
+  // around its most connected table when even that is too big for the screen).
+  bar.hidden = false;
+  status.hidden = false;
+  stage.classList.add("live");
+  svg.removeAttribute("width");
+  svg.removeAttribute("height");
+  var top = stage.getBoundingClientRect().top + window.scrollY;
+  stage.style.height = Math.round(Math.max(360, Math.min(whole.h + 2 * PAD, window.innerHeight - top - 16))) + "px";
+  refresh(false);
+  var s0 = size();
+  var first = groups[0];
+  if (!first || Math.min(s0.w / (whole.w + 2 * PAD), s0.h / (whole.h + 2 * PAD)) >= READABLE) {
+    fit(whole, false);
+  } else {
+    fit(first.box, true, centreOf(first.hub));
+  }
+  svg.setAttribute("data-ready", "1");
+}());
