@@ -122,8 +122,9 @@ def _diagram(report: Report, anchors: dict[_Key, str]) -> str:
     hint = ('<p class="er-status muted" aria-live="polite" hidden></p>'
             '<p class="er-help muted">Drag to move, wheel or &minus;/+ to zoom; click a table for it and its '
             'neighbours, its name for its findings.</p>')
-    return (f'<section id="diagram"><h2>Entity-relationship diagram</h2>{legend}{controls}'
-            f'<div class="scroll er-stage">{drawing.svg}</div>{hint}</section>')
+    # Title and controls on one line and the legend under the picture: the picture starts high in the first screen.
+    return (f'<section id="diagram"><div class="er-head"><h2>Entity-relationship diagram</h2>{controls}</div>'
+            f'<div class="scroll er-stage">{drawing.svg}</div>{hint}{legend}</section>')
 
 
 def _findings(groups: dict[_Key, list[Finding]], anchors: dict[_Key, str]) -> str:
@@ -192,7 +193,7 @@ _STYLE = """
 body { margin: 0; color: var(--ink); background: var(--soft); line-height: 1.45;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
-header.top { background: var(--ink); color: #fff; padding: 18px 32px; }
+header.top { background: var(--ink); color: #fff; padding: 12px 32px; }
 header.top h1 { margin: 0; font-size: 22px; }
 header.top .url { margin: 4px 0 0; opacity: .85; overflow-wrap: anywhere; }
 main { max-width: 1280px; margin: 0 auto; padding: 8px 24px 32px; }
@@ -218,7 +219,9 @@ nav#jump summary { cursor: pointer; font-weight: 600; }
 nav#jump ul.jump { margin-top: 8px; }
 main > section#diagram { position: relative; left: 50%; transform: translateX(-50%); width: calc(100vw - 48px);
   max-width: 2400px; }
-.er-controls { display: flex; flex-wrap: wrap; gap: 6px 20px; align-items: center; margin: 0 0 8px; font-size: 13px; }
+.er-head { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 28px; margin: 0 0 10px; }
+.er-head h2 { margin: 0; }
+.er-controls { display: flex; flex-wrap: wrap; gap: 6px 20px; align-items: center; font-size: 13px; }
 .er-controls[hidden], .er-status[hidden] { display: none; }
 .er-controls button, .er-controls select, .er-controls input { font: inherit; }
 .er-controls button { padding: 3px 10px; border: 1px solid var(--line); border-radius: 4px; background: var(--paper);
@@ -227,7 +230,7 @@ main > section#diagram { position: relative; left: 50%; transform: translateX(-5
 .er-zoombox { display: inline-flex; gap: 4px; align-items: center; }
 .er-zoom { min-width: 3.6em; text-align: center; font-variant-numeric: tabular-nums; }
 .er-controls input[type=search] { width: 22em; padding: 3px 6px; }
-.er-status { margin: 6px 0 0; } .er-help { margin: 2px 0 0; font-size: 12px; }
+.er-status { margin: 6px 0 0; font-size: 13px; } .er-help { margin: 2px 0 0; font-size: 12px; }
 .er-stage.live { overflow: hidden; cursor: grab; touch-action: none; user-select: none; }
 .er-stage.live svg.er { width: 100%; height: 100%; }
 .er-stage.dragging { cursor: grabbing; }
@@ -239,7 +242,7 @@ svg.er .caption { fill: var(--muted); font: 600 14px system-ui, -apple-system, "
 .er-stage.live svg.er g.table { cursor: pointer; }
 ul.jump { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 6px 18px; }
 a { color: #1d4ed8; }
-ul.legend { list-style: none; padding: 0; margin: 0 0 10px; display: flex; flex-wrap: wrap; gap: 4px 24px;
+ul.legend { list-style: none; padding: 0; margin: 8px 0 0; display: flex; flex-wrap: wrap; gap: 4px 24px;
   font-size: 13px; color: var(--muted); }
 ul.legend svg { vertical-align: middle; }
 .legend-line { stroke-width: 2; } .legend-line.declared { stroke: var(--declared); }

@@ -41,8 +41,9 @@
     });
   });
   Array.prototype.forEach.call(svg.querySelectorAll("path.fk"), function (path) {
+    var rows = (path.getAttribute("data-rows") || "13 13").split(" ");
     var edge = { path: path, child: path.getAttribute("data-child"), parent: path.getAttribute("data-parent"),
-      inferred: path.classList.contains("inferred") };
+      inferred: path.classList.contains("inferred"), d: path.getAttribute("d"), rows: [+rows[0], +rows[1]] };
     edges.push(edge);
     [edge.child, edge.parent].forEach(function (name) { if (tables[name]) { tables[name].edges.push(edge); } });
   });
@@ -104,7 +105,7 @@
   function shownBox() {
     var box = null;
     names.forEach(function (name) {
-      if (!tables[name].g.classList.contains("off")) { box = union(box, tables[name].box); }
+      if (!tables[name].g.classList.contains("off")) { box = union(box, tables[name].at || tables[name].box); }
     });
     return box || whole;
   }
@@ -116,6 +117,90 @@
       if (!state.inferredOnly || e.inferred) { set[e.child] = true; set[e.parent] = true; }
     });
     return set;
+  }
+
+  // The chosen table in the middle, the tables it refers to in columns on its left, the tables referring to it
+  // on its right, each side folded into as many columns as make the picture about the shape of the stage.
+  function arrange(name, set) {
+    var centre = tables[name];
+    var left = [];
+    var right = [];
+    centre.edges.forEach(function (e) {
+      if (!set[e.child] || !set[e.parent] || e.path.classList.contains("off")) { return; }
+      if (e.child === name && e.parent !== name && left.indexOf(e.parent) < 0) { left.push(e.parent); }
+    });
+    centre.edges.forEach(function (e) {
+      if (e.path.classList.contains("off")) { return; }
+      if (e.parent === name && e.child !== name && left.indexOf(e.child) < 0 && right.indexOf(e.child) < 0) {
+        right.push(e.child);
+      }
+    });
+    left.sort();
+    right.sort();
+    var n = left.length + right.length;
+    var s = size();
+    var wide = 0;
+    var tall = 0;
+    left.concat(right).forEach(function (o) { wide = Math.max(wide, tables[o].box.w); tall += tables[o].box.h + 24; });
+    // c columns of tall/c each are c * (wide + gap) wide: the shape of the stage when c = sqrt(aspect * tall / wide).
+    var columns = n ? Math.max(2, Math.round(Math.sqrt((s.w / s.h) * tall / (wide + 60)))) : 2;
+    // ... but never fold a side that fits the stage's height as it is.
+    var perColumn = Math.max(1, Math.ceil(n / columns), n ? Math.floor((s.h - 2 * PAD) / (tall / n)) : 1);
+    var origin = { x: centre.box.x, y: centre.box.y };
+    var placed = {};
+    placed[name] = { x: origin.x, y: origin.y };
+    function side(list, direction) {
+      var columns = [];
+      for (var i = 0; i < list.length; i += perColumn) { columns.push(list.slice(i, i + perColumn)); }
+      var x = direction < 0 ? origin.x - 96 : origin.x + centre.box.w + 96;
+      columns.forEach(function (column) {
+        var width = Math.max.apply(null, column.map(function (o) { return tables[o].box.w; }));
+        var height = column.reduce(function (sum, o) { return sum + tables[o].box.h + 24; }, -24);
+        var y = origin.y + centre.box.h / 2 - height / 2;
+        column.forEach(function (o) {
+          var b = tables[o].box;
+          placed[o] = { x: direction < 0 ? x - width + (width - b.w) : x, y: y };
+          y += b.h + 24;
+        });
+        x += direction * (width + 48);
+      });
+    }
+    side(left, -1);
+    side(right, 1);
+    names.forEach(function (other) { if (set[other]) { move(other, placed[other] || tables[other].box); } });
+    centre.edges.forEach(function (e) { if (placed[e.child] && placed[e.parent]) { redraw(e); } });
+  }
+
+  function move(name, at) {
+    var t = tables[name];
+    t.at = { x: at.x, y: at.y, w: t.box.w, h: t.box.h };
+    if (at.x === t.box.x && at.y === t.box.y) { t.g.removeAttribute("transform"); } else {
+      t.g.setAttribute("transform", "translate(" + (at.x - t.box.x).toFixed(1) + "," + (at.y - t.box.y).toFixed(1) +
+        ")");
+    }
+  }
+
+  // As the report draws an edge: leave the child on the side facing the parent, arrive at the parent's side.
+  function redraw(e) {
+    var c = tables[e.child].at || tables[e.child].box;
+    var p = tables[e.parent].at || tables[e.parent].box;
+    var y1 = c.y + e.rows[0];
+    var y2 = p.y + e.rows[1];
+    var x1, d1, x2, d2;
+    if (p.x + p.w <= c.x) { x1 = c.x; d1 = -1; x2 = p.x + p.w; d2 = 1; }
+    else if (p.x >= c.x + c.w) { x1 = c.x + c.w; d1 = 1; x2 = p.x; d2 = -1; }
+    else { x1 = c.x + c.w; d1 = 1; x2 = p.x + p.w; d2 = 1; }
+    var bend = d1 !== d2 ? Math.max(36, Math.abs(x2 - x1) / 2) : 30 + Math.min(90, Math.abs(y2 - y1) / 4);
+    e.path.setAttribute("d", "M" + x1.toFixed(1) + "," + y1.toFixed(1) + " C" + (x1 + d1 * bend).toFixed(1) + "," +
+      y1.toFixed(1) + " " + (x2 + d2 * bend).toFixed(1) + "," + y2.toFixed(1) + " " + (x2 + d2 * 2).toFixed(1) + "," +
+      y2.toFixed(1));
+  }
+
+  function unarrange() {
+    names.forEach(function (name) {
+      if (tables[name].at) { tables[name].g.removeAttribute("transform"); tables[name].at = null; }
+    });
+    edges.forEach(function (e) { if (e.path.getAttribute("d") !== e.d) { e.path.setAttribute("d", e.d); } });
   }
 
   // Show what the three filters leave, say so in one line, and fit the view to it.
@@ -146,6 +231,8 @@
     });
     var what = focus ? state.table + " and its " + (shownTables - 1) + " neighbour" + (shownTables === 2 ? "" : "s")
       : home !== "" ? picker.options[picker.selectedIndex].text : "all " + names.length + " tables";
+    unarrange();
+    if (focus) { arrange(state.table, focus); }
     status.textContent = "Showing " + what + ": " + shownTables + " table" + (shownTables === 1 ? "" : "s") +
       ", " + shownEdges + (state.inferredOnly ? " missing" : "") + " key" + (shownEdges === 1 ? "" : "s") + ".";
     if (refit) { fit(shownBox(), false); }
@@ -185,7 +272,10 @@
     input.value = "";
     refresh(true);
   });
-  toggle.addEventListener("change", function () { state.inferredOnly = toggle.checked; refresh(false); });
+  toggle.addEventListener("change", function () {
+    state.inferredOnly = toggle.checked;
+    refresh(!!state.table);
+  });
   bar.querySelector(".er-in").addEventListener("click", function () {
     var s = size();
     zoomAt(1.25, s.w / 2, s.h / 2);

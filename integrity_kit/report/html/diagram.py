@@ -30,7 +30,7 @@ FRAME_PAD = 16
 LABEL = 26  # the component's caption above its frame
 MARGIN = 24
 ASPECT = 16 / 9  # the shape of a screen, which a large component is folded towards
-ROW_WIDTH = 3200.0  # components are packed in rows about this wide (or as wide as the widest component)
+PICTURE = 2.0  # the whole picture's width over its height: a wide screen's stage, below the report's summary
 # Above this many tables a box lists only its key and reference columns, the rest collapsed to "… n more".
 COMPACT_OVER = 60
 MAX_GRID_COLUMNS = 8
@@ -230,7 +230,8 @@ def _grid(members: dict[TableKey, Box], columns: list[list[TableKey]]) -> tuple[
 
 def _pack(parts: list[Component]) -> tuple[float, float]:
     """Components in rows (shelves), largest first; returns the picture's size."""
-    limit = max([ROW_WIDTH] + [component.width for component in parts])
+    area = sum((c.width + COMPONENT_GAP) * (c.height + LABEL + COMPONENT_GAP) for c in parts)
+    limit = max([math.sqrt(area * PICTURE)] + [component.width for component in parts])
     x, y, shelf, width = float(MARGIN), float(MARGIN), 0.0, 0.0
     for component in parts:
         if x > MARGIN and x + component.width > MARGIN + limit:
@@ -245,8 +246,11 @@ def _pack(parts: list[Component]) -> tuple[float, float]:
 def _edge(edge: Edge, boxes: dict[TableKey, Box]) -> str:
     """As :mod:`er_diagram` draws an edge, with the two tables named for the script."""
     drawn = er_diagram._edge(edge, boxes)
+    child, parent = boxes[er_diagram._key(edge.child)], boxes[er_diagram._key(edge.parent)]
+    # Where the edge meets each box, from the box's top: the script redraws the edge when it moves the boxes.
+    rows = f"{child.anchor_y(edge.columns) - child.y:.0f} {parent.anchor_y(edge.parent_columns) - parent.y:.0f}"
     named = (f'<path data-child="{escape(edge.child.qualified_name)}" '
-             f'data-parent="{escape(edge.parent.qualified_name)}" ')
+             f'data-parent="{escape(edge.parent.qualified_name)}" data-rows="{rows}" ')
     return named + drawn.removeprefix("<path ")
 
 
