@@ -117,8 +117,8 @@ def _diagram(report: Report, anchors: dict[_Key, str]) -> str:
                 'placeholder="a name: it and its neighbours"></label>'
                 f'<datalist id="er-tables">{options}</datalist>'
                 '<label><input type="checkbox"> only missing keys</label>'
-                f'<label>Show <select><option value="">all components</option>{groups}</select></label>'
-                "</div>")
+                f'<label{"" if len(drawing.components) > 1 else " hidden"}>Show <select>'
+                f'<option value="">all components</option>{groups}</select></label></div>')
     hint = ('<p class="er-status muted" aria-live="polite" hidden></p>'
             '<p class="er-help muted">Drag to move, wheel or &minus;/+ to zoom; click a table for it and its '
             'neighbours, its name for its findings.</p>')
@@ -268,6 +268,8 @@ svg.er .badge circle { stroke: #fff; stroke-width: 1.5; }
 svg.er .badge.error circle { fill: var(--error); } svg.er .badge.warning circle { fill: var(--warning); }
 svg.er .badge.info circle { fill: var(--info); }
 svg.er .badge text { fill: #fff; font-size: 11px; font-weight: 700; text-anchor: middle; }
+/* Hundreds of findings: the browser lays out only those near the screen (still found by search, still printed). */
+section.table-findings { content-visibility: auto; contain-intrinsic-size: auto 480px; }
 article.finding { border: 1px solid var(--line); border-left-width: 6px; border-radius: 6px; padding: 10px 14px;
   margin: 10px 0; }
 article.finding.error { border-left-color: var(--error); }

@@ -21,7 +21,7 @@ from tests.audit.test_html_report import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Pag
 from tests.servers import in_ci
 
 VIEWPORT = {"width": 1280, "height": 900}
-READABLE_PX = 10  # a table name at least this tall on screen is read without zooming
+READABLE_PX = 9.99  # a table name drawn at a 10 px font size on screen is read without zooming
 
 
 @dataclass(frozen=True)
@@ -278,11 +278,14 @@ def _visible_edges(page) -> list[tuple[str, str, str]]:
 
 
 def _visible_labels(page) -> list[tuple[str, float]]:
-    """The table names drawn inside the stage, with their height on screen in px."""
-    return [tuple(label) for label in page.evaluate("""() => { """ + DRAWN + """
+    """The table names drawn inside the stage, with their font size on screen in px (the font's size in the
+    diagram times the diagram's scale on screen)."""
+    return [tuple(label) for label in page.evaluate("() => { " + DRAWN + """
         const stage = document.querySelector('.er-stage').getBoundingClientRect();
         return Array.from(document.querySelectorAll('svg.er g.table')).filter(drawn)
-          .map(g => [g.dataset.table, g.querySelector('text.name').getBoundingClientRect()])
-          .filter(([, r]) => r.left >= stage.left && r.right <= stage.right && r.top >= stage.top &&
-                             r.bottom <= stage.bottom)
-          .map(([name, r]) => [name, r.height]); }""")]
+          .map(g => [g.dataset.table, g.querySelector('text.name')])
+          .filter(([, text]) => { const r = text.getBoundingClientRect();
+                                  return r.left >= stage.left && r.right <= stage.right && r.top >= stage.top &&
+                                         r.bottom <= stage.bottom; })
+          .map(([name, text]) => [name, parseFloat(getComputedStyle(text).fontSize) * text.getScreenCTM().a]);
+        }""")]

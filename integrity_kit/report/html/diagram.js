@@ -7,10 +7,10 @@
   var stage = document.querySelector(".er-stage");
   var bar = document.querySelector(".er-controls");
   if (!svg || !stage || !bar) { return; }
-  var READABLE = 0.8;  // screen px per diagram unit at which the 13 px table names are read without effort
+  var READABLE = 10 / 13;  // screen px per diagram unit that shows the 13 px table names 10 px high
   var MOST = 2.5;
   var LEAST = 0.02;
-  var PAD = 24;
+  var PAD = 12;
   var all = svg.viewBox.baseVal;
   var whole = { x: all.x, y: all.y, w: all.width, h: all.height };
   var view = { x: 0, y: 0, k: 1 };
@@ -55,9 +55,9 @@
     return { x: x, y: y, w: Math.max(a.x + a.w, b.x + b.w) - x, h: Math.max(a.y + a.h, b.y + b.h) - y };
   }
 
+  // The stage's inside (its border excluded): what the picture fills.
   function size() {
-    var r = stage.getBoundingClientRect();
-    return { w: Math.max(1, r.width), h: Math.max(1, r.height) };
+    return { w: Math.max(1, stage.clientWidth), h: Math.max(1, stage.clientHeight) };
   }
 
   function apply() {
@@ -296,7 +296,7 @@
 
   stage.addEventListener("wheel", function (event) {
     event.preventDefault();
-    var r = stage.getBoundingClientRect();
+    var r = svg.getBoundingClientRect();
     var delta = event.deltaMode === 1 ? event.deltaY * 16 : event.deltaY;
     zoomAt(Math.exp(-delta * 0.0015), event.clientX - r.left, event.clientY - r.top);
   }, { passive: false });
@@ -352,7 +352,9 @@
   if (!first || Math.min(s0.w / (whole.w + 2 * PAD), s0.h / (whole.h + 2 * PAD)) >= READABLE) {
     fit(whole, false);
   } else {
-    fit(first.box, true, centreOf(first.hub));
+    // A component a little too big is read from its middle, a much bigger one around its most connected table.
+    var overflow = Math.max((first.box.w + 2 * PAD) * READABLE / s0.w, (first.box.h + 2 * PAD) * READABLE / s0.h);
+    fit(first.box, true, overflow < 1.6 ? null : centreOf(first.hub));
   }
   svg.setAttribute("data-ready", "1");
 }());

@@ -99,11 +99,12 @@ def render(snapshot: Snapshot, findings: list[Finding], *, link: dict[TableKey, 
     for component in parts_of:
         parts.append(f'<g class="component{" isolated" if component.isolated else ""}" '
                      f'data-component="{component.index}" data-tables="{len(component.keys)}" '
-                     f'data-hub="{escape(_name(component.hub))}">'
-                     f'<rect class="frame" x="{component.x:.1f}" y="{component.y + LABEL:.1f}" '
-                     f'width="{component.width:.1f}" height="{component.height:.1f}" rx="8"/>'
-                     f'<text class="caption" x="{component.x + 4:.1f}" y="{component.y + LABEL - 8:.1f}">'
-                     f'{escape(component.caption)}</text>')
+                     f'data-hub="{escape(_name(component.hub))}">')
+        if len(parts_of) > 1:  # a frame and a caption only say something when there are several
+            parts.append(f'<rect class="frame" x="{component.x:.1f}" y="{component.y + LABEL:.1f}" '
+                         f'width="{component.width:.1f}" height="{component.height:.1f}" rx="8"/>'
+                         f'<text class="caption" x="{component.x + 4:.1f}" y="{component.y + LABEL - 8:.1f}">'
+                         f'{escape(component.caption)}</text>')
         # Edges first, so a box drawn later hides the stretch of an edge that passes behind it.
         parts += [_edge(edge, boxes) for edge in component.edges]
         parts += [er_diagram._box_svg(boxes[key], counts.get(key), (link or {}).get(key)) for key in component.keys]
