@@ -214,6 +214,7 @@ dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: any
 .summary { display: flex; flex-wrap: wrap; gap: 8px 40px; align-items: flex-start; }
 .summary .counts { margin-bottom: 0; }
 .summary dl.facts { grid-template-columns: max-content minmax(0, 1fr) max-content minmax(0, 1fr); flex: 1; }
+.summary dl.facts dd:first-of-type { grid-column: span 3; }
 nav#jump { margin: 0 0 18px; padding: 0 4px; }
 nav#jump summary { cursor: pointer; font-weight: 600; }
 nav#jump ul.jump { margin-top: 8px; }

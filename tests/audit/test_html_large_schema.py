@@ -177,6 +177,10 @@ def test_in_chromium_offline_it_opens_readable_zooms_and_filters(built: Built) -
             # Typing part of a name that several tables share highlights them and filters nothing yet.
             page.fill(".er-controls input[type=search]", "order")
             assert "tables match" in page.inner_text(".er-status")
+            # ... and Enter takes the first of them by name.
+            page.press(".er-controls input[type=search]", "Enter")
+            first = min(name for name in schema.tables if "order" in name)
+            assert set(_visible_boxes(page)) == {first} | schema.neighbours(first)
 
             # Only the missing keys: no declared edge is drawn, every inferred one is.
             page.click(".er-reset")
@@ -204,6 +208,18 @@ def test_in_chromium_offline_it_opens_readable_zooms_and_filters(built: Built) -
             assert size
             box.click(position={"x": size["width"] / 2, "y": size["height"] * 0.8})
             assert set(_visible_boxes(page)) == {hub} | schema.neighbours(hub)
+
+            # Findings stay linked to their tables: a table's name leads to its findings.
+            page.fill(".er-controls input[type=search]", chosen)
+            link = page.locator(f'g.table[data-table="{chosen}"] a')
+            anchor = (link.get_attribute("href") or "").removeprefix("#")
+            assert anchor
+            link.click()
+            page.wait_for_function(f"location.hash === '#{anchor}'")
+            section = page.locator(f"section#{anchor}")
+            assert chosen in section.locator("h3").inner_text()
+            assert section.evaluate("e => { const r = e.getBoundingClientRect(); return r.top >= -1 && "
+                                    "r.top < innerHeight; }")
         finally:
             browser.close()
     assert errors == []

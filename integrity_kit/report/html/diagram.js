@@ -265,6 +265,11 @@
   input.addEventListener("input", function () { choose(input.value); });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Escape") { input.value = ""; choose(""); }
+    if (event.key === "Enter") {  // the first of several tables that match what was typed
+      var wanted = input.value.trim().toLowerCase();
+      var first = wanted && names.filter(function (n) { return n.toLowerCase().indexOf(wanted) >= 0; }).sort()[0];
+      if (first) { input.value = first; choose(first); }
+    }
   });
   picker.addEventListener("change", function () {
     state.component = picker.value;
