@@ -350,7 +350,7 @@
   svg.removeAttribute("width");
   svg.removeAttribute("height");
   var top = stage.getBoundingClientRect().top + window.scrollY;
-  stage.style.height = Math.round(Math.max(360, Math.min(whole.h + 2 * PAD, window.innerHeight - top - 16))) + "px";
+  stage.style.height = Math.round(Math.max(360, Math.min(whole.h + 2 * PAD, window.innerHeight - top - 44))) + "px";
   refresh(false);
   var s0 = size();
   var first = groups[0];
@@ -360,6 +360,10 @@
     // A component a little too big is read from its middle, a much bigger one around its most connected table.
     var overflow = Math.max((first.box.w + 2 * PAD) * READABLE / s0.w, (first.box.h + 2 * PAD) * READABLE / s0.h);
     fit(first.box, true, overflow < 1.6 ? null : centreOf(first.hub));
+    if (groups.length > 1) {
+      status.textContent += " Opened on the largest component (" + first.tables.length + " tables, around " +
+        first.hub + ") at reading size: drag or zoom out to see more, or pick a component.";
+    }
   }
   svg.setAttribute("data-ready", "1");
 }());
