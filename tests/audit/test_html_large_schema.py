@@ -17,7 +17,15 @@ from sqlalchemy import create_engine
 from integrity_kit.audit import Report, audit
 from integrity_kit.report import audit_html
 from tests.audit import schema_400
-from tests.audit.test_html_report import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Page, _expected_edges
+from tests.audit.test_html_report import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DRAWN,
+    Page,
+    _expected_edges,
+    _visible_boxes,
+)
 from tests.servers import in_ci
 
 VIEWPORT = {"width": 1280, "height": 900}
@@ -272,18 +280,6 @@ def _view_box(page) -> list[float]:
 def _inside(box: dict, stage: dict) -> bool:
     return (box["x"] >= stage["x"] - 1 and box["y"] >= stage["y"] - 1 and box["x"] + box["width"] <=
             stage["x"] + stage["width"] + 1 and box["y"] + box["height"] <= stage["y"] + stage["height"] + 1)
-
-
-# Drawn means the browser gave it a box: an element hidden by the filters (display: none) has an empty one.
-DRAWN = "const drawn = e => { const r = e.getBoundingClientRect(); return r.width > 0 || r.height > 0; };"
-
-
-def _visible_boxes(page) -> dict[str, dict]:
-    """Each drawn table's box on screen, as the browser lays it out (hidden ones are not drawn)."""
-    return page.evaluate("() => { " + DRAWN + """
-      return Object.fromEntries(Array.from(document.querySelectorAll('svg.er g.table')).filter(drawn)
-        .map(g => { const r = g.querySelector('rect.box').getBoundingClientRect();
-                    return [g.dataset.table, {x: r.x, y: r.y, width: r.width, height: r.height}]; })); }""")
 
 
 def _visible_edges(page) -> list[tuple[str, str, str]]:

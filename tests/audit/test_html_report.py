@@ -292,3 +292,55 @@ def test_a_clean_database_exits_0(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["audit", url, "--format", "html", "--fail-on", "info"])
     assert result.exit_code == 0
     assert "No findings." in result.output and "Everything was analysed." in result.output
+
+
+@pytest.mark.engines("sqlite")
+def test_the_diagram_filter_takes_hostile_names_as_text(engine, tmp_path) -> None:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true: a missing browser is a failure, not a skip)")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    script = "<script>alert(1)</script>"
+    quoted = 'a"b\'c'
+    execute(engine, "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+            f'CREATE TABLE "{script}" (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id))',
+            f'CREATE TABLE "{quoted.replace(chr(34), chr(34) * 2)}" (id INTEGER PRIMARY KEY, user_id INTEGER)',
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    path = tmp_path / "report.html"
+    path.write_text(audit_html.render(audit(engine)), encoding="utf-8")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+            page.goto(path.as_uri())
+            page.wait_for_selector("svg.er[data-ready]", state="attached")
+            # Two groups: the three tables around users, and notes alone.
+            assert page.locator("svg.er g.component").count() == 2
+            page.fill(".er-controls input[type=search]", script)
+            assert set(_visible_boxes(page)) == {script, "users"}
+            assert script in page.inner_text(".er-status")
+            page.fill(".er-controls input[type=search]", quoted)
+            assert set(_visible_boxes(page)) == {quoted, "users"}
+            page.fill(".er-controls input[type=search]", "users")
+            assert set(_visible_boxes(page)) == {script, quoted, "users"}
+        finally:
+            browser.close()
+    assert errors == []
+
+
+# Drawn means the browser gave it a box: an element hidden by the filters (display: none) has an empty one.
+DRAWN = "const drawn = e => { const r = e.getBoundingClientRect(); return r.width > 0 || r.height > 0; };"
+
+
+def _visible_boxes(page) -> dict[str, dict]:
+    """Each drawn table's box on screen, as the browser lays it out (hidden ones are not drawn)."""
+    return page.evaluate("() => { " + DRAWN + """
+      return Object.fromEntries(Array.from(document.querySelectorAll('svg.er g.table')).filter(drawn)
+        .map(g => { const r = g.querySelector('rect.box').getBoundingClientRect();
+                    return [g.dataset.table, {x: r.x, y: r.y, width: r.width, height: r.height}]; })); }""")
