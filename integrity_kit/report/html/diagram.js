@@ -39,6 +39,13 @@
       entry.tables.push(name);
       entry.box = union(entry.box, box);
     });
+    // A framed component is fitted with its frame and its caption (drawn above the frame).
+    var frame = group.querySelector("rect.frame");
+    if (frame) {
+      var caption = 30;
+      entry.box = { x: +frame.getAttribute("x"), y: +frame.getAttribute("y") - caption,
+        w: +frame.getAttribute("width"), h: +frame.getAttribute("height") + caption };
+    }
   });
   Array.prototype.forEach.call(svg.querySelectorAll("path.fk"), function (path) {
     var rows = (path.getAttribute("data-rows") || "13 13").split(" ");
@@ -108,6 +115,10 @@
       if (!tables[name].g.classList.contains("off")) { box = union(box, tables[name].at || tables[name].box); }
     });
     return box || whole;
+  }
+
+  function groupOf(index) {
+    return groups.filter(function (group) { return group.index === index; })[0];
   }
 
   function neighbours(name) {
@@ -235,7 +246,7 @@
     if (focus) { arrange(state.table, focus); }
     status.textContent = "Showing " + what + ": " + shownTables + " table" + (shownTables === 1 ? "" : "s") +
       ", " + shownEdges + (state.inferredOnly ? " missing" : "") + " key" + (shownEdges === 1 ? "" : "s") + ".";
-    if (refit) { fit(shownBox(), false); }
+    if (refit) { fit(!focus && home !== "" ? groupOf(home).box : shownBox(), false); }
   }
 
   function find(text) {
@@ -289,7 +300,9 @@
     var s = size();
     zoomAt(0.8, s.w / 2, s.h / 2);
   });
-  bar.querySelector(".er-fit").addEventListener("click", function () { fit(shownBox(), false); });
+  bar.querySelector(".er-fit").addEventListener("click", function () {
+    fit(!state.table && state.component !== "" ? groupOf(state.component).box : shownBox(), false);
+  });
   bar.querySelector(".er-reset").addEventListener("click", function () {
     state = { component: "", table: "", inferredOnly: false };
     input.value = "";

@@ -233,7 +233,7 @@ def _pack(parts: list[Component]) -> tuple[float, float]:
     """Components in rows (shelves), largest first; returns the picture's size."""
     area = sum((c.width + COMPONENT_GAP) * (c.height + LABEL + COMPONENT_GAP) for c in parts)
     limit = max([math.sqrt(area * PICTURE)] + [component.width for component in parts])
-    x, y, shelf, width = float(MARGIN), float(MARGIN), 0.0, 0.0
+    x, y, shelf, width = float(MARGIN), float(MARGIN), 0.0, float(MARGIN)
     for component in parts:
         if x > MARGIN and x + component.width > MARGIN + limit:
             x, y, shelf = float(MARGIN), y + shelf + COMPONENT_GAP, 0.0
