@@ -170,6 +170,14 @@ def test_in_chromium_offline_it_opens_readable_zooms_and_filters(built: Built) -
             moved = _view_box(page)
             assert moved[0] == pytest.approx(view[0] - 120 / _scale(page), abs=1)
             assert moved[1] == pytest.approx(view[1] - 60 / _scale(page), abs=1)
+            # The keyboard zooms and moves too, once the picture has the focus.
+            page.focus(".er-stage")
+            before = _scale(page)
+            page.keyboard.press("+")
+            assert _scale(page) == pytest.approx(before * 1.25, rel=1e-3)
+            view = _view_box(page)
+            page.keyboard.press("ArrowRight")
+            assert _view_box(page)[0] == pytest.approx(view[0] + 80 / _scale(page), abs=0.1)
             # The whole diagram fits the stage.
             page.click(".er-reset")
             assert all(_inside(box, stage) for box in _visible_boxes(page).values())

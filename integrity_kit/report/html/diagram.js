@@ -354,12 +354,30 @@
     }
   }, true);
   window.addEventListener("resize", function () { apply(); });
+  // The keyboard does what the mouse does once the picture has the focus: + and - zoom, arrows move, 0 fits.
+  stage.addEventListener("keydown", function (event) {
+    var s = size();
+    var step = 80 / view.k;
+    var moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (event.key === "+" || event.key === "=") { zoomAt(1.25, s.w / 2, s.h / 2); }
+    else if (event.key === "-") { zoomAt(0.8, s.w / 2, s.h / 2); }
+    else if (event.key === "0") { fit(shownBox(), false); }
+    else if (moves[event.key]) { view.x += moves[event.key][0]; view.y += moves[event.key][1]; apply(); }
+    else { return; }
+    event.preventDefault();
+  });
+  // Printed, the picture shows everything the filters leave, then returns to the view on screen.
+  var onScreen = null;
+  window.addEventListener("beforeprint", function () { onScreen = view; fit(shownBox(), false); });
+  window.addEventListener("afterprint", function () { if (onScreen) { view = onScreen; apply(); } });
 
   // Open on something readable: everything when it fits at reading size, else the largest component (read
   // around its most connected table when even that is too big for the screen).
   bar.hidden = false;
   status.hidden = false;
   stage.classList.add("live");
+  stage.tabIndex = 0;
+  stage.setAttribute("aria-label", "Diagram: drag or use the arrow keys to move, + and - to zoom, 0 to fit");
   svg.removeAttribute("width");
   svg.removeAttribute("height");
   var top = stage.getBoundingClientRect().top + window.scrollY;
