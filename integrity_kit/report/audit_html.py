@@ -232,6 +232,7 @@ main > section#diagram { position: relative; left: 50%; transform: translateX(-5
 .er-zoom { min-width: 3.6em; text-align: center; font-variant-numeric: tabular-nums; }
 .er-controls input[type=search] { width: 22em; padding: 3px 6px; }
 .er-status { margin: 6px 0 0; font-size: 13px; } .er-help { margin: 2px 0 0; font-size: 12px; }
+.er-stage:not(.live) { max-height: 85vh; }
 .er-stage.live { overflow: hidden; cursor: grab; touch-action: none; user-select: none; }
 .er-stage.live svg.er { width: 100%; height: 100%; }
 .er-stage.dragging { cursor: grabbing; }
@@ -295,6 +296,6 @@ pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px
 .fp { margin: 6px 0 0; font-size: 12px; }
 .clean { color: #15803d; font-weight: 600; }
 footer { text-align: center; color: var(--muted); font-size: 12px; padding: 0 0 24px; }
-@media print { body { background: #fff; } main > section { border: 0; } .scroll { overflow: visible; }
+@media print { body { background: #fff; } main > section { border: 0; } .scroll { overflow: visible; max-height: none; }
   .er-controls, .er-help { display: none; } }
 """
