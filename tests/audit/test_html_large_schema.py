@@ -195,6 +195,14 @@ def test_in_chromium_offline_it_opens_readable_zooms_and_filters(built: Built) -
             assert min(height for _name, height in _visible_labels(page)) >= READABLE_PX
             page.screenshot(path=str(ARTIFACTS / "er_400_filtered.png"))
             assert chosen in page.inner_text(".er-status")
+            # With only the missing keys, the table and the neighbours it is joined to by a missing key.
+            page.check(".er-controls input[type=checkbox]")
+            missing = {child if parent == chosen else parent for child, parent, declared in schema.references
+                       if chosen in (child, parent) and not declared}
+            assert set(_visible_boxes(page)) == {chosen} | missing
+            assert {kind for _c, _p, kind in _visible_edges(page)} == {"inferred"}
+            page.uncheck(".er-controls input[type=checkbox]")
+            assert set(_visible_boxes(page)) == {chosen} | schema.neighbours(chosen)
             # Typing part of a name that several tables share highlights them and filters nothing yet.
             page.fill(".er-controls input[type=search]", "order")
             assert "tables match" in page.inner_text(".er-status")
