@@ -1,13 +1,19 @@
 """The audit report as one self-contained HTML file: summary, the entity-relationship diagram, every finding with
 its evidence and fix (as the JSON report has them), and what could not be analysed.
 
-Self-contained means no network at all: inline CSS, no script, no fonts or images from anywhere, and a
-Content-Security-Policy that would block any that slipped in. Everything read from the database (table and column
-names, values in the evidence) is escaped: a table called ``<script>`` is shown, never run.
+Self-contained means no network at all: inline CSS, one inline script (the diagram's pan, zoom and filters,
+allowed by its hash and nothing else), no fonts or images from anywhere, and a Content-Security-Policy that would
+block any that slipped in. Everything read from the database (table and column names, values in the evidence) is
+escaped: a table called ``<script>`` is shown, never run.
+
+The diagram comes right after the summary, before any long list: at hundreds of tables it opens on its largest
+component at reading size, and the list of tables with findings is folded.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterable
 from html import escape
@@ -16,15 +22,20 @@ from typing import Any
 from integrity_kit import __version__
 from integrity_kit.audit.model import Finding
 from integrity_kit.audit.runner import Report
-from integrity_kit.report import er_diagram
+from integrity_kit.report.html import diagram
 
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+_SCRIPT = diagram.script()
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-"
+        + base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode("ascii") + "'")
+_Key = tuple[str | None, str]
+# A list of tables with findings longer than this starts folded: the findings below are the real list.
+_OPEN_LIST = 24
 
 
 def render(report: Report) -> str:
     groups = _by_table(report.findings)
     anchors = {key: f"t{index}" for index, key in enumerate(groups)}
-    body = [_summary(report, groups, anchors), _diagram(report, anchors), _findings(groups, anchors),
+    body = [_summary(report), _diagram(report, anchors), _jump(groups, anchors), _findings(groups, anchors),
             _not_analysed(report)]
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
@@ -33,7 +44,8 @@ def render(report: Report) -> str:
             f'<header class="top"><h1>integrity-kit audit</h1><p class="url"><code>{_e(report.url)}</code></p>'
             f"</header>\n<main>\n" + "\n".join(body) + "\n</main>\n"
             f'<footer>integrity-kit {_e(__version__)}: read-only audit; the JSON report '
-            f"(<code>--format json</code>) holds the same findings.</footer>\n</body>\n</html>\n")
+            f"(<code>--format json</code>) holds the same findings.</footer>\n<script>{_SCRIPT}</script>\n</body>\n"
+            f"</html>\n")
 
 
 def _e(value: Any) -> str:
@@ -52,7 +64,7 @@ def _name(key: tuple[str | None, str]) -> str:
     return f"{key[0]}.{key[1]}" if key[0] else key[1]
 
 
-def _summary(report: Report, groups, anchors) -> str:
+def _summary(report: Report) -> str:
     counts = report.by_severity()
     cards = "".join(f'<div class="count {severity}"><span class="n">{count}</span> {severity}</div>'
                     for severity, count in counts.items())
@@ -63,20 +75,24 @@ def _summary(report: Report, groups, anchors) -> str:
     if report.baseline_hidden:
         facts.append(("Hidden by the baseline", _e(report.baseline_hidden)))
     rows = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
-    jump = ""
-    if groups:
-        links = "".join(f'<li><a href="#{anchors[key]}">{_e(_name(key))}</a> <span class="muted">'
-                        f"({len(findings)})</span></li>" for key, findings in groups.items())
-        jump = (f'<nav aria-label="Tables with findings"><h3>Tables with findings</h3><ul class="jump">{links}</ul>'
-                "</nav>")
-    return (f'<section id="summary"><h2>Summary</h2><div class="counts">{cards}</div>'
-            f'<dl class="facts">{rows}</dl>{jump}</section>')
+    return (f'<section id="summary"><h2>Summary</h2><div class="summary"><div class="counts">{cards}</div>'
+            f'<dl class="facts">{rows}</dl></div></section>')
 
 
-def _diagram(report: Report, anchors) -> str:
+def _jump(groups: dict[_Key, list[Finding]], anchors: dict[_Key, str]) -> str:
+    if not groups:
+        return ""
+    links = "".join(f'<li><a href="#{anchors[key]}">{_e(_name(key))}</a> <span class="muted">'
+                    f"({len(findings)})</span></li>" for key, findings in groups.items())
+    opened = " open" if len(groups) <= _OPEN_LIST else ""
+    return (f'<nav id="jump" aria-label="Tables with findings"><details{opened}><summary>Tables with findings '
+            f'<span class="muted">({len(groups)})</span></summary><ul class="jump">{links}</ul></details></nav>')
+
+
+def _diagram(report: Report, anchors: dict[_Key, str]) -> str:
     if report.snapshot is None:
         return '<section id="diagram"><h2>Entity-relationship diagram</h2><p>No schema was read.</p></section>'
-    svg = er_diagram.render_svg(report.snapshot, report.findings, link=anchors)
+    drawing = diagram.render(report.snapshot, report.findings, link=anchors)
     legend = ('<ul class="legend">'
               '<li><svg width="44" height="10" aria-hidden="true"><line class="legend-line declared" x1="2" y1="5" '
               'x2="42" y2="5"/></svg> declared foreign key (solid)</li>'
@@ -86,11 +102,32 @@ def _diagram(report: Report, anchors) -> str:
               '<b class="mk missing">FK?</b> reference without a constraint</li>'
               "<li>arrows point at the referred table; a number on a table is its count of findings (a link)</li>"
               "</ul>")
-    return (f'<section id="diagram"><h2>Entity-relationship diagram</h2>{legend}'
-            f'<div class="scroll">{svg}</div></section>')
+    names = sorted(table.qualified_name for table in report.snapshot.tables)
+    options = "".join(f'<option value="{_e(name)}"></option>' for name in names)
+    groups = "".join(f'<option value="{component.index}">{_e(component.caption)}</option>'
+                     for component in drawing.components)
+    # Hidden until the script runs: without it the diagram is a plain scrolling picture and these do nothing.
+    controls = ('<div class="er-controls" role="toolbar" aria-label="Diagram controls" hidden>'
+                '<span class="er-zoombox"><button type="button" class="er-out" aria-label="Zoom out">&minus;</button>'
+                '<span class="er-zoom" aria-live="polite">100%</span>'
+                '<button type="button" class="er-in" aria-label="Zoom in">+</button>'
+                '<button type="button" class="er-fit">Fit</button>'
+                '<button type="button" class="er-reset">Whole diagram</button></span>'
+                '<label>Table <input type="search" list="er-tables" autocomplete="off" spellcheck="false" '
+                'placeholder="a name: it and its neighbours"></label>'
+                f'<datalist id="er-tables">{options}</datalist>'
+                '<label><input type="checkbox"> only missing keys</label>'
+                f'<label{"" if len(drawing.components) > 1 else " hidden"}>Show <select>'
+                f'<option value="">all components</option>{groups}</select></label></div>')
+    hint = ('<p class="er-status muted" aria-live="polite" hidden></p>'
+            '<p class="er-help muted">Drag to move, wheel or &minus;/+ to zoom; click a table for it and its '
+            'neighbours, its name for its findings.</p>')
+    # Title and controls on one line and the legend under the picture: the picture starts high in the first screen.
+    return (f'<section id="diagram"><div class="er-head"><h2>Entity-relationship diagram</h2>{controls}</div>'
+            f'<div class="scroll er-stage">{drawing.svg}</div>{hint}{legend}</section>')
 
 
-def _findings(groups, anchors) -> str:
+def _findings(groups: dict[_Key, list[Finding]], anchors: dict[_Key, str]) -> str:
     if not groups:
         return '<section id="findings"><h2>Findings</h2><p class="clean">No findings.</p></section>'
     parts = ['<section id="findings"><h2>Findings</h2>']
@@ -156,7 +193,7 @@ _STYLE = """
 body { margin: 0; color: var(--ink); background: var(--soft); line-height: 1.45;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
 code, pre { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
-header.top { background: var(--ink); color: #fff; padding: 18px 32px; }
+header.top { background: var(--ink); color: #fff; padding: 12px 32px; }
 header.top h1 { margin: 0; font-size: 22px; }
 header.top .url { margin: 4px 0 0; opacity: .85; overflow-wrap: anywhere; }
 main { max-width: 1280px; margin: 0 auto; padding: 8px 24px 32px; }
@@ -174,9 +211,40 @@ h4 { margin: 6px 0 4px; font-size: 13px; color: var(--muted); font-weight: 600; 
 .count.info { border-left-color: var(--info); }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 18px; margin: 0; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+.summary { display: flex; flex-wrap: wrap; gap: 8px 40px; align-items: flex-start; }
+.summary .counts { margin-bottom: 0; }
+.summary dl.facts { grid-template-columns: max-content minmax(0, 1fr) max-content minmax(0, 1fr); flex: 1; }
+.summary dl.facts dd:first-of-type { grid-column: span 3; }
+nav#jump { margin: 0 0 18px; padding: 0 4px; }
+nav#jump summary { cursor: pointer; font-weight: 600; }
+nav#jump ul.jump { margin-top: 8px; }
+main > section#diagram { position: relative; left: 50%; transform: translateX(-50%); width: calc(100vw - 48px);
+  max-width: 2400px; }
+.er-head { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 28px; margin: 0 0 10px; }
+.er-head h2 { margin: 0; }
+.er-controls { display: flex; flex-wrap: wrap; gap: 6px 20px; align-items: center; font-size: 13px; }
+.er-controls[hidden], .er-status[hidden] { display: none; }
+.er-controls button, .er-controls select, .er-controls input { font: inherit; }
+.er-controls button { padding: 3px 10px; border: 1px solid var(--line); border-radius: 4px; background: var(--paper);
+  cursor: pointer; color: var(--ink); }
+.er-controls button:hover { background: var(--soft); }
+.er-zoombox { display: inline-flex; gap: 4px; align-items: center; }
+.er-zoom { min-width: 3.6em; text-align: center; font-variant-numeric: tabular-nums; }
+.er-controls input[type=search] { width: 22em; padding: 3px 6px; }
+.er-status { margin: 6px 0 0; font-size: 13px; } .er-help { margin: 2px 0 0; font-size: 12px; }
+.er-stage:not(.live) { max-height: 85vh; }
+.er-stage.live { overflow: hidden; cursor: grab; touch-action: none; user-select: none; }
+.er-stage.live svg.er { width: 100%; height: 100%; }
+.er-stage.dragging { cursor: grabbing; }
+svg.er .off { display: none; }
+svg.er .faint { opacity: .3; }
+svg.er .hit .box, svg.er .chosen .box { stroke: #1d4ed8; stroke-width: 3; }
+svg.er .frame { fill: #f8fafc; stroke: #dbe3ec; }
+svg.er .caption { fill: var(--muted); font: 600 14px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
+.er-stage.live svg.er g.table { cursor: pointer; }
 ul.jump { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 6px 18px; }
 a { color: #1d4ed8; }
-ul.legend { list-style: none; padding: 0; margin: 0 0 10px; display: flex; flex-wrap: wrap; gap: 4px 24px;
+ul.legend { list-style: none; padding: 0; margin: 8px 0 0; display: flex; flex-wrap: wrap; gap: 4px 24px;
   font-size: 13px; color: var(--muted); }
 ul.legend svg { vertical-align: middle; }
 .legend-line { stroke-width: 2; } .legend-line.declared { stroke: var(--declared); }
@@ -202,6 +270,8 @@ svg.er .badge circle { stroke: #fff; stroke-width: 1.5; }
 svg.er .badge.error circle { fill: var(--error); } svg.er .badge.warning circle { fill: var(--warning); }
 svg.er .badge.info circle { fill: var(--info); }
 svg.er .badge text { fill: #fff; font-size: 11px; font-weight: 700; text-anchor: middle; }
+/* Hundreds of findings: the browser lays out only those near the screen (still found by search, still printed). */
+section.table-findings { content-visibility: auto; contain-intrinsic-size: auto 480px; }
 article.finding { border: 1px solid var(--line); border-left-width: 6px; border-radius: 6px; padding: 10px 14px;
   margin: 10px 0; }
 article.finding.error { border-left-color: var(--error); }
@@ -226,5 +296,6 @@ pre { background: var(--soft); border: 1px solid var(--line); border-radius: 4px
 .fp { margin: 6px 0 0; font-size: 12px; }
 .clean { color: #15803d; font-weight: 600; }
 footer { text-align: center; color: var(--muted); font-size: 12px; padding: 0 0 24px; }
-@media print { body { background: #fff; } main > section { border: 0; } .scroll { overflow: visible; } }
+@media print { body { background: #fff; } main > section { border: 0; } .scroll { overflow: visible; max-height: none; }
+  .er-controls, .er-help { display: none; } }
 """

@@ -4,7 +4,9 @@ Debian's chromium through Playwright, and written by the CLI."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
 from collections import Counter
 from html.parser import HTMLParser
@@ -18,6 +20,7 @@ from examples.ecommerce import database, sample_data
 from integrity_kit.audit import Report, audit
 from integrity_kit.cli import cli
 from integrity_kit.report import audit_html
+from integrity_kit.report.html import diagram
 from integrity_kit.schema import NotAnalysed
 from tests.db import execute
 from tests.servers import in_ci
@@ -44,6 +47,7 @@ class Page(HTMLParser):
         self.code: list[str] = []
         self.articles: dict[str, list[str]] = {}
         self.text: list[str] = []
+        self.scripts: list[str] = []
         self._open: list[str] = []
         self._in_code = False
         self._article: str | None = None
@@ -64,6 +68,8 @@ class Page(HTMLParser):
         if tag == "article":
             self._article = values["data-fingerprint"]
             self.articles[self._article] = []
+        if tag == "script":
+            self.scripts.append("")
         if tag == "code" and self._open[-1:] == ["pre"]:
             self._in_code = True
             self.code.append("")
@@ -79,6 +85,9 @@ class Page(HTMLParser):
             self._in_code = False
 
     def handle_data(self, data: str) -> None:
+        if self._open[-1:] == ["script"]:
+            self.scripts[-1] += data
+            return
         self.text.append(data)
         if self._in_code:
             self.code[-1] += data
@@ -162,7 +171,8 @@ def test_hostile_names_are_shown_as_text(engine) -> None:
     report = audit(engine)
     text = audit_html.render(report)
     page = Page(text)
-    assert page.tags["script"] == 0 and page.tags["img"] == 0
+    # The one script is the report's own diagram script, byte for byte; nothing from the database runs.
+    assert page.scripts == [diagram.script()] and page.tags["img"] == 0
     assert not [a for a in page.attributes if a[1].startswith("on")]
     everything = "".join(page.text)
     assert script in everything and image in everything and hostile in everything
@@ -180,8 +190,17 @@ def test_nothing_is_fetched_from_the_network(app_engine) -> None:
     assert fetched and all(value.startswith("#") for _tag, _name, value in fetched)
     assert "@import" not in text and "@font-face" not in text
     assert all(part.startswith("#") for part in text.split("url(")[1:])
-    assert page.tags["script"] == page.tags["link"] == page.tags["iframe"] == 0
-    assert any(name == "http-equiv" and value == "Content-Security-Policy" for _tag, name, value in page.attributes)
+    assert page.tags["link"] == page.tags["iframe"] == 0
+    # One inline script, the diagram's, with no source to fetch; the policy allows exactly it (by its hash).
+    assert page.scripts == [diagram.script()] and not [a for a in page.attributes if a[0] == "script"]
+    policy = next(value for _tag, name, value in page.attributes if name == "http-equiv" and
+                  value == "Content-Security-Policy")
+    assert policy
+    csp = next(value for tag, name, value in page.attributes if tag == "meta" and name == "content" and
+               "default-src" in value)
+    digest = base64.b64encode(hashlib.sha256(diagram.script().encode()).digest()).decode()
+    assert "default-src 'none'" in csp and f"script-src 'sha256-{digest}'" in csp and "unsafe-eval" not in csp
+    assert csp.count("script-src") == 1 and "'unsafe-inline'" not in csp.split("script-src")[1]
 
 
 @pytest.mark.engines("sqlite")
@@ -273,3 +292,55 @@ def test_a_clean_database_exits_0(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["audit", url, "--format", "html", "--fail-on", "info"])
     assert result.exit_code == 0
     assert "No findings." in result.output and "Everything was analysed." in result.output
+
+
+@pytest.mark.engines("sqlite")
+def test_the_diagram_filter_takes_hostile_names_as_text(engine, tmp_path) -> None:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true: a missing browser is a failure, not a skip)")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    script = "<script>alert(1)</script>"
+    quoted = 'a"b\'c'
+    execute(engine, "CREATE TABLE users (id INTEGER PRIMARY KEY)",
+            f'CREATE TABLE "{script}" (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id))',
+            f'CREATE TABLE "{quoted.replace(chr(34), chr(34) * 2)}" (id INTEGER PRIMARY KEY, user_id INTEGER)',
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    path = tmp_path / "report.html"
+    path.write_text(audit_html.render(audit(engine)), encoding="utf-8")
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
+            page.goto(path.as_uri())
+            page.wait_for_selector("svg.er[data-ready]", state="attached")
+            # Two groups: the three tables around users, and notes alone.
+            assert page.locator("svg.er g.component").count() == 2
+            page.fill(".er-controls input[type=search]", script)
+            assert set(_visible_boxes(page)) == {script, "users"}
+            assert script in page.inner_text(".er-status")
+            page.fill(".er-controls input[type=search]", quoted)
+            assert set(_visible_boxes(page)) == {quoted, "users"}
+            page.fill(".er-controls input[type=search]", "users")
+            assert set(_visible_boxes(page)) == {script, quoted, "users"}
+        finally:
+            browser.close()
+    assert errors == []
+
+
+# Drawn means the browser gave it a box: an element hidden by the filters (display: none) has an empty one.
+DRAWN = "const drawn = e => { const r = e.getBoundingClientRect(); return r.width > 0 || r.height > 0; };"
+
+
+def _visible_boxes(page) -> dict[str, dict]:
+    """Each drawn table's box on screen, as the browser lays it out (hidden ones are not drawn)."""
+    return page.evaluate("() => { " + DRAWN + """
+      return Object.fromEntries(Array.from(document.querySelectorAll('svg.er g.table')).filter(drawn)
+        .map(g => { const r = g.querySelector('rect.box').getBoundingClientRect();
+                    return [g.dataset.table, {x: r.x, y: r.y, width: r.width, height: r.height}]; })); }""")
