@@ -28,7 +28,7 @@ from integrity_kit.migrations.model import LintContext
 from integrity_kit.migrations.rules._helpers import sql_created_tables
 from integrity_kit.migrations.rules.mysql_online import ServerVersion, Step, drop_column, parse_server_version, steps
 from integrity_kit.migrations.rules.timeouts import env_sets_timeout
-from integrity_kit.migrations.source import open_script_directory, ordered_scripts, parse_revision
+from integrity_kit.migrations.source import parse_revision, read_history
 from integrity_kit.migrations.sql import offline_sql, split
 from tests.servers import scratch_database
 
@@ -291,7 +291,7 @@ def test_postgresql_rewrites_the_table_exactly_where_the_rules_say(engine_name: 
 
 
 def _revisions(directory: Path, dialect: str):
-    return [parse_revision(s, directory, dialect) for s in ordered_scripts(open_script_directory(directory))]
+    return [parse_revision(file, directory, dialect) for file in read_history(directory).files]
 
 
 def _execute(connection, sql: str) -> None:
