@@ -271,6 +271,11 @@ def _short(node: ast.AST) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def code_of(node: ast.AST | None, missing: str) -> str:
+    """A name as Python source for a fix: ``"orders"`` for a literal, else the expression that gives it."""
+    return _code(literal_str(node), node, missing)
+
+
 def _code(value: str | None, node: ast.AST | None, missing: str) -> str:
     if value is not None:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -50,17 +50,17 @@ class IndexWithoutConcurrently(Rule):
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
-        new_indexes = {literal(op.arg(0)) for op in revision.upgrade if op.name == "create_index"}
+        new_indexes = {op.object_name for op in revision.upgrade if op.name == "create_index"}
         for op in revision.upgrade:
             if op.name not in {"create_index", "drop_index"} or _concurrently(op):
                 continue
             if op.name == "create_index" and op.table in created:
                 continue
-            if op.name == "drop_index" and (op.table in created or literal(op.arg(0)) in new_indexes):
+            if op.name == "drop_index" and (op.table in created or op.object_name in new_indexes):
                 continue
             verb = "created" if op.name == "create_index" else "dropped"
             args = ", ".join(ast_text(a) for a in op.call.args)
-            yield self.finding(revision, op.line, f"index {literal(op.arg(0))} {verb} on {op.table or 'a table'} "
+            yield self.finding(revision, op.line, f"{op.object_text} {verb} on {op.table_text} "
                                "without CONCURRENTLY blocks writes to the table", table=op.table,
                                fix="with op.get_context().autocommit_block():\n"
                                    f"    op.{op.name}({args}, postgresql_concurrently=True)")
@@ -113,7 +113,7 @@ class ConcurrentlyInTransaction(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         for op in revision.upgrade:
             if op.name in {"create_index", "drop_index"} and _concurrently(op) and not op.autocommit:
-                yield self.finding(revision, op.line, f"{op.name} {literal(op.arg(0))} with CONCURRENTLY inside the "
+                yield self.finding(revision, op.line, f"{op.name} of {op.object_text} with CONCURRENTLY inside the "
                                    "migration transaction: PostgreSQL refuses it", table=op.table,
                                    fix=f"with op.get_context().autocommit_block():\n    {ast_text(op.call)}")
         for statement, action, line in actions(revision):
