@@ -269,17 +269,22 @@ class Collector:
         # `op.get_bind().execute(...)` has a call as its receiver: name it "op.get_bind()" so it is not lost
         receiver = dotted(func.value.func) + "()" if isinstance(func.value, ast.Call) else dotted(func.value)
         name = func.attr
-        folded = Fold(self.evaluate).visit(copy.deepcopy(node))
-        assert isinstance(folded, ast.Call)
         if receiver == "op" and name in DDL | DATA:
-            self.ops.append(Op(name, folded, self.function, "op", autocommit=self.autocommit))
+            self.ops.append(Op(name, self._fold(node), self.function, "op", autocommit=self.autocommit))
         elif receiver in self.batch and name in DDL | DATA:
             table, recreate, table_node = self.batch[receiver]
-            self.ops.append(Op(name, folded, self.function, "batch", batch_table=table, batch_recreate=recreate,
-                               autocommit=self.autocommit, batch_table_node=table_node))
+            self.ops.append(Op(name, self._fold(node), self.function, "batch", batch_table=table,
+                               batch_recreate=recreate, autocommit=self.autocommit, batch_table_node=table_node))
         elif name in RUNS_SQL and receiver not in {"op", ""}:
-            self.ops.append(Op(name, folded, self.function, receiver, autocommit=self.autocommit))
+            self.ops.append(Op(name, self._fold(node), self.function, receiver, autocommit=self.autocommit))
         return False
+
+    def _fold(self, node: ast.Call) -> ast.Call:
+        """A copy of the call with every argument the pass can resolve replaced by its value."""
+        folded = copy.deepcopy(node)
+        folded.args = [Fold(self.evaluate).visit(arg) for arg in folded.args]
+        folded.keywords = [Fold(self.evaluate).visit(keyword) for keyword in folded.keywords]
+        return folded
 
     # helpers
 

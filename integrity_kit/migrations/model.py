@@ -129,6 +129,13 @@ class Op:
         return describe(self.column_node, "column")
 
     @property
+    def column_ref(self) -> str:
+        """``orders.status`` for a message, or the parts the pass could not resolve described."""
+        if self.table is not None and literal_str(self.column_node) is not None:
+            return f"{self.table}.{self.column_text}"
+        return f"{self.column_text} of {self.table_text}"
+
+    @property
     def column_code(self) -> str:
         return _code(literal_str(self.column_node), self.column_node, "<column>")
 
@@ -163,16 +170,17 @@ class Op:
         node = self.param(_NAME_PARAMS.get(self.name, ""))
         if node is not None and not (isinstance(node, ast.Constant) and node.value is None):
             return describe(node, kind)
-        table = self.table_text
+        # Named by what it is built on; an unresolved table is left out here, the message names it anyway.
+        table = self.table or ""
         if self.name == "create_foreign_key":
             local, remote = self.names("local_cols"), self.names("remote_cols")
-            referent = describe(self.param("referent_table"), "table")
+            referent = literal_str(self.param("referent_table")) or ""
             return (f"the {kind} {table}({', '.join(local or ['...'])}) -> "
                     f"{referent}({', '.join(remote or ['...'])})")
         columns = self.names("columns")
         if columns:
-            return f"the {kind} on {table}({', '.join(columns)})"
-        return f"an unnamed {kind} on {table}"
+            return f"the {kind} {table}({', '.join(columns)})"
+        return f"an unnamed {kind}" + (f" on {table}" if table else "")
 
     @property
     def object_sql(self) -> str:

@@ -54,7 +54,7 @@ class AddNotNullColumnWithoutDefault(Rule):
             column = parse_column(op.arg(0) if op.receiver == "batch" else op.arg(1))
             if column and not column.nullable and not column.server_default:
                 yield self.finding(
-                    revision, op.line, f"column {op.table_text}.{op.column_text} is added NOT NULL without a server "
+                    revision, op.line, f"column {op.column_ref} is added NOT NULL without a server "
                     "default: the statement fails on a table that has rows", table=op.table,
                     fix=f'op.add_column({op.table_code}, sa.Column({op.column_code}, {column.type_source}, '
                         'nullable=False, server_default=<constant>))')
@@ -120,7 +120,7 @@ class SetNotNullInOneStep(Rule):
             cost = "rebuilds the table" if context.dialect == "mysql" else \
                 "scans the whole table under an exclusive lock"
             yield self.finding(
-                revision, op.line, f"NOT NULL on existing column {op.table_text}.{op.column_text} in one step {cost}",
+                revision, op.line, f"NOT NULL on existing column {op.column_ref} in one step {cost}",
                 table=op.table,
                 fix=f'op.create_check_constraint("ck_{op.table_sql}_{column}_not_null", {op.table_code}, '
                     f'"{column} IS NOT NULL", postgresql_not_valid=True)\n'
@@ -208,7 +208,7 @@ class ColumnTypeChangeRewritesTable(Rule):
                 continue
             column = op.column_sql
             yield self.finding(
-                revision, op.line, f"type change of {op.table_text}.{op.column_text} to {ast_text(op.kw('type_'))} "
+                revision, op.line, f"type change of {op.column_ref} to {ast_text(op.kw('type_'))} "
                 "rewrites the table under an exclusive lock", table=op.table,
                 fix=f'op.add_column({op.table_code}, sa.Column("{column}_new", {ast_text(op.kw("type_"))}))\n'
                     "# dual-write from the app, backfill in batches in its own revision, switch reads, "

@@ -165,7 +165,7 @@ class NonReversingDowngrade(Rule):
                     o.name == "alter_column" and literal(o.kw("new_column_name")) == key[2]
                     for o in revision.downgrade):
                 continue
-            what = key[2] or key[1] or op.name
+            what = key[2] or key[1] or op.table_text
             yield self.finding(revision, op.line, f"{op.name} {what} is not undone by downgrade()",
                                table=op.table, fix=f"# in downgrade(): op.{inverse}(...) for {what}")
 

@@ -55,7 +55,7 @@ class RenameColumnOrTable(Rule):
             elif op.name == "alter_column" and op.has_kw("new_column_name") and op.table not in created:
                 old = op.column_text
                 new = describe(op.kw("new_column_name"), "column")
-                yield self.finding(revision, op.line, f"column {op.table_text}.{old} renamed to {new}: the running app "
+                yield self.finding(revision, op.line, f"column {op.column_ref} renamed to {new}: the running app "
                                    f"still reads and writes {old}", table=op.table,
                                    fix=f'op.add_column({op.table_code}, sa.Column('
                                        f'{code_of(op.kw("new_column_name"), "<column>")}, <type>, nullable=True))  '
@@ -113,7 +113,7 @@ class DropColumnOrTable(Rule):
                                    "still use it and its data cannot come back", table=op.table,
                                    fix="# ship a release that no longer uses the table, then drop it")
             elif op.name == "drop_column" and op.table not in created:
-                yield self.finding(revision, op.line, f"column {op.table_text}.{op.column_text} dropped: the running "
+                yield self.finding(revision, op.line, f"column {op.column_ref} dropped: the running "
                                    "release still selects it", table=op.table,
                                    fix="# remove the column from the models and deploy first, then drop it")
         for statement, action, line in actions(revision):
