@@ -31,7 +31,7 @@ class Marker:
     kind: str  # "bind", "context" or "dialect"
 
 
-BIND, CONTEXT, DIALECT = Marker("bind"), Marker("context"), Marker("dialect")
+BIND, CONTEXT, DIALECT, ENGINE = Marker("bind"), Marker("context"), Marker("dialect"), Marker("engine")
 
 
 class DialectName(str):
@@ -195,11 +195,15 @@ class Evaluator:
         base = self._eval(node.value)
         if base is UNKNOWN:
             return UNKNOWN
-        if base in (BIND, CONTEXT):
+        if base in (BIND, CONTEXT, ENGINE):
             if node.attr == "dialect":
                 return DIALECT
-            if node.attr in {"engine", "bind", "connection"}:
+            if node.attr == "engine":
+                return ENGINE
+            if node.attr in {"bind", "connection"}:
                 return BIND
+            if node.attr == "name" and base == ENGINE:
+                return DialectName(self.dialect)
             if node.attr == "as_sql" and base == CONTEXT:
                 return False
             return UNKNOWN

@@ -63,7 +63,9 @@ BRANCHES = [
     ("IK806", "b07_early_return_sqlite", 20, (PG, MY)),
     ("IK806", "b08_helper_only_mysql", 17, (MY,)),
     ("IK830", "b09_engine_name", 21, (LITE,)),
-    ("IK803", "b09_engine_name", 23, (PG, MY)),
+    ("IK806", "b09_engine_name", 22, (LITE,)),
+    ("IK803", "b09_engine_name", 24, (PG, MY)),
+    ("IK806", "b09_engine_name", 25, (PG, MY)),
     ("IK801", "b10_offline_mode", 21, ALL),  # the offline branch's drop_column (line 19) does not run online
     ("IK806", "b11_not_offline", 19, ALL),
     ("IK812", "b12_try_except_same", 19, (PG,)),  # the fallback at line 22 repeats it: not a second finding
@@ -220,6 +222,9 @@ def _collect(source: str, dialect: str = PG, function: str = "upgrade"):
     ('op.get_bind().dialect.name == "postgresql" and context.is_offline_mode()', set()),
     ('op.get_bind().dialect.name == "postgresql" and some_flag', {PG}),  # unknown on PG, False elsewhere
     ('op.get_context().as_sql', set()),
+    ('op.get_bind().engine.name == "sqlite"', {LITE}),
+    ('op.get_bind().engine.dialect.name != "sqlite"', {PG, MY}),
+    ('op.get_context().bind.dialect.name == "mysql"', {MY}),
     ('op.get_bind().dialect.name.lower() == "postgresql"', {PG}),
     ('some_flag', {PG, MY, LITE}),  # unknown: linted everywhere
 ])
