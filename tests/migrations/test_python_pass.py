@@ -48,6 +48,9 @@ CONSTANTS = [
     ("IK802", "c18_helper_with_batch", 18, (PG, MY)),
     ("IK806", "c19_shadowed_constant", 21, ALL),
     ("IK801", "c20_nested_helpers", 17, ALL),
+    ("IK803", "c21_keyword_arguments", 18, (PG, MY)),
+    ("IK806", "c21_keyword_arguments", 19, ALL),
+    ("IK810", "c21_keyword_arguments", 20, (PG,)),
 ]
 BRANCHES = [
     ("IK806", "b01_eq_mysql", 19, (MY,)),
@@ -82,6 +85,8 @@ BRANCHES = [
     ("IK810", "b19_return_in_helper", 19, (PG,)),
     ("IK841", "b19_return_in_helper", 19, (PG, MY)),
     ("IK806", "b19_return_in_helper", 24, ALL),
+    ("IK803", "b20_nested_else_return", 21, (MY,)),
+    ("IK803", "b20_nested_else_return", 25, (PG,)),  # SQLite returns inside the else branch
 ]
 EXECUTE = [
     ("IK801", "e01_conn_execute_ddl", 19, ALL),
@@ -153,6 +158,10 @@ def test_resolved_names_reach_messages_and_fixes() -> None:
     assert "ck_orders_total" in c05["IK815"].message
     [c17] = _findings("pypass_constants", PG, "c17_constant_from_constants")
     assert "ix_events_kind_id" in c17.message
+    c21 = {f.code: f.message for f in _findings("pypass_constants", PG, "c21_keyword_arguments")}
+    assert c21["IK803"].startswith("type change of orders.created_at")
+    assert c21["IK806"].startswith("column events.kind dropped")
+    assert c21["IK810"].startswith("index ix_orders_user_id created on orders")
 
 
 def test_a_branch_picks_the_table_for_the_dialect() -> None:
