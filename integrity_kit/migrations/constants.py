@@ -38,6 +38,10 @@ class DialectName(str):
     """The name of the dialect being linted, as ``bind.dialect.name`` returns it online."""
 
 
+class SqlText(str):
+    """The SQL of a ``text("...")`` construct: it stays a ``text()`` where it is folded back into a call."""
+
+
 # Callables on `op` / `context` whose result is a known marker or a known value for an online run.
 _MARKER_CALLS = {"op.get_bind": BIND, "context.get_bind": BIND, "op.get_context": CONTEXT,
                  "context.get_context": CONTEXT}
@@ -73,9 +77,11 @@ def as_node(value: Any, like: ast.AST) -> ast.expr:
         node = ast.Tuple([as_node(item, like) for item in value], ast.Load())
     elif isinstance(value, dict):
         node = ast.Dict([as_node(key, like) for key in value], [as_node(item, like) for item in value.values()])
+    elif isinstance(value, SqlText):
+        node = ast.Call(ast.Attribute(ast.Name("sa", ast.Load()), "text", ast.Load()), [ast.Constant(str(value))], [])
     else:
         node = ast.Constant(str(value) if isinstance(value, DialectName) else value)
-    return ast.copy_location(node, like)
+    return ast.fix_missing_locations(ast.copy_location(node, like))
 
 
 class Evaluator:
@@ -217,8 +223,11 @@ class Evaluator:
             return _MARKER_CALLS[name]
         if name in _OFFLINE_CALLS:
             return False
-        if name in {"op.f", "f", "sa.text", "text", "sqlalchemy.text"} and len(node.args) == 1 and not node.keywords:
+        if name in {"op.f", "f"} and len(node.args) == 1 and not node.keywords:
             return self._eval(node.args[0])
+        if name.split(".")[-1] == "text" and len(node.args) == 1 and not node.keywords:
+            sql = self._eval(node.args[0])
+            return SqlText(sql) if isinstance(sql, str) else UNKNOWN
         if isinstance(node.func, ast.Attribute) and node.func.attr == "items" and not node.args:
             mapping = self._eval(node.func.value)
             return list(mapping.items()) if isinstance(mapping, dict) else UNKNOWN

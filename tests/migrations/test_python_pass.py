@@ -300,3 +300,11 @@ def test_helper_parameters_bind_arguments_defaults_and_keywords() -> None:
 def test_recursive_helpers_terminate() -> None:
     source = "def again(n):\n    op.drop_table('t')\n    again(n)\n\ndef upgrade():\n    again(1)\n"
     assert [op.table for op in _collect(source)] == ["t"]
+
+
+def test_a_text_construct_bound_to_a_name_stays_a_text_construct() -> None:
+    source = ("def upgrade():\n    stmt = sa.text('UPDATE t SET a = 1')\n    conn = op.get_bind()\n"
+              "    conn.execute(stmt)\n    conn.execute(SQL)\n")
+    ops = _collect("SQL = 'DELETE FROM t'\n" + source)
+    assert [ast.unparse(op.arg(0)) for op in ops] == ["sa.text('UPDATE t SET a = 1')", "'DELETE FROM t'"]
+    assert [s.sql for s in statements_of(ops)] == ["UPDATE t SET a = 1", "DELETE FROM t"]
