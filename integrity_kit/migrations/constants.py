@@ -223,7 +223,7 @@ class Evaluator:
             return _MARKER_CALLS[name]
         if name in _OFFLINE_CALLS:
             return False
-        if name in {"op.f", "f"} and len(node.args) == 1 and not node.keywords:
+        if (name == "f" or name.endswith(".f")) and len(node.args) == 1 and not node.keywords:
             return self._eval(node.args[0])
         if name.split(".")[-1] == "text" and len(node.args) == 1 and not node.keywords:
             sql = self._eval(node.args[0])

@@ -266,7 +266,7 @@ def describe(node: ast.AST | None, kind: str) -> str:
     value = literal_str(node)
     if value is not None:
         return value
-    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    article = "an" if kind[:1].lower() in "aeio" else "a"  # "a unique constraint", "an index"
     if node is None or (isinstance(node, ast.Constant) and node.value is None):
         return f"an unnamed {kind}"
     if isinstance(node, ast.Name):

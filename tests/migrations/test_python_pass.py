@@ -308,3 +308,11 @@ def test_a_text_construct_bound_to_a_name_stays_a_text_construct() -> None:
     ops = _collect("SQL = 'DELETE FROM t'\n" + source)
     assert [ast.unparse(op.arg(0)) for op in ops] == ["sa.text('UPDATE t SET a = 1')", "'DELETE FROM t'"]
     assert [s.sql for s in statements_of(ops)] == ["UPDATE t SET a = 1", "DELETE FROM t"]
+
+
+def test_a_batch_naming_convention_marker_is_the_literal_name() -> None:
+    source = ("def upgrade():\n    with op.batch_alter_table('job') as batch_op:\n"
+              "        batch_op.create_index(batch_op.f('ix_job_user_id'), ['user_id'])\n"
+              "        batch_op.create_unique_constraint(name, ['a'])\n")
+    ops = _collect(source)
+    assert [op.object_text for op in ops] == ["index ix_job_user_id", "a unique constraint named by a variable `name`"]
