@@ -126,6 +126,8 @@ class Collector:
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self._for(node)
         elif isinstance(node, ast.While):
+            for name in _assigned_names([node]):
+                self.env.pop(name, None)  # the test and the body see the values of every iteration
             self._expr(node.test)
             self._branches(node.body, node.orelse)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
@@ -255,6 +257,8 @@ class Collector:
             return
         for child in ast.iter_child_nodes(node):
             self._expr(child)
+        if isinstance(node, ast.NamedExpr):
+            _bind(self.env, node.target, self.evaluate(node.value))
 
     def _call(self, node: ast.Call) -> bool:
         """Record ``node`` if it is an operation; True when its arguments were handled (a helper's body ran)."""

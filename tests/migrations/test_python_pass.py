@@ -316,3 +316,18 @@ def test_a_batch_naming_convention_marker_is_the_literal_name() -> None:
               "        batch_op.create_unique_constraint(name, ['a'])\n")
     ops = _collect(source)
     assert [op.object_text for op in ops] == ["index ix_job_user_id", "a unique constraint named by a variable `name`"]
+
+
+def test_names_changed_in_a_while_loop_or_by_a_walrus_are_not_constants() -> None:
+    source = ("def upgrade():\n    depth = 0\n    while more():\n        if depth == 0:\n"
+              "            op.drop_table('a')\n        depth = depth + 1\n"
+              "    table = 'b'\n    if (table := pick()):\n        op.drop_table(table)\n")
+    assert [(op.table, op.table_text) for op in _collect(source)] == [
+        ("a", "a"), (None, "a table named by a variable `table`")]
+
+
+def test_a_helper_that_returns_a_dialect_test_decides_the_branch() -> None:
+    source = ("def is_sqlite():\n    return op.get_bind().dialect.name == 'sqlite'\n\n"
+              "def upgrade():\n    if is_sqlite():\n        op.drop_table('a')\n"
+              "    else:\n        op.drop_table('b')\n")
+    assert {d: [op.table for op in _collect(source, d)] for d in ALL} == {PG: ["b"], MY: ["b"], LITE: ["a"]}
