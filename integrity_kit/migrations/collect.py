@@ -180,7 +180,7 @@ class Collector:
             results.append(self.env)
         self.env = {name: value for name, value in results[0].items()
                     if all(name in other and other[name] == value for other in results[1:])}
-        self._stopped = stopped_all and bool(bodies[-1])
+        self._stopped = stopped_all
 
     def _for(self, node: ast.For | ast.AsyncFor) -> None:
         values = self.evaluate(node.iter)
@@ -234,6 +234,7 @@ class Collector:
             begin = len(self.ops)
             self._block(handler.body)
             self.ops[begin:] = [op for op in self.ops[begin:] if op.signature not in tried]
+            stopped &= self._stopped  # the rest runs after a handler that does not return
         self._stopped = stopped
         self._block(node.orelse)
         self._stopped = False
