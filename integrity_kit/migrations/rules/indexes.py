@@ -113,8 +113,8 @@ class ConcurrentlyInTransaction(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         for op in revision.upgrade:
             if op.name in {"create_index", "drop_index"} and _concurrently(op) and not op.autocommit:
-                yield self.finding(revision, op.line, f"{op.name} of {op.object_text} with CONCURRENTLY inside the "
-                                   "migration transaction: PostgreSQL refuses it", table=op.table,
+                yield self.finding(revision, op.line, f"{op.name} {op.object_name or op.object_text} with CONCURRENTLY "
+                                   "inside the migration transaction: PostgreSQL refuses it", table=op.table,
                                    fix=f"with op.get_context().autocommit_block():\n    {ast_text(op.call)}")
         for statement, action, line in actions(revision):
             if action.kind.endswith("_concurrently") and statement.in_transaction:
