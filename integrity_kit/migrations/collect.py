@@ -256,10 +256,27 @@ class Collector:
             return
         if isinstance(node, ast.Call) and self._call(node):
             return
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) and self._comprehension(node):
+            return
         for child in ast.iter_child_nodes(node):
             self._expr(child)
         if isinstance(node, ast.NamedExpr):
             _bind(self.env, node.target, self.evaluate(node.value))
+
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> bool:
+        """``[op.drop_table(t) for t in TABLES]`` over known values: one call per value, like a for loop."""
+        if len(node.generators) != 1 or node.generators[0].ifs or node.generators[0].is_async:
+            return False
+        generator = node.generators[0]
+        values = self.evaluate(generator.iter)
+        if not (isinstance(values, (list, tuple)) and is_data(values)):
+            return False
+        saved = dict(self.env)
+        for value in values:
+            _bind(self.env, generator.target, value)
+            self._expr(node.elt)
+        self.env = saved  # a comprehension's variable does not leak into the function
+        return True
 
     def _call(self, node: ast.Call) -> bool:
         """Record ``node`` if it is an operation; True when its arguments were handled (a helper's body ran)."""

@@ -331,3 +331,9 @@ def test_a_helper_that_returns_a_dialect_test_decides_the_branch() -> None:
               "def upgrade():\n    if is_sqlite():\n        op.drop_table('a')\n"
               "    else:\n        op.drop_table('b')\n")
     assert {d: [op.table for op in _collect(source, d)] for d in ALL} == {PG: ["b"], MY: ["b"], LITE: ["a"]}
+
+
+def test_a_comprehension_over_known_values_is_one_call_per_value() -> None:
+    source = ("TABLES = ['a', 'b']\n\ndef upgrade():\n    t = 'kept'\n"
+              "    [op.drop_table(t) for t in TABLES]\n    op.drop_table(t)\n")
+    assert [op.table for op in _collect(source)] == ["a", "b", "kept"]
