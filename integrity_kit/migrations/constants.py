@@ -262,6 +262,8 @@ class Fold(ast.NodeTransformer):
             value = self.evaluate(node)
             if value is not UNKNOWN and is_data(value):
                 return as_node(value, node)
+            if isinstance(node, ast.JoinedStr):
+                return node  # a constant put back inside an f-string may not unparse (a backslash, a quote)
         if isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name)):
             value = self.evaluate(node)
             if value is not UNKNOWN and is_data(value) and not dotted(node.func).endswith(("text", ".f")):

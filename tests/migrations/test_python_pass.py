@@ -337,3 +337,9 @@ def test_a_comprehension_over_known_values_is_one_call_per_value() -> None:
     source = ("TABLES = ['a', 'b']\n\ndef upgrade():\n    t = 'kept'\n"
               "    [op.drop_table(t) for t in TABLES]\n    op.drop_table(t)\n")
     assert [op.table for op in _collect(source)] == ["a", "b", "kept"]
+
+
+def test_an_f_string_partly_known_is_kept_as_written() -> None:
+    source = ("SEP = '\\\\n'\n\ndef upgrade():\n    op.get_bind().execute(f\"SELECT {SEP} {unknown}\")\n")
+    [op] = _collect(source)
+    assert ast.unparse(op.call) == "op.get_bind().execute(f'SELECT {SEP} {unknown}')"
