@@ -306,6 +306,10 @@ class Collector:
         folded = copy.deepcopy(node)
         folded.args = [Fold(self.evaluate).visit(arg) for arg in folded.args]
         folded.keywords = [Fold(self.evaluate).visit(keyword) for keyword in folded.keywords]
+        try:
+            ast.unparse(folded)  # rules quote the call in fixes: a fold that cannot be written back is not used
+        except Exception:
+            return copy.deepcopy(node)
         return folded
 
     # helpers
