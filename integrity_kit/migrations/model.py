@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeGuard
@@ -51,6 +52,7 @@ class Op:
     batch_table: str | None = None
     batch_recreate: str = "auto"
     autocommit: bool = False
+    batch_table_node: ast.AST | None = None  # the expression naming the batch table, to describe it when unknown
 
     @property
     def line(self) -> int:
@@ -72,15 +74,226 @@ class Op:
     def arg(self, index: int) -> ast.AST | None:
         return self.call.args[index] if len(self.call.args) > index else None
 
+    def param(self, name: str) -> ast.AST | None:
+        """The argument Alembic binds to parameter ``name`` (by keyword or by position), else None."""
+        if self.receiver == "batch" and name in _TABLE_PARAMS:
+            return None
+        given = self.kw(name)
+        if given is not None:
+            return given
+        order = (_BATCH_PARAMS if self.receiver == "batch" else _OP_PARAMS).get(self.name, ())
+        return self.arg(order.index(name)) if name in order else None
+
+    @property
+    def table_node(self) -> ast.AST | None:
+        """The expression naming the table the call changes (the batch's table for a batch operation)."""
+        if self.receiver == "batch":
+            return self.batch_table_node
+        return next((node for node in map(self.param, _TABLE_PARAMS) if node is not None), None)
+
     @property
     def table(self) -> str | None:
-        if self.batch_table is not None:
+        """The table's name when the source gives it as a (resolved) string, else None — never another type."""
+        if self.receiver == "batch":
             return self.batch_table
-        if self.name == "drop_index":
-            return literal(self.kw("table_name")) or literal(self.arg(1))
-        position = {"create_index": 1, "create_foreign_key": 1, "create_unique_constraint": 1,
-                    "create_check_constraint": 1, "drop_constraint": 1, "create_primary_key": 1}.get(self.name, 0)
-        return literal(self.kw("table_name")) or literal(self.arg(position))
+        value = literal(self.table_node)
+        return value if isinstance(value, str) else None
+
+    @property
+    def table_text(self) -> str:
+        """The table for a message: its name, or what names it ("a table named by a variable `name`")."""
+        if self.receiver == "batch" and self.batch_table is not None:
+            return self.batch_table
+        return describe(self.table_node, "table")
+
+    @property
+    def table_code(self) -> str:
+        """The table as Python source for a fix: ``"orders"``, or the expression the revision names it with."""
+        return _code(self.table, self.table_node, "<table>")
+
+    @property
+    def table_sql(self) -> str:
+        """The table inside SQL text of a fix: its name, or a placeholder naming the expression."""
+        return self.table or _placeholder(self.table_node, "table")
+
+    @property
+    def column_node(self) -> ast.AST | None:
+        """The column an add/drop/alter_column names (``add_column`` names it inside its ``sa.Column``)."""
+        node = self.param("column")
+        if isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] == "Column":
+            return node.args[0] if node.args else None
+        return node if node is not None else self.param("column_name")
+
+    @property
+    def column_text(self) -> str:
+        return describe(self.column_node, "column")
+
+    @property
+    def column_ref(self) -> str:
+        """``orders.status`` for a message, or the parts the pass could not resolve described."""
+        if self.table is not None and literal_str(self.column_node) is not None:
+            return f"{self.table}.{self.column_text}"
+        return f"{self.column_text} of {self.table_text}"
+
+    @property
+    def column_code(self) -> str:
+        return _code(literal_str(self.column_node), self.column_node, "<column>")
+
+    @property
+    def column_sql(self) -> str:
+        return literal_str(self.column_node) or _placeholder(self.column_node, "column")
+
+    def names(self, param: str) -> list[str] | None:
+        """A list-of-names argument (columns), when every name is known."""
+        value = literal(self.param(param))
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
+            return list(value)
+        return None
+
+    @property
+    def object_name(self) -> str | None:
+        """The literal name of the index or constraint the call creates or drops, else None."""
+        return literal_str(self.param(_NAME_PARAMS.get(self.name, "")))
+
+    @property
+    def object_text(self) -> str:
+        """The index or constraint for a message: its name, or what it is built on when it has none
+        ("the foreign key orders(customer_id) -> customers(id)")."""
+        kind = _KINDS.get(self.name, "constraint")
+        if self.name == "drop_constraint":
+            kind = {"foreignkey": "foreign key", "unique": "unique constraint", "check": "CHECK constraint",
+                    "primary": "primary key"}.get(literal_str(self.param("type_")) or "", "constraint")
+        if self.object_name is not None:
+            return f"{kind} {self.object_name}"
+        node = self.param(_NAME_PARAMS.get(self.name, ""))
+        if node is not None and not (isinstance(node, ast.Constant) and node.value is None):
+            return describe(node, kind)
+        # Named by what it is built on; an unresolved table is left out here, the message names it anyway.
+        table = self.table or ""
+        if self.name == "create_foreign_key":
+            local, remote = self.names("local_cols"), self.names("remote_cols")
+            referent = literal_str(self.param("referent_table")) or ""
+            return (f"the {kind} {table}({', '.join(local or ['...'])}) -> "
+                    f"{referent}({', '.join(remote or ['...'])})")
+        columns = self.names("columns")
+        if columns:
+            return f"the {kind} {table}({', '.join(columns)})"
+        return f"an unnamed {kind}" + (f" on {table}" if table else "")
+
+    @property
+    def object_sql(self) -> str:
+        """The index or constraint's name for SQL in a fix: its name, or the conventional name to give it."""
+        if self.object_name is not None:
+            return self.object_name
+        prefix = {"create_foreign_key": "fk", "create_unique_constraint": "uq", "create_check_constraint": "ck",
+                  "create_index": "ix", "create_primary_key": "pk"}.get(self.name, "constraint")
+        columns = self.names("local_cols" if self.name == "create_foreign_key" else "columns") or []
+        referent = literal_str(self.param("referent_table")) if self.name == "create_foreign_key" else None
+        parts = [prefix, self.table or "<table>", *columns, *([referent] if referent else [])]
+        return "_".join(parts) if self.table and (columns or self.name == "create_check_constraint") \
+            else f"<{prefix} name>"
+
+    @property
+    def named_call(self) -> str:
+        """The call's source with an unnamed (``None``) index or constraint given the name ``object_sql``."""
+        node = copy.deepcopy(self.call)
+        name = _NAME_PARAMS.get(self.name)
+        if name is not None and self.object_name is None and self.param(name) is not None \
+                and literal(self.param(name)) is None and isinstance(self.param(name), ast.Constant):
+            replacement = ast.Constant(self.object_sql)
+            if self.kw(name) is not None:
+                node.keywords = [ast.keyword(k.arg, replacement) if k.arg == name else k for k in node.keywords]
+            else:
+                node.args = [replacement, *node.args[1:]]
+        return ast.unparse(node)
+
+    @property
+    def signature(self) -> tuple:
+        """What change the call makes, to tell a fallback that repeats it from a different one."""
+        what = self.object_name or literal_str(self.column_node) or sql_text(self.arg(0))
+        return (self.name, self.table, what)
+
+
+# Alembic's parameter order for each operation, on `op` and on a batch (which has no table parameter).
+_OP_PARAMS: dict[str, tuple[str, ...]] = {
+    "add_column": ("table_name", "column"), "drop_column": ("table_name", "column_name"),
+    "alter_column": ("table_name", "column_name"), "create_table": ("table_name",),
+    "drop_table": ("table_name",), "rename_table": ("old_table_name", "new_table_name"),
+    "create_index": ("index_name", "table_name", "columns"), "drop_index": ("index_name", "table_name"),
+    "create_foreign_key": ("constraint_name", "source_table", "referent_table", "local_cols", "remote_cols"),
+    "create_check_constraint": ("constraint_name", "table_name", "condition"),
+    "create_unique_constraint": ("constraint_name", "table_name", "columns"),
+    "create_primary_key": ("constraint_name", "table_name", "columns"),
+    "drop_constraint": ("constraint_name", "table_name", "type_"),
+    "create_table_comment": ("table_name", "comment"), "create_exclude_constraint": ("constraint_name", "table_name"),
+    "execute": ("sqltext",), "bulk_insert": ("table", "rows"),
+}
+_BATCH_PARAMS: dict[str, tuple[str, ...]] = {
+    "add_column": ("column",), "drop_column": ("column_name",), "alter_column": ("column_name",),
+    "create_index": ("index_name", "columns"), "drop_index": ("index_name",),
+    "create_foreign_key": ("constraint_name", "referent_table", "local_cols", "remote_cols"),
+    "create_check_constraint": ("constraint_name", "condition"), "create_unique_constraint": ("constraint_name",
+                                                                                              "columns"),
+    "create_primary_key": ("constraint_name", "columns"), "drop_constraint": ("constraint_name", "type_"),
+    "execute": ("sqltext",),
+}
+_TABLE_PARAMS = ("table_name", "source_table", "old_table_name")
+_NAME_PARAMS = {"create_index": "index_name", "drop_index": "index_name", "create_foreign_key": "constraint_name",
+                "create_check_constraint": "constraint_name", "create_unique_constraint": "constraint_name",
+                "create_primary_key": "constraint_name", "drop_constraint": "constraint_name",
+                "create_exclude_constraint": "constraint_name"}
+_KINDS = {"create_index": "index", "drop_index": "index", "create_foreign_key": "foreign key",
+          "create_check_constraint": "CHECK constraint", "create_unique_constraint": "unique constraint",
+          "create_primary_key": "primary key", "create_exclude_constraint": "exclusion constraint"}
+
+
+def literal_str(node: ast.AST | None) -> str | None:
+    """The literal string a node stands for, else None (a list or a number is not a name)."""
+    value = literal(node)
+    return value if isinstance(value, str) else None
+
+
+def sql_text(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Call) and node.args and dotted(node.func).split(".")[-1] == "text":
+        return literal_str(node.args[0])
+    return literal_str(node)
+
+
+def describe(node: ast.AST | None, kind: str) -> str:
+    """A name for a message: the literal, or what names it when the pass could not resolve it."""
+    value = literal_str(node)
+    if value is not None:
+        return value
+    article = "an" if kind[:1].lower() in "aeio" else "a"  # "a unique constraint", "an index"
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return f"an unnamed {kind}"
+    if isinstance(node, ast.Name):
+        return f"{article} {kind} named by a variable `{node.id}`"
+    return f"{article} {kind} named by an expression `{_short(node)}`"
+
+
+def _short(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def code_of(node: ast.AST | None, missing: str) -> str:
+    """A name as Python source for a fix: ``"orders"`` for a literal, else the expression that gives it."""
+    return _code(literal_str(node), node, missing)
+
+
+def _code(value: str | None, node: ast.AST | None, missing: str) -> str:
+    if value is not None:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return ast.unparse(node) if node is not None and not isinstance(node, ast.Constant) else missing
+
+
+def _placeholder(node: ast.AST | None, kind: str) -> str:
+    if node is not None and not isinstance(node, ast.Constant):
+        return f"<{_short(node)}>"
+    return f"<{kind}>"
 
 
 @dataclass

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from integrity_kit.errors import IntegrityKitError
-from integrity_kit.migrations.collect import Collector, sql_of
-from integrity_kit.migrations.model import Revision, Statement
+from integrity_kit.migrations.collect import Collector, statements_of
+from integrity_kit.migrations.model import Revision
 
 GRAPH_NAMES = ("revision", "down_revision", "branch_labels", "depends_on")
 # Alembic's own rule for which files in a versions folder are revisions (editor lock files and __init__ are not).
@@ -332,16 +332,11 @@ def parse_revision(script_revision, base: Path, dialect: str = "postgresql") -> 
     helpers = {name: node for name, node in functions.items() if name not in {"upgrade", "downgrade"}}
     if "upgrade" in functions:
         revision.upgrade_line = functions["upgrade"].lineno
-        revision.upgrade = Collector("upgrade", helpers, dialect=dialect).run(functions["upgrade"])
+        revision.upgrade = Collector("upgrade", helpers, dialect=dialect, module=module).run(functions["upgrade"])
     if "downgrade" in functions:
         node = functions["downgrade"]
         revision.downgrade_line = node.lineno
-        revision.downgrade = Collector("downgrade", helpers, dialect=dialect).run(node)
+        revision.downgrade = Collector("downgrade", helpers, dialect=dialect, module=module).run(node)
         revision.downgrade_raises = any(isinstance(n, ast.Raise) for n in ast.walk(node))
-    for op in revision.upgrade:
-        if op.name == "execute" and op.receiver == "op":
-            sql = sql_of(op.arg(0))
-            if sql is not None:
-                revision.statements.append(Statement(sql=sql, line=op.line, in_transaction=not op.autocommit,
-                                                     origin="execute"))
+    revision.statements.extend(statements_of(revision.upgrade))
     return revision

@@ -7,17 +7,23 @@ from typing import Any
 
 
 def literal(node: ast.AST | None) -> Any:
-    """The Python value of a constant node (``op.f("x")`` counts as ``"x"``), else None."""
+    """The Python value of a constant node (``op.f("x")`` and ``batch_op.f("x")`` count as ``"x"``), else None."""
     if node is None:
         return None
     if isinstance(node, ast.Constant):
         return node.value
-    if isinstance(node, ast.Call) and dotted(node.func) in {"op.f", "f"} and node.args:
+    if isinstance(node, ast.Call) and _is_f(node.func) and node.args:
         return literal(node.args[0])
     if isinstance(node, (ast.List, ast.Tuple)):
         values = [literal(item) for item in node.elts]
         return values if all(value is not None for value in values) else None
     return None
+
+
+def _is_f(func: ast.AST) -> bool:
+    """``op.f`` or ``batch_op.f`` (any receiver's ``.f``): a naming-convention marker around a literal name."""
+    name = dotted(func)
+    return name == "f" or name.endswith(".f")
 
 
 def dotted(node: ast.AST) -> str:

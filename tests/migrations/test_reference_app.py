@@ -20,7 +20,9 @@ FIXTURES = Path(__file__).with_name("fixtures")
 @pytest.mark.parametrize("dialect", ["postgresql", "mysql", "sqlite"])
 def test_reference_migrations_lint_clean(dialect: str) -> None:
     result = lint(MIGRATIONS, dialect=dialect)
-    assert [(f.code, f.revision, f.line) for f in result.findings] == []
+    # On MySQL, NOT NULL in one step rebuilds products: the VALIDATE that makes it cheap runs only on PostgreSQL.
+    expected = [("IK802", "0005_alert_threshold_not_null", 33)] if dialect == "mysql" else []
+    assert [(f.code, f.revision, f.line) for f in result.findings] == expected
     assert result.unexplained_ignores == []
     assert all(f.rule == "batch-recreate-cascade" for f in result.ignored)  # env.py turns SQLite foreign keys off
     assert len(result.revisions) >= 3

@@ -67,9 +67,9 @@ class AddNotNullColumnWithoutDefault(Rule):
             if column and not column.nullable and not column.server_default and \
                     not _fills_itself(node, context.dialect):
                 yield self.finding(
-                    revision, op.line, f"column {op.table}.{column.name} is added NOT NULL without a server "
+                    revision, op.line, f"column {op.column_ref} is added NOT NULL without a server "
                     "default: the statement fails on a table that has rows", table=op.table,
-                    fix=f'op.add_column("{op.table}", sa.Column("{column.name}", {column.type_source}, '
+                    fix=f'op.add_column({op.table_code}, sa.Column({op.column_code}, {column.type_source}, '
                         'nullable=False, server_default=<constant>))')
         emptied_sql: set[str | None] = set()
         for statement, action, line in actions(revision):
@@ -155,17 +155,17 @@ class SetNotNullInOneStep(Rule):
                 continue
             if op.table in validated:
                 continue  # the scan was done by VALIDATE CONSTRAINT, under a weaker lock
-            column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+            column = op.column_sql
             cost = "rebuilds the table" if context.dialect == "mysql" else \
                 "scans the whole table under an exclusive lock"
             yield self.finding(
-                revision, op.line, f"NOT NULL on existing column {op.table}.{column} in one step {cost}",
+                revision, op.line, f"NOT NULL on existing column {op.column_ref} in one step {cost}",
                 table=op.table,
-                fix=f'op.create_check_constraint("ck_{op.table}_{column}_not_null", "{op.table}", '
+                fix=f'op.create_check_constraint("ck_{op.table_sql}_{column}_not_null", {op.table_code}, '
                     f'"{column} IS NOT NULL", postgresql_not_valid=True)\n'
-                    f'# next revision:\nop.execute("ALTER TABLE {op.table} VALIDATE CONSTRAINT '
-                    f'ck_{op.table}_{column}_not_null")\n'
-                    f'op.alter_column("{op.table}", "{column}", nullable=False)')
+                    f'# next revision:\nop.execute("ALTER TABLE {op.table_sql} VALIDATE CONSTRAINT '
+                    f'ck_{op.table_sql}_{column}_not_null")\n'
+                    f'op.alter_column({op.table_code}, {op.column_code}, nullable=False)')
         for statement, action, line in actions(revision):
             if repeats_an_op(revision, statement, action):
                 continue  # the same change as an op.* call: judged by the call
@@ -258,11 +258,11 @@ class ColumnTypeChangeRewritesTable(Rule):
             existing = op.kw("existing_type") or _type_restored_by_downgrade(revision, op)
             if existing is not None and _widening(ast_text(existing), ast_text(op.kw("type_"))):
                 continue
-            column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
+            column = op.column_sql
             yield self.finding(
-                revision, op.line, f"type change of {op.table}.{column} to {ast_text(op.kw('type_'))} rewrites the "
-                "table under an exclusive lock", table=op.table,
-                fix=f'op.add_column("{op.table}", sa.Column("{column}_new", {ast_text(op.kw("type_"))}))\n'
+                revision, op.line, f"type change of {op.column_ref} to {ast_text(op.kw('type_'))} "
+                "rewrites the table under an exclusive lock", table=op.table,
+                fix=f'op.add_column({op.table_code}, sa.Column("{column}_new", {ast_text(op.kw("type_"))}))\n'
                     "# dual-write from the app, backfill in batches in its own revision, switch reads, "
                     "drop the old column later")
         for statement, action, line in actions(revision):

@@ -62,12 +62,11 @@ class ConstraintValidatedInOneStep(Rule):
                 continue
             if literal(op.kw("postgresql_not_valid")) is True:
                 continue
-            name = literal(op.arg(0))
-            kind = "foreign key" if op.name == "create_foreign_key" else "CHECK"
-            yield self.finding(revision, op.line, f"{kind} {name} on existing table {op.table} is validated while "
-                               "writes are blocked", table=op.table,
-                               fix=f"{ast_text(op.call)[:-1]}, postgresql_not_valid=True)\n# next revision:\n"
-                                   f'op.execute("ALTER TABLE {op.table} VALIDATE CONSTRAINT {name}")')
+            name = op.object_sql
+            yield self.finding(revision, op.line, f"{op.object_text} on existing table {op.table_text} is "
+                               "validated while writes are blocked", table=op.table,
+                               fix=f"{op.named_call[:-1]}, postgresql_not_valid=True)\n# next revision:\n"
+                                   f'op.execute("ALTER TABLE {op.table_sql} VALIDATE CONSTRAINT {name}")')
         for statement, action, line in actions(revision):
             if repeats_an_op(revision, statement, action):
                 continue  # the same change as an op.* call: judged by the call
@@ -119,13 +118,13 @@ class UniqueConstraintWithoutIndex(Rule):
         for op in revision.upgrade:
             if op.name != "create_unique_constraint" or op.table in created:
                 continue
-            name, columns = literal(op.arg(0)), literal(op.arg(2) if op.receiver == "op" else op.arg(1))
-            yield self.finding(revision, op.line, f"unique constraint {name} on existing table {op.table} builds its "
+            name, listed = op.object_sql, ast_text(op.param("columns")) or "[<columns>]"
+            yield self.finding(revision, op.line, f"{op.object_text} on existing table {op.table_text} builds its "
                                "index while writes are blocked", table=op.table,
                                fix="with op.get_context().autocommit_block():\n"
-                                   f'    op.create_index("{name}", "{op.table}", {columns!r}, unique=True, '
+                                   f'    op.create_index("{name}", {op.table_code}, {listed}, unique=True, '
                                    "postgresql_concurrently=True)\n"
-                                   f'op.execute("ALTER TABLE {op.table} ADD CONSTRAINT {name} UNIQUE USING INDEX '
+                                   f'op.execute("ALTER TABLE {op.table_sql} ADD CONSTRAINT {name} UNIQUE USING INDEX '
                                    f'{name}")')
         for statement, action, line in actions(revision):
             if repeats_an_op(revision, statement, action):

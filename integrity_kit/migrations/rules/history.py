@@ -186,7 +186,7 @@ class NonReversingDowngrade(Rule):
                                    fix=f"# in downgrade(): rebuild {table} back, or undo the change with "
                                        f"op.batch_alter_table({table!r})")
                 continue
-            what = key[2] or key[1] or op.name
+            what = key[2] or key[1] or op.table_text
             yield self.finding(revision, op.line, f"{op.name} {what} is not undone by downgrade()",
                                table=op.table, fix=f"# in downgrade(): op.{inverse}(...) for {what}")
 

@@ -62,16 +62,16 @@ class IndexWithoutConcurrently(Rule):
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
-        new_indexes = {literal(op.arg(0)) for op in revision.upgrade if op.name == "create_index"}
+        new_indexes = {op.object_name for op in revision.upgrade if op.name == "create_index"}
         rebuilt: set[int] = set()  # lines of create_index calls already reported as half of a rebuild
         for index, op in enumerate(revision.upgrade):
             if op.name not in {"create_index", "drop_index"} or _concurrently(op) or op.line in rebuilt:
                 continue
             if op.name == "create_index" and op.table in created:
                 continue
-            name = literal(op.arg(0))
+            name = op.object_name
             again = next((later for later in revision.upgrade[index + 1:] if later.name == "create_index"
-                          and literal(later.arg(0)) == name), None) \
+                          and later.object_name == name), None) \
                 if op.name == "drop_index" and isinstance(name, str) else None
             if again is not None and again.table not in created:
                 if not _concurrently(again):
@@ -85,7 +85,7 @@ class IndexWithoutConcurrently(Rule):
                 continue
             verb = "created" if op.name == "create_index" else "dropped"
             args = ", ".join(ast_text(a) for a in op.call.args)
-            yield self.finding(revision, op.line, f"index {name} {verb} on {op.table or 'a table'} "
+            yield self.finding(revision, op.line, f"{op.object_text} {verb} on {op.table_text} "
                                "without CONCURRENTLY blocks writes to the table", table=op.table,
                                fix="with op.get_context().autocommit_block():\n"
                                    f"    op.{op.name}({args}, postgresql_concurrently=True)")
@@ -169,8 +169,8 @@ class ConcurrentlyInTransaction(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         for op in revision.upgrade:
             if op.name in {"create_index", "drop_index"} and _concurrently(op) and not op.autocommit:
-                yield self.finding(revision, op.line, f"{op.name} {literal(op.arg(0))} with CONCURRENTLY inside the "
-                                   "migration transaction: PostgreSQL refuses it", table=op.table,
+                yield self.finding(revision, op.line, f"{op.name} {op.object_name or op.object_text} with CONCURRENTLY "
+                                   "inside the migration transaction: PostgreSQL refuses it", table=op.table,
                                    fix=f"with op.get_context().autocommit_block():\n    {ast_text(op.call)}")
         for statement, action, line in actions(revision):
             if repeats_an_op(revision, statement, action):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
+from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule, code_of, describe
 from integrity_kit.migrations.rules._helpers import actions, repeats_an_op, source, sql_created_tables
 from integrity_kit.migrations.syntax import literal
 from integrity_kit.rulebook import Severity
@@ -52,18 +52,19 @@ class RenameColumnOrTable(Rule):
             if op.name == "add_column" and isinstance(op.table, str) and isinstance(_column(op), str):
                 added.add((op.table, _column(op)))
             if op.name == "rename_table" and op.table not in created:
-                new = literal(op.arg(1))
-                yield self.finding(revision, op.line, f"table {op.table} renamed to {new}: the running app still "
-                                   f"queries {op.table}", table=op.table,
-                                   fix=f'op.create_table("{new}", ...)  # expand; drop "{op.table}" in a later '
-                                       "release")
+                new = describe(op.param("new_table_name"), "table")
+                yield self.finding(revision, op.line, f"table {op.table_text} renamed to {new}: the running app still "
+                                   f"queries {op.table_text}", table=op.table,
+                                   fix=f'op.create_table({code_of(op.param("new_table_name"), "<table>")}, '
+                                       f"...)  # expand; drop {op.table_code} in a later release")
             elif op.name == "alter_column" and op.has_kw("new_column_name") and op.table not in created \
                     and (op.table, _column(op)) not in added:
-                old = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
-                new = literal(op.kw("new_column_name"))
-                yield self.finding(revision, op.line, f"column {op.table}.{old} renamed to {new}: the running app "
+                old = op.column_text
+                new = describe(op.kw("new_column_name"), "column")
+                yield self.finding(revision, op.line, f"column {op.column_ref} renamed to {new}: the running app "
                                    f"still reads and writes {old}", table=op.table,
-                                   fix=f'op.add_column("{op.table}", sa.Column("{new}", <type>, nullable=True))  '
+                                   fix=f'op.add_column({op.table_code}, sa.Column('
+                                       f'{code_of(op.kw("new_column_name"), "<column>")}, <type>, nullable=True))  '
                                        "# write both, backfill, switch reads, drop the old column later")
         for statement, action, line in actions(revision):
             if repeats_an_op(revision, statement, action):
@@ -136,13 +137,12 @@ class DropColumnOrTable(Rule):
             if _replaced(op, revision.upgrade[index + 1:]):
                 continue  # a table rebuild or a column swap: the name is back, with the rows copied into it
             if op.name == "drop_table" and op.table not in created:
-                yield self.finding(revision, op.line, f"table {op.table} dropped: the running release may still use "
-                                   "it and its data cannot come back", table=op.table,
+                yield self.finding(revision, op.line, f"table {op.table_text} dropped: the running release may "
+                                   "still use it and its data cannot come back", table=op.table,
                                    fix="# ship a release that no longer uses the table, then drop it")
             elif op.name == "drop_column" and op.table not in created:
-                column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
-                yield self.finding(revision, op.line, f"column {op.table}.{column} dropped: the running release still "
-                                   "selects it", table=op.table,
+                yield self.finding(revision, op.line, f"column {op.column_ref} dropped: the running "
+                                   "release still selects it", table=op.table,
                                    fix="# remove the column from the models and deploy first, then drop it")
         for statement, action, line in actions(revision):
             if repeats_an_op(revision, statement, action):

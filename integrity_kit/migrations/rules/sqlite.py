@@ -68,7 +68,7 @@ class BatchRecreateCascade(Rule):
             if not children or op.line in reported:
                 continue
             reported.add(op.line)
-            yield self.finding(revision, op.line, f"{op.name} rebuilds {op.batch_table} on SQLite; dropping the old "
+            yield self.finding(revision, op.line, f"{op.name} rebuilds {op.table_text} on SQLite; dropping the old "
                                f"table cascades deletes into {', '.join(children)} when foreign keys are on",
                                table=op.batch_table,
                                fix="# run this revision with PRAGMA foreign_keys=OFF (set before BEGIN in env.py), "
