@@ -15,7 +15,7 @@ import pytest
 
 from integrity_kit.migrations import lint
 from integrity_kit.migrations.collect import Collector, statements_of
-from integrity_kit.migrations.source import open_script_directory, ordered_scripts, parse_revision
+from integrity_kit.migrations.source import parse_revision, read_history
 
 FIXTURES = Path(__file__).with_name("fixtures")
 PG, MY, LITE = "postgresql", "mysql", "sqlite"
@@ -191,7 +191,7 @@ def test_unresolved_names_are_described() -> None:
 
 def _parsed(directory: str, revision: str, dialect: str):
     path = FIXTURES / directory
-    script = next(s for s in ordered_scripts(open_script_directory(path)) if s.revision == revision)
+    script = next(file for file in read_history(path).files if file.revision == revision)
     return parse_revision(script, path, dialect)
 
 
