@@ -9,7 +9,10 @@ The revision has three parts, in this order:
 3. on PostgreSQL, what must not hold the migration's locks: ``CREATE INDEX CONCURRENTLY``, ``VALIDATE CONSTRAINT``
    and ``SET NOT NULL`` after a validated ``IS NOT NULL`` check, in an autocommit block (which commits part 2 first).
 
-Findings without an automatic fix (a missing primary key, drift from the models, …) are listed at the top.
+Findings without an automatic fix (a missing primary key, drift from the models, …) are listed at the top. A
+constraint whose rows still break it (its clean-up being only a comment) is never added as if it would validate:
+on PostgreSQL a foreign key or CHECK is added ``NOT VALID`` and left unvalidated, anything else is left out, each
+with a comment saying which rows stand in the way.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from datetime import datetime, timezone
 
 from integrity_kit import __version__
 from integrity_kit.audit.changes import (
+    AddCheck,
+    AddForeignKey,
+    AddUnique,
     ChangeType,
     Operation,
     Phase,
@@ -65,6 +71,22 @@ class Plan:
         for step in operation.steps(self.dialect):
             self._step(step)
 
+    def add_blocked(self, operation: Operation, reason: str) -> bool:
+        """Plan an operation whose validation is known to fail (``reason``: rows that break it remain, and the
+        clean-up is a comment): a constraint PostgreSQL can add ``NOT VALID`` is added so and left unvalidated;
+        any other constraint is left out, with a comment saying why. True when something was added."""
+        if not isinstance(operation, CONSTRAINTS):
+            self.add(operation)
+            return True
+        if self.dialect == "postgresql" and isinstance(operation, (AddForeignKey, AddCheck)):
+            create = operation.steps(self.dialect)[0]  # NOT VALID; its VALIDATE step would fail on the rows
+            self._step(dataclasses.replace(create, comment=f"NOT VALID and not validated: {reason}; VALIDATE "
+                                                           "it once they are cleaned up (see 1.)"))
+            return True
+        self.in_transaction += comment_lines(f"Left out: {_what(operation)} would fail: {reason}; add it once they "
+                                             "are cleaned up (see 1.)")
+        return False
+
     def _step(self, step: Step) -> None:
         if step.phase is Phase.CLEANUP:
             return  # data changes are listed from the finding's blocking rows, as comments
@@ -105,11 +127,37 @@ def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
             if table is not None:
                 _cleanup(plan, rule, finding)  # no schema change, but the data may want a reviewed clean-up
             continue
-        for operation in operations:
-            plan.add(operation)
+        blocking = rule.blocking_rows(finding)
+        if not blocking:
+            for operation in operations:
+                plan.add(operation)
+            _cleanup(plan, rule, finding)
+            plan.fixed.append(finding)
+            continue
+        # The clean-up is only written out, never run: rows that break the constraint are still there.
+        reason = f"{describe_blocking(blocking)} remain"
+        added = [plan.add_blocked(operation, reason) for operation in operations]
         _cleanup(plan, rule, finding)
-        plan.fixed.append(finding)
+        if added and all(added):
+            plan.fixed.append(finding)
+        else:
+            plan.skipped.append(f"{finding.code} {finding.rule} {finding.table}({', '.join(finding.columns)}): its "
+                                f"constraint is left out while {reason}")
     return plan
+
+
+# Operations whose validation reads every row: they fail while rows that break them remain.
+CONSTRAINTS = (AddForeignKey, AddCheck, AddUnique, SetNotNull)
+
+
+def _what(operation: Operation) -> str:
+    if isinstance(operation, SetNotNull):
+        return f"NOT NULL on {operation.table.name}.{operation.column}"
+    if isinstance(operation, AddUnique):
+        return f"UNIQUE ({', '.join(operation.columns)}) on {operation.table.name}"
+    if isinstance(operation, AddForeignKey):
+        return f"the foreign key {operation.table.name}({', '.join(operation.columns)}) -> {operation.target.name}"
+    return f"the constraint on {operation.table.name}"
 
 
 def _one_definition_per_column(

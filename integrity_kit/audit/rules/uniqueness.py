@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from integrity_kit.audit.changes import AddUnique, Changes, DeleteDuplicates, Operation, TableName
 from integrity_kit.audit.columns import is_natural_key
-from integrity_kit.audit.evidence import judged
+from integrity_kit.audit.evidence import deletion_headline, judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import singular, words
 from integrity_kit.audit.probes import Probe
@@ -165,7 +165,7 @@ class NullableUniqueColumn(Rule):
                                            "any number of rows can have no value",
                                            changes=set_not_null(snapshot.dialect, table, column))
 
-    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
         return nulls_evidence(finding, snapshot, probe)
 
     def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
@@ -224,9 +224,13 @@ class DuplicateRows(DataRule):
                                         functools.partial(probe.duplicates, table, key))
                 if evidence is None or not evidence.count:
                     continue
+                headline = deletion_headline(evidence)
+                found = evidence.to_dict("duplicate_groups")
+                if headline:
+                    found.update(clean_up_deletes=evidence.deletes, table_rows=evidence.table_rows)
                 yield self.finding(
                     table, key, f"{evidence.count} value(s) of ({', '.join(key)}) appear more than once in "
-                    f"{table.qualified_name}, e.g. {evidence.samples[:3]}",
-                    evidence=evidence.to_dict("duplicate_groups"),
+                    f"{table.qualified_name}{headline}, e.g. {evidence.samples[:3]}",
+                    evidence=found,
                     changes=Changes(snapshot.dialect, (DeleteDuplicates(TableName.of(table), key,
                                                                         _keep_by(table, key)),)))
