@@ -22,6 +22,7 @@ from sqlalchemy import (
     not_,
     select,
     table,
+    text,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -147,6 +148,25 @@ class Probe:
             return Presence(int(distinct or 0), int(hits or 0), sampled=bool(self.sample_rows))
 
         return self._run(run, (child, parent))
+
+    def dependents(self, t: Table, name: str) -> list[str]:
+        """The views and rules that use column ``name`` (PostgreSQL refuses to change its type while they
+        exist; elsewhere none block it): read from the catalog, not the rows."""
+        if self.connection.dialect.name != "postgresql":
+            return []
+        query = text(
+            "SELECT DISTINCT CASE WHEN r.rulename = '_RETURN' THEN 'view ' || v.relname"
+            " ELSE 'rule ' || r.rulename END AS name"
+            " FROM pg_catalog.pg_depend d"
+            " JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+            " JOIN pg_catalog.pg_class v ON v.oid = r.ev_class"
+            " JOIN pg_catalog.pg_class c ON c.oid = d.refobjid"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid"
+            " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND c.relname = :table AND a.attname = :column"
+            " AND n.nspname = COALESCE(:schema, current_schema()) ORDER BY name")
+        return self._run(lambda: list(self.connection.scalars(query, {"table": t.name, "column": name,
+                                                                         "schema": t.schema})), (t,))
 
     def profile(self, t: Table, name: str) -> Profile:
         """Row, NULL and distinct counts of one numeric column, its range, and how many values carry digits past

@@ -86,7 +86,8 @@ class MissingForeignKey(Rule):
 
     Columns whose name and type say they hold another table's key (`user_id`, `ArtistId`, a role such as
     `manager_staff_id` or `begin_area`, the bare table name `artist`, `parent_id` for the same table,
-    `<table>.type` for `<table>_type`) but carry no foreign key. Each candidate is scored from several signals:
+    `<table>.type` for `<table>_type`, another table's distinctive key name such as `emp_no` or `dept_no`) but
+    carry no foreign key. Each candidate is scored from several signals:
     the name, an exact type match with the target's key, and an index on the column. A column of another type
     (an external `stripe_customer_id` string) is never a candidate, and polymorphic `<name>_type`/`<name>_id`
     pairs are skipped: they point at several tables by design. The confidence and the signals are reported.
@@ -167,6 +168,14 @@ class MissingForeignKey(Rule):
             target["schema"] = best.target.schema
         columns = (best.column.name,)
         operations: list[Operation] = [CreateIndex(TableName.of(table), columns)] if unindexed else []
+        if snapshot.dialect in ("mysql", "mariadb") and exact_type(best.column) != exact_type(best.target_column):
+            # InnoDB refuses a foreign key between columns of different types ("incorrectly formed"): INT and INT
+            # UNSIGNED, SMALLINT and INT. The child takes the parent's type first.
+            message += f"; its type {best.column.type_sql} must become {best.target_column.type_sql} first"
+            operations.append(ChangeType(TableName.of(table), best.column.name, best.target_column.type_sql,
+                                         sa_type(best.target_column, snapshot.dialect),
+                                         sa_type(best.column, snapshot.dialect), best.column.nullable,
+                                         KeptAttributes.of(best.column, snapshot.dialect)))
         operations.append(AddForeignKey(TableName.of(table), columns, TableName.of(best.target),
                                         (best.target_column.name,)))
         return self.finding(
@@ -198,12 +207,23 @@ class MissingForeignKey(Rule):
         return self.schema_changes(finding)
 
 
+# Last words of a key column's name that make it distinctive enough to be matched by name alone (`emp_no`,
+# `dept_no`, `country_code`): a bare `id` or `name` is every table's.
+KEY_SUFFIXES = frozenset({"no", "nr", "num", "number", "code", "key"})
+# The prefix of the lookup entries for tables by their key column's name (no table_key contains a colon).
+KEY_NAME = "key:"
+
+
 def _keyed_tables(snapshot: Snapshot) -> dict[str, list[tuple[Table, Column]]]:
-    """table_key -> tables with a single-column primary key, and that key column."""
+    """table_key -> tables with a single-column primary key, and that key column; ``key:<column>`` -> the tables
+    whose key has that distinctive name (employees' ``emp_no``)."""
     keyed: dict[str, list[tuple[Table, Column]]] = {}
     for table in snapshot.tables:
         if table.primary_key and len(table.primary_key.columns) == 1 and table.has_column(table.primary_key.columns[0]):
-            keyed.setdefault(table_key(table.name), []).append((table, table.column(table.primary_key.columns[0])))
+            key = table.column(table.primary_key.columns[0])
+            keyed.setdefault(table_key(table.name), []).append((table, key))
+            if words(key.name)[-1:] and words(key.name)[-1] in KEY_SUFFIXES and len(words(key.name)) > 1:
+                keyed.setdefault(f"{KEY_NAME}{key.name.lower()}", []).append((table, key))
     return keyed
 
 
@@ -235,6 +255,8 @@ def _name_guesses(table: Table, column: Column) -> list[tuple[str, float, str]]:
             guesses.append((table_key(table.name), 0.75, "parent_id refers to the same table"))
     elif parts[-1] != "id":
         guesses.append((table_key(column.name), 0.6, f"name {column.name} is a table name"))
+        if parts[-1] in KEY_SUFFIXES and len(parts) > 1:  # emp_no -> the table whose key is emp_no
+            guesses.append((f"{KEY_NAME}{column.name.lower()}", 0.7, f"name {column.name} is another table's key"))
         for start in range(1, len(parts)):  # role prefix: begin_area -> area
             guesses.append((table_key("_".join(parts[start:])), 0.5, f"name {column.name} = <role>_<table>"))
         if parts == ["parent"]:

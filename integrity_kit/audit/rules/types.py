@@ -33,6 +33,25 @@ def _change_type(dialect: str, table: Table, column: Column, new_sql: str, new_t
                                         KeptAttributes.of(column, dialect)),))
 
 
+def without_blocked_type_change(finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+    """``finding`` without its type change when views or rules use the column: PostgreSQL refuses to change it
+    ("cannot alter type of a column used by a view or rule"), so the fix is to drop and recreate them around it,
+    a person's job; the finding names them."""
+    table = snapshot.table(finding.table, finding.schema)
+    users = probe.dependents(table, finding.columns[0])
+    if not users:
+        return finding
+    return dataclasses.replace(
+        finding, message=f"{finding.message}; {', '.join(users[:3])} use(s) it: drop and recreate "
+        f"{'them' if len(users) > 1 else 'it'} around the type change", evidence={**finding.evidence,
+                                                                                  "used_by": users},
+        fix=None, changes=None)
+
+
+def _planned_type_change(rule: Rule, finding: Finding) -> tuple[Operation, ...] | None:
+    return rule.schema_changes(finding) if finding.changes is not None else None
+
+
 def _exact_cents(dialect: str, column: str) -> str:
     if dialect == "postgresql":  # round() takes numeric, not double precision, with a scale
         return f"CAST({column} AS NUMERIC) = ROUND(CAST({column} AS NUMERIC), 2)"
@@ -103,7 +122,9 @@ class FloatForMoney(Rule):
     ## How to fix
 
     Use `NUMERIC(12, 2)` (`DECIMAL` on MySQL) and `Decimal` in Python. On PostgreSQL the type change rewrites the
-    table: on a big one, add a new column, backfill it in batches, switch, drop the old one.
+    table: on a big one, add a new column, backfill it in batches, switch, drop the old one. PostgreSQL refuses
+    it while views or rules use the column: the finding names them and proposes no statement; drop and recreate
+    them around the change.
     """
 
     code = "IK401"
@@ -148,10 +169,14 @@ class FloatForMoney(Rule):
                 **finding.evidence, "values": {"min": values.minimum, "max": values.maximum,
                                                "beyond_cents": values.beyond_cents}})
         seen = probe.violations(table, _exact_cents(snapshot.dialect, quote(snapshot.dialect, name)))
-        return judged(finding, seen, "inexact_values", "value(s) with fractions of a cent", blocks=False)
+        judged_finding = judged(finding, seen, "inexact_values", "value(s) with fractions of a cent", blocks=False)
+        return without_blocked_type_change(judged_finding, snapshot, probe)
 
-    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
-        return self.schema_changes(finding)
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        return _planned_type_change(self, finding)
+
+    def unplanned_reason(self, finding: Finding) -> str:
+        return finding.message
 
 
 class MoneyType(Rule):
@@ -193,6 +218,9 @@ class MoneyType(Rule):
                                        changes=_change_type(snapshot.dialect, table, column, "NUMERIC(12, 2)",
                                                             MONEY))
 
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        return without_blocked_type_change(finding, snapshot, probe)
+
 
 class TimestampWithoutTimeZone(Rule):
     """A PostgreSQL `timestamp without time zone` column.
@@ -216,7 +244,9 @@ class TimestampWithoutTimeZone(Rule):
     ## How to fix
 
     `ALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC'` (name the
-    zone the values were written in), and `DateTime(timezone=True)` in the models.
+    zone the values were written in), and `DateTime(timezone=True)` in the models. PostgreSQL refuses the change
+    while views or rules use the column (sakila's partition rules on `payment`): the finding names them and
+    proposes no statement; drop and recreate them around it.
     """
 
     code = "IK403"
@@ -234,6 +264,9 @@ class TimestampWithoutTimeZone(Rule):
                                        changes=_change_type(snapshot.dialect, table, column,
                                                             "TIMESTAMP WITH TIME ZONE",
                                                             SaType("sa.DateTime(timezone=True)")))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        return without_blocked_type_change(finding, snapshot, probe)
 
 
 class SentinelDefaultOnReference(Rule):
