@@ -102,8 +102,8 @@ class FloatForMoney(Rule):
 
     `REAL`, `FLOAT` and `DOUBLE` columns that hold money, judged from several signals: a name that says money
     (`price`, `amount`, `total`, `cost`, `fee`, …), or one that may be an amount (`freight`, `shipping`,
-    `commission`) beside money columns (`price`, `total`, `amount` in the same table); a table of commercial rows
-    (`orders`, `invoices`) adds weight. With data the values decide: a column whose values all lie between 0
+    `commission`) beside money columns (`price`, `total`, `amount` in the same table) or in a table of commercial
+    rows (`orders`, `invoices`). With data the values decide: a column whose values all lie between 0
     and 1 with fractions among them is a ratio (a `discount` of 0.15), not money, and is not reported; a column
     found by its siblings is reported only when its values look like amounts (at most two decimals, some of
     them 1 or more).
@@ -132,9 +132,8 @@ class FloatForMoney(Rule):
     severity = Severity.ERROR
     summary = "Money column uses binary floating point."
 
-    REPORT_AT = 0.5
-    # Below this the name alone does not say money: the values must look like amounts.
-    NAMED_AT = 0.6
+    # A word that may be an amount needs a money sibling or a commercial table besides (0.3 + 0.1 at least).
+    REPORT_AT = 0.4
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         sql = "DECIMAL(12,2)" if snapshot.dialect in ("mysql", "mariadb") else "NUMERIC(12, 2)"
