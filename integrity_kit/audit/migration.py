@@ -157,6 +157,8 @@ def _what(operation: Operation) -> str:
         return f"UNIQUE ({', '.join(operation.columns)}) on {operation.table.name}"
     if isinstance(operation, AddForeignKey):
         return f"the foreign key {operation.table.name}({', '.join(operation.columns)}) -> {operation.target.name}"
+    if isinstance(operation, AddCheck):
+        return f"CHECK ({operation.condition}) on {operation.table.name}"
     return f"the constraint on {operation.table.name}"
 
 
