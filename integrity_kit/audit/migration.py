@@ -36,6 +36,7 @@ from integrity_kit.audit.changes import (
     TableName,
     batch_call,
     comment_lines,
+    sql_literals,
 )
 from integrity_kit.audit.fixes import cleanup_statements, describe_blocking
 from integrity_kit.audit.model import Finding, Rule
@@ -208,6 +209,30 @@ def _docstring_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
+_SAVED_TRIGGERS = "temp.ik_saved_triggers"
+
+
+def _sqlite_rebuild_start(tables: list[TableName]) -> list[str]:
+    """Before SQLite's batch rebuilds: the legacy rename, and a copy of the rebuilt tables' triggers."""
+    names = sql_literals("sqlite", [table.name for table in tables])
+    save = (f"CREATE TEMP TABLE ik_saved_triggers AS SELECT name, sql FROM main.sqlite_master "
+            f"WHERE type = 'trigger' AND tbl_name IN ({names})")
+    return ["# Renaming a rebuilt table back fails while a view names it (\"error in view ...: no such table\"):",
+            "# the legacy rename leaves views alone, and they find the table again by its name.",
+            'op.execute("PRAGMA legacy_alter_table = ON")',
+            "# A rebuild drops the table's triggers with the old table: keep their SQL to recreate them after.",
+            f'op.execute("DROP TABLE IF EXISTS {_SAVED_TRIGGERS}")', f"op.execute({save!r})"]
+
+
+def _sqlite_rebuild_end() -> list[str]:
+    missing = (f"SELECT sql FROM {_SAVED_TRIGGERS} WHERE name NOT IN "
+               "(SELECT name FROM main.sqlite_master WHERE type = 'trigger')")
+    return [f"for (trigger,) in op.get_bind().exec_driver_sql({missing!r}).all():",
+            "    op.execute(trigger)",
+            f'op.execute("DROP TABLE {_SAVED_TRIGGERS}")',
+            'op.execute("PRAGMA legacy_alter_table = OFF")']
+
+
 def render_plan(plan: Plan, url: str, *, revision: str | None = None, down_revision: str | None = None) -> str:
     revision = revision or uuid.uuid4().hex[:12]
     lines = [f'"""integrity-kit fixes for {_docstring_text(url)}', "",
@@ -233,16 +258,14 @@ def render_plan(plan: Plan, url: str, *, revision: str | None = None, down_revis
         body.append("# 2. Schema changes, in the migration's transaction.")
         body += _unique_lines(plan.in_transaction)
         if plan.batches and plan.dialect == "sqlite":
-            # Renaming the rebuilt table back fails while a view names it ("error in view …: no such table"):
-            # the legacy rename leaves views and triggers alone, and they find the table again by its name.
-            body.append('op.execute("PRAGMA legacy_alter_table = ON")')
+            body += _sqlite_rebuild_start(list(plan.batches))
         for table, operations in plan.batches.items():
             # SQLite rebuilds the table: run with PRAGMA foreign_keys=OFF around it (in env.py) so the rebuild
             # cannot cascade deletes, then PRAGMA foreign_key_check.
             body.append(f"with {batch_call(table)} as batch:")
             body += [f"    {operation}" for operation in operations]
         if plan.batches and plan.dialect == "sqlite":
-            body.append('op.execute("PRAGMA legacy_alter_table = OFF")')
+            body += _sqlite_rebuild_end()
         body.append("")
     if plan.outside_transaction:
         body += ["# 3. Outside the transaction (commits step 2 first): builds and scans that must not hold its locks.",

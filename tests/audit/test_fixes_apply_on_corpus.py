@@ -101,6 +101,19 @@ def cleared_by_its_sql(finding: Finding) -> bool:
         line.upper().startswith("PRAGMA") for line in runnable)
 
 
+def _triggers_and_views(engine) -> set[tuple[str, str]]:
+    if engine.dialect.name == "sqlite":
+        query = "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"
+    elif engine.dialect.name == "postgresql":
+        query = ("SELECT 'view', table_name FROM information_schema.views WHERE table_schema = 'public' UNION "
+                 "SELECT 'trigger', trigger_name FROM information_schema.triggers WHERE trigger_schema = 'public'")
+    else:
+        query = ("SELECT 'view', table_name FROM information_schema.views WHERE table_schema = DATABASE() UNION "
+                 "SELECT 'trigger', trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE()")
+    with engine.connect() as connection:
+        return {(kind, name) for kind, name in connection.exec_driver_sql(query).all()}
+
+
 def _url(url: URL) -> str:
     return url.render_as_string(hide_password=False)
 
@@ -152,7 +165,9 @@ def test_the_fix_migration_applies_with_alembic_and_clears_what_it_fixes(
         compile(text, "fix.py", "exec")
         engine = create_engine(url)
         try:
+            kept = _triggers_and_views(engine)
             apply_revision(engine, text, tmp_path / "alembic")
+            assert _triggers_and_views(engine) == kept  # SQLite's rebuilds must not drop them with the table
         finally:
             engine.dispose()
         after = {finding.fingerprint for finding in _audited(url).findings}

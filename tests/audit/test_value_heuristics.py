@@ -126,3 +126,11 @@ def test_on_chinook_without_its_keys_the_value_check_keeps_every_recovered_key(e
     assert with_data == set(by_name.found)
     assert len(by_name.recovered) == 9 and len(by_name.declared) == 11
     assert all(f.evidence["present_in_target"] == f.evidence["distinct_values"] for f in judged)
+
+
+@pytest.mark.engines("mariadb")
+def test_employees_references_named_after_their_parents_key_are_recovered(engine_url) -> None:
+    """employees' dept_emp.emp_no -> employees.emp_no carry the parent's key name, no `_id`: all six come back."""
+    load_corpus("employees", "mariadb", engine_url, without_foreign_keys=False)
+    recovery = fk_recovery(engine_url)
+    assert len(recovery.declared) == 6 and recovery.recall == 1.0 and recovery.precision == 1.0
