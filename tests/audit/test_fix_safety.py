@@ -127,3 +127,11 @@ def test_the_fix_migration_never_adds_a_constraint_known_to_fail(engine: Engine,
     after = audit(engine)
     assert {(f.rule, f.table) for f in after.findings if f.rule in {r for r, _ in blocked}} >= {
         ("missing-unique-constraint", "users"), ("missing-not-null", "products")}
+
+
+@pytest.mark.engines("sqlite", "postgresql", "mariadb")
+def test_a_unique_key_null_in_most_rows_gets_no_not_null(engine: Engine) -> None:
+    execute(engine, "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(60) UNIQUE)",
+            "INSERT INTO users VALUES (1, 'a@x.org'), (2, NULL), (3, NULL), (4, 'b@x.org')")
+    finding = _one(audit(engine, select=["nullable-unique-column"]), "nullable-unique-column")
+    assert "2 of 4 rows are NULL" in finding.message and finding.fix is None

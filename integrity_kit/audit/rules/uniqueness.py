@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from integrity_kit.audit.evidence import deletion_headline, judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import singular, words
 from integrity_kit.audit.probes import Probe
-from integrity_kit.audit.rules.domain import nulls_evidence, set_not_null
+from integrity_kit.audit.rules.domain import MissingNotNull, nulls_evidence, set_not_null
 from integrity_kit.schema import Index, Snapshot, Table
 
 
@@ -123,7 +124,9 @@ class NullableUniqueColumn(Rule):
 
     ## What it checks
 
-    Unique constraints and unique indexes over a natural-key column that is nullable.
+    Unique constraints and unique indexes over a natural-key column that is nullable. Its fix sets NOT NULL only
+    where (almost) no row is NULL, as `missing-not-null`: a key NULL in more rows is optional by design, and the
+    finding proposes no statement.
 
     ## Why it matters
 
@@ -166,10 +169,18 @@ class NullableUniqueColumn(Rule):
                                            changes=set_not_null(snapshot.dialect, table, column))
 
     def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
-        return nulls_evidence(finding, snapshot, probe)
+        found = nulls_evidence(finding, snapshot, probe)
+        if found is None:
+            return None
+        nulls, rows = found.evidence.get("null_rows", 0), found.evidence.get("rows_checked", 0)
+        if nulls <= MissingNotNull.NULL_SHARE_AT_MOST * rows:
+            return found
+        return dataclasses.replace(
+            found, message=f"{finding.message}; {nulls} of {rows} rows are NULL: optional by design, so NOT NULL is "
+            "not proposed (a partial unique index, or NULLS NOT DISTINCT, says what is meant)", fix=None, changes=None)
 
-    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
-        return self.schema_changes(finding)
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        return self.schema_changes(finding) if finding.changes is not None else None
 
 
 def _implied_keys(table: Table) -> list[tuple[str, ...]]:
