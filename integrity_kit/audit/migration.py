@@ -109,9 +109,10 @@ class Plan:
 PlannedFinding = tuple[Finding, Rule, "Table | None", "tuple[Operation, ...] | None"]
 
 
-def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
+def plan_fixes(findings: list[Finding], snapshot: Snapshot, *, cleaned_up: bool = False) -> Plan:
     """What a fix migration for ``findings`` would do on ``snapshot``'s engine, step by step: each finding's rule
-    plans its part (``Rule.plan_changes``)."""
+    plans its part (``Rule.plan_changes``). ``cleaned_up``: the caller runs the clean-ups before the revision (the
+    demo, on its own database), so constraints blocked by rows at audit time are planned as if they would hold."""
     plan = Plan(snapshot.dialect)
     rules = {finding.rule: find_rule(finding.rule)() for finding in findings}
     planned: list[PlannedFinding] = []
@@ -128,7 +129,7 @@ def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
             if table is not None:
                 _cleanup(plan, rule, finding)  # no schema change, but the data may want a reviewed clean-up
             continue
-        blocking = rule.blocking_rows(finding)
+        blocking = {} if cleaned_up else rule.blocking_rows(finding)
         if not blocking:
             for operation in operations:
                 plan.add(operation)
