@@ -18,4 +18,8 @@ CASES: list[Case] = [
          ["CREATE TABLE order_details (id INTEGER PRIMARY KEY, unit_price REAL, discount REAL)",
           "INSERT INTO order_details VALUES (1, 14.0, 0), (2, 9.8, 0.15), (3, 42.4, 0.05), (4, 7.7, 0.25)"],
          {("order_details", ("unit_price",))}, apply_fix_on=SERVERS),
+    case("float-shipping-cost-is-money", "float-for-money",
+         ["CREATE TABLE shipments (id INTEGER PRIMARY KEY, shipping_cost REAL, distance REAL)",
+          "INSERT INTO shipments VALUES (1, 12.5, 3.1415), (2, 7.25, 12.75)"],
+         {("shipments", ("shipping_cost",))}, apply_fix_on=SERVERS),
 ]
