@@ -16,14 +16,19 @@ from integrity_kit.audit.model import Finding, Rule
 from integrity_kit.audit.probes import Evidence, Probe, ProbeFailed
 from integrity_kit.schema import NotAnalysed, Snapshot
 
+# A clean-up deleting more than this share of a table's rows is announced in the finding's first line.
+DELETES_HEADLINE_SHARE = 0.10
+
 
 def gather(findings: list[Finding], snapshot: Snapshot, probe: Probe, rules: Sequence[Rule],
            on_progress: Callable[[int, int], None] | None = None) -> tuple[list[Finding], list[NotAnalysed]]:
     """The findings with their evidence added (in the same order), and the probes that could not finish.
-    ``rules`` are the rules that made the findings."""
+    ``rules`` are the rules that made the findings; a rule whose evidence shows the name misled it (a count
+    taken for a reference, a fraction for money) returns None, and the finding is dropped."""
     by_name = {rule.name: rule for rule in rules if rule.gathers_evidence()}
     todo = [index for index, finding in enumerate(findings) if finding.rule in by_name]
-    result, problems = list(findings), []
+    result: list[Finding | None] = list(findings)
+    problems = []
     for done, index in enumerate(todo, start=1):
         finding = findings[index]
         try:
@@ -35,7 +40,16 @@ def gather(findings: list[Finding], snapshot: Snapshot, probe: Probe, rules: Seq
             pass
         if on_progress:
             on_progress(done, len(todo))
-    return result, problems
+    return [finding for finding in result if finding is not None], problems
+
+
+def deletion_headline(seen: Evidence) -> str:
+    """`` — the clean-up deletes 77 of 77 rows (100%)`` when the clean-up would delete more than
+    ``DELETES_HEADLINE_SHARE`` of the table, else nothing: a person must see that before the constraint."""
+    if not seen.deletes or not seen.table_rows or seen.deletes <= DELETES_HEADLINE_SHARE * seen.table_rows:
+        return ""
+    return (f" — the clean-up deletes {seen.deletes} of {seen.table_rows} rows "
+            f"({100 * seen.deletes / seen.table_rows:.0f}%)")
 
 
 def judged(finding: Finding, seen: Evidence, key: str, noun: str, *, confidence_step: float = 0.0,
@@ -46,7 +60,10 @@ def judged(finding: Finding, seen: Evidence, key: str, noun: str, *, confidence_
     if seen.count:
         verdict = (f"; adding it today would fail: {seen.count} {noun} in {seen.rows_checked} rows, e.g. "
                    f"{seen.samples[:3]}") if blocks else f"; {seen.count} {noun} in {seen.rows_checked} rows"
-        found = dataclasses.replace(finding, message=finding.message + verdict, evidence=evidence)
+        headline = deletion_headline(seen) if blocks and clean_up is not None else ""
+        if headline:
+            evidence = {**evidence, "clean_up_deletes": seen.deletes, "table_rows": seen.table_rows}
+        found = dataclasses.replace(finding, message=finding.message + headline + verdict, evidence=evidence)
         if blocks and clean_up is not None and found.changes is not None:
             found = found.with_changes(found.changes.first(clean_up))
         return found

@@ -9,7 +9,10 @@ The revision has three parts, in this order:
 3. on PostgreSQL, what must not hold the migration's locks: ``CREATE INDEX CONCURRENTLY``, ``VALIDATE CONSTRAINT``
    and ``SET NOT NULL`` after a validated ``IS NOT NULL`` check, in an autocommit block (which commits part 2 first).
 
-Findings without an automatic fix (a missing primary key, drift from the models, …) are listed at the top.
+Findings without an automatic fix (a missing primary key, drift from the models, …) are listed at the top. A
+constraint whose rows still break it (its clean-up being only a comment) is never added as if it would validate:
+on PostgreSQL a foreign key or CHECK is added ``NOT VALID`` and left unvalidated, anything else is left out, each
+with a comment saying which rows stand in the way.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from datetime import datetime, timezone
 
 from integrity_kit import __version__
 from integrity_kit.audit.changes import (
+    AddCheck,
+    AddForeignKey,
+    AddUnique,
     ChangeType,
     Operation,
     Phase,
@@ -30,6 +36,7 @@ from integrity_kit.audit.changes import (
     TableName,
     batch_call,
     comment_lines,
+    sql_literals,
 )
 from integrity_kit.audit.fixes import cleanup_statements, describe_blocking
 from integrity_kit.audit.model import Finding, Rule
@@ -65,6 +72,22 @@ class Plan:
         for step in operation.steps(self.dialect):
             self._step(step)
 
+    def add_blocked(self, operation: Operation, reason: str) -> bool:
+        """Plan an operation whose validation is known to fail (``reason``: rows that break it remain, and the
+        clean-up is a comment): a constraint PostgreSQL can add ``NOT VALID`` is added so and left unvalidated;
+        any other constraint is left out, with a comment saying why. True when something was added."""
+        if not isinstance(operation, CONSTRAINTS):
+            self.add(operation)
+            return True
+        if self.dialect == "postgresql" and isinstance(operation, (AddForeignKey, AddCheck)):
+            create = operation.steps(self.dialect)[0]  # NOT VALID; its VALIDATE step would fail on the rows
+            self._step(dataclasses.replace(create, comment=f"NOT VALID and not validated: {reason}; VALIDATE "
+                                                           "it once they are cleaned up (see 1.)"))
+            return True
+        self.in_transaction += comment_lines(f"Left out: {_what(operation)} would fail: {reason}; add it once they "
+                                             "are cleaned up (see 1.)")
+        return False
+
     def _step(self, step: Step) -> None:
         if step.phase is Phase.CLEANUP:
             return  # data changes are listed from the finding's blocking rows, as comments
@@ -86,9 +109,10 @@ class Plan:
 PlannedFinding = tuple[Finding, Rule, "Table | None", "tuple[Operation, ...] | None"]
 
 
-def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
+def plan_fixes(findings: list[Finding], snapshot: Snapshot, *, cleaned_up: bool = False) -> Plan:
     """What a fix migration for ``findings`` would do on ``snapshot``'s engine, step by step: each finding's rule
-    plans its part (``Rule.plan_changes``)."""
+    plans its part (``Rule.plan_changes``). ``cleaned_up``: the caller runs the clean-ups before the revision (the
+    demo, on its own database), so constraints blocked by rows at audit time are planned as if they would hold."""
     plan = Plan(snapshot.dialect)
     rules = {finding.rule: find_rule(finding.rule)() for finding in findings}
     planned: list[PlannedFinding] = []
@@ -105,11 +129,39 @@ def plan_fixes(findings: list[Finding], snapshot: Snapshot) -> Plan:
             if table is not None:
                 _cleanup(plan, rule, finding)  # no schema change, but the data may want a reviewed clean-up
             continue
-        for operation in operations:
-            plan.add(operation)
+        blocking = {} if cleaned_up else rule.blocking_rows(finding)
+        if not blocking:
+            for operation in operations:
+                plan.add(operation)
+            _cleanup(plan, rule, finding)
+            plan.fixed.append(finding)
+            continue
+        # The clean-up is only written out, never run: rows that break the constraint are still there.
+        reason = f"{describe_blocking(blocking)} remain"
+        added = [plan.add_blocked(operation, reason) for operation in operations]
         _cleanup(plan, rule, finding)
-        plan.fixed.append(finding)
+        if added and all(added):
+            plan.fixed.append(finding)
+        else:
+            plan.skipped.append(f"{finding.code} {finding.rule} {finding.table}({', '.join(finding.columns)}): its "
+                                f"constraint is left out while {reason}")
     return plan
+
+
+# Operations whose validation reads every row: they fail while rows that break them remain.
+CONSTRAINTS = (AddForeignKey, AddCheck, AddUnique, SetNotNull)
+
+
+def _what(operation: Operation) -> str:
+    if isinstance(operation, SetNotNull):
+        return f"NOT NULL on {operation.table.name}.{operation.column}"
+    if isinstance(operation, AddUnique):
+        return f"UNIQUE ({', '.join(operation.columns)}) on {operation.table.name}"
+    if isinstance(operation, AddForeignKey):
+        return f"the foreign key {operation.table.name}({', '.join(operation.columns)}) -> {operation.target.name}"
+    if isinstance(operation, AddCheck):
+        return f"CHECK ({operation.condition}) on {operation.table.name}"
+    return f"the constraint on {operation.table.name}"
 
 
 def _one_definition_per_column(
@@ -158,6 +210,30 @@ def _docstring_text(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
+_SAVED_TRIGGERS = "temp.ik_saved_triggers"
+
+
+def _sqlite_rebuild_start(tables: list[TableName]) -> list[str]:
+    """Before SQLite's batch rebuilds: the legacy rename, and a copy of the rebuilt tables' triggers."""
+    names = sql_literals("sqlite", [table.name for table in tables])
+    save = (f"CREATE TEMP TABLE ik_saved_triggers AS SELECT name, sql FROM main.sqlite_master "
+            f"WHERE type = 'trigger' AND tbl_name IN ({names})")
+    return ["# Renaming a rebuilt table back fails while a view names it (\"error in view ...: no such table\"):",
+            "# the legacy rename leaves views alone, and they find the table again by its name.",
+            'op.execute("PRAGMA legacy_alter_table = ON")',
+            "# A rebuild drops the table's triggers with the old table: keep their SQL to recreate them after.",
+            f'op.execute("DROP TABLE IF EXISTS {_SAVED_TRIGGERS}")', f"op.execute({save!r})"]
+
+
+def _sqlite_rebuild_end() -> list[str]:
+    missing = (f"SELECT sql FROM {_SAVED_TRIGGERS} WHERE name NOT IN "
+               "(SELECT name FROM main.sqlite_master WHERE type = 'trigger')")
+    return [f"for (trigger,) in op.get_bind().exec_driver_sql({missing!r}).all():",
+            "    op.execute(trigger)",
+            f'op.execute("DROP TABLE {_SAVED_TRIGGERS}")',
+            'op.execute("PRAGMA legacy_alter_table = OFF")']
+
+
 def render_plan(plan: Plan, url: str, *, revision: str | None = None, down_revision: str | None = None) -> str:
     revision = revision or uuid.uuid4().hex[:12]
     lines = [f'"""integrity-kit fixes for {_docstring_text(url)}', "",
@@ -182,11 +258,15 @@ def render_plan(plan: Plan, url: str, *, revision: str | None = None, down_revis
     if plan.in_transaction or plan.batches:
         body.append("# 2. Schema changes, in the migration's transaction.")
         body += _unique_lines(plan.in_transaction)
+        if plan.batches and plan.dialect == "sqlite":
+            body += _sqlite_rebuild_start(list(plan.batches))
         for table, operations in plan.batches.items():
             # SQLite rebuilds the table: run with PRAGMA foreign_keys=OFF around it (in env.py) so the rebuild
             # cannot cascade deletes, then PRAGMA foreign_key_check.
             body.append(f"with {batch_call(table)} as batch:")
             body += [f"    {operation}" for operation in operations]
+        if plan.batches and plan.dialect == "sqlite":
+            body += _sqlite_rebuild_end()
         body.append("")
     if plan.outside_transaction:
         body += ["# 3. Outside the transaction (commits step 2 first): builds and scans that must not hold its locks.",

@@ -145,8 +145,9 @@ class Rule(rulebook.Rule):
                         target=target, evidence=evidence or {})
         return found.with_changes(changes) if changes is not None else found
 
-    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
-        """``finding`` with what the data says about it (would the fix succeed today?); by default nothing."""
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        """``finding`` with what the data says about it (would the fix succeed today?); by default nothing. None
+        when the data shows the finding was wrong (a count taken for a reference): it is dropped."""
         return finding
 
     @classmethod

@@ -3,6 +3,7 @@ audit's read-only connection, under its statement timeout; every identifier goes
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import (
     not_,
     select,
     table,
+    text,
 )
 from sqlalchemy.exc import DBAPIError
 
@@ -40,6 +42,9 @@ class Evidence:
     rows_checked: int
     samples: list[Any] = field(default_factory=list)
     sampled: bool = False
+    # Rows a clean-up of the broken ones would delete, out of the table's rows (None: the probe does not say).
+    deletes: int | None = None
+    table_rows: int | None = None
 
     def to_dict(self, what: str) -> dict[str, Any]:
         found = {what: self.count, "rows_checked": self.rows_checked, "sample_keys": self.samples}
@@ -47,6 +52,32 @@ class Evidence:
 
 
 NO_SELECT = "the audit's user holds no SELECT privilege on it"
+
+
+@dataclass(frozen=True)
+class Presence:
+    """How many distinct non-NULL values a column holds, and how many of them a candidate parent key holds."""
+
+    distinct: int
+    present: int
+    sampled: bool = False
+
+    @property
+    def share(self) -> float | None:
+        return self.present / self.distinct if self.distinct else None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the values of one column look like: enough for a rule to tell money from a fraction."""
+
+    rows: int
+    nulls: int
+    distinct: int
+    minimum: float | None
+    maximum: float | None
+    # Non-NULL values with digits past the second decimal (binary noise below a millionth ignored).
+    beyond_cents: int
 
 
 class ProbeFailed(Exception):
@@ -107,7 +138,66 @@ class Probe:
         p = table(parent.name, *(column(name) for name in parent_columns), schema=parent.schema).alias("parent")
         join = and_(*(c.c[a] == p.c[b] for a, b in zip(columns, parent_columns, strict=True)))
         broken = and_(*(c.c[a].is_not(None) for a in columns), p.c[parent_columns[0]].is_(None))
-        return self._measure(c.outerjoin(p, join), broken, [c.c[k] for k in keys], (child, parent))
+        seen = self._measure(c.outerjoin(p, join), broken, [c.c[k] for k in keys], (child, parent))
+        # Each orphan is one deleted row; the outer join on a parent key yields one row per child row.
+        return dataclasses.replace(seen, deletes=seen.count, table_rows=seen.rows_checked)
+
+    def presence(self, child: Table, columns: tuple[str, ...], parent: Table,
+                 parent_columns: tuple[str, ...]) -> Presence:
+        """The distinct non-NULL values of ``columns`` in ``child``, and how many of them ``parent_columns`` holds:
+        a reference holds mostly values its parent has, a count or a year mostly values it has not."""
+        c = self._table(child, columns, "child")
+        present = and_(*(c.c[name].is_not(None) for name in columns))
+        values = select(*(c.c[name] for name in columns)).where(present).distinct().subquery("child_values")
+        p = table(parent.name, *(column(name) for name in parent_columns), schema=parent.schema).alias("parent")
+        join = and_(*(values.c[a] == p.c[b] for a, b in zip(columns, parent_columns, strict=True)))
+        found = (select(literal(1)).select_from(p).where(join).exists())
+        query = select(func.count(), func.sum(case((found, 1), else_=0))).select_from(values)
+
+        def run() -> Presence:
+            distinct, hits = self.connection.execute(query).one()
+            return Presence(int(distinct or 0), int(hits or 0), sampled=bool(self.sample_rows))
+
+        return self._run(run, (child, parent))
+
+    def dependents(self, t: Table, name: str) -> list[str]:
+        """The views and rules that use column ``name`` (PostgreSQL refuses to change its type while they
+        exist; elsewhere none block it): read from the catalog, not the rows."""
+        if self.connection.dialect.name != "postgresql":
+            return []
+        query = text(
+            "SELECT DISTINCT CASE WHEN r.rulename = '_RETURN' THEN 'view ' || v.relname"
+            " ELSE 'rule ' || r.rulename END AS name"
+            " FROM pg_catalog.pg_depend d"
+            " JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+            " JOIN pg_catalog.pg_class v ON v.oid = r.ev_class"
+            " JOIN pg_catalog.pg_class c ON c.oid = d.refobjid"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid"
+            " WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass AND c.relname = :table AND a.attname = :column"
+            " AND n.nspname = COALESCE(:schema, current_schema()) ORDER BY name")
+        return self._run(lambda: list(self.connection.scalars(query, {"table": t.name, "column": name,
+                                                                         "schema": t.schema})), (t,))
+
+    def profile(self, t: Table, name: str) -> Profile:
+        """Row, NULL and distinct counts of one numeric column, its range, and how many values carry digits past
+        the cent."""
+        source = self._table(t, (name,), "source")
+        value = source.c[name]
+        cents = func.round(value * 100)
+        # A millionth of the value besides the absolute slack: a 4-byte FLOAT holds 32.38 as 32.380001.
+        beyond = case((func.abs(value * 100 - cents) > literal(0.001) + func.abs(value) * literal(0.0001), 1),
+                      else_=0)
+        query = select(func.count(), func.count(value), func.count(value.distinct()), func.min(value),
+                       func.max(value), func.sum(beyond))
+
+        def run() -> Profile:
+            rows, present, distinct, low, high, fine = self.connection.execute(query.select_from(source)).one()
+            return Profile(int(rows or 0), int(rows or 0) - int(present or 0), int(distinct or 0),
+                           None if low is None else float(low), None if high is None else float(high),
+                           int(fine or 0))
+
+        return self._run(run, (t,))
 
     def violations(self, t: Table, condition: str) -> Evidence:
         """Rows for which ``condition`` (SQL as the database printed it, or one we built with quoted names) is
@@ -123,10 +213,14 @@ class Probe:
         keys = [source.c[name] for name in columns]
         copies = func.count().label("copies")
         present = and_(*(key.is_not(None) for key in keys))
-        # One pass over the rows that have a key (the only ones that can collide): group them, then count the rows
-        # and the repeated groups together. rows_checked is therefore the rows with a value in the key.
-        groups = select(copies).where(present).group_by(*keys).subquery("groups")
-        totals = select(func.sum(groups.c.copies), func.sum(case((groups.c.copies > 1, 1), else_=0)))
+        # One pass over every row: rows without a full key group apart (keyed = 0) and never collide. The totals
+        # are the rows with a key (rows_checked), the repeated groups, the copies a clean-up keeping one row per
+        # group deletes, and the table's rows.
+        groups = select(copies, case((present, 1), else_=0).label("keyed")).group_by(*keys).subquery("groups")
+        repeated_group = and_(groups.c.keyed == 1, groups.c.copies > 1)
+        totals = select(func.sum(case((groups.c.keyed == 1, groups.c.copies), else_=0)),
+                        func.sum(case((repeated_group, 1), else_=0)),
+                        func.sum(case((repeated_group, groups.c.copies - 1), else_=0)), func.sum(groups.c.copies))
         repeated = select(*keys, copies).where(present).group_by(*keys).having(func.count() > 1)
         return self._count_then_sample(totals, repeated, lambda row: {
             "key": row[0] if len(columns) == 1 else list(row[:-1]), "copies": row[-1]}, (t,))
@@ -176,9 +270,12 @@ class Probe:
         rows of ``samples``, each shown as ``sample`` makes it."""
 
         def run() -> Evidence:
-            total, count = self.connection.execute(totals).one()
+            total, count, *more = self.connection.execute(totals).one()
             found = self.connection.execute(samples.limit(SAMPLES)).all() if count else []
-            return self._evidence(count, total, [sample(row) for row in found])
+            seen = self._evidence(count, total, [sample(row) for row in found])
+            if more:  # the duplicates' extra totals: rows a clean-up deletes, and the table's rows
+                seen = dataclasses.replace(seen, deletes=int(more[0] or 0), table_rows=int(more[1] or 0))
+            return seen
 
         return self._run(run, tables)
 

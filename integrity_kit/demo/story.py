@@ -242,7 +242,7 @@ class Demo:
     def clean_and_migrate(self) -> None:
         before = self._before()
         assert before.snapshot is not None
-        plan = plan_fixes(before.findings, before.snapshot)
+        plan = plan_fixes(before.findings, before.snapshot, cleaned_up=True)  # run_cleanup goes first, below
         revision = render_plan(plan, before.url)
         path = self.result.migration_path = self.workdir / "fix_migration.py"
         path.write_text(revision, encoding="utf-8")

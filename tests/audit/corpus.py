@@ -36,6 +36,7 @@ FILES = {
     ("sakila", "sqlite"): "sakila_sqlite_schema.sql",
     ("sakila", "postgresql"): "sakila_postgres_schema.sql",
     ("sakila", "mariadb"): "sakila_mysql_schema.sql",
+    ("employees", "mariadb"): "employees_mysql_schema.sql",
 }
 # Lines that create, drop or switch databases: the scratch database is already the target.
 _DATABASE_LINES = re.compile(r"^\s*(CREATE DATABASE|DROP DATABASE|USE |\\c )", re.IGNORECASE)

@@ -41,11 +41,19 @@ def set_not_null(dialect: str, table: Table, column: Column) -> Changes:
                                         sa_type(column, dialect), KeptAttributes.of(column, dialect)),))
 
 
-def nulls_evidence(finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
-    """The NULLs a NOT NULL would refuse today (shared by the rules that propose one)."""
+def nulls_evidence(finding: Finding, snapshot: Snapshot, probe: Probe, *,
+                   at_most: float | None = None) -> Finding | None:
+    """The NULLs a NOT NULL would refuse today, shown as "0 of 59 rows are NULL" (shared by the rules that
+    propose one). With ``at_most``, a column NULL in more than that share of its rows is optional by design: None."""
     table = snapshot.table(finding.table, finding.schema)
     seen = probe.violations(table, f"{quote(snapshot.dialect, finding.columns[0])} IS NOT NULL")
-    return judged(finding, seen, "null_rows", "NULL(s)", clean_up=ReviewRows(TableName.of(table), "backfill the NULLs"))
+    if at_most is not None and seen.count > at_most * seen.rows_checked:
+        return None
+    found = judged(finding, seen, "null_rows", "NULL(s)", clean_up=ReviewRows(TableName.of(table),
+                                                                             "backfill the NULLs"))
+    verdict = (f"; {seen.count} of {seen.rows_checked} rows are NULL, e.g. {seen.samples[:3]}: backfill them first"
+               if seen.count else f"; {seen.count} of {seen.rows_checked} rows are NULL: adding it today would succeed")
+    return dataclasses.replace(found, message=finding.message + verdict)
 
 
 class MissingNotNull(Rule):
@@ -54,6 +62,8 @@ class MissingNotNull(Rule):
     ## What it checks
 
     Natural keys, quantities and stock, money, status and `name`/`title`/`created_at` columns that are nullable.
+    With data, only where (almost) no row is NULL (at most 1% of the rows), and the finding shows the count
+    ("0 of 59 rows are NULL"): a column NULL in half its rows is optional by design, whatever its name.
 
     ## Why it matters
 
@@ -77,6 +87,8 @@ class MissingNotNull(Rule):
     severity = Severity.WARNING
     summary = "Column that always needs a value accepts NULL."
     blocking_evidence = ("null_rows",)
+    # NOT NULL is proposed only where (almost) every row has a value: more NULLs mean the column is optional.
+    NULL_SHARE_AT_MOST = 0.01
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         for table in snapshot.tables:
@@ -86,11 +98,24 @@ class MissingNotNull(Rule):
                     yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} accepts NULL",
                                        changes=set_not_null(snapshot.dialect, table, column))
 
-    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
-        return nulls_evidence(finding, snapshot, probe)
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        return nulls_evidence(finding, snapshot, probe, at_most=self.NULL_SHARE_AT_MOST)
 
     def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
         return self.schema_changes(finding)
+
+
+# `status` says workflow by itself; `state` may as well be a province, and needs its values to say so.
+STRONG_STATUS_NAMES = frozenset({"status"})
+# Siblings that make a `state` column part of a postal address.
+ADDRESS_WORDS = frozenset({"city", "country", "postal", "postcode", "zip", "address", "street", "province"})
+
+
+def _address_part(table: Table, column: Column) -> bool:
+    """``state`` beside ``city`` or ``country``: a part of an address, free text, never a workflow status."""
+    if column.name.lower() in STRONG_STATUS_NAMES:
+        return False
+    return any(set(words(other.name)) & ADDRESS_WORDS for other in table.columns if other is not column)
 
 
 def _has_check_on(table: Table, column: str) -> bool:
@@ -104,7 +129,10 @@ class MissingCheckConstraint(Rule):
     ## What it checks
 
     Numeric stock and quantity columns (`>= 0`, a quantity `> 0`), money columns (`>= 0`) and text `status`
-    columns (a fixed set of values) that no CHECK constraint mentions.
+    columns (a fixed set of values) that no CHECK constraint mentions. A status set is proposed from the values
+    in use only when they look like the states of a workflow: at least two words of three letters or more,
+    repeated across the rows. A `state` column is a status only when its values say so, and never beside
+    address columns (`city`, `country`, `postal_code`): there it is a province, free text.
 
     ## Why it matters
 
@@ -129,12 +157,13 @@ class MissingCheckConstraint(Rule):
     blocking_evidence = ("violating_rows",)
     MAX_STATUSES = 20
     # A status CHECK is proposed only from values that look like a closed set of identifiers.
-    STATUS = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+    # Words of three letters or more: 'AB' or 'ON' is a code (a province), not a state of a workflow.
+    STATUS = re.compile(r"[A-Za-z][A-Za-z0-9_-]{2,39}")
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         for table in snapshot.tables:
             for column in table.columns:
-                condition = self._condition(snapshot, column)
+                condition = self._condition(snapshot, table, column)
                 if condition is None or _has_check_on(table, column.name):
                     continue
                 yield self.finding(table, (column.name,), f"nothing stops {table.qualified_name}.{column.name} "
@@ -142,7 +171,7 @@ class MissingCheckConstraint(Rule):
                                    changes=Changes(snapshot.dialect, (AddCheck(TableName.of(table), column.name,
                                                                                condition),)))
 
-    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
         table = snapshot.table(finding.table, finding.schema)
         condition = _condition_of(finding)
         if condition is None:
@@ -151,13 +180,14 @@ class MissingCheckConstraint(Rule):
         return judged(finding, seen, "violating_rows", "row(s) breaking it",
                       clean_up=ReviewRows(TableName.of(table), "correct the rows that break it"))
 
-    def _with_values_in_use(self, finding: Finding, table: Table, dialect: str, probe: Probe) -> Finding:
-        """A status CHECK needs the set of statuses: offer the values in use today, for a person to confirm."""
-        values = probe.distinct(table, finding.columns[0], limit=self.MAX_STATUSES + 1)
-        if not values or len(values) > self.MAX_STATUSES:
-            return finding
-        if not all(isinstance(value, str) and self.STATUS.fullmatch(value) for value in values):
-            return finding
+    def _with_values_in_use(self, finding: Finding, table: Table, dialect: str, probe: Probe) -> Finding | None:
+        """A status CHECK needs the set of statuses: offer the values in use today, for a person to confirm, when
+        they look like the states of a workflow (words, at least two, repeated across rows). A `state` column
+        whose values do not (province codes such as 'AB') is free text, not a status: dropped."""
+        name = finding.columns[0]
+        values = probe.distinct(table, name, limit=self.MAX_STATUSES + 1)
+        if not self._workflow_states(table, name, values, probe):
+            return None if name.lower() not in STRONG_STATUS_NAMES else finding
         condition = f"{quote(dialect, finding.columns[0])} IN ({sql_literals(dialect, values)})"
         found = dataclasses.replace(
             finding, message=finding.message.replace("…the statuses the app uses…", ", ".join(map(str, values))) +
@@ -171,8 +201,17 @@ class MissingCheckConstraint(Rule):
     def unplanned_reason(self, finding: Finding) -> str:
         return f"no condition to add ({finding.message})"
 
+    def _workflow_states(self, table: Table, name: str, values: list, probe: Probe) -> bool:
+        if not 2 <= len(values) <= self.MAX_STATUSES:
+            return False
+        if not all(isinstance(value, str) and self.STATUS.fullmatch(value) for value in values):
+            return False
+        # Rows holding a value (the rows where "IS NULL" is false): a closed set repeats across them.
+        filled = probe.violations(table, f"{quote(probe.connection.dialect.name, name)} IS NULL").count
+        return filled > len(values)
+
     @staticmethod
-    def _condition(snapshot: Snapshot, column: Column) -> str | None:
+    def _condition(snapshot: Snapshot, table: Table, column: Column) -> str | None:
         kind = family(column)
         if kind in ("integer", "numeric", "float"):
             name = quote(snapshot.dialect, column.name)
@@ -181,7 +220,8 @@ class MissingCheckConstraint(Rule):
                     else f"{name} >= 0"
             if is_money(column.name):
                 return f"{name} >= 0"
-        if kind == "string" and is_status(column.name) and "ENUM" not in column.type_sql.upper():
+        if kind == "string" and is_status(column.name) and "ENUM" not in column.type_sql.upper() \
+                and not _address_part(table, column):
             name = quote(snapshot.dialect, column.name)
             return f"{name} IN (…the statuses the app uses…)"
         return None
@@ -224,7 +264,7 @@ class CheckViolations(DataRule):
             conditions = [(check.name or "check", check.sqltext) for check in table.check_constraints
                           if not check.validated or not trusts_declared_checks(snapshot.dialect)]
             for column in table.columns:
-                condition = MissingCheckConstraint._condition(snapshot, column)
+                condition = MissingCheckConstraint._condition(snapshot, table, column)
                 if condition and "…" not in condition and not _has_check_on(table, column.name):
                     conditions.append((column.name, condition))
             for label, condition in conditions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from sqlalchemy import types as sqltypes
@@ -21,7 +22,7 @@ from integrity_kit.audit.changes import (
 from integrity_kit.audit.columns import is_money
 from integrity_kit.audit.evidence import judged
 from integrity_kit.audit.model import Finding, Rule, Severity
-from integrity_kit.audit.naming import family, words
+from integrity_kit.audit.naming import family, singular, words
 from integrity_kit.audit.probes import Probe
 from integrity_kit.schema import Column, Snapshot, Table
 
@@ -32,10 +33,66 @@ def _change_type(dialect: str, table: Table, column: Column, new_sql: str, new_t
                                         KeptAttributes.of(column, dialect)),))
 
 
+def without_blocked_type_change(finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
+    """``finding`` without its type change when views or rules use the column: PostgreSQL refuses to change it
+    ("cannot alter type of a column used by a view or rule"), so the fix is to drop and recreate them around it,
+    a person's job; the finding names them."""
+    table = snapshot.table(finding.table, finding.schema)
+    users = probe.dependents(table, finding.columns[0])
+    if not users:
+        return finding
+    return dataclasses.replace(
+        finding, message=f"{finding.message}; {', '.join(users[:3])} use(s) it: drop and recreate "
+        f"{'them' if len(users) > 1 else 'it'} around the type change", evidence={**finding.evidence,
+                                                                                  "used_by": users},
+        fix=None, changes=None)
+
+
+def _planned_type_change(rule: Rule, finding: Finding) -> tuple[Operation, ...] | None:
+    return rule.schema_changes(finding) if finding.changes is not None else None
+
+
 def _exact_cents(dialect: str, column: str) -> str:
     if dialect == "postgresql":  # round() takes numeric, not double precision, with a scale
         return f"CAST({column} AS NUMERIC) = ROUND(CAST({column} AS NUMERIC), 2)"
     return f"{column} = ROUND({column}, 2)"
+
+
+# Words that say money only with help: from money siblings (a `freight` beside a `unit_price`) or the values.
+COST_WORDS = frozenset({"freight", "shipping", "postage", "handling", "commission", "surcharge", "tip", "fare",
+                        "rent", "deposit", "budget", "income", "bonus", "premium", "spend", "spent", "credit",
+                        "debit", "earnings", "proceeds", "value"})
+# Table names whose rows are commercial documents: their floating-point columns are likelier money.
+COMMERCIAL_WORDS = frozenset({"order", "invoice", "payment", "sale", "purchase", "cart", "shipment", "bill",
+                              "transaction", "refund", "quote", "subscription", "product", "price", "account"})
+
+
+def money_score(table: Table, column: Column) -> tuple[float, list[str]]:
+    """How much the schema alone says a column holds money: its name, its money siblings and its table."""
+    parts = set(words(column.name))
+    signals: list[str] = []
+    score = 0.0
+    if is_money(column.name):
+        score += 0.6
+        signals.append(f"name {column.name} says money")
+    elif parts & COST_WORDS:
+        score += 0.3
+        signals.append(f"name {column.name} may be an amount")
+    siblings = [other.name for other in table.columns if other is not column and _money_column(other)]
+    if siblings:
+        score += 0.2
+        signals.append(f"beside money column(s) {', '.join(siblings[:3])}")
+    if {singular(part) for part in words(table.name)} & COMMERCIAL_WORDS:
+        score += 0.1
+        signals.append(f"table {table.name} holds commercial rows")
+    return score, signals
+
+
+def _money_column(column: Column) -> bool:
+    scale = getattr(column.type, "scale", None)
+    decimal_money = family(column) == "numeric" and scale == 2
+    return (is_money(column.name) and family(column) in ("integer", "numeric", "float")) or decimal_money \
+        or column.type_sql.upper() == "MONEY"
 
 
 class FloatForMoney(Rule):
@@ -43,7 +100,13 @@ class FloatForMoney(Rule):
 
     ## What it checks
 
-    `REAL`, `FLOAT` and `DOUBLE` columns whose names say money (`price`, `amount`, `total`, `cost`, `fee`, …).
+    `REAL`, `FLOAT` and `DOUBLE` columns that hold money, judged from several signals: a name that says money
+    (`price`, `amount`, `total`, `cost`, `fee`, …), or one that may be an amount (`freight`, `shipping`,
+    `commission`) beside money columns (`price`, `total`, `amount` in the same table) or in a table of commercial
+    rows (`orders`, `invoices`). With data the values decide: a column whose values all lie between 0
+    and 1 with fractions among them is a ratio (a `discount` of 0.15), not money, and is not reported; a column
+    found by its siblings is reported only when its values look like amounts (at most two decimals, some of
+    them 1 or more).
 
     ## Why it matters
 
@@ -59,7 +122,9 @@ class FloatForMoney(Rule):
     ## How to fix
 
     Use `NUMERIC(12, 2)` (`DECIMAL` on MySQL) and `Decimal` in Python. On PostgreSQL the type change rewrites the
-    table: on a big one, add a new column, backfill it in batches, switch, drop the old one.
+    table: on a big one, add a new column, backfill it in batches, switch, drop the old one. PostgreSQL refuses
+    it while views or rules use the column: the finding names them and proposes no statement; drop and recreate
+    them around the change.
     """
 
     code = "IK401"
@@ -67,23 +132,50 @@ class FloatForMoney(Rule):
     severity = Severity.ERROR
     summary = "Money column uses binary floating point."
 
+    # A word that may be an amount needs a money sibling or a commercial table besides (0.3 + 0.1 at least).
+    REPORT_AT = 0.4
+
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         sql = "DECIMAL(12,2)" if snapshot.dialect in ("mysql", "mariadb") else "NUMERIC(12, 2)"
         for table in snapshot.tables:
             for column in table.columns:
-                if family(column) == "float" and is_money(column.name):
-                    yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} stores money "
-                                       f"as {column.type_sql}: cents drift", evidence={"type": column.type_sql},
-                                       changes=_change_type(snapshot.dialect, table, column, sql, MONEY))
+                if family(column) != "float":
+                    continue
+                score, signals = money_score(table, column)
+                if score < self.REPORT_AT:
+                    continue
+                yield self.finding(table, (column.name,), f"{table.qualified_name}.{column.name} stores money "
+                                   f"as {column.type_sql}: cents drift", confidence=min(0.95, score + 0.2),
+                                   evidence={"type": column.type_sql, "signals": signals,
+                                             "named_as_money": is_money(column.name)},
+                                   changes=_change_type(snapshot.dialect, table, column, sql, MONEY))
 
-    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
-        """Whether every value is exact to the cent today (then the type change loses nothing)."""
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        """What the values say: a ratio between 0 and 1 is not money (dropped); a column found by its siblings
+        must hold amounts; then whether every value is exact to the cent today (the type change loses nothing)."""
         table = snapshot.table(finding.table, finding.schema)
-        seen = probe.violations(table, _exact_cents(snapshot.dialect, quote(snapshot.dialect, finding.columns[0])))
-        return judged(finding, seen, "inexact_values", "value(s) with fractions of a cent", blocks=False)
+        name = finding.columns[0]
+        values = probe.profile(table, name)
+        if values.distinct:
+            fraction = values.minimum is not None and values.maximum is not None and values.minimum >= 0 \
+                and values.maximum <= 1 and values.distinct > 1
+            if fraction:
+                return None
+            amounts = values.beyond_cents == 0 and (values.maximum or 0) >= 1
+            if not finding.evidence.get("named_as_money") and not amounts:
+                return None
+            finding = dataclasses.replace(finding, evidence={
+                **finding.evidence, "values": {"min": values.minimum, "max": values.maximum,
+                                               "beyond_cents": values.beyond_cents}})
+        seen = probe.violations(table, _exact_cents(snapshot.dialect, quote(snapshot.dialect, name)))
+        judged_finding = judged(finding, seen, "inexact_values", "value(s) with fractions of a cent", blocks=False)
+        return without_blocked_type_change(judged_finding, snapshot, probe)
 
-    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
-        return self.schema_changes(finding)
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        return _planned_type_change(self, finding)
+
+    def unplanned_reason(self, finding: Finding) -> str:
+        return finding.message
 
 
 class MoneyType(Rule):
@@ -125,6 +217,9 @@ class MoneyType(Rule):
                                        changes=_change_type(snapshot.dialect, table, column, "NUMERIC(12, 2)",
                                                             MONEY))
 
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        return without_blocked_type_change(finding, snapshot, probe)
+
 
 class TimestampWithoutTimeZone(Rule):
     """A PostgreSQL `timestamp without time zone` column.
@@ -148,7 +243,9 @@ class TimestampWithoutTimeZone(Rule):
     ## How to fix
 
     `ALTER TABLE orders ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC'` (name the
-    zone the values were written in), and `DateTime(timezone=True)` in the models.
+    zone the values were written in), and `DateTime(timezone=True)` in the models. PostgreSQL refuses the change
+    while views or rules use the column (sakila's partition rules on `payment`): the finding names them and
+    proposes no statement; drop and recreate them around it.
     """
 
     code = "IK403"
@@ -166,6 +263,9 @@ class TimestampWithoutTimeZone(Rule):
                                        changes=_change_type(snapshot.dialect, table, column,
                                                             "TIMESTAMP WITH TIME ZONE",
                                                             SaType("sa.DateTime(timezone=True)")))
+
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        return without_blocked_type_change(finding, snapshot, probe)
 
 
 class SentinelDefaultOnReference(Rule):

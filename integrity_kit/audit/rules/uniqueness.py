@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterator
 
 from integrity_kit.audit.changes import AddUnique, Changes, DeleteDuplicates, Operation, TableName
 from integrity_kit.audit.columns import is_natural_key
-from integrity_kit.audit.evidence import judged
+from integrity_kit.audit.evidence import deletion_headline, judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.naming import singular, words
 from integrity_kit.audit.probes import Probe
-from integrity_kit.audit.rules.domain import nulls_evidence, set_not_null
+from integrity_kit.audit.rules.domain import MissingNotNull, nulls_evidence, set_not_null
 from integrity_kit.schema import Index, Snapshot, Table
 
 
@@ -123,7 +124,9 @@ class NullableUniqueColumn(Rule):
 
     ## What it checks
 
-    Unique constraints and unique indexes over a natural-key column that is nullable.
+    Unique constraints and unique indexes over a natural-key column that is nullable. Its fix sets NOT NULL only
+    where (almost) no row is NULL, as `missing-not-null`: a key NULL in more rows is optional by design, and the
+    finding proposes no statement.
 
     ## Why it matters
 
@@ -165,11 +168,19 @@ class NullableUniqueColumn(Rule):
                                            "any number of rows can have no value",
                                            changes=set_not_null(snapshot.dialect, table, column))
 
-    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding:
-        return nulls_evidence(finding, snapshot, probe)
+    def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
+        found = nulls_evidence(finding, snapshot, probe)
+        if found is None:
+            return None
+        nulls, rows = found.evidence.get("null_rows", 0), found.evidence.get("rows_checked", 0)
+        if nulls <= MissingNotNull.NULL_SHARE_AT_MOST * rows:
+            return found
+        return dataclasses.replace(
+            found, message=f"{finding.message}; {nulls} of {rows} rows are NULL: optional by design, so NOT NULL is "
+            "not proposed (a partial unique index, or NULLS NOT DISTINCT, says what is meant)", fix=None, changes=None)
 
-    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
-        return self.schema_changes(finding)
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        return self.schema_changes(finding) if finding.changes is not None else None
 
 
 def _implied_keys(table: Table) -> list[tuple[str, ...]]:
@@ -224,9 +235,13 @@ class DuplicateRows(DataRule):
                                         functools.partial(probe.duplicates, table, key))
                 if evidence is None or not evidence.count:
                     continue
+                headline = deletion_headline(evidence)
+                found = evidence.to_dict("duplicate_groups")
+                if headline:
+                    found.update(clean_up_deletes=evidence.deletes, table_rows=evidence.table_rows)
                 yield self.finding(
                     table, key, f"{evidence.count} value(s) of ({', '.join(key)}) appear more than once in "
-                    f"{table.qualified_name}, e.g. {evidence.samples[:3]}",
-                    evidence=evidence.to_dict("duplicate_groups"),
+                    f"{table.qualified_name}{headline}, e.g. {evidence.samples[:3]}",
+                    evidence=found,
                     changes=Changes(snapshot.dialect, (DeleteDuplicates(TableName.of(table), key,
                                                                         _keep_by(table, key)),)))

@@ -35,4 +35,21 @@ CASES: list[Case] = [
     case("fk-declared-is-quiet", "missing-foreign-key",
          ["CREATE TABLE users (id INTEGER PRIMARY KEY)",
           "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id))"]),
+    # Counts sharing a word with a table (Northwind's products.units_on_order beside orders): their values are
+    # not the target's keys, so they are not references and no clean-up deletes the rows.
+    case("fk-count-is-not-a-reference", "missing-foreign-key",
+         ["CREATE TABLE orders (id INTEGER PRIMARY KEY)",
+          "INSERT INTO orders VALUES (10248), (10249), (10250), (10251), (10252)",
+          "CREATE TABLE products (id INTEGER PRIMARY KEY, units_on_order INTEGER, units_in_stock INTEGER)",
+          "CREATE TABLE stock (id INTEGER PRIMARY KEY)", "INSERT INTO stock VALUES (1), (2), (3)",
+          "INSERT INTO products VALUES (1, 0, 39), (2, 40, 17), (3, 70, 13), (4, 0, 53), (5, 10, 120), "
+          "(6, 30, 0)"]),
+    case("fk-distinctive-key-name", "missing-foreign-key",
+         ["CREATE TABLE employees (emp_no INTEGER PRIMARY KEY)",
+          "CREATE TABLE titles (emp_no INTEGER NOT NULL, title VARCHAR(50) NOT NULL, PRIMARY KEY (emp_no, title))"],
+         {("titles", ("emp_no",))}, apply_fix_on=SERVERS),
+    case("fk-mysql-unsigned-parent", "missing-foreign-key",
+         ["CREATE TABLE film (film_id INT UNSIGNED PRIMARY KEY)",
+          "CREATE TABLE film_text (film_id INT NOT NULL PRIMARY KEY)"],
+         {("film_text", ("film_id",))}, engines=("mariadb",), apply_fix_on=("mariadb",)),
 ]
