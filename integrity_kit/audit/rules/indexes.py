@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 
-from integrity_kit.audit.changes import AddPrimaryKey, Changes, DropIndex, Operation, TableName
+from integrity_kit.audit.changes import (
+    AddPrimaryKey,
+    Changes,
+    CreateIndex,
+    CreateIndexConcurrently,
+    DropIndex,
+    Operation,
+    TableName,
+    constraint_name,
+)
 from integrity_kit.audit.model import Finding, Rule, Severity
 from integrity_kit.schema import Index, Snapshot, Table
+from integrity_kit.schema.snapshot import Partition
 
 
 def _drop(dialect: str, table: Table, index: Index) -> Changes:
@@ -165,3 +176,112 @@ class TableWithoutIndex(Rule):
                 yield self.finding(table, (), f"{table.qualified_name} has no index of any kind",
                                    evidence={"row_estimate": table.row_estimate},
                                    changes=Changes(snapshot.dialect, (AddPrimaryKey.surrogate(table),)))
+
+
+# What makes two indexes the same index, whatever they are called.
+Signature = tuple[object, ...]
+
+
+def _signature(index: Index) -> Signature:
+    return (index.columns, index.expressions, index.unique, index.predicate, index.method or "btree", index.include,
+            index.sorting, index.collations, index.opclasses, index.options)
+
+
+def _plain(index: Index) -> bool:
+    """An index on plain columns with every default: the change model can build it on another table."""
+    return (index.valid and not index.has_expressions and not index.is_partial and not index.include
+            and not index.sorting and not index.collations and not index.opclasses and not index.options
+            and (index.method or "btree") == "btree" and all(index.columns))
+
+
+class PartitionMissingSiblingIndex(Rule):
+    """A partition that lacks an index its sibling partitions have.
+
+    ## What it checks
+
+    On a partitioned PostgreSQL table, the indexes each partition has of its own (not attached to an index of the
+    parent): when most partitions of one parent have the same index (same key parts, uniqueness, method,
+    predicate, INCLUDE columns, collations and operator classes) and some do not, the finding names the
+    partitions that lack it and the ones that have it. It is reported once for the table, never per partition.
+
+    ## Why it matters
+
+    Queries that the index serves on the other partitions read the whole partition that lacks it, usually the
+    newest one, which is also the busiest: the typical history is a partition created or attached later
+    (`CREATE TABLE ... (LIKE ...)`, `ATTACH PARTITION`) after indexes were added partition by partition.
+
+    ## Example
+
+    ```sql
+    CREATE TABLE orders (id INTEGER, customer_id INTEGER, placed_on DATE) PARTITION BY RANGE (placed_on);
+    CREATE TABLE orders_2024 PARTITION OF orders FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    CREATE TABLE orders_2025 PARTITION OF orders FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+    CREATE INDEX ix_orders_2024_customer_id ON orders_2024 (customer_id);
+    CREATE INDEX ix_orders_2025_customer_id ON orders_2025 (customer_id);
+    CREATE TABLE orders_2026 (LIKE orders);  -- attached later, without the index
+    ALTER TABLE orders ATTACH PARTITION orders_2026 FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+    ```
+
+    ## How to fix
+
+    Give the parent the index, so every partition, present and future, has it: `CREATE INDEX ... ON ONLY` the
+    parent, then on each partition attach the index it has or build it with `CREATE INDEX CONCURRENTLY` and
+    attach that (`ALTER INDEX ... ATTACH PARTITION`). A unique or otherwise special index is built on the
+    partitions that lack it, with the definition of the siblings' index.
+    """
+
+    code = "IK504"
+    name = "partition-missing-sibling-index"
+    severity = Severity.WARNING
+    summary = "Partition lacks an index its sibling partitions have."
+    dialects = frozenset({"postgresql"})
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            siblings: dict[str, list[Partition]] = defaultdict(list)
+            for partition in table.partition_tree:
+                siblings[partition.parent].append(partition)
+            for parent in sorted(siblings):
+                yield from self._check_siblings(snapshot, table, parent, siblings[parent])
+
+    def _check_siblings(self, snapshot: Snapshot, table: Table, parent: str,
+                        partitions: list[Partition]) -> Iterator[Finding]:
+        having: dict[Signature, dict[str, Index]] = defaultdict(dict)
+        for partition in partitions:
+            for index in partition.indexes:
+                if index.valid and index.parent_index is None:
+                    having[_signature(index)].setdefault(partition.name, index)
+        for found in sorted(having.values(), key=sorted):
+            # Most siblings have it: the others lack it (an index on one partition of three is a choice).
+            if len(found) < 2 or len(found) * 2 <= len(partitions) or len(found) == len(partitions):
+                continue
+            lacking = sorted(p.name for p in partitions if p.name not in found)
+            example = found[sorted(found)[0]]
+            columns = tuple(c for c in example.columns if c)
+            parts = ", ".join(c if c else (e or "?") for c, e in zip(example.columns, example.expressions or
+                                                                     (None,) * len(example.columns), strict=True))
+            message = (f"partition(s) {', '.join(lacking)} of {table.qualified_name} lack the "
+                       f"{'unique ' if example.unique else ''}index on ({parts}) that {len(found)} of their "
+                       f"{len(partitions)} sibling partitions have (e.g. {example.name} on {sorted(found)[0]})")
+            yield self.finding(table, columns, message,
+                               evidence={"partitions_lacking": lacking, "partitions_with": sorted(found),
+                                         "index": example.name, "level": parent},
+                               changes=self._changes(snapshot, table, parent, example, lacking))
+
+    @staticmethod
+    def _changes(snapshot: Snapshot, table: Table, parent: str, example: Index,
+                 lacking: list[str]) -> Changes | None:
+        if not _plain(example):
+            return None
+        columns = tuple(c for c in example.columns if c)
+        name = TableName.of(table)
+        if not example.unique and parent == table.name:
+            # A parent index adopts the partitions' own and builds the missing ones (see audit.partitions).
+            return Changes(snapshot.dialect, (CreateIndex(name, columns),))
+        prefix = "uq" if example.unique else "ix"
+        return Changes(snapshot.dialect, tuple(
+            CreateIndexConcurrently(name.sibling(partition), constraint_name(prefix, partition, columns), columns,
+                                    example.unique, undo=True) for partition in lacking))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        return self.schema_changes(finding) if finding.changes is not None else None
