@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -25,22 +26,70 @@ def _drop(dialect: str, table: Table, index: Index) -> Changes:
     return Changes(dialect, (DropIndex(TableName.of(table), index.name or "", columns, index.unique),))
 
 
+def _options(index: Index) -> dict[str, str]:
+    return dict(index.options)
+
+
+def _prefix_lengths(index: Index) -> dict[str, int]:
+    """MySQL/MariaDB prefix lengths (``name(10)``) by column; a column not listed is indexed whole."""
+    text = _options(index).get("mysql_length")
+    if not text:
+        return {}
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return {"": -1}  # unreadable: treated as a length no other index matches
+    return {str(key): int(length) for key, length in value.items()} if isinstance(value, dict) else {}
+
+
+def _method(index: Index) -> str:
+    """The access method, MySQL's FULLTEXT/SPATIAL/HASH included; btree when the engine reports none."""
+    options = _options(index)
+    return (options.get("mysql_prefix") or options.get("mysql_using") or index.method or "btree").lower()
+
+
+def _at(values: tuple[str | None, ...], position: int) -> str | None:
+    return values[position] if position < len(values) else None
+
+
+def _part(index: Index, position: int) -> tuple[str | None, str | None, str | None, str | None, tuple[str, ...]]:
+    """What a key part compares and sorts by: column or expression, collation, operator class and ordering."""
+    column = index.columns[position]
+    expression = _at(index.expressions, position)
+    sorting = dict(index.sorting).get(column or expression or "", ())
+    return column, expression, _at(index.collations, position), _at(index.opclasses, position), tuple(sorting)
+
+
 def _covers(wider: Index, narrower: Index) -> bool:
-    """``wider`` serves every lookup ``narrower`` serves: same kind, same predicate, narrower's key parts leading
-    in the same order with the same sorting, and it enforces at least what ``narrower`` enforces."""
-    if wider is narrower or not wider.valid or wider.has_expressions or narrower.has_expressions:
+    """``wider`` serves every lookup ``narrower`` serves and enforces at least what it enforces.
+
+    Conservative on purpose: the same method, the same predicate (a partial index never covers a full one, and a
+    full one is not taken to cover a partial one), ``narrower``'s key parts leading ``wider``'s in order with the
+    same column or expression, collation, operator class and ordering, a prefix (``name(10)``) no longer than
+    ``wider``'s, ``narrower``'s INCLUDE columns in ``wider``, and a unique index only beside an identical unique one.
+    """
+    if wider is narrower or not wider.valid:
         return False
-    if (wider.predicate or "") != (narrower.predicate or "") or (wider.method or "") != (narrower.method or ""):
+    if (wider.predicate or "") != (narrower.predicate or "") or _method(wider) != _method(narrower):
         return False
     width = len(narrower.columns)
-    if wider.columns[:width] != narrower.columns:
+    if len(wider.columns) < width:
         return False
-    if narrower.sorting and wider.sorting[:width] != narrower.sorting:
-        return False
+    wide_lengths, narrow_lengths = _prefix_lengths(wider), _prefix_lengths(narrower)
+    for position in range(width):
+        if _part(wider, position) != _part(narrower, position):
+            return False
+        column = narrower.columns[position] or ""
+        # A whole-column part serves every lookup a prefix of it serves; a prefix never serves the whole column.
+        wide, narrow = wide_lengths.get(column), narrow_lengths.get(column)
+        if wide is not None and (narrow is None or wide < narrow):
+            return False
     if narrower.include and not set(narrower.include) <= set(wider.columns) | set(wider.include):
         return False
     if narrower.unique:  # only an identical unique index can stand in for a unique one
-        return wider.unique and len(wider.columns) == width
+        return (wider.unique and len(wider.columns) == width and wide_lengths == narrow_lengths
+                and _options(wider).get("postgresql_nulls_not_distinct") ==
+                _options(narrower).get("postgresql_nulls_not_distinct"))
     return True
 
 
@@ -49,9 +98,14 @@ class RedundantIndex(Rule):
 
     ## What it checks
 
-    Plain indexes whose key columns are the leading columns of another valid index with the same predicate,
-    method and sorting (an index on `(a)` beside one on `(a, b)`), and exact duplicates. Unique indexes are only
-    redundant beside an identical unique index; expression indexes are left alone. The finding names the
+    Indexes whose key parts lead another valid index (an index on `(a)` beside one on `(a, b)`), and exact
+    duplicates. Each key part must match in everything that decides which lookups it serves: the column or
+    expression (`lower(name)` is not `name`), the collation (`name COLLATE "C"` is not `name`), the operator
+    class (`text_pattern_ops`, `jsonb_path_ops`), the ordering, and on MySQL/MariaDB the prefix length (an index
+    on `name` covers one on `name(10)`, never the reverse). Both need the same method (btree, hash, GIN, GiST,
+    BRIN, FULLTEXT, SPATIAL) and the same predicate (a partial index never covers a full one, nor a full one a
+    partial one), and the covering index must hold the other's INCLUDE columns. A unique index is only redundant
+    beside an identical unique index, and one that backs a constraint is never reported. The finding names the
     covering index.
 
     ## Why it matters
@@ -85,7 +139,7 @@ class RedundantIndex(Rule):
                     continue
                 # Of two identical indexes, report only the second by name, so one of them stays.
                 best = sorted(covering, key=lambda other: (len(other.columns), other.name or ""))[0]
-                identical = best.columns == index.columns and best.unique == index.unique
+                identical = _covers(index, best)  # each covers the other: keep one of the two
                 if identical and (best.name or "") > (index.name or ""):
                     continue
                 yield self.finding(table, tuple(c for c in index.columns if c),
