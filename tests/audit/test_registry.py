@@ -22,7 +22,7 @@ DESIGN_NAMES = {
     "invalid-index", "table-without-index", "schema-drift",
 }
 # Rules added since, named the same way (additions are fine, renames are not).
-ADDED_NAMES = {"derived-total-mismatch"}
+ADDED_NAMES = {"derived-total-mismatch", "partition-missing-sibling-index"}
 
 
 def _all_subclasses(cls):
