@@ -551,6 +551,20 @@ class AddParentForeignKey(Operation):
 
 
 @dataclass(frozen=True)
+class NotPossible(Operation):
+    """A change the engine refuses on this table: said in a comment, so nothing that would fail is run."""
+
+    table: TableName
+    reason: str
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"-- not possible as an automatic fix: {self.reason}"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.TRANSACTION, comment=f"not possible as an automatic fix: {self.reason}")]
+
+
+@dataclass(frozen=True)
 class AddUnique(_IndexOnColumns):
     name_prefix = "uq"
 
@@ -558,7 +572,17 @@ class AddUnique(_IndexOnColumns):
     def is_unique_index(self) -> bool:
         return True
 
+    def _sequence(self, dialect: str) -> tuple[Operation, ...] | None:
+        if _partitioned(self.table, dialect) is None:
+            return None
+        from integrity_kit.audit.partitions import unique_sequence  # built from this module's operations
+
+        return unique_sequence(self.table, self.name, self.columns)
+
     def sql(self, dialect: str) -> list[str]:
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _sql_of(sequence, dialect)
         t, name, cols = self.table.sql(dialect), quote(dialect, self.name), _columns(dialect, self.columns)
         if dialect == "postgresql":
             return [f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {t} ({cols});",
@@ -568,6 +592,9 @@ class AddUnique(_IndexOnColumns):
         return [f"ALTER TABLE {t} ADD CONSTRAINT {name} UNIQUE ({cols});"]
 
     def steps(self, dialect: str) -> list[Step]:
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _steps_of(sequence, dialect)
         schema = self.table.schema
         drop_constraint = Call("drop_constraint", (self.name, self.table.name), _kwargs(type_="unique", schema=schema))
         if dialect == "postgresql":
@@ -761,7 +788,17 @@ class AddPrimaryKey(Operation):
         """An ``id`` key (``<table>_id`` when the table has an ``id`` column already)."""
         return cls(TableName.of(table), "id" if not table.has_column("id") else f"{table.name}_id")
 
+    def _impossible(self, dialect: str) -> NotPossible | None:
+        if _partitioned(self.table, dialect) is None:
+            return None
+        return NotPossible(self.table, f"{self.table.name} is partitioned: an identity column cannot be added to it "
+                                       "(PostgreSQL refuses one on a table with partitions before version 17) and "
+                                       "its primary key must include the partition key; declare one by hand")
+
     def sql(self, dialect: str) -> list[str]:
+        impossible = self._impossible(dialect)
+        if impossible is not None:
+            return impossible.sql(dialect)
         t, c = self.table.sql(dialect), quote(dialect, self.column)
         if dialect == "postgresql":
             return [f"ALTER TABLE {t} ADD COLUMN {c} BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"]
@@ -775,6 +812,9 @@ class AddPrimaryKey(Operation):
             column = f"sa.Column({self.column!r}, sa.Integer(), primary_key=True)"
             return [Step(Phase.TRANSACTION, Call("add_column", (SaType(column),)),
                          Call("drop_column", (self.column,)), batch=self.table)]
+        impossible = self._impossible(dialect)
+        if impossible is not None:
+            return impossible.steps(dialect)
         # Alembic's add_column cannot declare a primary key: the statement goes through as written.
         return [Step(Phase.TRANSACTION, _execute(self.sql(dialect)[0]),
                      Call("drop_column", (self.table.name, self.column), _kwargs(schema=self.table.schema)))]

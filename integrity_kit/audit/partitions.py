@@ -13,6 +13,10 @@ since 12). The sequences here reach the same end without a long lock:
   again. A partition whose key is still ``NOT VALID`` is not adopted (PostgreSQL adds a second key and scans), so
   the parent's step comes after every ``VALIDATE``.
 
+- a unique key: the same index sequence with unique indexes, when the key's columns include the partition key's
+  (PostgreSQL refuses any other unique index on a partitioned table); ``ADD CONSTRAINT ... USING INDEX`` is not
+  supported on partitioned tables, so the unique index is the key.
+
 Inheritance children (``INHERITS``, the partitioning before PostgreSQL 10) share no index or key with their parent,
 so each table gets its own.
 """
@@ -28,6 +32,7 @@ from integrity_kit.audit.changes import (
     AttachIndex,
     CreateIndexConcurrently,
     CreateIndexOnOnly,
+    NotPossible,
     Operation,
     PartitionRef,
     TableName,
@@ -83,3 +88,19 @@ def foreign_key_sequence(table: TableName, columns: tuple[str, ...], target: Tab
               for ref in leaves),
             AddParentForeignKey(TableName(table.name, table.schema), name, columns, target,
                                 target_columns))
+
+
+def unique_sequence(table: TableName, name: str, columns: tuple[str, ...]) -> tuple[Operation, ...]:
+    """A unique index ``name`` on ``columns`` of the partitioned ``table``, or why there can be none."""
+    partitioning = table.partitioning
+    assert partitioning is not None
+    here = TableName(table.name, table.schema)
+    if not partitioning.declarative:
+        return (NotPossible(here, f"{table.name} has inheritance children: an index on it or on each child enforces "
+                                  "uniqueness within one table only, never across them"),)
+    key = partitioning.key_columns
+    if key is None or not set(key) <= set(columns):
+        what = f"({', '.join(key)})" if key else "an expression"
+        return (NotPossible(here, f"{table.name} is partitioned by {what}: a unique key on it must include every "
+                                  "partition key column, so these columns alone can only be unique per partition"),)
+    return index_sequence(table, name, columns, unique=True)

@@ -10,7 +10,15 @@ from sqlalchemy import Engine, create_engine, exc
 
 from integrity_kit.audit import audit
 from integrity_kit.audit.apply import apply_revision
-from integrity_kit.audit.changes import AddForeignKey, Changes, CreateIndex, DropIndex, TableName
+from integrity_kit.audit.changes import (
+    AddForeignKey,
+    AddPrimaryKey,
+    AddUnique,
+    Changes,
+    CreateIndex,
+    DropIndex,
+    TableName,
+)
 from integrity_kit.audit.migration import write_fix_migration
 from integrity_kit.schema import build_snapshot
 from tests.db import execute
@@ -218,3 +226,21 @@ def test_a_redundant_index_on_a_partitioned_table_is_dropped_without_concurrentl
     orders = TableName.of(build_snapshot(engine).table("orders"))
     assert "DROP INDEX CONCURRENTLY" in "\n".join(DropIndex(TableName("customers"), "x", None).sql("postgresql"))
     assert orders.partitioning is not None and orders.partitioning.key_columns == ("placed_on",)
+
+
+def test_a_unique_key_is_built_per_partition_only_when_it_holds_the_partition_key(shop) -> None:
+    engine, _ = shop
+    orders = TableName.of(build_snapshot(engine).table("orders"))
+    with_key = Changes("postgresql", (AddUnique(orders, ("id", "placed_on")),))
+    sql = with_key.sql()
+    assert "CREATE UNIQUE INDEX uq_orders_id_placed_on ON ONLY orders" in sql and "USING INDEX" not in sql
+    for statement in _statements(sql):
+        execute(engine, statement, autocommit=True)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT indisvalid AND indisunique FROM pg_index "
+                                          "WHERE indexrelid = 'uq_orders_id_placed_on'::regclass").scalar() is True
+    # Without the partition key PostgreSQL refuses any unique index on the parent: the fix says so and runs nothing.
+    without = Changes("postgresql", (AddUnique(orders, ("customer_id",)), AddPrimaryKey(orders, "surrogate")))
+    assert _statements(without.sql()) == []
+    assert "partitioned by (placed_on)" in without.sql() and "identity column" in without.sql()
+    assert "op." not in without.alembic()
