@@ -244,3 +244,32 @@ def test_a_unique_key_is_built_per_partition_only_when_it_holds_the_partition_ke
     assert _statements(without.sql()) == []
     assert "partitioned by (placed_on)" in without.sql() and "identity column" in without.sql()
     assert "op." not in without.alembic()
+
+
+def test_an_unfinished_partitioned_index_is_completed_not_dropped(shop) -> None:
+    engine, _ = shop
+    execute(engine, "CREATE INDEX ix_orders_customer ON ONLY orders (customer_id)",
+            "CREATE INDEX ix_o24_customer ON orders_2024 (customer_id)",
+            "ALTER INDEX ix_orders_customer ATTACH PARTITION ix_o24_customer")
+    invalid = audit(engine, select=["invalid-index"]).findings
+    assert len(invalid) == 1 and invalid[0].evidence["partitions_unattached"] == ["orders_2025", "orders_2026"]
+    assert invalid[0].fix is not None and "DROP INDEX" not in invalid[0].fix.sql
+    for statement in _statements(invalid[0].fix.sql):
+        execute(engine, statement, autocommit=True)
+    assert audit(engine, select=["invalid-index"]).findings == []
+
+
+def test_invalid_indexes_of_partitions_are_reported_once_for_the_table(shop) -> None:
+    engine, _ = shop
+    # Duplicate ids in two partitions make the unique concurrent builds fail, leaving invalid indexes behind.
+    execute(engine, "INSERT INTO orders VALUES (1, 1, '2024-12-30'), (1001, 1, '2026-12-30')")
+    for partition in ("orders_2024", "orders_2026"):
+        with pytest.raises(exc.DBAPIError, match="could not create unique index"):
+            execute(engine, f"CREATE UNIQUE INDEX CONCURRENTLY uq_{partition}_id ON {partition} (id)",
+                    autocommit=True)
+    invalid = audit(engine, select=["invalid-index"]).findings
+    assert [(f.table, f.evidence["partitions"]) for f in invalid] == [("orders", ["orders_2024", "orders_2026"])]
+    assert invalid[0].fix is not None
+    for statement in _statements(invalid[0].fix.sql):
+        execute(engine, statement, autocommit=True)
+    assert audit(engine, select=["invalid-index"]).findings == []

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
 
 from integrity_kit.audit.changes import (
     AddPrimaryKey,
+    AttachIndex,
     Changes,
     CreateIndex,
     CreateIndexConcurrently,
@@ -170,10 +172,15 @@ class InvalidIndex(Rule):
     CREATE UNIQUE INDEX CONCURRENTLY uq_users_email ON users (email);  -- fails on duplicates, left invalid
     ```
 
+    On a partitioned table, also an index of the parent that stays invalid because some partitions have no index
+    attached to it (a `CREATE INDEX ... ON ONLY` never completed), and the invalid indexes of its partitions,
+    reported once for the table with the partitions named.
+
     ## How to fix
 
     Drop it and build it again (`DROP INDEX CONCURRENTLY …; CREATE INDEX CONCURRENTLY …`), after fixing what made
-    the build fail.
+    the build fail. A partitioned table's index is completed instead: build the missing partitions' indexes
+    concurrently and attach them (`ALTER INDEX … ATTACH PARTITION …`).
     """
 
     code = "IK502"
@@ -186,13 +193,66 @@ class InvalidIndex(Rule):
         for table in snapshot.tables:
             for index in table.indexes:
                 if not index.valid:
-                    yield self.finding(table, tuple(c for c in index.columns if c),
-                                       f"index {index.name} on {table.qualified_name} is invalid: never read, "
-                                       "always written", evidence={"index": index.name},
-                                       changes=_drop(snapshot.dialect, table, index))
+                    yield self._parent_index(snapshot, table, index)
+            yield from self._partition_indexes(snapshot, table)
+
+    def _parent_index(self, snapshot: Snapshot, table: Table, index: Index) -> Finding:
+        columns = tuple(c for c in index.columns if c)
+        unattached = _unattached(table, index)
+        if unattached is None:
+            return self.finding(table, columns, f"index {index.name} on {table.qualified_name} is invalid: never "
+                                "read, always written", evidence={"index": index.name},
+                                changes=_drop(snapshot.dialect, table, index))
+        name = TableName.of(table)
+        operations: list[Operation] = []
+        for partition in unattached:
+            child = constraint_name("uq" if index.unique else "ix", partition, columns)
+            operations += [CreateIndexConcurrently(name.sibling(partition), child, columns, index.unique),
+                           AttachIndex(name, index.name or "", child)]
+        return self.finding(table, columns, f"index {index.name} on {table.qualified_name} is invalid: partition(s) "
+                            f"{', '.join(unattached)} have no index attached to it, so no query uses it",
+                            evidence={"index": index.name, "partitions_unattached": unattached},
+                            changes=Changes(snapshot.dialect, tuple(operations)))
+
+    def _partition_indexes(self, snapshot: Snapshot, table: Table) -> Iterator[Finding]:
+        broken: dict[Signature, list[tuple[str, Index]]] = defaultdict(list)
+        for partition in table.partition_tree:
+            for index in partition.indexes:
+                if not index.valid:
+                    broken[_signature(index)].append((partition.name, index))
+        name = TableName.of(table)
+        for found in sorted(broken.values(), key=lambda pairs: [partition for partition, _index in pairs]):
+            partitions = [partition for partition, _index in found]
+            example = found[0][1]
+            columns = tuple(c for c in example.columns if c)
+            drops = tuple(DropIndex(name.sibling(partition), index.name or "",
+                                    None if index.has_expressions else columns, index.unique)
+                          for partition, index in found)
+            yield self.finding(table, columns, f"partition(s) {', '.join(partitions)} of {table.qualified_name} hold "
+                               f"invalid index(es) {', '.join(index.name or '' for _p, index in found)}: never read, "
+                               "always written", target={"table": partitions[0], "columns": list(columns)},
+                               evidence={"indexes": [index.name for _p, index in found], "partitions": partitions},
+                               changes=Changes(snapshot.dialect, drops))
 
     def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...]:
         return self.schema_changes(finding)
+
+
+def _unattached(table: Table, index: Index) -> list[str] | None:
+    """The partitions of ``table`` with no valid index attached to its invalid ``index``, when attaching theirs is
+    all it takes (a plain index, one level of partitions); None otherwise."""
+    if not table.partition_tree or not _plain(dataclasses.replace(index, valid=True)):
+        return None
+    if any(p.partitioned or not p.declarative or p.parent != table.name for p in table.partition_tree):
+        return None
+    missing = []
+    for partition in table.partition_tree:
+        attached = [child for child in partition.indexes if child.parent_index == index.name]
+        if any(not child.valid for child in attached):
+            return None  # a broken child: dropping and building again is the clear way
+        if not attached:
+            missing.append(partition.name)
+    return missing or None
 
 
 class TableWithoutIndex(Rule):
