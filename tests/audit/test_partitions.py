@@ -273,3 +273,43 @@ def test_invalid_indexes_of_partitions_are_reported_once_for_the_table(shop) -> 
     for statement in _statements(invalid[0].fix.sql):
         execute(engine, statement, autocommit=True)
     assert audit(engine, select=["invalid-index"]).findings == []
+
+
+# The fixes whose form depends on the table being partitioned.
+PARTITION_AWARE = {"missing-foreign-key", "unindexed-foreign-key", "redundant-index", "invalid-index",
+                   "partition-missing-sibling-index", "missing-check-constraint", "missing-unique-constraint"}
+
+
+@pytest.mark.parametrize("how", ["sql", "migration"])
+def test_sakila_payment_partitions_take_every_fix(tmp_path, how: str) -> None:
+    """sakila's payment is partitioned the pre-PostgreSQL-10 way (payment_p2007_01 ... INHERITS (payment)): its
+    fixes run, and reach the children too."""
+    from tests.audit.corpus import load
+
+    with scratch_database("postgresql", tmp_path) as url:
+        load("sakila", "postgresql", url)
+        engine = create_engine(url)
+        try:
+            before = audit(engine)
+            assert before.snapshot is not None
+            payment = before.snapshot.table("payment")
+            assert payment.partitioned and len(payment.partition_tree) == 6
+            assert not {f.table for f in before.findings} & set(payment.partitions)
+            fixes = [f for f in before.findings if f.table == "payment" and f.rule in PARTITION_AWARE]
+            assert {f.rule for f in fixes} >= {"unindexed-foreign-key"}
+            if how == "sql":
+                for finding in fixes:
+                    assert finding.fix is not None
+                    for statement in _statements(finding.fix.sql):
+                        execute(engine, statement, autocommit=True)
+            else:
+                apply_revision(engine, write_fix_migration(fixes, before.snapshot, before.url), tmp_path / "scripts")
+            after = audit(engine)
+            assert {f.fingerprint for f in fixes}.isdisjoint({f.fingerprint for f in after.findings})
+            with engine.connect() as connection:
+                children = connection.exec_driver_sql(
+                    "SELECT count(DISTINCT tablename) FROM pg_indexes WHERE starts_with(tablename, 'payment') "
+                    "AND position('(rental_id)' IN indexdef) > 0").scalar()
+            assert children == 7  # the parent and its six children: an inheritance parent's index is its own
+        finally:
+            engine.dispose()
