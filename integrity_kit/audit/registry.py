@@ -14,6 +14,7 @@ from integrity_kit.audit.rules.domain import (
 )
 from integrity_kit.audit.rules.indexes import (
     InvalidIndex,
+    PartitionMissingSiblingForeignKey,
     PartitionMissingSiblingIndex,
     RedundantIndex,
     TableWithoutIndex,
@@ -57,6 +58,7 @@ RULES: tuple[type[Rule], ...] = (
     InvalidIndex,
     TableWithoutIndex,
     PartitionMissingSiblingIndex,
+    PartitionMissingSiblingForeignKey,
     SchemaDrift,
 )
 

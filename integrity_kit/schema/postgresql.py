@@ -201,3 +201,42 @@ def read_postgresql_partitions(connection: Connection, schema_name: str) -> tupl
     partitions = [PartitionRow._make(row) for row in connection.execute(_PARTITIONS, {"schema": schema_name}).all()]
     keys = {row.name: row.partition_key for row in connection.execute(_PARTITIONED, {"schema": schema_name}).all()}
     return partitions, keys
+
+
+# The foreign keys partitions declare themselves (not the copies of their parent's keys, conparentid <> 0).
+_PARTITION_FOREIGN_KEYS = text("""
+SELECT c.relname AS table_name, con.conname AS name, con.convalidated AS validated,
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)
+         AS columns,
+       rn.nspname AS referred_schema, r.relname AS referred_table,
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)
+         AS referred_columns
+FROM pg_catalog.pg_constraint con
+JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_class r ON r.oid = con.confrelid
+JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+WHERE con.contype = 'f' AND con.conparentid = 0 AND n.nspname = :schema AND c.relname = ANY(:names)
+ORDER BY c.relname, con.conname
+""")
+
+
+class PartitionForeignKeyRow(NamedTuple):
+    table_name: str
+    name: str
+    validated: bool
+    columns: list[str]
+    referred_schema: str
+    referred_table: str
+    referred_columns: list[str]
+
+
+def read_partition_foreign_keys(connection: Connection, schema_name: str,
+                                names: Collection[str]) -> dict[str, list[PartitionForeignKeyRow]]:
+    """The foreign keys the partitions named in ``names`` declare themselves, by partition."""
+    found: dict[str, list[PartitionForeignKeyRow]] = defaultdict(list)
+    for row in connection.execute(_PARTITION_FOREIGN_KEYS, {"schema": schema_name, "names": sorted(names)}).all():
+        found[row.table_name].append(PartitionForeignKeyRow._make(row))
+    return found

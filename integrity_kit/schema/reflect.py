@@ -30,7 +30,12 @@ from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
 from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
 from integrity_kit.schema.mariadb import read_mariadb
-from integrity_kit.schema.postgresql import locked_tables, read_postgresql_indexes, read_postgresql_partitions
+from integrity_kit.schema.postgresql import (
+    locked_tables,
+    read_partition_foreign_keys,
+    read_postgresql_indexes,
+    read_postgresql_partitions,
+)
 from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
@@ -178,6 +183,7 @@ class _SchemaReader:
         names = {row.name for row in rows} - (self.extras.skip - partitions)
         indexes = read_postgresql_indexes(self.connection, self.schema_name, only=names, details=True) \
             if names else {}
+        keys_of = read_partition_foreign_keys(self.connection, self.schema_name, names) if names else {}
         by_name = {row.name: row for row in rows}
         result = []
         for table in tables:
@@ -186,7 +192,8 @@ class _SchemaReader:
                 continue
             tree = tuple(Partition(name=name, parent=by_name[name].parent, bound=by_name[name].bound,
                                    declarative=by_name[name].declarative, partitioned=by_name[name].partitioned,
-                                   indexes=tuple(self._index(name, raw) for raw in indexes.get(name, ())))
+                                   indexes=tuple(self._index(name, raw) for raw in indexes.get(name, ())),
+                                   foreign_keys=tuple(self._partition_key(row) for row in keys_of.get(name, ())))
                          for name in table.partitions if name in by_name)
             result.append(dataclasses.replace(table, partition_tree=tree, partition_key=keys.get(table.name)))
         return result
@@ -435,6 +442,12 @@ class _SchemaReader:
             opclasses=opclasses if any(opclasses) else (),
             parent_index=raw.get("ik_parent_index"),
         )
+
+    def _partition_key(self, row: Any) -> ForeignKey:
+        referred_schema = None if row.referred_schema == self.default else row.referred_schema
+        return ForeignKey(columns=tuple(row.columns), referred_schema=referred_schema,
+                          referred_table=row.referred_table, referred_columns=tuple(row.referred_columns),
+                          name=row.name, validated=bool(row.validated))
 
     def _sqlite_collations(self, index: str) -> tuple[str | None, ...]:
         """The collation of each key part (``PRAGMA index_xinfo``), upper-case; BINARY, the default, as None."""

@@ -144,6 +144,8 @@ class Partition:
     # Partitioned in turn (a sub-partitioned level): it stores no rows of its own.
     partitioned: bool = False
     indexes: tuple[Index, ...] = ()
+    # The foreign keys the partition declares itself; the copies of its parent's keys are left out.
+    foreign_keys: tuple[ForeignKey, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

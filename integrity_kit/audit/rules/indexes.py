@@ -6,8 +6,10 @@ import ast
 import dataclasses
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any, TypeVar
 
 from integrity_kit.audit.changes import (
+    AddForeignKey,
     AddPrimaryKey,
     AttachIndex,
     Changes,
@@ -19,7 +21,7 @@ from integrity_kit.audit.changes import (
     constraint_name,
 )
 from integrity_kit.audit.model import Finding, Rule, Severity
-from integrity_kit.schema import Index, Snapshot, Table
+from integrity_kit.schema import ForeignKey, Index, Snapshot, Table
 from integrity_kit.schema.snapshot import Partition
 
 
@@ -292,13 +294,34 @@ class TableWithoutIndex(Rule):
                                    changes=Changes(snapshot.dialect, (AddPrimaryKey.surrogate(table),)))
 
 
-# What makes two indexes the same index, whatever they are called.
+T = TypeVar("T")
+
+# What makes two indexes (or two foreign keys) the same, whatever they are called.
 Signature = tuple[object, ...]
 
 
 def _signature(index: Index) -> Signature:
     return (index.columns, index.expressions, index.unique, index.predicate, index.method or "btree", index.include,
             index.sorting, index.collations, index.opclasses, index.options)
+
+
+def _siblings(table: Table) -> dict[str, list[Partition]]:
+    """The partitions of ``table`` by their immediate parent: siblings share one."""
+    siblings: dict[str, list[Partition]] = defaultdict(list)
+    for partition in table.partition_tree:
+        siblings[partition.parent].append(partition)
+    return siblings
+
+
+def _gaps(having: dict[Signature, dict[str, T]],
+          partitions: list[Partition]) -> Iterator[tuple[dict[str, T], list[str]]]:
+    """For each thing most of ``partitions`` have (by partition name) and some lack: who has it, who lacks it.
+
+    Most, and at least two: one index on one partition of three is a choice (a hot partition), not a gap."""
+    for found in sorted(having.values(), key=sorted):
+        if len(found) < 2 or len(found) * 2 <= len(partitions) or len(found) == len(partitions):
+            continue
+        yield found, sorted(p.name for p in partitions if p.name not in found)
 
 
 def _plain(index: Index) -> bool:
@@ -352,9 +375,7 @@ class PartitionMissingSiblingIndex(Rule):
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         for table in snapshot.tables:
-            siblings: dict[str, list[Partition]] = defaultdict(list)
-            for partition in table.partition_tree:
-                siblings[partition.parent].append(partition)
+            siblings = _siblings(table)
             for parent in sorted(siblings):
                 yield from self._check_siblings(snapshot, table, parent, siblings[parent])
 
@@ -365,11 +386,7 @@ class PartitionMissingSiblingIndex(Rule):
             for index in partition.indexes:
                 if index.valid and index.parent_index is None:
                     having[_signature(index)].setdefault(partition.name, index)
-        for found in sorted(having.values(), key=sorted):
-            # Most siblings have it: the others lack it (an index on one partition of three is a choice).
-            if len(found) < 2 or len(found) * 2 <= len(partitions) or len(found) == len(partitions):
-                continue
-            lacking = sorted(p.name for p in partitions if p.name not in found)
+        for found, lacking in _gaps(having, partitions):
             example = found[sorted(found)[0]]
             columns = tuple(c for c in example.columns if c)
             parts = ", ".join(c if c else (e or "?") for c, e in zip(example.columns, example.expressions or
@@ -396,6 +413,84 @@ class PartitionMissingSiblingIndex(Rule):
         return Changes(snapshot.dialect, tuple(
             CreateIndexConcurrently(name.sibling(partition), constraint_name(prefix, partition, columns), columns,
                                     example.unique, undo=True) for partition in lacking))
+
+    def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
+        return self.schema_changes(finding) if finding.changes is not None else None
+
+
+class PartitionMissingSiblingForeignKey(Rule):
+    """A partition that lacks a foreign key its sibling partitions declare.
+
+    ## What it checks
+
+    On a partitioned PostgreSQL table, the foreign keys each partition declares itself (not the copies of the
+    parent's keys): when most partitions of one parent have the same key (same columns, same referenced table and
+    columns) and some do not, the finding names the partitions that lack it. It is reported once for the table,
+    never per partition.
+
+    ## Why it matters
+
+    Rows of the partition that lacks the key may point at nothing, and nothing says so: the table looks protected
+    because most of it is. The usual history is a partition created or attached later, after the keys were added
+    partition by partition (the way inheritance partitioning, and PostgreSQL before 11, had to).
+
+    ## Example
+
+    ```sql
+    CREATE TABLE payments (id INTEGER, customer_id INTEGER, paid_on DATE) PARTITION BY RANGE (paid_on);
+    CREATE TABLE payments_2024 PARTITION OF payments FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+    CREATE TABLE payments_2025 PARTITION OF payments FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+    ALTER TABLE payments_2024 ADD FOREIGN KEY (customer_id) REFERENCES customers (id);
+    ALTER TABLE payments_2025 ADD FOREIGN KEY (customer_id) REFERENCES customers (id);
+    CREATE TABLE payments_2026 PARTITION OF payments FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');  -- none
+    ```
+
+    ## How to fix
+
+    Add the key to each partition that lacks it, `NOT VALID` then `VALIDATE CONSTRAINT` (a short lock, then a scan
+    that lets writes through). Once every partition has it validated, adding it to the parent adopts the
+    partitions' keys without another scan, and partitions attached later get it by themselves.
+    """
+
+    code = "IK505"
+    name = "partition-missing-sibling-foreign-key"
+    severity = Severity.WARNING
+    summary = "Partition lacks a foreign key its sibling partitions have."
+    dialects = frozenset({"postgresql"})
+
+    def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table in snapshot.tables:
+            siblings = _siblings(table)
+            for parent in sorted(siblings):
+                partitions = siblings[parent]
+                having: dict[Signature, dict[str, ForeignKey]] = defaultdict(dict)
+                for partition in partitions:
+                    for fk in partition.foreign_keys:
+                        having[(fk.columns, fk.referred_schema, fk.referred_table, fk.referred_columns)] \
+                            .setdefault(partition.name, fk)
+                for found, lacking in _gaps(having, partitions):
+                    yield self._report(snapshot, table, partitions, found, lacking)
+
+    def _report(self, snapshot: Snapshot, table: Table, partitions: list[Partition], found: dict[str, ForeignKey],
+                lacking: list[str]) -> Finding:
+        example = found[sorted(found)[0]]
+        target: dict[str, Any] = {"table": example.referred_table, "columns": list(example.referred_columns)}
+        if example.referred_schema:
+            target["schema"] = example.referred_schema
+        message = (f"partition(s) {', '.join(lacking)} of {table.qualified_name} lack the foreign key "
+                   f"({', '.join(example.columns)}) -> {example.referred} that {len(found)} of their "
+                   f"{len(partitions)} sibling partitions have (e.g. {example.name} on {sorted(found)[0]})")
+        levels = {partition.name: partition for partition in partitions}
+        changes = None
+        if not any(levels[name].partitioned for name in lacking):
+            name = TableName.of(table)
+            referred = TableName(example.referred_table, example.referred_schema)
+            changes = Changes(snapshot.dialect, tuple(
+                AddForeignKey(name.sibling(partition), example.columns, referred, example.referred_columns)
+                for partition in lacking))
+        return self.finding(table, example.columns, message, target=target, changes=changes,
+                            evidence={"partitions_lacking": lacking, "partitions_with": sorted(found),
+                                      "foreign_key": example.name})
 
     def plan_changes(self, finding: Finding, table: Table, snapshot: Snapshot) -> tuple[Operation, ...] | None:
         return self.schema_changes(finding) if finding.changes is not None else None
