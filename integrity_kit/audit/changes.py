@@ -90,6 +90,9 @@ class PartitionRef:
     # Plain indexes on the partition that no parent index has adopted: (key columns, index name). Attaching one
     # saves building it again.
     loose_indexes: tuple[tuple[tuple[str, ...], str], ...] = ()
+    # Foreign keys the partition declares itself: ((columns, referred schema, table, columns), (name, validated)).
+    # The parent's key adopts a validated one instead of adding its own.
+    own_keys: tuple[tuple[tuple[tuple[str, ...], str | None, str, tuple[str, ...]], tuple[str, bool]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,11 @@ class Partitioning:
     def of(cls, table: Table) -> Partitioning | None:
         if not table.partitioned or not table.partition_tree:
             return None
-        refs = tuple(PartitionRef(p.name, p.parent, p.partitioned, tuple(
-            (tuple(c for c in index.columns if c), index.name or "") for index in p.indexes if _loose(index)))
+        refs = tuple(PartitionRef(
+            p.name, p.parent, p.partitioned,
+            tuple((tuple(c for c in index.columns if c), index.name or "") for index in p.indexes if _loose(index)),
+            tuple(((fk.columns, fk.referred_schema, fk.referred_table, fk.referred_columns),
+                   (fk.name or "", fk.validated)) for fk in p.foreign_keys if fk.name))
             for p in table.partition_tree)
         declarative = all(p.declarative for p in table.partition_tree)
         return cls(refs, declarative, _key_columns(table.partition_key))

@@ -9,10 +9,10 @@ since 12). The sequences here reach the same end without a long lock:
   CONCURRENTLY`` (or an index it already has) and ``ALTER INDEX ... ATTACH PARTITION``; the parent index turns
   valid when the last partition's is attached. A sub-partitioned level gets its own ``ON ONLY`` index in between.
 - a foreign key: on each leaf partition ``NOT VALID`` then ``VALIDATE`` (short locks, the scan under a weak one),
-  then on the parent without ``NOT VALID``: it adopts the partitions' validated keys instead of checking the rows
-  again. A partition whose key is still ``NOT VALID`` is not adopted (PostgreSQL adds a second key and scans), so
-  the parent's step comes after every ``VALIDATE``.
-
+  or only ``VALIDATE`` for a partition that has the key already, then on the parent without ``NOT VALID``: it
+  adopts the partitions' validated keys instead of checking the rows again. A partition whose key is still
+  ``NOT VALID`` is not adopted (PostgreSQL adds a second key and scans), so the parent's step comes after every
+  ``VALIDATE``.
 - a unique key: the same index sequence with unique indexes, when the key's columns include the partition key's
   (PostgreSQL refuses any other unique index on a partitioned table); ``ADD CONSTRAINT ... USING INDEX`` is not
   supported on partitioned tables, so the unique index is the key.
@@ -36,6 +36,7 @@ from integrity_kit.audit.changes import (
     Operation,
     PartitionRef,
     TableName,
+    ValidateConstraint,
     constraint_name,
 )
 
@@ -83,9 +84,18 @@ def foreign_key_sequence(table: TableName, columns: tuple[str, ...], target: Tab
         return (AddForeignKey(TableName(table.name, table.schema), columns, target, target_columns),
                 *(AddForeignKey(table.sibling(ref.name), columns, target, target_columns)
                   for ref in partitioning.partitions))
-    leaves = [ref for ref in partitioning.partitions if not ref.partitioned]
-    return (*(AddPartitionForeignKey(table.sibling(ref.name), name, columns, target, target_columns)
-              for ref in leaves),
+    operations: list[Operation] = []
+    wanted = (columns, target.schema, target.name, target_columns)
+    for ref in partitioning.partitions:
+        if ref.partitioned:
+            continue  # a partitioned level refuses NOT VALID too; the parent's key reaches it
+        own = dict(ref.own_keys).get(wanted)
+        if own is None:
+            operations.append(AddPartitionForeignKey(table.sibling(ref.name), name, columns, target, target_columns))
+        elif not own[1]:
+            # The partition has the key NOT VALID: validated, the parent adopts it (unvalidated, it would not).
+            operations.append(ValidateConstraint(table.sibling(ref.name), own[0]))
+    return (*operations,
             AddParentForeignKey(TableName(table.name, table.schema), name, columns, target,
                                 target_columns))
 

@@ -313,3 +313,29 @@ def test_sakila_payment_partitions_take_every_fix(tmp_path, how: str) -> None:
             assert children == 7  # the parent and its six children: an inheritance parent's index is its own
         finally:
             engine.dispose()
+
+
+def test_partitions_keys_are_adopted_by_the_parents_key_not_doubled(shop) -> None:
+    engine, _ = shop
+    execute(engine, "ALTER TABLE orders_2024 ADD CONSTRAINT own_2024 FOREIGN KEY (customer_id) "
+                    "REFERENCES customers (id)",
+            "ALTER TABLE orders_2025 ADD CONSTRAINT own_2025 FOREIGN KEY (customer_id) "
+            "REFERENCES customers (id) NOT VALID")
+    report = audit(engine)
+    sibling = [f for f in report.findings if f.rule == "partition-missing-sibling-foreign-key"]
+    assert [f.evidence["partitions_lacking"] for f in sibling] == [["orders_2026"]]
+    missing = next(f for f in report.findings if f.rule == "missing-foreign-key")
+    assert missing.fix is not None
+    sql = missing.fix.sql
+    assert "ALTER TABLE orders_2024 ADD" not in sql and "ALTER TABLE orders_2025 ADD" not in sql
+    assert "ALTER TABLE orders_2025 VALIDATE CONSTRAINT own_2025;" in sql
+    for statement in _statements(sql):
+        execute(engine, statement, autocommit=True)
+    with engine.connect() as connection:
+        keys = connection.exec_driver_sql("SELECT conrelid::regclass::text, conname, convalidated FROM pg_constraint "
+                                          "WHERE contype = 'f' ORDER BY 1").all()
+    assert [tuple(row) for row in keys] == [
+        ("orders", "fk_orders_customer_id_customers", True), ("orders_2024", "own_2024", True),
+        ("orders_2025", "own_2025", True), ("orders_2026", "fk_orders_customer_id_customers", True)]
+    after = audit(engine)
+    assert not [f for f in after.findings if f.rule in {"missing-foreign-key", "partition-missing-sibling-foreign-key"}]
