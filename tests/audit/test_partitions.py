@@ -315,12 +315,25 @@ def test_sakila_payment_partitions_take_every_fix(tmp_path, how: str) -> None:
             engine.dispose()
 
 
+OWN_KEYS = ("ALTER TABLE orders_2024 ADD CONSTRAINT own_2024 FOREIGN KEY (customer_id) REFERENCES customers (id)",
+            "ALTER TABLE orders_2025 ADD CONSTRAINT own_2025 FOREIGN KEY (customer_id) REFERENCES customers (id) "
+            "NOT VALID")
+
+
+def test_with_partitions_keys_the_fix_migration_runs_too(shop, tmp_path) -> None:
+    _, engine = shop
+    execute(engine, *OWN_KEYS)
+    before = audit(engine)
+    assert before.snapshot is not None
+    fixed = {f.fingerprint for f in before.findings if f.rule in FIXED | {"partition-missing-sibling-foreign-key"}}
+    assert len(fixed) == 3
+    apply_revision(engine, write_fix_migration(before.findings, before.snapshot, before.url), tmp_path / "scripts")
+    assert fixed.isdisjoint({f.fingerprint for f in audit(engine).findings})
+
+
 def test_partitions_keys_are_adopted_by_the_parents_key_not_doubled(shop) -> None:
     engine, _ = shop
-    execute(engine, "ALTER TABLE orders_2024 ADD CONSTRAINT own_2024 FOREIGN KEY (customer_id) "
-                    "REFERENCES customers (id)",
-            "ALTER TABLE orders_2025 ADD CONSTRAINT own_2025 FOREIGN KEY (customer_id) "
-            "REFERENCES customers (id) NOT VALID")
+    execute(engine, *OWN_KEYS)
     report = audit(engine)
     sibling = [f for f in report.findings if f.rule == "partition-missing-sibling-foreign-key"]
     assert [f.evidence["partitions_lacking"] for f in sibling] == [["orders_2026"]]
