@@ -25,9 +25,7 @@ SELECT c.relname AS table_name, i.relname AS index_name, ix.indisunique AS is_un
        i.reloptions AS storage, {nulls_not_distinct} AS nulls_not_distinct,
        CASE WHEN k.attnum = 0 THEN pg_get_indexdef(ix.indexrelid, k.ord::int, true) ELSE a.attname::text END AS part,
        k.attnum = 0 AS is_expression, k.flags, CASE WHEN o.opcdefault THEN NULL ELSE o.opcname::text END AS opclass,
-       coll.collname::text AS collation,
-       (SELECT pi.relname FROM pg_inherits ih JOIN pg_class pi ON pi.oid = ih.inhparent
-        WHERE ih.inhrelid = ix.indexrelid) AS parent_index
+       coll.collname::text AS collation, pi.relname AS parent_index
 FROM pg_index ix
 JOIN pg_class c ON c.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -38,6 +36,8 @@ CROSS JOIN LATERAL unnest(ix.indkey::int2[], ix.indclass::oid[], ix.indoption::i
 LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum
 LEFT JOIN pg_opclass o ON o.oid = k.opclass
 LEFT JOIN pg_collation coll ON coll.oid = k.collid
+LEFT JOIN pg_inherits ih ON ih.inhrelid = ix.indexrelid
+LEFT JOIN pg_class pi ON pi.oid = ih.inhparent
 WHERE n.nspname = :schema AND NOT ix.indisprimary AND c.relkind IN ('r', 'p', 'm', 'f', 'v')
   AND {tables}
 ORDER BY c.relname, i.relname, k.ord
