@@ -352,3 +352,26 @@ def test_partitions_keys_are_adopted_by_the_parents_key_not_doubled(shop) -> Non
         ("orders_2025", "own_2025", True), ("orders_2026", "fk_orders_customer_id_customers", True)]
     after = audit(engine)
     assert not [f for f in after.findings if f.rule in {"missing-foreign-key", "partition-missing-sibling-foreign-key"}]
+
+
+def test_many_partitions_are_named_in_the_evidence_and_a_few_in_the_message(tmp_path) -> None:
+    with scratch_database("postgresql", tmp_path) as url:
+        engine = create_engine(url)
+        try:
+            months = [f"2024_{month:02d}" for month in range(1, 13)] + ["2025_01", "2025_02"]
+            statements = [SHOP[2]]
+            for number, month in enumerate(months):
+                year, mm = month.split("_")
+                end = f"{int(year) + (mm == '12')}-{int(mm) % 12 + 1:02d}-01"
+                statements.append(f"CREATE TABLE orders_{month} PARTITION OF orders FOR VALUES FROM "
+                                  f"('{year}-{mm}-01') TO ('{end}')")
+                if number < 8:
+                    statements.append(f"CREATE INDEX ix_{month} ON orders_{month} (customer_id)")
+            execute(engine, *statements)
+            findings = audit(engine, select=["partition-missing-sibling-index"]).findings
+            assert len(findings) == 1
+            assert findings[0].evidence["partitions_lacking"] == [f"orders_{month}" for month in months[8:]]
+            assert "orders_2024_09, orders_2024_10, orders_2024_11, orders_2024_12, orders_2025_01 and 1 more" in \
+                findings[0].message
+        finally:
+            engine.dispose()

@@ -212,7 +212,7 @@ class InvalidIndex(Rule):
             operations += [CreateIndexConcurrently(name.sibling(partition), child, columns, index.unique),
                            AttachIndex(name, index.name or "", child)]
         return self.finding(table, columns, f"index {index.name} on {table.qualified_name} is invalid: partition(s) "
-                            f"{', '.join(unattached)} have no index attached to it, so no query uses it",
+                            f"{_listed(unattached)} have no index attached to it, so no query uses it",
                             evidence={"index": index.name, "partitions_unattached": unattached},
                             changes=Changes(snapshot.dialect, tuple(operations)))
 
@@ -230,8 +230,8 @@ class InvalidIndex(Rule):
             drops = tuple(DropIndex(name.sibling(partition), index.name or "",
                                     None if index.has_expressions else columns, index.unique)
                           for partition, index in found)
-            yield self.finding(table, columns, f"partition(s) {', '.join(partitions)} of {table.qualified_name} hold "
-                               f"invalid index(es) {', '.join(index.name or '' for _p, index in found)}: never read, "
+            yield self.finding(table, columns, f"partition(s) {_listed(partitions)} of {table.qualified_name} hold "
+                               f"invalid index(es) {_listed([index.name or '' for _p, index in found])}: never read, "
                                "always written", target={"table": partitions[0], "columns": list(columns)},
                                evidence={"indexes": [index.name for _p, index in found], "partitions": partitions},
                                changes=Changes(snapshot.dialect, drops))
@@ -303,6 +303,13 @@ Signature = tuple[object, ...]
 def _signature(index: Index) -> Signature:
     return (index.columns, index.expressions, index.unique, index.predicate, index.method or "btree", index.include,
             index.sorting, index.collations, index.opclasses, index.options)
+
+
+def _listed(names: list[str], shown: int = 5) -> str:
+    """Names for a message, the first few of a long list (the evidence holds them all)."""
+    if len(names) <= shown:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} and {len(names) - shown} more"
 
 
 def _siblings(table: Table) -> dict[str, list[Partition]]:
@@ -391,7 +398,7 @@ class PartitionMissingSiblingIndex(Rule):
             columns = tuple(c for c in example.columns if c)
             parts = ", ".join(c if c else (e or "?") for c, e in zip(example.columns, example.expressions or
                                                                      (None,) * len(example.columns), strict=True))
-            message = (f"partition(s) {', '.join(lacking)} of {table.qualified_name} lack the "
+            message = (f"partition(s) {_listed(lacking)} of {table.qualified_name} lack the "
                        f"{'unique ' if example.unique else ''}index on ({parts}) that {len(found)} of their "
                        f"{len(partitions)} sibling partitions have (e.g. {example.name} on {sorted(found)[0]})")
             yield self.finding(table, columns, message,
@@ -477,7 +484,7 @@ class PartitionMissingSiblingForeignKey(Rule):
         target: dict[str, Any] = {"table": example.referred_table, "columns": list(example.referred_columns)}
         if example.referred_schema:
             target["schema"] = example.referred_schema
-        message = (f"partition(s) {', '.join(lacking)} of {table.qualified_name} lack the foreign key "
+        message = (f"partition(s) {_listed(lacking)} of {table.qualified_name} lack the foreign key "
                    f"({', '.join(example.columns)}) -> {example.referred} that {len(found)} of their "
                    f"{len(partitions)} sibling partitions have (e.g. {example.name} on {sorted(found)[0]})")
         levels = {partition.name: partition for partition in partitions}
