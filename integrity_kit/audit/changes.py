@@ -16,6 +16,7 @@ PostgreSQL gets the forms that do not block writes for long (constraints ``NOT V
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,7 +26,7 @@ from sqlalchemy import literal
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import IdentifierPreparer
 
-from integrity_kit.schema import Column, Table
+from integrity_kit.schema import Column, Index, Table
 from integrity_kit.schema.coltypes import neutral
 from integrity_kit.schema.from_models import dialect_for
 
@@ -80,13 +81,82 @@ def constraint_name(prefix: str, table: str, columns: Sequence[str], suffix: str
 
 
 @dataclass(frozen=True)
+class PartitionRef:
+    """One partition of a partitioned table, as much as a fix needs to know about it."""
+
+    name: str
+    parent: str  # its immediate parent
+    partitioned: bool = False  # a sub-partitioned level: indexes ON ONLY, no rows of its own
+    # Plain indexes on the partition that no parent index has adopted: (key columns, index name). Attaching one
+    # saves building it again.
+    loose_indexes: tuple[tuple[tuple[str, ...], str], ...] = ()
+    # Foreign keys the partition declares itself: ((columns, referred schema, table, columns), (name, validated)).
+    # The parent's key adopts a validated one instead of adding its own.
+    own_keys: tuple[tuple[tuple[tuple[str, ...], str | None, str, tuple[str, ...]], tuple[str, bool]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """How a table is partitioned (PostgreSQL), which decides the form its index and foreign key fixes take."""
+
+    partitions: tuple[PartitionRef, ...]
+    declarative: bool = True  # False: inheritance children (INHERITS), which share nothing with the parent
+    # The columns of the partition key; None when the key has expressions (or is not known).
+    key_columns: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, table: Table) -> Partitioning | None:
+        if not table.partitioned or not table.partition_tree:
+            return None
+        refs = tuple(PartitionRef(
+            p.name, p.parent, p.partitioned,
+            tuple((tuple(c for c in index.columns if c), index.name or "") for index in p.indexes if _loose(index)),
+            tuple(((fk.columns, fk.referred_schema, fk.referred_table, fk.referred_columns),
+                   (fk.name or "", fk.validated)) for fk in p.foreign_keys if fk.name))
+            for p in table.partition_tree)
+        declarative = all(p.declarative for p in table.partition_tree)
+        return cls(refs, declarative, _key_columns(table.partition_key))
+
+
+def _loose(index: Index) -> bool:
+    # Only an index that matches a plain CREATE INDEX on its columns can be attached to one.
+    return (index.valid and index.name is not None and index.parent_index is None and not index.unique
+            and not index.has_expressions and not index.is_partial and not index.include and not index.sorting
+            and not index.collations and not index.opclasses and (index.method or "btree") == "btree"
+            and not index.options)
+
+
+_KEY = re.compile(r"^\w+ \((?P<columns>[^()]*)\)$")
+
+
+def _key_columns(key: str | None) -> tuple[str, ...] | None:
+    """``RANGE (created_at, region)`` -> the column names; None for a key with expressions or quoted names."""
+    match = _KEY.match(key or "")
+    if match is None:
+        return None
+    columns = tuple(part.strip() for part in match["columns"].split(","))
+    return columns if all(re.fullmatch(r"[a-z_][a-z0-9_$]*", column) for column in columns) else None
+
+
+@dataclass(frozen=True)
 class TableName:
     name: str
     schema: str | None = None
+    # Set for a partitioned PostgreSQL table: its fixes take the partition-aware forms (left out of equality, so a
+    # table is the same key with or without it).
+    partitioning: Partitioning | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, table: Table) -> TableName:
-        return cls(table.name, table.schema)
+        return cls(table.name, table.schema, Partitioning.of(table))
+
+    def sibling(self, name: str) -> TableName:
+        """Another table of the same schema (a partition), without partitioning of its own."""
+        return TableName(name, self.schema)
+
+    def object_sql(self, dialect: str, name: str) -> str:
+        """An object of this table's schema (an index, on PostgreSQL), schema-qualified when not the default."""
+        return f"{quote(dialect, self.schema)}.{quote(dialect, name)}" if self.schema else quote(dialect, name)
 
     def sql(self, dialect: str) -> str:
         name = quote(dialect, self.name)
@@ -279,15 +349,47 @@ class _IndexOnColumns(Operation):
         return self.columns
 
 
+def _fk_definition(dialect: str, columns: tuple[str, ...], target: TableName, target_columns: tuple[str, ...]) -> str:
+    return (f"FOREIGN KEY ({_columns(dialect, columns)}) REFERENCES {target.sql(dialect)} "
+            f"({_columns(dialect, target_columns)})")
+
+
+def _sql_of(operations: Iterable[Operation], dialect: str) -> list[str]:
+    return [line for operation in operations for line in operation.sql(dialect)]
+
+
+def _steps_of(operations: Iterable[Operation], dialect: str) -> list[Step]:
+    return [step for operation in operations for step in operation.steps(dialect)]
+
+
+def _partitioned(table: TableName, dialect: str) -> Partitioning | None:
+    """The table's partitioning when its fixes must take the partition-aware forms (PostgreSQL only)."""
+    return table.partitioning if dialect == "postgresql" else None
+
+
 @dataclass(frozen=True)
 class CreateIndex(_IndexOnColumns):
     name_prefix = "ix"
 
+    def _sequence(self, dialect: str) -> tuple[Operation, ...] | None:
+        if _partitioned(self.table, dialect) is None:
+            return None
+        # Imported here: the sequences are built from this module's operations.
+        from integrity_kit.audit.partitions import index_sequence
+
+        return index_sequence(self.table, self.name, self.columns)
+
     def sql(self, dialect: str) -> list[str]:
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _sql_of(sequence, dialect)
         how = "CREATE INDEX CONCURRENTLY" if dialect == "postgresql" else "CREATE INDEX"
         return [f"{how} {quote(dialect, self.name)} ON {self.table.sql(dialect)} ({_columns(dialect, self.columns)});"]
 
     def steps(self, dialect: str) -> list[Step]:
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _steps_of(sequence, dialect)
         drop = Call("drop_index", (self.name,), _kwargs(table_name=self.table.name, schema=self.table.schema))
         if dialect == "postgresql":
             return [Step(Phase.AUTOCOMMIT, Call("create_index", (self.name, self.table.name, self.columns), _kwargs(
@@ -307,13 +409,24 @@ class AddForeignKey(Operation):
     def name(self) -> str:
         return constraint_name("fk", self.table.name, self.columns, self.target.name)
 
+    def _sequence(self, dialect: str) -> tuple[Operation, ...] | None:
+        if _partitioned(self.table, dialect) is None:
+            return None
+        from integrity_kit.audit.partitions import foreign_key_sequence  # built from this module's operations
+
+        return foreign_key_sequence(self.table, self.columns, self.target, self.target_columns, self.name)
+
+    def definition(self, dialect: str) -> str:
+        return _fk_definition(dialect, self.columns, self.target, self.target_columns)
+
     def sql(self, dialect: str) -> list[str]:
         if dialect == "sqlite":
             return [f"-- SQLite cannot add a foreign key to an existing table: rebuild {self.table.name} with it "
                     "(Alembic batch mode, with PRAGMA foreign_keys=OFF around the rebuild)"]
-        return _add_constraint_sql(dialect, self.table, self.name,
-                                   f"FOREIGN KEY ({_columns(dialect, self.columns)}) REFERENCES "
-                                   f"{self.target.sql(dialect)} ({_columns(dialect, self.target_columns)})")
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _sql_of(sequence, dialect)
+        return _add_constraint_sql(dialect, self.table, self.name, self.definition(dialect))
 
     def steps(self, dialect: str) -> list[Step]:
         if dialect == "sqlite":
@@ -321,11 +434,140 @@ class AddForeignKey(Operation):
                 self.name, self.target.name, self.columns, self.target_columns),
                 _kwargs(referent_schema=self.target.schema)),
                 Call("drop_constraint", (self.name,), _kwargs(type_="foreignkey")), batch=self.table)]
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _steps_of(sequence, dialect)
         create = Call("create_foreign_key", (self.name, self.table.name, self.target.name, self.columns,
                                              self.target_columns),
                       _kwargs(source_schema=self.table.schema, referent_schema=self.target.schema,
                               postgresql_not_valid=True if dialect == "postgresql" else None))
         return _add_constraint_steps(dialect, self.table, self.name, create, "foreignkey")
+
+
+@dataclass(frozen=True)
+class CreateIndexOnOnly(Operation):
+    """``CREATE INDEX ... ON ONLY`` a partitioned table: instant, and invalid until an index of every partition is
+    attached to it (PostgreSQL cannot build an index on a partitioned table concurrently)."""
+
+    table: TableName
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    undo: bool = True  # False for a sub-partitioned level: dropping the top index drops it too
+
+    def sql(self, dialect: str) -> list[str]:
+        unique = "UNIQUE " if self.unique else ""
+        return [f"CREATE {unique}INDEX {quote(dialect, self.name)} ON ONLY {self.table.sql(dialect)} "
+                f"({_columns(dialect, self.columns)});"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        undo = Call("drop_index", (self.name,), _kwargs(table_name=self.table.name, schema=self.table.schema)) \
+            if self.undo else None
+        return [Step(Phase.TRANSACTION, _execute(self.sql(dialect)[0]), undo)]
+
+
+@dataclass(frozen=True)
+class CreateIndexConcurrently(Operation):
+    """One partition's index, built without blocking writes, outside any transaction."""
+
+    table: TableName
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    undo: bool = False  # an index attached to its parent's is dropped with it
+
+    def sql(self, dialect: str) -> list[str]:
+        unique = "UNIQUE " if self.unique else ""
+        return [f"CREATE {unique}INDEX CONCURRENTLY {quote(dialect, self.name)} ON {self.table.sql(dialect)} "
+                f"({_columns(dialect, self.columns)});"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        schema = self.table.schema
+        undo = Call("drop_index", (self.name,), _kwargs(table_name=self.table.name, schema=schema)) \
+            if self.undo else None
+        return [Step(Phase.AUTOCOMMIT, Call("create_index", (self.name, self.table.name, self.columns), _kwargs(
+            unique=True if self.unique else None, schema=schema, postgresql_concurrently=True)), undo)]
+
+
+@dataclass(frozen=True)
+class AttachIndex(Operation):
+    """``ALTER INDEX parent ATTACH PARTITION child``: the parent index is valid once every partition's is attached."""
+
+    table: TableName  # the partitioned table the parent index belongs to (for its schema)
+    parent_index: str
+    partition_index: str
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"ALTER INDEX {self.table.object_sql(dialect, self.parent_index)} ATTACH PARTITION "
+                f"{self.table.object_sql(dialect, self.partition_index)};"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.AUTOCOMMIT, _execute(self.sql(dialect)[0]))]
+
+
+@dataclass(frozen=True)
+class AddPartitionForeignKey(Operation):
+    """One partition's foreign key, ``NOT VALID`` then ``VALIDATE``: the parent's key, added afterwards, adopts it
+    without checking the rows again."""
+
+    table: TableName
+    name: str
+    columns: tuple[str, ...]
+    target: TableName
+    target_columns: tuple[str, ...]
+
+    def sql(self, dialect: str) -> list[str]:
+        return _add_constraint_sql(dialect, self.table, self.name,
+                                   _fk_definition(dialect, self.columns, self.target, self.target_columns))
+
+    def steps(self, dialect: str) -> list[Step]:
+        create = Call("create_foreign_key", (self.name, self.table.name, self.target.name, self.columns,
+                                             self.target_columns),
+                      _kwargs(source_schema=self.table.schema, referent_schema=self.target.schema,
+                              postgresql_not_valid=True))
+        # The parent's key, once dropped, takes the adopted ones with it.
+        undo = _execute(f"ALTER TABLE {self.table.sql(dialect)} DROP CONSTRAINT IF EXISTS "
+                        f"{quote(dialect, self.name)}")
+        return [Step(Phase.TRANSACTION, create, undo), _validate(dialect, self.table, self.name)]
+
+
+@dataclass(frozen=True)
+class AddParentForeignKey(Operation):
+    """A partitioned table's foreign key, added once every partition has its validated copy: PostgreSQL refuses
+    ``NOT VALID`` here, and adopting the partitions' keys spares the scan."""
+
+    table: TableName
+    name: str
+    columns: tuple[str, ...]
+    target: TableName
+    target_columns: tuple[str, ...]
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"ALTER TABLE {self.table.sql(dialect)} ADD CONSTRAINT {quote(dialect, self.name)} "
+                f"{_fk_definition(dialect, self.columns, self.target, self.target_columns)};"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        create = Call("create_foreign_key", (self.name, self.table.name, self.target.name, self.columns,
+                                             self.target_columns),
+                      _kwargs(source_schema=self.table.schema, referent_schema=self.target.schema))
+        undo = Call("drop_constraint", (self.name, self.table.name),
+                    _kwargs(type_="foreignkey", schema=self.table.schema))
+        # After the partitions' VALIDATE steps, which run outside the transaction too.
+        return [Step(Phase.AUTOCOMMIT, create, undo)]
+
+
+@dataclass(frozen=True)
+class NotPossible(Operation):
+    """A change the engine refuses on this table: said in a comment, so nothing that would fail is run."""
+
+    table: TableName
+    reason: str
+
+    def sql(self, dialect: str) -> list[str]:
+        return [f"-- not possible as an automatic fix: {self.reason}"]
+
+    def steps(self, dialect: str) -> list[Step]:
+        return [Step(Phase.TRANSACTION, comment=f"not possible as an automatic fix: {self.reason}")]
 
 
 @dataclass(frozen=True)
@@ -336,7 +578,17 @@ class AddUnique(_IndexOnColumns):
     def is_unique_index(self) -> bool:
         return True
 
+    def _sequence(self, dialect: str) -> tuple[Operation, ...] | None:
+        if _partitioned(self.table, dialect) is None:
+            return None
+        from integrity_kit.audit.partitions import unique_sequence  # built from this module's operations
+
+        return unique_sequence(self.table, self.name, self.columns)
+
     def sql(self, dialect: str) -> list[str]:
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _sql_of(sequence, dialect)
         t, name, cols = self.table.sql(dialect), quote(dialect, self.name), _columns(dialect, self.columns)
         if dialect == "postgresql":
             return [f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {t} ({cols});",
@@ -346,6 +598,9 @@ class AddUnique(_IndexOnColumns):
         return [f"ALTER TABLE {t} ADD CONSTRAINT {name} UNIQUE ({cols});"]
 
     def steps(self, dialect: str) -> list[Step]:
+        sequence = self._sequence(dialect)
+        if sequence is not None:
+            return _steps_of(sequence, dialect)
         schema = self.table.schema
         drop_constraint = Call("drop_constraint", (self.name, self.table.name), _kwargs(type_="unique", schema=schema))
         if dialect == "postgresql":
@@ -497,8 +752,15 @@ class DropIndex(Operation):
     columns: tuple[str, ...] | None  # None when the index has expressions (downgrade cannot rebuild it)
     unique: bool = False
 
+    def _partitioned(self, dialect: str) -> bool:
+        partitioning = _partitioned(self.table, dialect)
+        return partitioning is not None and partitioning.declarative
+
     def sql(self, dialect: str) -> list[str]:
         name = quote(dialect, self.name)
+        if self._partitioned(dialect):
+            return ["-- PostgreSQL cannot drop a partitioned index concurrently: this locks the table and its "
+                    "partitions briefly", f"DROP INDEX {self.table.object_sql(dialect, self.name)};"]
         if dialect == "postgresql":  # an index lives in its table's schema
             qualified = f"{quote(dialect, self.table.schema)}.{name}" if self.table.schema else name
             return [f"DROP INDEX CONCURRENTLY {qualified};"]
@@ -513,6 +775,9 @@ class DropIndex(Operation):
             undo = Call("create_index", (self.name, self.table.name, self.columns),
                         _kwargs(unique=self.unique, schema=self.table.schema))
         kwargs = _kwargs(table_name=self.table.name, schema=self.table.schema)
+        if self._partitioned(dialect):
+            return [Step(Phase.TRANSACTION, Call("drop_index", (self.name,), kwargs), undo,
+                         comment="a partitioned index cannot be dropped concurrently")]
         if dialect == "postgresql":
             concurrently = (*kwargs, ("postgresql_concurrently", True))
             return [Step(Phase.AUTOCOMMIT, Call("drop_index", (self.name,), concurrently), undo)]
@@ -529,7 +794,17 @@ class AddPrimaryKey(Operation):
         """An ``id`` key (``<table>_id`` when the table has an ``id`` column already)."""
         return cls(TableName.of(table), "id" if not table.has_column("id") else f"{table.name}_id")
 
+    def _impossible(self, dialect: str) -> NotPossible | None:
+        if _partitioned(self.table, dialect) is None:
+            return None
+        return NotPossible(self.table, f"{self.table.name} is partitioned: an identity column cannot be added to it "
+                                       "(PostgreSQL refuses one on a table with partitions before version 17) and "
+                                       "its primary key must include the partition key; declare one by hand")
+
     def sql(self, dialect: str) -> list[str]:
+        impossible = self._impossible(dialect)
+        if impossible is not None:
+            return impossible.sql(dialect)
         t, c = self.table.sql(dialect), quote(dialect, self.column)
         if dialect == "postgresql":
             return [f"ALTER TABLE {t} ADD COLUMN {c} BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY;"]
@@ -543,6 +818,9 @@ class AddPrimaryKey(Operation):
             column = f"sa.Column({self.column!r}, sa.Integer(), primary_key=True)"
             return [Step(Phase.TRANSACTION, Call("add_column", (SaType(column),)),
                          Call("drop_column", (self.column,)), batch=self.table)]
+        impossible = self._impossible(dialect)
+        if impossible is not None:
+            return impossible.steps(dialect)
         # Alembic's add_column cannot declare a primary key: the statement goes through as written.
         return [Step(Phase.TRANSACTION, _execute(self.sql(dialect)[0]),
                      Call("drop_column", (self.table.name, self.column), _kwargs(schema=self.table.schema)))]

@@ -12,7 +12,13 @@ from integrity_kit.audit.rules.domain import (
     MissingCheckConstraint,
     MissingNotNull,
 )
-from integrity_kit.audit.rules.indexes import InvalidIndex, RedundantIndex, TableWithoutIndex
+from integrity_kit.audit.rules.indexes import (
+    InvalidIndex,
+    PartitionMissingSiblingForeignKey,
+    PartitionMissingSiblingIndex,
+    RedundantIndex,
+    TableWithoutIndex,
+)
 from integrity_kit.audit.rules.keys import (
     ForeignKeyNotEnforced,
     ForeignKeyTypeMismatch,
@@ -51,6 +57,8 @@ RULES: tuple[type[Rule], ...] = (
     RedundantIndex,
     InvalidIndex,
     TableWithoutIndex,
+    PartitionMissingSiblingIndex,
+    PartitionMissingSiblingForeignKey,
     SchemaDrift,
 )
 

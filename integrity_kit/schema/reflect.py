@@ -14,6 +14,7 @@ is listed in ``Snapshot.not_analysed`` with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Iterable
@@ -29,13 +30,19 @@ from integrity_kit.schema import coltypes
 from integrity_kit.schema.extras import SchemaExtras, read_extras
 from integrity_kit.schema.fixups import mysql_unescaped, sqlite_rowid_autoincrement, sqlite_uniques
 from integrity_kit.schema.mariadb import read_mariadb
-from integrity_kit.schema.postgresql import locked_tables, read_postgresql_indexes
+from integrity_kit.schema.postgresql import (
+    locked_tables,
+    read_partition_foreign_keys,
+    read_postgresql_indexes,
+    read_postgresql_partitions,
+)
 from integrity_kit.schema.snapshot import (
     CheckConstraint,
     Column,
     ForeignKey,
     Index,
     NotAnalysed,
+    Partition,
     PrimaryKey,
     Snapshot,
     Table,
@@ -164,7 +171,32 @@ class _SchemaReader:
             if name in self.extras.skip:
                 continue
             built.append(self._table(name, {kind: found.get(name) for kind, found in data.items()}))
+        if self.dialect.name == "postgresql" and any(table.partitioned for table in built):
+            built = self._with_partitions(built)
         return built
+
+    def _with_partitions(self, tables: list[Table]) -> list[Table]:
+        """Each partitioned table with its partitions' levels, bounds and indexes, read in two catalog queries."""
+        rows, keys = read_postgresql_partitions(self.connection, self.schema_name)
+        # Partitions are in ``skip`` (they are not tables here); what else is skipped stays unread.
+        partitions = {name for children in self.extras.partitions.values() for name in children}
+        names = {row.name for row in rows} - (self.extras.skip - partitions)
+        indexes = read_postgresql_indexes(self.connection, self.schema_name, only=names, details=True) \
+            if names else {}
+        keys_of = read_partition_foreign_keys(self.connection, self.schema_name, names) if names else {}
+        by_name = {row.name: row for row in rows}
+        result = []
+        for table in tables:
+            if not table.partitioned:
+                result.append(table)
+                continue
+            tree = tuple(Partition(name=name, parent=by_name[name].parent, bound=by_name[name].bound,
+                                   declarative=by_name[name].declarative, partitioned=by_name[name].partitioned,
+                                   indexes=tuple(self._index(name, raw) for raw in indexes.get(name, ())),
+                                   foreign_keys=tuple(self._partition_key(row) for row in keys_of.get(name, ())))
+                         for name in table.partitions if name in by_name)
+            result.append(dataclasses.replace(table, partition_tree=tree, partition_key=keys.get(table.name)))
+        return result
 
     def _read(self) -> dict[str, dict[str, Any]] | None:
         """Every kind's bulk result (None: no table to read), without the tables another session keeps locked."""
@@ -216,7 +248,8 @@ class _SchemaReader:
     def _bulk(self, kind: str, names: list[str] | None) -> dict[str, Any]:
         if kind == "indexes" and self.dialect.name == "postgresql":
             try:
-                indexes = read_postgresql_indexes(self.connection, self.schema_name, skip=self.extras.skip)
+                indexes = read_postgresql_indexes(self.connection, self.schema_name, skip=self.extras.skip,
+                                                  details=True)
             except exc.DBAPIError as error:
                 raise IntegrityKitError(f"reflecting indexes in schema {self.schema_name!r} failed: "
                                         f"{first_line(error)}") from error
@@ -387,6 +420,11 @@ class _SchemaReader:
         postgresql_include = options.pop("postgresql_include", None)
         include = tuple(raw.get("include_columns") or postgresql_include or ())
         sorting = raw.get("column_sorting")
+        # "default" is the database's collation, the one a plain index on a plain text column has.
+        collations = tuple(None if name in (None, "default") else name for name in raw.get("ik_collations") or ())
+        opclasses = tuple(raw.get("ik_opclasses") or ())
+        if self.dialect.name == "sqlite" and raw.get("name"):
+            collations = self._sqlite_collations(raw["name"])
         return Index(
             name=raw.get("name"),
             columns=names,
@@ -400,7 +438,29 @@ class _SchemaReader:
             duplicates_constraint=raw.get("duplicates_constraint"),
             options=tuple(sorted((key, str(value)) for key, value in options.items() if value not in (None, {}, [])))
             if options else (),
+            collations=collations if any(collations) else (),
+            opclasses=opclasses if any(opclasses) else (),
+            parent_index=raw.get("ik_parent_index"),
         )
+
+    def _partition_key(self, row: Any) -> ForeignKey:
+        referred_schema = None if row.referred_schema == self.default else row.referred_schema
+        return ForeignKey(columns=tuple(row.columns), referred_schema=referred_schema,
+                          referred_table=row.referred_table, referred_columns=tuple(row.referred_columns),
+                          name=row.name, validated=bool(row.validated))
+
+    def _sqlite_collations(self, index: str) -> tuple[str | None, ...]:
+        """The collation of each key part (``PRAGMA index_xinfo``), upper-case; BINARY, the default, as None."""
+        quoted = self.dialect.identifier_preparer.quote_schema(self.schema_name)
+        try:
+            rows = self.connection.exec_driver_sql(
+                f"PRAGMA {quoted}.index_xinfo({self.dialect.identifier_preparer.quote(index)})").all()
+        except exc.DBAPIError:
+            return ()
+        # Columns: seqno, cid, name, desc, coll, key; key parts only (the rest is the rowid).
+        collations = tuple(None if (row[4] or "BINARY").upper() == "BINARY" else str(row[4]).upper()
+                           for row in rows if row[5])
+        return collations
 
 
 def _unique(raw: dict) -> UniqueConstraint:

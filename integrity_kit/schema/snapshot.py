@@ -95,6 +95,12 @@ class Index:
     duplicates_constraint: str | None = None
     # Anything else the dialect reported (operator classes, prefix lengths, storage parameters), as text.
     options: tuple[tuple[str, str], ...] = ()
+    # Per key part where the engine reports it (PostgreSQL, SQLite): the collation the part compares by, and its
+    # operator class when not the type's default; empty when unknown.
+    collations: tuple[str | None, ...] = ()
+    opclasses: tuple[str | None, ...] = ()
+    # A PostgreSQL partition's index that is attached to an index of its parent: that index's name.
+    parent_index: str | None = None
 
     @property
     def has_expressions(self) -> bool:
@@ -125,6 +131,24 @@ KeyLike = PrimaryKey | UniqueConstraint | Index
 
 
 @dataclass(frozen=True, slots=True)
+class Partition:
+    """A partition of a partitioned table (PostgreSQL), described under its topmost parent."""
+
+    name: str
+    # Its immediate parent: the table itself, or a partition that is partitioned in turn.
+    parent: str
+    # The partition bound as PostgreSQL prints it (``FOR VALUES FROM (...) TO (...)``); None for an inheritance child.
+    bound: str | None = None
+    # Declarative (PARTITION OF / ATTACH PARTITION); False for an inheritance child (INHERITS).
+    declarative: bool = True
+    # Partitioned in turn (a sub-partitioned level): it stores no rows of its own.
+    partitioned: bool = False
+    indexes: tuple[Index, ...] = ()
+    # The foreign keys the partition declares itself; the copies of its parent's keys are left out.
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     name: str
     schema: str | None = None
@@ -143,6 +167,10 @@ class Table:
     # partitions, which are not tables of their own here; its row estimate covers them all.
     partitioned: bool = False
     partitions: tuple[str, ...] = ()
+    # Each partition's level, bound and indexes, in name order (empty when not read, or not PostgreSQL).
+    partition_tree: tuple[Partition, ...] = ()
+    # A declaratively partitioned table's key as PostgreSQL prints it (``RANGE (created_at)``); None otherwise.
+    partition_key: str | None = None
     _columns_by_name: MappingProxyType = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -22,7 +22,8 @@ DESIGN_NAMES = {
     "invalid-index", "table-without-index", "schema-drift",
 }
 # Rules added since, named the same way (additions are fine, renames are not).
-ADDED_NAMES = {"derived-total-mismatch"}
+ADDED_NAMES = {"derived-total-mismatch", "partition-missing-sibling-index",
+               "partition-missing-sibling-foreign-key"}
 
 
 def _all_subclasses(cls):
