@@ -414,7 +414,7 @@ class PartitionMissingSiblingIndex(Rule):
         columns = tuple(c for c in example.columns if c)
         name = TableName.of(table)
         if not example.unique and parent == table.name:
-            # A parent index adopts the partitions' own and builds the missing ones (see audit.partitions).
+            # A parent index adopts the partitions' own and builds the missing ones (audit.changes, partitioned tables).
             return Changes(snapshot.dialect, (CreateIndex(name, columns),))
         prefix = "uq" if example.unique else "ix"
         return Changes(snapshot.dialect, tuple(
