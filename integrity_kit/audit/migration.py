@@ -123,6 +123,7 @@ def plan_fixes(findings: list[Finding], snapshot: Snapshot, *, cleaned_up: bool 
         planned.append((finding, rule, table, rule.plan_changes(finding, table, snapshot) if table else None))
     if snapshot.dialect in ("mysql", "mariadb"):
         planned = _one_definition_per_column(planned)
+    planned = _partition_keys_once(planned)
     for finding, rule, table, operations in planned:
         if operations is None:
             plan.skipped.append(f"{finding.code} {finding.rule} {finding.table}: {rule.unplanned_reason(finding)}")
@@ -184,6 +185,25 @@ def _one_definition_per_column(
 
     return [(finding, rule, table, tuple(folded(op) for op in operations) if operations is not None else None)
             for finding, rule, table, operations in planned]
+
+
+def _partition_keys_once(planned: list[PlannedFinding]) -> list[PlannedFinding]:
+    """A partition's foreign key is left out when the plan adds the same key to its partitioned parent: the
+    parent's sequence adds it to every partition that lacks it, so both would give the partition two keys."""
+    def reference(operation: AddForeignKey, table: str) -> tuple:
+        return (operation.table.schema, table, operation.columns, operation.target, operation.target_columns)
+
+    covered = {reference(op, partition.name) for *_, operations in planned for op in operations or ()
+               if isinstance(op, AddForeignKey) and op.table.partitioning is not None
+               for partition in op.table.partitioning.partitions}
+
+    def kept(operations: tuple[Operation, ...] | None) -> tuple[Operation, ...] | None:
+        if operations is None:
+            return None
+        return tuple(op for op in operations if not (isinstance(op, AddForeignKey) and op.table.partitioning is None
+                                                     and reference(op, op.table.name) in covered))
+
+    return [(finding, rule, table, kept(operations)) for finding, rule, table, operations in planned]
 
 
 def write_fix_migration(findings: list[Finding], snapshot: Snapshot, url: str, *, down_revision: str | None = None,

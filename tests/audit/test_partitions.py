@@ -329,6 +329,10 @@ def test_with_partitions_keys_the_fix_migration_runs_too(shop, tmp_path) -> None
     assert len(fixed) == 3
     apply_revision(engine, write_fix_migration(before.findings, before.snapshot, before.url), tmp_path / "scripts")
     assert fixed.isdisjoint({f.fingerprint for f in audit(engine).findings})
+    with engine.connect() as connection:  # two findings ask for the 2026 partition's key: it is added once
+        keys = connection.exec_driver_sql("SELECT conrelid::regclass::text, count(*) FROM pg_constraint "
+                                          "WHERE contype = 'f' GROUP BY 1 ORDER BY 1").all()
+    assert [tuple(row) for row in keys] == [("orders", 1), ("orders_2024", 1), ("orders_2025", 1), ("orders_2026", 1)]
 
 
 def test_partitions_keys_are_adopted_by_the_parents_key_not_doubled(shop) -> None:
