@@ -10,10 +10,8 @@ history, linted at the shallowest folder in it that holds ``env.py`` beside ``ve
 a subprocess whose working directory is an empty temporary folder and whose environment has no ``PYTHONPATH``, so
 nothing of the linted project can be imported, as in a CI job that checks out only the migrations. One table row per
 history: revisions (``.py`` files under ``versions/``), revisions the Python pass read, revisions whose SQL was
-rendered, not-analysed entries, exit code, whether a traceback was printed, and findings by rule. A not-analysed
-entry whose object is ``"REV (rendered SQL)"`` (any tag naming SQL) counts against the SQL column; one that is the
-bare revision, or tagged as the Python pass, counts against the Python column; others (a rule that crashed on a
-revision, a module that could not be imported) only in the not-analysed count.
+rendered, not-analysed entries, exit code, whether a traceback was printed, and findings by rule. The read and
+rendered columns are the counts of the report's own summary (``read_by_python_pass``, ``sql_rendered``).
 
 ``--stub-missing-imports`` puts a ``sitecustomize`` on ``PYTHONPATH`` that answers every import nothing else can
 with a permissive stub module, loads a revision module that still fails to execute as its identifiers only
@@ -277,19 +275,10 @@ def run_history(name: str, directory: Path, cli: str, dialect: str, no_sql: bool
         run.error = (last[-1] if last else "no JSON on standard output")[:300]
         return run
     run.report = report
-    read = set(report.get("revisions", []))
-    unread_python: set[str] = set()
-    unrendered: set[str] = set()
-    for entry in report.get("not_analysed", []):
-        revision, _, tag = str(entry.get("object", "")).partition(" ")
-        if revision not in read:
-            continue
-        if "sql" in tag.lower():
-            unrendered.add(revision)
-        elif not tag or "python" in tag.lower():
-            unread_python.add(revision)
-    run.read = len(read - unread_python)
-    run.rendered = 0 if no_sql else len(read - unrendered)
+    # The linter's own summary counts: not-analysed entries name files, not revision ids, so they cannot be matched.
+    summary = report.get("summary", {})
+    run.read = int(summary.get("read_by_python_pass") or 0)
+    run.rendered = 0 if no_sql else int(summary.get("sql_rendered") or 0)
     run.not_analysed = len(report.get("not_analysed", []))
     findings = report.get("findings", [])
     run.findings = len(findings)

@@ -158,3 +158,17 @@ def _op_object(op: Op) -> object:
     if op.name == "rename_table":
         return None
     return literal(op.arg(0))
+
+
+def type_before(revision: Revision, op: Op) -> ast.AST | None:
+    """The type an ``alter_column`` changes from: its ``existing_type``, else the type the ``downgrade()`` gives the
+    same column back (autogenerate writes one or the other)."""
+    given = op.kw("existing_type")
+    if given is not None:
+        return given
+    column = literal(op.column_node)
+    for other in revision.downgrade or []:
+        if other.name == "alter_column" and other.table == op.table and other.has_kw("type_") and \
+                literal(other.column_node) == column:
+            return other.kw("type_")
+    return None

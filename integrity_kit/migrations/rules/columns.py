@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.classify import empties
-from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule, parse_column
+from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule, parse_column
 from integrity_kit.migrations.rules._helpers import (
     actions,
     execute,
@@ -15,6 +15,7 @@ from integrity_kit.migrations.rules._helpers import (
     repeats_an_op,
     source,
     sql_created_tables,
+    type_before,
 )
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
@@ -197,16 +198,6 @@ def _widening(existing: str, new: str) -> bool:
     return bool((wider and int(wider.group(1)) >= int(old.group(1))) or _TEXT.fullmatch(new))
 
 
-def _type_restored_by_downgrade(revision: Revision, op: Op) -> ast.AST | None:
-    """The type the downgrade gives the column back: the type it had before, when ``existing_type`` is not given."""
-    column = literal(op.arg(0) if op.receiver == "batch" else op.arg(1))
-    for other in revision.downgrade or []:
-        if other.name == "alter_column" and other.table == op.table and other.has_kw("type_") and \
-                literal(other.arg(0) if other.receiver == "batch" else other.arg(1)) == column:
-            return other.kw("type_")
-    return None
-
-
 class ColumnTypeChangeRewritesTable(Rule):
     """Changing a column's type in a way that rewrites the table.
 
@@ -218,8 +209,9 @@ class ColumnTypeChangeRewritesTable(Rule):
 
     ## Why it matters
 
-    Most type changes rewrite every row and rebuild every index of the table under an ACCESS EXCLUSIVE lock
-    (PostgreSQL) or copy the table (MySQL). The running app waits — or times out — for the whole rewrite.
+    On PostgreSQL most type changes rewrite every row and rebuild every index of the table under an ACCESS
+    EXCLUSIVE lock. The running app waits — or times out — for the whole rewrite. (On MySQL and MariaDB the cost
+    depends on the server version and the algorithm: `mysql-ddl-blocks-writes` judges those.)
 
     ## Example
 
@@ -248,14 +240,15 @@ class ColumnTypeChangeRewritesTable(Rule):
     name = "column-type-change-rewrites-table"
     severity = Severity.WARNING
     summary = "A column type change rewrites the table."
-    dialects = ("postgresql", "mysql")
+    # MySQL's answer depends on the server version and the algorithm: mysql-ddl-blocks-writes (IK850) gives it.
+    dialects = ("postgresql",)
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
             if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:
                 continue
-            existing = op.kw("existing_type") or _type_restored_by_downgrade(revision, op)
+            existing = type_before(revision, op)
             if existing is not None and _widening(ast_text(existing), ast_text(op.kw("type_"))):
                 continue
             column = op.column_sql

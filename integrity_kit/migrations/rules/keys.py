@@ -11,6 +11,7 @@ from integrity_kit.migrations.rules._helpers import actions, source, sql_created
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
 
+_INTEGER_TYPE = re.compile(r"\b(?:Integer|BigInteger|SmallInteger|INTEGER|BIGINT|SMALLINT|INT)\b")
 _SERIAL_TYPE = re.compile(r"\b(?:SMALL|BIG)?SERIAL\b", re.I)
 SQL_SERIAL = re.compile(r"\b(?:SMALL|BIG)?SERIAL\b|\bGENERATED\s+(?:ALWAYS|BY\s+DEFAULT)\s+AS\s+IDENTITY\b|"
                          r"\bPRIMARY\s+KEY\b", re.I)
@@ -38,7 +39,9 @@ def serial_key(column: ast.AST | None) -> str | None:
         return "an identity column"
     if any(_SERIAL_TYPE.search(ast_text(a)) for a in column.args[1:2]):
         return "a serial column"
-    if literal(keywords.get("primary_key")) is True:
+    # SQLAlchemy fills only an integer key it may autoincrement (SERIAL); any other key column is plain NOT NULL.
+    integer = any(_INTEGER_TYPE.search(ast_text(a)) for a in column.args[1:2])
+    if literal(keywords.get("primary_key")) is True and integer and literal(keywords.get("autoincrement")) is not False:
         return "a primary key column"
     return None
 

@@ -18,7 +18,7 @@ from functools import partial
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations.collect import sql_of
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables, type_before
 from integrity_kit.migrations.rules.keys import column_ref
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
@@ -194,6 +194,8 @@ def _servers(context: LintContext) -> tuple[tuple[ServerVersion, ...], bool]:
 
 _FK_CHECKS_OFF = re.compile(r"\bSET\s+(?:SESSION\s+|@@SESSION\.|@@)?foreign_key_checks\s*=\s*(?:0|OFF)\b", re.I)
 _EXPLICIT = re.compile(r"\bALGORITHM\s*=\s*(?:INSTANT|INPLACE|NOCOPY)\b", re.I)
+# Syntax only PostgreSQL accepts: MySQL rejects the statement, so it never runs there to block anything.
+_POSTGRESQL_ONLY = re.compile(r"\bUSING\s+INDEX\b|\bCONCURRENTLY\b|\bNOT\s+VALID\b|\bVALIDATE\s+CONSTRAINT\b", re.I)
 _ADD_PK = re.compile(r"^ADD\s+(?:CONSTRAINT\s+\S+\s+)?PRIMARY\s+KEY\b", re.I)
 _DROP_PK = re.compile(r"^DROP\s+PRIMARY\s+KEY\b", re.I)
 _ADD_FK = re.compile(r"^ADD\s+(?:CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY\b", re.I)
@@ -221,9 +223,10 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
             continue
         table = op.table or "a table named by a variable"
         off = checks_off
-        column_arg = op.arg(0) if op.receiver == "batch" else op.arg(1)
+        # By keyword or by position, as Alembic binds them (column_name=... is common in real histories).
+        column_arg = op.column_node
         if op.name == "add_column":
-            column = op.arg(0) if op.receiver == "batch" else op.arg(1)
+            column = op.param("column")
             name = literal(column.args[0]) if isinstance(column, ast.Call) and column.args else None
             label = f"add column {column_ref(op.table, name)}"
             auto = _auto_increment(column)
@@ -236,7 +239,7 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
             column = literal(column_arg)
             new_type = op.kw("type_")
             if new_type is not None:
-                existing = op.kw("existing_type")
+                existing = type_before(revision, op)
                 yield step(op, op.table, f"type change of {column_ref(op.table, column)} to {ast_text(new_type)}",
                            lambda s, e=existing, n=new_type: type_change(ast_text(e) if e is not None else None,
                                                                          ast_text(n), s),
@@ -253,7 +256,7 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
         elif op.name == "create_index":
             prefix = str(literal(op.kw("mysql_prefix")) or "").upper()
             outcome = FULLTEXT_INDEX if prefix in {"FULLTEXT", "SPATIAL"} else ADD_INDEX
-            index = literal(op.arg(0))
+            index = literal(op.param("index_name"))
             label = f"index {index} on {table}" if isinstance(index, str) else f"an index on {table}"
             yield step(op, op.table, label, lambda _s, o=outcome: o)
     yield from _sql_steps(revision, servers, assumed, created)
@@ -269,6 +272,8 @@ def _sql_steps(revision: Revision, servers: tuple[ServerVersion, ...], assumed: 
             checks_off = True
         if action.table is None or action.table in created or _EXPLICIT.search(statement.sql):
             continue  # an explicit ALGORITHM makes the server refuse instead of copying
+        if _POSTGRESQL_ONLY.search(statement.sql):
+            continue
         clause = action.detail.strip()
         outcome_of = None
         if _ADD_PK.match(clause):
@@ -296,12 +301,11 @@ def _sql_steps(revision: Revision, servers: tuple[ServerVersion, ...], assumed: 
 
 def _foreign_key_name(op: Op, table: str) -> str:
     """The constraint's name, or (autogenerate's ``create_foreign_key(None, ...)``) its columns and target."""
-    name = literal(op.arg(0))
+    name = literal(op.param("constraint_name"))
     if isinstance(name, str):
         return f"{name} on {table}"
-    batch = op.receiver == "batch"
-    target = literal(op.arg(1 if batch else 2))
-    columns = literal(op.arg(2 if batch else 3))
+    target = literal(op.param("referent_table"))
+    columns = literal(op.param("local_cols"))
     if op.table is None or not isinstance(columns, list):
         return f"on {table}"
     return f"{table}({', '.join(map(str, columns))}) -> {target if isinstance(target, str) else 'another table'}"
@@ -311,8 +315,8 @@ def _auto_increment(column: ast.AST | None) -> bool:
     if not isinstance(column, ast.Call):
         return False
     keywords = {k.arg: literal(k.value) for k in column.keywords if k.arg}
-    identity = any(isinstance(a, ast.Call) and dotted(a.func).split(".")[-1] == "Identity" for a in column.args)
-    return bool(keywords.get("primary_key") or keywords.get("autoincrement") is True or identity)
+    # MySQL renders no Identity(): only a primary key SQLAlchemy may autoincrement becomes AUTO_INCREMENT.
+    return bool(keywords.get("primary_key")) and keywords.get("autoincrement") is not False
 
 
 def _has_foreign_key(column: ast.AST | None) -> bool:
