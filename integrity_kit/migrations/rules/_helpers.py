@@ -28,6 +28,22 @@ def sql_created_tables(revision: Revision) -> set[str]:
     return created
 
 
+def added_column_statements(revision: Revision) -> Iterator[tuple[Statement, Action, int]]:
+    """Each column an upgrade's SQL adds to a table the revision did not create, as :func:`actions` gives it."""
+    created = sql_created_tables(revision)
+    for statement, action, line in actions(revision):
+        if action.kind in {"add_column", "add_column_not_null_no_default"} and action.table not in created:
+            yield statement, action, line
+
+
+def added_columns(revision: Revision) -> Iterator[tuple[Op, ast.AST | None]]:
+    """Each ``add_column`` of the upgrade on a table the revision did not create, with its ``sa.Column`` node."""
+    created = sql_created_tables(revision)
+    for op in revision.upgrade:
+        if op.name == "add_column" and not (op.table is not None and op.table in created):
+            yield op, op.param("column")
+
+
 def source(statement: Statement) -> str:
     return "sql" if statement.origin == "rendered" else "python"
 
@@ -151,10 +167,7 @@ def repeats_an_op(revision: Revision, statement: Statement, action: Action) -> b
 def _op_object(op: Op) -> object:
     """The name of what an op.* call changes inside its table: the column, index or constraint."""
     if op.name in {"add_column", "drop_column", "alter_column"}:
-        node = op.arg(0) if op.receiver == "batch" else op.arg(1)
-        if isinstance(node, ast.Call) and node.args:
-            node = node.args[0]
-        return literal(node)
+        return literal(op.column_node)
     if op.name == "rename_table":
         return None
     return literal(op.arg(0))

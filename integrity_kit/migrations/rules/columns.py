@@ -63,7 +63,7 @@ class AddNotNullColumnWithoutDefault(Rule):
             emptied |= {action.table for action in op_actions(op) or [] if empties(action)}
             if op.name != "add_column" or op.table in created or op.table in emptied:
                 continue
-            node = op.arg(0) if op.receiver == "batch" else op.arg(1)
+            node = op.param("column")
             column = parse_column(node)
             if column and not column.nullable and not column.server_default and \
                     not _fills_itself(node, context.dialect):

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, execute, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import added_column_statements, added_columns, execute, source
 from integrity_kit.migrations.rules.keys import SQL_SERIAL, column_ref, serial_key
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
@@ -88,11 +88,7 @@ class VolatileDefaultRewritesTable(Rule):
     dialects = ("postgresql",)
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
-        created = sql_created_tables(revision)
-        for op in revision.upgrade:
-            if op.name != "add_column" or (op.table is not None and op.table in created):
-                continue
-            column = op.arg(0) if op.receiver == "batch" else op.arg(1)
+        for op, column in added_columns(revision):
             if not (isinstance(column, ast.Call) and dotted(column.func).split(".")[-1] == "Column"):
                 continue
             default = next((k.value for k in column.keywords if k.arg == "server_default"), None)
@@ -115,9 +111,7 @@ class VolatileDefaultRewritesTable(Rule):
                     "# next revision (no DDL): backfill old rows, repeated until it updates no row\n"
                     f'op.execute("UPDATE {table} SET {name} = {expression} WHERE ctid IN "\n'
                     f'           "(SELECT ctid FROM {table} WHERE {name} IS NULL LIMIT 10000)")')
-        for statement, action, line in actions(revision):
-            if action.kind not in {"add_column", "add_column_not_null_no_default"} or action.table in created:
-                continue
+        for statement, action, line in added_column_statements(revision):
             match = _SQL_ADD_COLUMN.match(action.detail)
             function = volatile_call(match.group(3)) if match else None
             if match is None or function is None or SQL_SERIAL.search(action.detail):

@@ -28,10 +28,7 @@ def _key(op) -> tuple[str, str | None, str | None]:
     if op.name == "rename_table":
         return ("table", None, None)
     if op.name in {"add_column", "drop_column", "alter_column"}:
-        first = op.arg(0) if op.receiver == "batch" else op.arg(1)
-        if isinstance(first, ast.Call) and first.args:
-            first = first.args[0]
-        return ("column", op.table, literal(first))
+        return ("column", op.table, literal(op.column_node))
     return ("object", None, literal(op.arg(0)))
 
 

@@ -7,7 +7,13 @@ import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import (
+    actions,
+    added_column_statements,
+    added_columns,
+    source,
+    sql_created_tables,
+)
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
 
@@ -99,11 +105,7 @@ class AddSerialPrimaryKeyColumn(Rule):
     dialects = ("postgresql",)
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
-        created = sql_created_tables(revision)
-        for op in revision.upgrade:
-            if op.name != "add_column" or (op.table is not None and op.table in created):
-                continue
-            column = op.arg(0) if op.receiver == "batch" else op.arg(1)
+        for op, column in added_columns(revision):
             kind = serial_key(column)
             if kind is None:
                 continue
@@ -113,9 +115,7 @@ class AddSerialPrimaryKeyColumn(Rule):
                 revision, op.line, f"{column_ref(op.table, name)} is added as {kind} to an existing table: every row "
                 "gets a sequence value, so the table is rewritten and the key's index built under an ACCESS "
                 "EXCLUSIVE lock", table=op.table, fix=_serial_fix(table, name if isinstance(name, str) else "<column>"))
-        for statement, action, line in actions(revision):
-            if action.kind not in {"add_column", "add_column_not_null_no_default"} or action.table in created:
-                continue
+        for statement, action, line in added_column_statements(revision):
             match = _SQL_ADD_COLUMN.match(action.detail)
             if match and SQL_SERIAL.search(action.detail):
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: a sequence-filled "

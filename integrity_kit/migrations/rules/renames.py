@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule, code_of, describe
@@ -78,10 +77,7 @@ class RenameColumnOrTable(Rule):
 
 
 def _column(op: Op) -> object:
-    node = op.arg(0) if op.receiver == "batch" else op.arg(1)
-    if isinstance(node, ast.Call) and node.args:  # sa.Column("name", ...)
-        node = node.args[0]
-    return literal(node)
+    return literal(op.column_node)
 
 
 def _replaced(op: Op, later: list[Op]) -> bool:
