@@ -100,8 +100,12 @@ def unreadable_tables(connection: Connection, tables: list[tuple[str | None, str
         return set()
     quote = connection.dialect.identifier_preparer.quote
     found = set()
+    schema_wide: dict[str | None, bool] = {}  # asked once per schema, not once per table
     for schema, name in tables:
-        if connection.execute(_SCHEMA_SELECT, {"schema": schema or default_schema}).scalar():
+        key = schema or default_schema
+        if key not in schema_wide:
+            schema_wide[key] = bool(connection.execute(_SCHEMA_SELECT, {"schema": key}).scalar())
+        if schema_wide[key]:
             continue
         qualified = f"{quote(schema)}.{quote(name)}" if schema else quote(name)
         try:
