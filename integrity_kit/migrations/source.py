@@ -94,8 +94,26 @@ def open_script_directory(path: str | Path) -> Path:
     if not directory.exists():
         raise IntegrityKitError(f"{path}: no such directory")
     if directory.is_file() or not (directory / "versions").is_dir():
-        raise IntegrityKitError(f"{path}: not an Alembic script directory (no versions/ folder)")
+        found = script_directories_below(directory) if directory.is_dir() else []
+        hint = f"; found {', '.join(str(p) for p in found[:3])}: pass that path" if found else ""
+        raise IntegrityKitError(f"{path}: not an Alembic script directory (no versions/ folder){hint}")
     return directory
+
+
+_NOT_SEARCHED = {".git", ".venv", "venv", "node_modules", "__pycache__", "site-packages"}
+
+
+def script_directories_below(directory: Path, depth: int = 4) -> list[Path]:
+    """Folders up to ``depth`` levels below ``directory`` that hold ``env.py`` and ``versions/``: projects keep
+    their migrations inside the package (``app/alembic``, ``myapp/migrations``), and a checkout's root is the
+    path people try first."""
+    found: list[Path] = []
+    level = [directory]
+    for _ in range(depth):
+        level = sorted(child for parent in level for child in parent.iterdir()
+                       if child.is_dir() and child.name not in _NOT_SEARCHED and not child.name.startswith("."))
+        found += [child for child in level if (child / "env.py").is_file() and (child / "versions").is_dir()]
+    return found
 
 
 def find_ini(directory: Path) -> Path | None:

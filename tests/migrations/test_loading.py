@@ -303,3 +303,18 @@ def test_a_call_shape_a_rule_does_not_expect_costs_that_rule_only(dialect: str) 
                                 str(FIXTURES / "loading_call_shapes"), "--dialect", dialect],
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode in (0, 1) and "Traceback" not in completed.stdout + completed.stderr
+
+
+def test_a_checkout_root_names_the_script_directory_inside_it(tmp_path) -> None:
+    import shutil
+
+    from click.testing import CliRunner
+
+    from integrity_kit.cli import cli
+
+    inner = tmp_path / "project" / "app" / "alembic"
+    shutil.copytree(Path(__file__).with_name("fixtures") / "safe", inner)
+    result = CliRunner().invoke(cli, ["lint-migrations", str(tmp_path / "project")], terminal_width=300)
+    assert result.exit_code == 2
+    assert result.output.strip().endswith(f"not an Alembic script directory (no versions/ folder); found {inner}: "
+                                          "pass that path"), result.output
