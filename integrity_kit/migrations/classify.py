@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlparse
 
@@ -45,6 +46,16 @@ _INTEGER_AUTO = re.compile(r"\b(SMALL|BIG)?SERIAL\d?\b|\bGENERATED\b.*\bAS\s+IDE
 
 def classify(sql: str) -> list[Action]:
     """The actions of every statement in ``sql`` (a string may hold several, separated by semicolons)."""
+    return list(_classified(sql))
+
+
+@lru_cache(maxsize=8192)
+def _classified(sql: str) -> tuple[Action, ...]:
+    # Every rule walks the revision's statements: without the cache each statement was classified once per rule.
+    return tuple(_classify(sql))
+
+
+def _classify(sql: str) -> list[Action]:
     text = sqlparse.format(sql, strip_comments=True) if ("--" in sql or "/*" in sql) else sql
     pieces = sqlparse.split(text) if ";" in text else [text]
     out: list[Action] = []

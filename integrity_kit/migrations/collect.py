@@ -303,9 +303,10 @@ class Collector:
 
     def _fold(self, node: ast.Call) -> ast.Call:
         """A copy of the call with every argument the pass can resolve replaced by its value."""
-        folded = copy.deepcopy(node)
-        folded.args = [Fold(self.evaluate).visit(arg) for arg in folded.args]
-        folded.keywords = [Fold(self.evaluate).visit(keyword) for keyword in folded.keywords]
+        # Only the arguments are folded (in place, so on copies): the callee is kept as written, shared.
+        folded = copy.copy(node)
+        folded.args = [Fold(self.evaluate).visit(copy.deepcopy(arg)) for arg in node.args]
+        folded.keywords = [Fold(self.evaluate).visit(copy.deepcopy(keyword)) for keyword in node.keywords]
         try:
             ast.unparse(folded)  # rules quote the call in fixes: a fold that cannot be written back is not used
         except Exception:
