@@ -38,6 +38,21 @@ class DialectName(str):
     """The name of the dialect being linted, as ``bind.dialect.name`` returns it online."""
 
 
+_DIALECT_CLASSES = (("mysql", ("MySQL", "MariaDB")), ("postgresql", ("PG", "PostgreSQL", "Postgres")),
+                    ("sqlite", ("SQLite",)), ("mssql", ("MS", "MSSQL")), ("oracle", ("Oracle",)))
+
+
+def dialect_of_class(name: str) -> str | None:
+    """The dialect a SQLAlchemy dialect class is for (``MySQLDialect_pymysql`` -> "mysql"), or None."""
+    if "Dialect" not in name:
+        return None
+    stem = name.split("Dialect")[0]
+    for dialect, prefixes in _DIALECT_CLASSES:
+        if stem in prefixes:
+            return dialect
+    return None
+
+
 class SqlText(str):
     """The SQL of a ``text("...")`` construct: it stays a ``text()`` where it is folded back into a call."""
 
@@ -200,7 +215,9 @@ class Evaluator:
     def _attribute(self, node: ast.Attribute) -> Any:
         base = self._eval(node.value)
         if base is UNKNOWN:
-            return UNKNOWN
+            # Whatever object a migration asks for its dialect (a project's own engine facade, a helper's
+            # connection), it is the database being migrated.
+            return DIALECT if node.attr == "dialect" else UNKNOWN
         if base in (BIND, CONTEXT, ENGINE):
             if node.attr == "dialect":
                 return DIALECT
@@ -245,9 +262,19 @@ class Evaluator:
                     return DialectName(result)
                 return result
             return UNKNOWN
+        if name == "isinstance" and len(node.args) == 2 and self._eval(node.args[0]) == DIALECT:
+            return self._dialect_class_test(node.args[1])
         if isinstance(node.func, ast.Name) and self.call_helper is not None:
             return self.call_helper(node)
         return UNKNOWN
+
+    def _dialect_class_test(self, classes: ast.AST) -> Any:
+        """``isinstance(bind.dialect, MySQLDialect)``: decided by the dialect the class is named for."""
+        nodes = classes.elts if isinstance(classes, (ast.Tuple, ast.List)) else [classes]
+        names = [dialect_of_class(dotted(item).split(".")[-1]) for item in nodes]
+        if not names or None in names:
+            return UNKNOWN
+        return self.dialect in names
 
 
 class Fold(ast.NodeTransformer):

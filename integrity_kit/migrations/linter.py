@@ -11,12 +11,13 @@ from typing import Any, TypeVar
 from integrity_kit import rulebook
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
-from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Op, Revision, Rule
+from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Op, Revision, Rule, parse_column
 from integrity_kit.migrations.rules import RULES
+from integrity_kit.migrations.rules.history import without_any_downgrade
 from integrity_kit.migrations.rules.mysql_online import parse_server_version
 from integrity_kit.migrations.source import RevisionFile, parse_revision, read_history
 from integrity_kit.migrations.sql import render_history
-from integrity_kit.migrations.syntax import dotted, kw_literal, literal
+from integrity_kit.migrations.syntax import ast_text, dotted, kw_literal, literal
 
 
 @dataclass
@@ -79,14 +80,20 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     read = {revision.revision for revision in revisions}
     shown = {file.revision: file.shown for file in history.files}  # as not-analysed entries name files
     context = LintContext(dialect=dialect, heads=history.heads, server_version=server_version)
+    types: dict[tuple[str, str], str] = {}
     for revision in revisions:
         _isolated(problems, shown[revision.revision], revision, "collecting its foreign keys", _collect_foreign_keys,
                   revision, context)
+        context.types_before[revision.revision] = dict(types)
+        _isolated(problems, shown[revision.revision], revision, "collecting its column types", _follow_column_types,
+                  revision, types)
+    context.no_downgrades = without_any_downgrade(revisions) if len(revisions) == len(history.files) else ()
     wanted = [file.revision for file in history.files]
     if since is not None:
         newer = history.descendants(since)
         wanted = [revision for revision in wanted if revision in newer]
     linted = set(wanted)
+    context.no_downgrades_reported_on = next((r for r in context.no_downgrades if r in linted), None)
     targets = [revision for revision in revisions if revision.revision in linted]
     chosen = set(rulebook.select(RULES, select or (), ignore or ()))
     rules = [rule() for rule in RULES if rule in chosen and dialect in rule.dialects]
@@ -186,6 +193,43 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
         if finding not in out:
             out.append(finding)
     return out
+
+
+def _follow_column_types(revision: Revision, types: dict[tuple[str, str], str]) -> None:
+    """Apply the upgrade's column changes to ``types`` ((table, column) -> type source), in history order, so a
+    later ``alter_column`` without ``existing_type`` still knows the type it changes from."""
+    for op in revision.upgrade:
+        table = op.table
+        if table is None:
+            continue
+        if op.name == "create_table":
+            for arg in op.call.args[1:]:
+                column = parse_column(arg)
+                if column is not None and column.name and column.type_source:
+                    types[(table, column.name)] = column.type_source
+        elif op.name == "add_column":
+            column = parse_column(op.param("column"))
+            if column is not None and column.name and column.type_source:
+                types[(table, column.name)] = column.type_source
+        elif op.name == "drop_column":
+            types.pop((table, str(literal(op.param("column_name")))), None)
+        elif op.name == "drop_table":
+            for key in [key for key in types if key[0] == table]:
+                del types[key]
+        elif op.name == "rename_table":
+            new = literal(op.param("new_table_name"))
+            if isinstance(new, str):
+                for key in [key for key in types if key[0] == table]:
+                    types[(new, key[1])] = types.pop(key)
+        elif op.name == "alter_column":
+            name = literal(op.param("column_name"))
+            if not isinstance(name, str):
+                continue
+            if op.has_kw("type_"):
+                types[(table, name)] = ast_text(op.kw("type_"))
+            renamed = literal(op.kw("new_column_name"))
+            if isinstance(renamed, str) and (table, name) in types:
+                types[(table, renamed)] = types.pop((table, name))
 
 
 def _collect_foreign_keys(revision: Revision, context: LintContext) -> None:

@@ -381,6 +381,11 @@ class LintContext:
     fks: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)
     heads: tuple[str, ...] = ()
     server_version: str | None = None  # --server-version, e.g. "mysql-8.0.35": the MySQL online-DDL rules read it
+    # revision -> {(table, column): type source} as the revisions before it left the columns
+    types_before: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
+    # every revision, in history order, when none of them has a working downgrade() (a roll-forward-only project)
+    no_downgrades: tuple[str, ...] = ()
+    no_downgrades_reported_on: str | None = None  # the first of them that is linted (--since may skip the base)
 
 
 IGNORE_HOW = ("When the step is safe in your case, say why on the line of the call (or the line above it):\n"

@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from integrity_kit.migrations.classify import Action, classify
 from integrity_kit.migrations.collect import sql_of
-from integrity_kit.migrations.model import Op, Revision, Statement
-from integrity_kit.migrations.syntax import dotted, literal
+from integrity_kit.migrations.model import LintContext, Op, Revision, Statement
+from integrity_kit.migrations.syntax import ast_text, dotted, literal
 
 
 def actions(revision: Revision) -> Iterator[tuple[Statement, Action, int]]:
@@ -173,15 +173,40 @@ def _op_object(op: Op) -> object:
     return literal(op.arg(0))
 
 
-def type_before(revision: Revision, op: Op) -> ast.AST | None:
-    """The type an ``alter_column`` changes from: its ``existing_type``, else the type the ``downgrade()`` gives the
-    same column back (autogenerate writes one or the other)."""
+# SQLAlchemy and dialect spellings of one type, as written in migrations.
+_ALIASES = {"string": "varchar", "unicode": "varchar", "nvarchar": "varchar", "charactervarying": "varchar",
+            "text": "text", "unicodetext": "text", "integer": "integer", "int": "integer", "int4": "integer",
+            "biginteger": "bigint", "int8": "bigint", "smallinteger": "smallint", "int2": "smallint",
+            "boolean": "boolean", "bool": "boolean", "float": "float", "numeric": "numeric", "decimal": "numeric",
+            "datetime": "timestamp", "date": "date", "json": "json", "jsonb": "jsonb", "uuid": "uuid",
+            "largebinary": "bytea", "binary": "bytea"}
+_TYPE = re.compile(r"(?:[A-Za-z_]\w*\.)*(\w+)\s*(?:\((.*)\))?", re.S)
+
+
+def normal_type(source: str) -> tuple[str, str] | None:
+    """("varchar", "200") for ``sa.String(length=200)``; None for what is not one plain type."""
+    match = _TYPE.fullmatch(source.strip())
+    if not match:
+        return None
+    name = match.group(1).lower()
+    arguments = re.sub(r"\s+|length=", "", match.group(2) or "")
+    return _ALIASES.get(name, name), arguments
+
+
+def type_before(revision: Revision, op: Op, context: LintContext | None = None) -> str | None:
+    """The type an ``alter_column`` changes from, as source: its ``existing_type``, else the type the
+    ``downgrade()`` gives the same column back (autogenerate writes one or the other; a renamed column is matched
+    by its new name), else the type the earlier revisions of the history left the column with."""
     given = op.kw("existing_type")
     if given is not None:
-        return given
+        return ast_text(given)
     column = literal(op.column_node)
+    renamed = literal(op.kw("new_column_name"))
     for other in revision.downgrade or []:
-        if other.name == "alter_column" and other.table == op.table and other.has_kw("type_") and \
-                literal(other.column_node) == column:
-            return other.kw("type_")
+        if other.name != "alter_column" or other.table != op.table or not other.has_kw("type_"):
+            continue
+        if literal(other.column_node) in {column, renamed} - {None}:
+            return ast_text(other.kw("type_"))
+    if context is not None and isinstance(op.table, str) and isinstance(column, str):
+        return context.types_before.get(revision.revision, {}).get((op.table, column))
     return None

@@ -11,6 +11,7 @@ from integrity_kit.migrations.model import Finding, LintContext, Revision, Rule,
 from integrity_kit.migrations.rules._helpers import (
     actions,
     execute,
+    normal_type,
     op_actions,
     repeats_an_op,
     source,
@@ -184,18 +185,21 @@ class SetNotNullInOneStep(Rule):
                                    + execute(f"ALTER TABLE {action.table} ALTER COLUMN {column} SET NOT NULL"))
 
 
-_STRING = re.compile(r"(?:sa\.|sqlalchemy\.|types\.|mysql\.|postgresql\.)?(?:String|VARCHAR|Unicode|NVARCHAR)"
-                     r"\((?:length=)?(\d+)\)")
-_TEXT = re.compile(r"(?:sa\.)?(?:Text|UnicodeText|TEXT)\(\)?")
-
-
-def _widening(existing: str, new: str) -> bool:
-    """varchar(n) -> varchar(m >= n) or text: PostgreSQL changes only the catalog, no rewrite."""
-    old = _STRING.fullmatch(existing)
-    if not old:
+def _no_rewrite(existing: str, new: str) -> bool:
+    """Whether PostgreSQL changes only the catalog: the same type restated, or a binary-coercible widening
+    (varchar(n) -> varchar(m >= n), varchar -> text, text -> unbounded varchar)."""
+    old, wanted = normal_type(existing), normal_type(new)
+    if old is None or wanted is None:
         return False
-    wider = _STRING.fullmatch(new)
-    return bool((wider and int(wider.group(1)) >= int(old.group(1))) or _TEXT.fullmatch(new))
+    if old == wanted:
+        return True
+    (old_name, old_length), (new_name, new_length) = old, wanted
+    if old_name not in {"varchar", "text"} or new_name not in {"varchar", "text"}:
+        return False
+    if new_name == "text" or not new_length:
+        return True  # text and unbounded varchar take any varchar or text as it is
+    return old_name == "varchar" and old_length.isdigit() and new_length.isdigit() \
+        and int(new_length) >= int(old_length)
 
 
 class ColumnTypeChangeRewritesTable(Rule):
@@ -203,9 +207,11 @@ class ColumnTypeChangeRewritesTable(Rule):
 
     ## What it checks
 
-    `op.alter_column(..., type_=...)` on a table this revision did not create, unless it only widens a
-    `String(n)` to a longer `String` or to `Text` (known from `existing_type`, or from the type the `downgrade()`
-    gives the column back), and `ALTER COLUMN ... TYPE` in executed SQL.
+    `op.alter_column(..., type_=...)` on a table this revision did not create, unless the type it changes from
+    (its `existing_type`, else the type the `downgrade()` gives the column back, else the type the earlier
+    revisions of the history gave the column) is the same type restated or one PostgreSQL widens in the catalog
+    only (`String(n)` to a longer `String`, `String` to `Text`, `Text` to an unbounded `String`), and
+    `ALTER COLUMN ... TYPE` in executed SQL.
 
     ## Why it matters
 
@@ -223,7 +229,7 @@ class ColumnTypeChangeRewritesTable(Rule):
 
     Add a new column of the new type, write both from the app, backfill in batches, switch reads, then drop the old
     column in a later release. Widening `String(n)` to `String(m)` or `Text` needs no rewrite: say so with
-    `existing_type`.
+    `existing_type` when the history does not show the column's type.
 
     ```python
     # revision 1: the new column, nullable
@@ -248,8 +254,8 @@ class ColumnTypeChangeRewritesTable(Rule):
         for op in revision.upgrade:
             if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:
                 continue
-            existing = type_before(revision, op)
-            if existing is not None and _widening(ast_text(existing), ast_text(op.kw("type_"))):
+            existing = type_before(revision, op, context)
+            if existing is not None and _no_rewrite(existing, ast_text(op.kw("type_"))):
                 continue
             column = op.column_sql
             yield self.finding(

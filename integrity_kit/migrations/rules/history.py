@@ -46,7 +46,9 @@ class MissingDowngrade(Rule):
     ## What it checks
 
     No `downgrade()` function, one that raises, or one whose body does nothing (`pass`, a docstring) although
-    `upgrade()` changes the schema (a data-only revision has nothing to undo).
+    `upgrade()` changes the schema (a data-only revision has nothing to undo). When no revision of the whole
+    history has a working downgrade (a project whose policy is to roll forward only), that is one finding, on
+    the first revision, rather than one per revision.
 
     ## Why it matters
 
@@ -86,13 +88,34 @@ class MissingDowngrade(Rule):
     summary = "The downgrade() is missing, empty or raises."
 
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
-        if revision.downgrade is None:
-            yield self.finding(revision, revision.upgrade_line, "revision has no downgrade()",
-                               fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
-        elif revision.downgrade_raises or (not revision.downgrade and _changes_schema(revision)):
-            yield self.finding(revision, revision.downgrade_line or 1, "downgrade() does nothing or raises: the "
-                               "revision cannot be rolled back",
-                               fix="def downgrade() -> None:\n    ...  # undo upgrade() in reverse order")
+        problem = cannot_roll_back(revision)
+        if problem is None:
+            return
+        fix = "def downgrade() -> None:\n    ...  # undo upgrade() in reverse order"
+        line = revision.upgrade_line if revision.downgrade is None else (revision.downgrade_line or 1)
+        if context.no_downgrades:
+            # A history that never writes downgrades has a policy, not N oversights: said once, on its first one.
+            if revision.revision == context.no_downgrades_reported_on:
+                yield self.finding(revision, line, f"none of the {len(context.no_downgrades)} revisions of this "
+                                   "history can be rolled back (no working downgrade() anywhere): a bad release is "
+                                   "undone only by restoring a backup", fix=fix)
+            return
+        yield self.finding(revision, line, problem, fix=fix)
+
+
+def cannot_roll_back(revision: Revision) -> str | None:
+    """Why the revision's downgrade() cannot undo it, or None when it has a working one."""
+    if revision.downgrade is None:
+        return "revision has no downgrade()"
+    if revision.downgrade_raises or (not revision.downgrade and _changes_schema(revision)):
+        return "downgrade() does nothing or raises: the revision cannot be rolled back"
+    return None
+
+
+def without_any_downgrade(revisions: list[Revision]) -> tuple[str, ...]:
+    """The revisions (history order) when not one of at least two has a working downgrade(), else ()."""
+    missing = tuple(revision.revision for revision in revisions if cannot_roll_back(revision) is not None)
+    return missing if len(missing) >= 2 and len(missing) == len(revisions) else ()
 
 
 class NonReversingDowngrade(Rule):

@@ -18,7 +18,13 @@ from functools import partial
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations.collect import sql_of
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, source, sql_created_tables, type_before
+from integrity_kit.migrations.rules._helpers import (
+    actions,
+    normal_type,
+    source,
+    sql_created_tables,
+    type_before,
+)
 from integrity_kit.migrations.rules.keys import column_ref
 from integrity_kit.migrations.syntax import ast_text, dotted, literal
 from integrity_kit.rulebook import Severity
@@ -110,6 +116,8 @@ _TEXT = re.compile(r"(?:sa\.|sqlalchemy\.|mysql\.)?(?:Text|UnicodeText|TEXT|MEDI
 
 def type_change(existing: str | None, new: str, server: ServerVersion) -> Outcome:
     """The algorithm for a column type change from ``existing`` (an Alembic type's source; None: unknown)."""
+    if existing is not None and normal_type(existing) is not None and normal_type(existing) == normal_type(new):
+        return Outcome("INPLACE", note="the same type restated: metadata only")
     old = _VARCHAR.match(existing or "")
     wider = _VARCHAR.match(new)
     if old and wider and int(wider.group(1)) >= int(old.group(1)):
@@ -239,10 +247,9 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
             column = literal(column_arg)
             new_type = op.kw("type_")
             if new_type is not None:
-                existing = type_before(revision, op)
+                existing = type_before(revision, op, context)
                 yield step(op, op.table, f"type change of {column_ref(op.table, column)} to {ast_text(new_type)}",
-                           lambda s, e=existing, n=new_type: type_change(ast_text(e) if e is not None else None,
-                                                                         ast_text(n), s),
+                           lambda s, e=existing, n=new_type: type_change(e, ast_text(n), s),
                            column=column if isinstance(column, str) else None, new_type=ast_text(new_type))
             elif op.has_kw("new_column_name"):
                 yield step(op, op.table, f"rename column {column_ref(op.table, column)}", rename_column)

@@ -16,7 +16,8 @@ class RenameColumnOrTable(Rule):
     ## What it checks
 
     `op.rename_table()`, `op.alter_column(..., new_column_name=...)` and `ALTER TABLE ... RENAME` on a table this
-    revision did not create (a column this revision added is no name the running app knows).
+    revision did not create (a column this revision added is no name the running app knows), unless the same
+    upgrade creates the old name again (a column moved aside as `tmp_x` while a new `x` of another type is filled).
 
     ## Why it matters
 
@@ -47,9 +48,11 @@ class RenameColumnOrTable(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         added: set[tuple[str | None, object]] = set()  # columns this upgrade added: the running app never used them
-        for op in revision.upgrade:
+        for index, op in enumerate(revision.upgrade):
             if op.name == "add_column" and isinstance(op.table, str) and isinstance(_column(op), str):
                 added.add((op.table, _column(op)))
+            if _put_back(op, revision.upgrade[index + 1:]):
+                continue  # moved aside under a scratch name and the old name re-created: the running app finds it
             if op.name == "rename_table" and op.table not in created:
                 new = describe(op.param("new_table_name"), "table")
                 yield self.finding(revision, op.line, f"table {op.table_text} renamed to {new}: the running app still "
@@ -80,6 +83,27 @@ def _column(op: Op) -> object:
     return literal(op.column_node)
 
 
+def _put_back(op: Op, later: list[Op]) -> bool:
+    """A renamed table or column whose old name a later op of this upgrade creates again."""
+    if op.name == "rename_table":
+        return any(o.name == "create_table" and o.table == op.table for o in later)
+    if op.name == "alter_column" and op.has_kw("new_column_name"):
+        return any((o.name == "add_column" and o.table == op.table and _column(o) == _column(op))
+                   or (o.name == "alter_column" and o.table == op.table
+                       and literal(o.kw("new_column_name")) == _column(op)) for o in later)
+    return False
+
+
+def _scratch(op: Op, earlier: list[Op]) -> bool:
+    """A dropped table or column that an earlier rename of this upgrade named: the running app never used it."""
+    if op.name == "drop_table":
+        return any(o.name == "rename_table" and literal(o.param("new_table_name")) == op.table for o in earlier)
+    if op.name == "drop_column":
+        return any(o.name == "alter_column" and o.table == op.table
+                   and literal(o.kw("new_column_name")) == _column(op) for o in earlier)
+    return False
+
+
 def _replaced(op: Op, later: list[Op]) -> bool:
     """A dropped table or column that a later rename of this upgrade puts back under the same name."""
     if op.name == "drop_table":
@@ -97,7 +121,8 @@ class DropColumnOrTable(Rule):
 
     `op.drop_column()`, `op.drop_table()` and `ALTER TABLE ... DROP COLUMN` / `DROP TABLE` in `upgrade()` on a
     table this revision did not create, unless a later rename of the same upgrade puts a table or column back under
-    the dropped name (a table rebuild, a column swap).
+    the dropped name (a table rebuild, a column swap), or an earlier rename of the same upgrade gave it the dropped
+    name (the scratch copy of such a rebuild).
 
     ## Why it matters
 
@@ -132,6 +157,8 @@ class DropColumnOrTable(Rule):
         for index, op in enumerate(revision.upgrade):
             if _replaced(op, revision.upgrade[index + 1:]):
                 continue  # a table rebuild or a column swap: the name is back, with the rows copied into it
+            if _scratch(op, revision.upgrade[:index]):
+                continue  # the scratch copy of a rebuild: no release ever read that name
             if op.name == "drop_table" and op.table not in created:
                 yield self.finding(revision, op.line, f"table {op.table_text} dropped: the running release may "
                                    "still use it and its data cannot come back", table=op.table,

@@ -1,0 +1,88 @@
+"""False-positive classes found by hand-checking findings on real Alembic histories (issue 18's sample).
+
+`precision_real/` holds one revision per class: dialect tests written as ``isinstance(bind.dialect, ...)`` or
+asked of an engine a project helper returns, type changes PostgreSQL makes in the catalog only (an unbounded
+VARCHAR to TEXT, a type restated by a rename, a widening known only from the revision that created the column),
+and a column moved aside under a scratch name while a new one is filled. `no_downgrade_policy/` is a history that
+never writes a downgrade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from integrity_kit.migrations import lint
+from integrity_kit.migrations.constants import dialect_of_class
+from integrity_kit.migrations.rules.columns import _no_rewrite
+
+FIXTURES = Path(__file__).with_name("fixtures")
+PG, MY, LITE = "postgresql", "mysql", "sqlite"
+ALL = (PG, MY, LITE)
+
+EXPECTED = [
+    # the MySQL-only MEDIUMTEXT change runs on MySQL only, where it copies the table
+    ("IK850", "h01_isinstance_mysql", 19, (MY,)),
+    # VARCHAR -> TEXT is free on PostgreSQL, not on MySQL
+    ("IK850", "h04_unbounded_varchar_to_text", 17, (MY,)),
+    # the rename is real; the restated Integer() is no type change anywhere
+    ("IK805", "h05_rename_restates_type", 17, ALL),
+    # a narrowing whose old type only the history knows is still a rewrite
+    ("IK803", "h07_narrowing_from_history", 17, (PG,)),
+    ("IK850", "h07_narrowing_from_history", 17, (MY,)),
+    # the scratch rename and the drop of the scratch column are not reported; the backfill beside DDL is
+    ("IK821", "h08_scratch_rename", 19, (PG,)),
+]
+
+
+@pytest.mark.parametrize("dialect", ALL)
+def test_real_history_false_positive_classes_give_only_the_true_findings(dialect: str) -> None:
+    result = lint(FIXTURES / "precision_real", dialect=dialect)
+    assert {(f.code, f.revision, f.line) for f in result.findings} == {
+        (code, revision, line) for code, revision, line, dialects in EXPECTED if dialect in dialects}
+    assert result.read_by_python == len(result.revisions) == 9
+    # the revision importing a project module is read by the Python pass and named as not rendered
+    assert [entry["object"] for entry in result.not_analysed] == ["versions/03_h03_project_engine.py (rendered SQL)"]
+
+
+def test_a_history_without_any_downgrade_is_one_finding_on_its_first_revision() -> None:
+    result = lint(FIXTURES / "no_downgrade_policy", dialect=PG)
+    (finding,) = result.findings
+    assert (finding.code, finding.revision) == ("IK840", "p00_base")
+    assert "none of the 3 revisions" in finding.message
+    later = lint(FIXTURES / "no_downgrade_policy", dialect=PG, since="p00_base")
+    assert [(f.code, f.revision) for f in later.findings] == [("IK840", "p01_add_name")]
+
+
+def test_one_missing_downgrade_among_working_ones_is_reported_on_that_revision() -> None:
+    result = lint(FIXTURES / "precision_clean", dialect=PG, render_sql=False)
+    assert not [f for f in result.findings if f.code == "IK840"]
+    broken = lint(FIXTURES / "broken_downgrade", dialect=PG, render_sql=False)
+    assert all("none of the" not in f.message for f in broken.findings if f.code == "IK840")
+
+
+@pytest.mark.parametrize(("existing", "new", "free"), [
+    ("sa.VARCHAR()", "sa.Text()", True),
+    ("sa.String(length=50)", "sa.String(80)", True),
+    ("sa.String(50)", "sa.VARCHAR()", True),
+    ("sa.Text()", "sa.String()", True),
+    ("sa.Integer()", "sa.INTEGER()", True),
+    ("mysql.VARCHAR(length=50)", "sa.String(50)", True),
+    ("sa.String(80)", "sa.String(50)", False),
+    ("sa.Text()", "sa.String(50)", False),
+    ("sa.Integer()", "sa.BigInteger()", False),
+    ("sa.BINARY(16)", "sa.String(36)", False),
+    ("sa.Numeric(12, 2)", "sa.Numeric(14, 2)", False),
+    ("MyType(x)", "sa.Text()", False),
+])
+def test_postgresql_catalog_only_type_changes(existing: str, new: str, free: bool) -> None:
+    assert _no_rewrite(existing, new) is free
+
+
+@pytest.mark.parametrize(("name", "dialect"), [
+    ("MySQLDialect", MY), ("MySQLDialect_pymysql", MY), ("MariaDBDialect", MY), ("PGDialect_psycopg2", PG),
+    ("SQLiteDialect", LITE), ("MSDialect", "mssql"), ("OracleDialect", "oracle"), ("DefaultDialect", None),
+    ("MySQLCompiler", None)])
+def test_dialect_classes_are_named_for_their_dialect(name: str, dialect: str | None) -> None:
+    assert dialect_of_class(name) == dialect
