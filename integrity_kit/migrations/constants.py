@@ -62,6 +62,9 @@ _MARKER_CALLS = {"op.get_bind": BIND, "context.get_bind": BIND, "op.get_context"
                  "context.get_context": CONTEXT}
 # Linting is about the online run (the one that changes a database): the offline branch does not run there.
 _OFFLINE_CALLS = {"context.is_offline_mode", "op.is_offline_mode"}
+# Builtins a loop header applies to a known sequence (`for name in reversed(COLUMNS)`).
+_SEQUENCE_BUILTINS: dict[str, Callable[[Any], Any]] = {"reversed": lambda v: list(reversed(v)), "sorted": sorted,
+                                                       "list": list, "tuple": tuple}
 _STR_METHODS = {"lower", "upper", "strip", "startswith", "endswith", "replace", "format", "join", "split",
                 "removeprefix", "removesuffix"}
 _BINARY: dict[type, Callable[[Any, Any], Any]] = {ast.Add: operator.add, ast.Mod: operator.mod,
@@ -122,8 +125,16 @@ class Evaluator:
         if isinstance(node, ast.Name):
             return self.env.get(node.id, UNKNOWN)
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            items = [self._eval(item) for item in node.elts]
-            if any(item is UNKNOWN for item in items) or any(isinstance(item, ast.Starred) for item in node.elts):
+            items: list[Any] = []
+            for element in node.elts:
+                if isinstance(element, ast.Starred):  # (*A, *B): spliced when A and B are known sequences
+                    spliced = self._eval(element.value)
+                    if not isinstance(spliced, (list, tuple)):
+                        return UNKNOWN
+                    items.extend(spliced)
+                else:
+                    items.append(self._eval(element))
+            if any(item is UNKNOWN for item in items):
                 return UNKNOWN
             return tuple(items) if isinstance(node, ast.Tuple) else items
         if isinstance(node, ast.Dict):
@@ -261,6 +272,11 @@ class Evaluator:
                         {"lower", "upper", "strip"}:
                     return DialectName(result)
                 return result
+            return UNKNOWN
+        if name in _SEQUENCE_BUILTINS and len(node.args) == 1 and not node.keywords:
+            value = self._eval(node.args[0])
+            if isinstance(value, (list, tuple)) and is_data(value):
+                return _SEQUENCE_BUILTINS[name](value)
             return UNKNOWN
         if name == "isinstance" and len(node.args) == 2 and self._eval(node.args[0]) == DIALECT:
             return self._dialect_class_test(node.args[1])

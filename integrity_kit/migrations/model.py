@@ -100,6 +100,17 @@ class Op:
         return value if isinstance(value, str) else None
 
     @property
+    def table_key(self) -> str | None:
+        """The table's name, else the source of the expression naming it (``expr:SqlSpan.__tablename__``), so two
+        calls naming a table the same way can be matched without knowing the name."""
+        if self.table is not None:
+            return self.table
+        node = self.table_node
+        if node is None or isinstance(node, ast.Constant):
+            return None
+        return "expr:" + ast.unparse(node)
+
+    @property
     def table_text(self) -> str:
         """The table for a message: its name, or what names it ("a table named by a variable `name`")."""
         if self.receiver == "batch" and self.batch_table is not None:
@@ -362,6 +373,10 @@ class Revision:
     def created_tables(self) -> set[str]:
         """Tables this revision's upgrade creates: they hold no rows yet, so locks and scans on them are free."""
         return {op.table for op in self.upgrade if op.name == "create_table" and op.table}
+
+    def created_keys(self) -> set[str]:
+        """:meth:`created_tables`, plus the expressions naming tables whose name the pass could not resolve."""
+        return {key for op in self.upgrade if op.name == "create_table" and (key := op.table_key) is not None}
 
     def call_source(self, line: int) -> str:
         """The source of the op.* call that starts on ``line`` (upgrade first), else ``line:<n>``."""

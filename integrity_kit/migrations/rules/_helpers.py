@@ -28,6 +28,14 @@ def sql_created_tables(revision: Revision) -> set[str]:
     return created
 
 
+def on_created(op: Op, revision: Revision, created: set[str]) -> bool:
+    """Whether ``op`` changes a table this revision creates: named in ``created`` or, when its name is not
+    resolved, named by the same expression as a ``create_table`` of the revision."""
+    if op.table is not None:
+        return op.table in created
+    return op.table_key is not None and op.table_key in revision.created_keys()
+
+
 def added_column_statements(revision: Revision) -> Iterator[tuple[Statement, Action, int]]:
     """Each column an upgrade's SQL adds to a table the revision did not create, as :func:`actions` gives it."""
     created = sql_created_tables(revision)
@@ -40,7 +48,7 @@ def added_columns(revision: Revision) -> Iterator[tuple[Op, ast.AST | None]]:
     """Each ``add_column`` of the upgrade on a table the revision did not create, with its ``sa.Column`` node."""
     created = sql_created_tables(revision)
     for op in revision.upgrade:
-        if op.name == "add_column" and not (op.table is not None and op.table in created):
+        if op.name == "add_column" and not on_created(op, revision, created):
             yield op, op.param("column")
 
 

@@ -12,6 +12,7 @@ from integrity_kit.migrations.rules._helpers import (
     actions,
     execute,
     normal_type,
+    on_created,
     op_actions,
     repeats_an_op,
     source,
@@ -62,7 +63,7 @@ class AddNotNullColumnWithoutDefault(Rule):
         emptied: set[str | None] = set()  # tables this upgrade has emptied so far: no row needs a value
         for op in revision.upgrade:
             emptied |= {action.table for action in op_actions(op) or [] if empties(action)}
-            if op.name != "add_column" or op.table in created or op.table in emptied:
+            if op.name != "add_column" or on_created(op, revision, created) or op.table in emptied:
                 continue
             node = op.param("column")
             column = parse_column(node)
@@ -113,7 +114,8 @@ class SetNotNullInOneStep(Rule):
 
     ## What it checks
 
-    `op.alter_column(..., nullable=False)` on a table this revision did not create, and
+    `op.alter_column(..., nullable=False)` on a table this revision did not create (unless `existing_nullable=False`
+    says the column is NOT NULL already), and
     `ALTER COLUMN ... SET NOT NULL` / `MODIFY ... NOT NULL` in the SQL.
 
     ## Why it matters
@@ -152,9 +154,14 @@ class SetNotNullInOneStep(Rule):
         created = sql_created_tables(revision)
         validated = {action.table for _s, action, _l in actions(revision)
                      if action.kind == "alter_other" and "VALIDATE CONSTRAINT" in action.detail.upper()}
+        already_not_null = {(op.table, literal(op.column_node)) for op in revision.upgrade
+                            if op.name == "alter_column" and literal(op.kw("existing_nullable")) is False}
         for op in revision.upgrade:
-            if op.name != "alter_column" or literal(op.kw("nullable")) is not False or op.table in created:
+            if op.name != "alter_column" or literal(op.kw("nullable")) is not False \
+                    or on_created(op, revision, created):
                 continue
+            if literal(op.kw("existing_nullable")) is False:
+                continue  # already NOT NULL: PostgreSQL skips the scan, MySQL restates the column
             if op.table in validated:
                 continue  # the scan was done by VALIDATE CONSTRAINT, under a weaker lock
             column = op.column_sql
@@ -174,6 +181,8 @@ class SetNotNullInOneStep(Rule):
             if action.kind == "set_not_null" and action.table not in created | validated:
                 match = re.match(r"(?:ALTER|MODIFY|CHANGE)\s+(?:COLUMN\s+)?[`\"]?(\w+)", action.detail, re.I)
                 column = match.group(1) if match else "<column>"
+                if (action.table, column) in already_not_null:
+                    continue  # Alembic restates NOT NULL the call says the column has: no scan
                 check = f"ck_{action.table}_{column}_not_null"
                 cost = "rebuilds the table" if context.dialect == "mysql" else "scans the table under an exclusive lock"
                 yield self.finding(revision, line, f"ALTER TABLE {action.table} {action.detail}: {cost}",
@@ -193,6 +202,8 @@ def _no_rewrite(existing: str, new: str) -> bool:
         return False
     if old == wanted:
         return True
+    if old[0] == wanted[0] and old[0] in {"bytea", "text"}:
+        return True  # PostgreSQL's bytea and text take no length: LargeBinary(2 ** 24) is still bytea
     (old_name, old_length), (new_name, new_length) = old, wanted
     if old_name not in {"varchar", "text"} or new_name not in {"varchar", "text"}:
         return False
@@ -252,7 +263,7 @@ class ColumnTypeChangeRewritesTable(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
-            if op.name != "alter_column" or not op.has_kw("type_") or op.table in created:
+            if op.name != "alter_column" or not op.has_kw("type_") or on_created(op, revision, created):
                 continue
             existing = type_before(revision, op, context)
             if existing is not None and _no_rewrite(existing, ast_text(op.kw("type_"))):

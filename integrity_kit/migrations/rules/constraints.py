@@ -10,6 +10,7 @@ from integrity_kit.migrations.rules._helpers import (
     actions,
     constraint_name,
     execute,
+    on_created,
     repeats_an_op,
     source,
     sql_created_tables,
@@ -58,7 +59,7 @@ class ConstraintValidatedInOneStep(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
-            if op.name not in {"create_foreign_key", "create_check_constraint"} or op.table in created:
+            if op.name not in {"create_foreign_key", "create_check_constraint"} or on_created(op, revision, created):
                 continue
             if literal(op.kw("postgresql_not_valid")) is True:
                 continue
@@ -116,7 +117,7 @@ class UniqueConstraintWithoutIndex(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
-            if op.name != "create_unique_constraint" or op.table in created:
+            if op.name != "create_unique_constraint" or on_created(op, revision, created):
                 continue
             name, listed = op.object_sql, ast_text(op.param("columns")) or "[<columns>]"
             yield self.finding(revision, op.line, f"{op.object_text} on existing table {op.table_text} builds its "

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from integrity_kit.migrations.classify import DDL_KINDS, Action, classify, empties
 from integrity_kit.migrations.collect import DDL
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
-from integrity_kit.migrations.rules._helpers import op_actions, readable_sql, sql_created_tables
+from integrity_kit.migrations.rules._helpers import on_created, op_actions, readable_sql, sql_created_tables
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
 
@@ -112,7 +112,7 @@ class BackfillInDdlTransaction(Rule):
             if op.autocommit:
                 continue
             if op.name in DDL:
-                if not (isinstance(op.table, str) and op.table in created):
+                if not (on_created(op, revision, created)):
                     ddl_in.add(transaction)
                 continue
             if op.name == "bulk_insert":

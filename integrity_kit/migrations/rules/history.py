@@ -124,7 +124,9 @@ class NonReversingDowngrade(Rule):
     ## What it checks
 
     For every table, column, index or named constraint that `upgrade()` creates, adds, renames or drops, the
-    `downgrade()` must touch the same object with the inverse operation.
+    `downgrade()` must touch the same object with the inverse operation. A downgrade step whose object is named by
+    a value the linter cannot resolve (a name read from the database) may be the inverse of any object of its kind:
+    those are not reported.
 
     ## Why it matters
 
@@ -170,11 +172,17 @@ class NonReversingDowngrade(Rule):
         undone_in_upgrade = {(op.name, _key(op)) for op in revision.upgrade}
         up_steps, down_steps = _steps(revision.upgrade), _steps(revision.downgrade)
         rebuilt, reported = _rebuilt(up_steps), set[str]()
+        # downgrade steps naming their object by a value the pass cannot resolve: any object of that kind (on that
+        # table, for columns) may be the one they undo, so none of those is reported as left behind
+        unresolved = {(name, key[0], key[1] if key[0] == "column" else None) for name, key in down
+                      if key[0] != "table" and key[2] is None}
         for op in revision.upgrade:
             inverse = _INVERSE.get(op.name)
             if inverse is None:
                 continue
             key = _key(op)
+            if (inverse, key[0], key[1] if key[0] == "column" else None) in unresolved:
+                continue
             if key[0] == "object" and (inverse, key) in undone_in_upgrade:
                 continue
             if key[0] != "table" and op.table in revision.created_tables() | down_tables:

@@ -6,7 +6,14 @@ import re
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
-from integrity_kit.migrations.rules._helpers import actions, execute, repeats_an_op, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import (
+    actions,
+    execute,
+    on_created,
+    repeats_an_op,
+    source,
+    sql_created_tables,
+)
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.rulebook import Severity
 
@@ -67,7 +74,7 @@ class IndexWithoutConcurrently(Rule):
         for index, op in enumerate(revision.upgrade):
             if op.name not in {"create_index", "drop_index"} or _concurrently(op) or op.line in rebuilt:
                 continue
-            if op.name == "create_index" and op.table in created:
+            if op.name == "create_index" and on_created(op, revision, created):
                 continue
             name = op.object_name
             again = next((later for later in revision.upgrade[index + 1:] if later.name == "create_index"
@@ -81,7 +88,7 @@ class IndexWithoutConcurrently(Rule):
                                    f"on {table or 'a table'}: a blocking rebuild, and queries run without the index "
                                    "in between", table=table, fix=_rebuild_fix(again, str(name)))
                 continue
-            if op.name == "drop_index" and (op.table in created or name in new_indexes):
+            if op.name == "drop_index" and (on_created(op, revision, created) or name in new_indexes):
                 continue
             verb = "created" if op.name == "create_index" else "dropped"
             args = ", ".join(ast_text(a) for a in op.call.args)

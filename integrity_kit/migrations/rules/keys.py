@@ -11,6 +11,7 @@ from integrity_kit.migrations.rules._helpers import (
     actions,
     added_column_statements,
     added_columns,
+    on_created,
     source,
     sql_created_tables,
 )
@@ -188,7 +189,7 @@ class PrimaryKeyAddedInOneStep(Rule):
     def check(self, revision: Revision, context: LintContext) -> Iterator[Finding]:
         created = sql_created_tables(revision)
         for op in revision.upgrade:
-            if op.name != "create_primary_key" or (op.table is not None and op.table in created):
+            if op.name != "create_primary_key" or on_created(op, revision, created):
                 continue
             name = literal(op.arg(0))
             columns = literal(op.kw("columns") or op.arg(1 if op.receiver == "batch" else 2))

@@ -21,6 +21,7 @@ from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, R
 from integrity_kit.migrations.rules._helpers import (
     actions,
     normal_type,
+    on_created,
     source,
     sql_created_tables,
     type_before,
@@ -227,7 +228,7 @@ def steps(revision: Revision, context: LintContext) -> Iterator[Step]:
         sql = sql_of(op.arg(0)) if op.name in {"execute", "exec_driver_sql"} else None
         if sql and _FK_CHECKS_OFF.search(sql):
             checks_off = True
-        if op.table in created and op.table is not None:
+        if on_created(op, revision, created):
             continue
         table = op.table or "a table named by a variable"
         off = checks_off

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule, code_of, describe
-from integrity_kit.migrations.rules._helpers import actions, repeats_an_op, source, sql_created_tables
+from integrity_kit.migrations.rules._helpers import actions, on_created, repeats_an_op, source, sql_created_tables
 from integrity_kit.migrations.syntax import literal
 from integrity_kit.rulebook import Severity
 
@@ -53,13 +53,13 @@ class RenameColumnOrTable(Rule):
                 added.add((op.table, _column(op)))
             if _put_back(op, revision.upgrade[index + 1:]):
                 continue  # moved aside under a scratch name and the old name re-created: the running app finds it
-            if op.name == "rename_table" and op.table not in created:
+            if op.name == "rename_table" and not on_created(op, revision, created):
                 new = describe(op.param("new_table_name"), "table")
                 yield self.finding(revision, op.line, f"table {op.table_text} renamed to {new}: the running app still "
                                    f"queries {op.table_text}", table=op.table,
                                    fix=f'op.create_table({code_of(op.param("new_table_name"), "<table>")}, '
                                        f"...)  # expand; drop {op.table_code} in a later release")
-            elif op.name == "alter_column" and op.has_kw("new_column_name") and op.table not in created \
+            elif op.name == "alter_column" and op.has_kw("new_column_name") and not on_created(op, revision, created) \
                     and (op.table, _column(op)) not in added:
                 old = op.column_text
                 new = describe(op.kw("new_column_name"), "column")
@@ -159,11 +159,11 @@ class DropColumnOrTable(Rule):
                 continue  # a table rebuild or a column swap: the name is back, with the rows copied into it
             if _scratch(op, revision.upgrade[:index]):
                 continue  # the scratch copy of a rebuild: no release ever read that name
-            if op.name == "drop_table" and op.table not in created:
+            if op.name == "drop_table" and not on_created(op, revision, created):
                 yield self.finding(revision, op.line, f"table {op.table_text} dropped: the running release may "
                                    "still use it and its data cannot come back", table=op.table,
                                    fix="# ship a release that no longer uses the table, then drop it")
-            elif op.name == "drop_column" and op.table not in created:
+            elif op.name == "drop_column" and not on_created(op, revision, created):
                 yield self.finding(revision, op.line, f"column {op.column_ref} dropped: the running "
                                    "release still selects it", table=op.table,
                                    fix="# remove the column from the models and deploy first, then drop it")

@@ -13,7 +13,7 @@ from pathlib import Path
 from integrity_kit.migrations.classify import classify
 from integrity_kit.migrations.collect import sql_of
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
-from integrity_kit.migrations.rules._helpers import sql_created_tables
+from integrity_kit.migrations.rules._helpers import on_created, sql_created_tables
 from integrity_kit.migrations.syntax import literal
 from integrity_kit.rulebook import Severity
 
@@ -171,7 +171,7 @@ class StrongLockWithoutTimeout(Rule):
                     yield self._finding(revision, op.line, *strong, sql)
                     return
                 continue
-            if op.name not in STRONG_OPS or (op.table is not None and op.table in created):
+            if op.name not in STRONG_OPS or on_created(op, revision, created):
                 continue
             if op.name in {"create_index", "drop_index"} and literal(op.kw("postgresql_concurrently")) is True:
                 continue
