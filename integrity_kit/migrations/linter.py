@@ -81,12 +81,14 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     shown = {file.revision: file.shown for file in history.files}  # as not-analysed entries name files
     context = LintContext(dialect=dialect, heads=history.heads, server_version=server_version)
     types: dict[tuple[str, str], str] = {}
+    not_null: set[tuple[str, str]] = set()
     for revision in revisions:
         _isolated(problems, shown[revision.revision], revision, "collecting its foreign keys", _collect_foreign_keys,
                   revision, context)
         context.types_before[revision.revision] = dict(types)
-        _isolated(problems, shown[revision.revision], revision, "collecting its column types", _follow_column_types,
-                  revision, types)
+        context.not_null_before[revision.revision] = frozenset(not_null)
+        _isolated(problems, shown[revision.revision], revision, "following its column changes", _follow_columns,
+                  revision, types, not_null)
     context.no_downgrades = without_any_downgrade(revisions) if len(revisions) == len(history.files) else ()
     wanted = [file.revision for file in history.files]
     if since is not None:
@@ -195,41 +197,59 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def _follow_column_types(revision: Revision, types: dict[tuple[str, str], str]) -> None:
-    """Apply the upgrade's column changes to ``types`` ((table, column) -> type source), in history order, so a
-    later ``alter_column`` without ``existing_type`` still knows the type it changes from."""
+def _follow_columns(revision: Revision, types: dict[tuple[str, str], str], not_null: set[tuple[str, str]]) -> None:
+    """Apply the upgrade's column changes, in history order, to ``types`` ((table, column) -> type source) and to
+    ``not_null`` (the columns declared NOT NULL), so a later ``alter_column`` that states neither ``existing_type``
+    nor ``existing_nullable`` still knows what it changes from."""
+    def declare(table: str, node: ast.AST | None) -> None:
+        column = parse_column(node)
+        if column is None or not column.name:
+            return
+        if column.type_source:
+            types[(table, column.name)] = column.type_source
+        (not_null.discard if column.nullable else not_null.add)((table, column.name))
+
+    def move(old: tuple[str, str], new: tuple[str, str]) -> None:
+        if old in types:
+            types[new] = types.pop(old)
+        if old in not_null:
+            not_null.discard(old)
+            not_null.add(new)
+
     for op in revision.upgrade:
         table = op.table
         if table is None:
             continue
         if op.name == "create_table":
             for arg in op.call.args[1:]:
-                column = parse_column(arg)
-                if column is not None and column.name and column.type_source:
-                    types[(table, column.name)] = column.type_source
+                declare(table, arg)
         elif op.name == "add_column":
-            column = parse_column(op.param("column"))
-            if column is not None and column.name and column.type_source:
-                types[(table, column.name)] = column.type_source
+            declare(table, op.param("column"))
         elif op.name == "drop_column":
-            types.pop((table, str(literal(op.param("column_name")))), None)
+            key = (table, str(literal(op.param("column_name"))))
+            types.pop(key, None)
+            not_null.discard(key)
         elif op.name == "drop_table":
             for key in [key for key in types if key[0] == table]:
                 del types[key]
+            not_null.difference_update({key for key in not_null if key[0] == table})
         elif op.name == "rename_table":
             new = literal(op.param("new_table_name"))
             if isinstance(new, str):
-                for key in [key for key in types if key[0] == table]:
-                    types[(new, key[1])] = types.pop(key)
+                for key in {key for key in [*types, *not_null] if key[0] == table}:
+                    move(key, (new, key[1]))
         elif op.name == "alter_column":
             name = literal(op.param("column_name"))
             if not isinstance(name, str):
                 continue
             if op.has_kw("type_"):
                 types[(table, name)] = ast_text(op.kw("type_"))
+            nullable = literal(op.kw("nullable"))
+            if isinstance(nullable, bool):
+                (not_null.discard if nullable else not_null.add)((table, name))
             renamed = literal(op.kw("new_column_name"))
-            if isinstance(renamed, str) and (table, name) in types:
-                types[(table, renamed)] = types.pop((table, name))
+            if isinstance(renamed, str):
+                move((table, name), (table, renamed))
 
 
 def _collect_foreign_keys(revision: Revision, context: LintContext) -> None:

@@ -398,6 +398,8 @@ class LintContext:
     server_version: str | None = None  # --server-version, e.g. "mysql-8.0.35": the MySQL online-DDL rules read it
     # revision -> {(table, column): type source} as the revisions before it left the columns
     types_before: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
+    # revision -> the (table, column) pairs the revisions before it declared NOT NULL
+    not_null_before: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
     # every revision, in history order, when none of them has a working downgrade() (a roll-forward-only project)
     no_downgrades: tuple[str, ...] = ()
     no_downgrades_reported_on: str | None = None  # the first of them that is linted (--since may skip the base)

@@ -355,6 +355,7 @@ def parse_revision(script_revision, base: Path, dialect: str = "postgresql") -> 
         node = functions["downgrade"]
         revision.downgrade_line = node.lineno
         revision.downgrade = Collector("downgrade", helpers, dialect=dialect, module=module).run(node)
-        revision.downgrade_raises = any(isinstance(n, ast.Raise) for n in ast.walk(node))
+        # a raise the function always reaches; one in an except handler re-raises a failure of a real downgrade
+        revision.downgrade_raises = any(isinstance(statement, ast.Raise) for statement in node.body)
     revision.statements.extend(statements_of(revision.upgrade))
     return revision

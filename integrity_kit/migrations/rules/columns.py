@@ -114,8 +114,8 @@ class SetNotNullInOneStep(Rule):
 
     ## What it checks
 
-    `op.alter_column(..., nullable=False)` on a table this revision did not create (unless `existing_nullable=False`
-    says the column is NOT NULL already), and
+    `op.alter_column(..., nullable=False)` on a table this revision did not create (unless the column is NOT NULL
+    already: `existing_nullable=False` says so, or the earlier revisions of the history declared it so), and
     `ALTER COLUMN ... SET NOT NULL` / `MODIFY ... NOT NULL` in the SQL.
 
     ## Why it matters
@@ -154,13 +154,16 @@ class SetNotNullInOneStep(Rule):
         created = sql_created_tables(revision)
         validated = {action.table for _s, action, _l in actions(revision)
                      if action.kind == "alter_other" and "VALIDATE CONSTRAINT" in action.detail.upper()}
-        already_not_null = {(op.table, literal(op.column_node)) for op in revision.upgrade
-                            if op.name == "alter_column" and literal(op.kw("existing_nullable")) is False}
+        already_not_null: set[tuple[str | None, object]] = set(context.not_null_before.get(revision.revision, ()))
+        already_not_null |= {(op.table, literal(op.column_node)) for op in revision.upgrade
+                             if op.name == "alter_column" and literal(op.kw("existing_nullable")) is False}
         for op in revision.upgrade:
             if op.name != "alter_column" or literal(op.kw("nullable")) is not False \
                     or on_created(op, revision, created):
                 continue
-            if literal(op.kw("existing_nullable")) is False:
+            if literal(op.kw("existing_nullable")) is False or (
+                    literal(op.kw("existing_nullable")) is not True and (op.table, literal(op.column_node)) in
+                    already_not_null):
                 continue  # already NOT NULL: PostgreSQL skips the scan, MySQL restates the column
             if op.table in validated:
                 continue  # the scan was done by VALIDATE CONSTRAINT, under a weaker lock
