@@ -12,7 +12,7 @@ import ast
 import copy
 from typing import Any, cast
 
-from integrity_kit.migrations.constants import UNKNOWN, Evaluator, Fold, Marker, is_data
+from integrity_kit.migrations.constants import UNKNOWN, Evaluator, Fold, Marker, TableRef, is_data
 from integrity_kit.migrations.model import Op, Statement
 from integrity_kit.migrations.syntax import dotted, literal
 
@@ -58,13 +58,49 @@ def module_constants(module: ast.Module, dialect: str) -> dict[str, Any]:
     env: dict[str, Any] = {}
     evaluate = Evaluator(dialect, env)
     for node in module.body:
-        if isinstance(node, ast.Assign):
+        if isinstance(node, ast.ClassDef) and (name := _tablename(node, evaluate)) is not None:
+            env[node.name] = TableRef(name)
+        elif isinstance(node, ast.Assign) and (name := _table_call_name(node.value, evaluate)) is not None:
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    env[target.id] = TableRef(name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and (tables := _table_list(node.value, evaluate)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    env[target.id] = tables  # `new_tables = [Model.__table__, ...]` for create_all(tables=...)
+        elif isinstance(node, ast.Assign):
             value = evaluate(node.value)
             for target in node.targets:
                 _bind(env, target, value, data_only=True)
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
             _bind(env, node.target, evaluate(node.value), data_only=True)
     return env
+
+
+def _tablename(node: ast.ClassDef, evaluate: Evaluator) -> str | None:
+    """The ``__tablename__`` a model class of the module gives as a constant, else None."""
+    for statement in node.body:
+        if isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__tablename__"
+                                                     for t in statement.targets):
+            value = evaluate(statement.value)
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _table_list(node: ast.AST | None, evaluate: Evaluator) -> list[TableRef]:
+    """The module's tables a literal list names (``[Model.__table__, association_table]``); unknown items are left
+    out, so fewer tables count as created rather than more."""
+    if not isinstance(node, (ast.List, ast.Tuple)):
+        return []
+    return [value for value in map(evaluate, node.elts) if isinstance(value, TableRef)]
+
+
+def _table_call_name(node: ast.AST, evaluate: Evaluator) -> str | None:
+    """The name of a module-level ``sa.Table("name", metadata, ...)``, else None."""
+    if isinstance(node, ast.Call) and dotted(node.func).split(".")[-1] == "Table" and node.args:
+        value = evaluate(node.args[0])
+        return value if isinstance(value, str) else None
+    return None
 
 
 def _bind(env: dict[str, Any], target: ast.AST, value: Any, *, data_only: bool = False) -> None:
@@ -99,6 +135,8 @@ class Collector:
         self.module_env = module_constants(module, dialect) if module is not None else {}
         self.env: dict[str, Any] = dict(self.module_env)
         self.ops: list[Op] = []
+        self.created: set[str] = set()  # tables created by metadata.create_all() or Model.__table__.create()
+        self.dropped: set[str] = set()  # likewise by metadata.drop_all() or Model.__table__.drop()
         self.batch: dict[str, tuple[str | None, str, ast.AST | None]] = {}  # alias -> (table, recreate, node)
         self.autocommit = False
         self._seen_helpers: set[str] = set()
@@ -291,6 +329,8 @@ class Collector:
         # `op.get_bind().execute(...)` has a call as its receiver: name it "op.get_bind()" so it is not lost
         receiver = dotted(func.value.func) + "()" if isinstance(func.value, ast.Call) else dotted(func.value)
         name = func.attr
+        if name in {"create_all", "create", "drop_all", "drop"} and receiver not in {"op", ""}:
+            self._created_by(node, name)
         if receiver == "op" and name in DDL | DATA:
             self.ops.append(Op(name, self._fold(node), self.function, "op", autocommit=self.autocommit))
         elif receiver in self.batch and name in DDL | DATA:
@@ -300,6 +340,25 @@ class Collector:
         elif name in RUNS_SQL and receiver not in {"op", ""}:
             self.ops.append(Op(name, self._fold(node), self.function, receiver, autocommit=self.autocommit))
         return False
+
+    def _created_by(self, node: ast.Call, name: str) -> None:
+        """Remember the module's tables that ``metadata.create_all(...)`` or ``Model.__table__.create(...)``
+        creates (or the ``drop`` counterparts drop): DDL as real as that of ``op.create_table``."""
+        assert isinstance(node.func, ast.Attribute)
+        into = self.created if name.startswith("create") else self.dropped
+        if name in {"create", "drop"}:
+            table = self.evaluate(node.func.value)
+            if isinstance(table, TableRef):
+                into.add(table.name)
+            return
+        listed = next((k.value for k in node.keywords if k.arg == "tables"), None)
+        if listed is None:  # every table of the metadata: the module's own models and tables
+            into |= {value.name for value in self.module_env.values() if isinstance(value, TableRef)}
+            return
+        tables = self.evaluate(listed) if not isinstance(listed, (ast.List, ast.Tuple)) else \
+            [self.evaluate(item) for item in listed.elts]
+        if isinstance(tables, (list, tuple)):
+            into |= {table.name for table in tables if isinstance(table, TableRef)}
 
     def _fold(self, node: ast.Call) -> ast.Call:
         """A copy of the call with every argument the pass can resolve replaced by its value."""

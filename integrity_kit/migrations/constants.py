@@ -34,6 +34,14 @@ class Marker:
 BIND, CONTEXT, DIALECT, ENGINE = Marker("bind"), Marker("context"), Marker("dialect"), Marker("engine")
 
 
+@dataclass(frozen=True)
+class TableRef:
+    """A table the module defines as a model class (``__tablename__``) or a ``sa.Table(...)``: its name, and what
+    ``Model.__table__.create()`` or ``metadata.create_all()`` creates."""
+
+    name: str
+
+
 class DialectName(str):
     """The name of the dialect being linted, as ``bind.dialect.name`` returns it online."""
 
@@ -243,6 +251,11 @@ class Evaluator:
             return UNKNOWN
         if base == DIALECT and node.attr == "name":
             return DialectName(self.dialect)
+        if isinstance(base, TableRef):
+            if node.attr in {"__tablename__", "name", "fullname"}:
+                return base.name
+            if node.attr == "__table__":
+                return base
         return UNKNOWN
 
     def _call(self, node: ast.Call) -> Any:

@@ -366,17 +366,20 @@ class Revision:
     downgrade: list[Op] | None = None  # None: no downgrade() at all
     downgrade_line: int | None = None
     downgrade_raises: bool = False
+    created_by_metadata: set[str] = field(default_factory=set)  # by metadata.create_all() / Model.__table__.create()
+    dropped_by_metadata: set[str] = field(default_factory=set)  # by the downgrade's metadata.drop_all() / .drop()
     upgrade_line: int = 1
     revision_line: int = 1  # the `revision = "..."` assignment: where history-level findings point
     statements: list[Statement] = field(default_factory=list)  # op.execute literals, then rendered SQL
 
     def created_tables(self) -> set[str]:
         """Tables this revision's upgrade creates: they hold no rows yet, so locks and scans on them are free."""
-        return {op.table for op in self.upgrade if op.name == "create_table" and op.table}
+        return {op.table for op in self.upgrade if op.name == "create_table" and op.table} | self.created_by_metadata
 
     def created_keys(self) -> set[str]:
         """:meth:`created_tables`, plus the expressions naming tables whose name the pass could not resolve."""
-        return {key for op in self.upgrade if op.name == "create_table" and (key := op.table_key) is not None}
+        return {key for op in self.upgrade if op.name == "create_table" and (key := op.table_key) is not None} \
+            | self.created_by_metadata
 
     def call_source(self, line: int) -> str:
         """The source of the op.* call that starts on ``line`` (upgrade first), else ``line:<n>``."""

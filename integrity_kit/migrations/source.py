@@ -350,11 +350,15 @@ def parse_revision(script_revision, base: Path, dialect: str = "postgresql") -> 
     helpers = {name: node for name, node in functions.items() if name not in {"upgrade", "downgrade"}}
     if "upgrade" in functions:
         revision.upgrade_line = functions["upgrade"].lineno
-        revision.upgrade = Collector("upgrade", helpers, dialect=dialect, module=module).run(functions["upgrade"])
+        collector = Collector("upgrade", helpers, dialect=dialect, module=module)
+        revision.upgrade = collector.run(functions["upgrade"])
+        revision.created_by_metadata = collector.created
     if "downgrade" in functions:
         node = functions["downgrade"]
         revision.downgrade_line = node.lineno
-        revision.downgrade = Collector("downgrade", helpers, dialect=dialect, module=module).run(node)
+        collector = Collector("downgrade", helpers, dialect=dialect, module=module)
+        revision.downgrade = collector.run(node)
+        revision.dropped_by_metadata = collector.dropped
         # a raise the function always reaches; one in an except handler re-raises a failure of a real downgrade
         revision.downgrade_raises = any(isinstance(statement, ast.Raise) for statement in node.body)
     revision.statements.extend(statements_of(revision.upgrade))

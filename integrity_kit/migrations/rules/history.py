@@ -34,7 +34,7 @@ def _key(op) -> tuple[str, str | None, str | None]:
 
 def _changes_schema(revision) -> bool:
     """Data-only revisions (a backfill, VALIDATE CONSTRAINT) have nothing a downgrade could undo."""
-    if any(op.name in DDL for op in revision.upgrade):
+    if revision.created_by_metadata or any(op.name in DDL for op in revision.upgrade):
         return True
     return any(action.kind in DDL_KINDS and "VALIDATE CONSTRAINT" not in action.detail.upper()
                for _statement, action, _line in actions(revision))
@@ -107,7 +107,8 @@ def cannot_roll_back(revision: Revision) -> str | None:
     """Why the revision's downgrade() cannot undo it, or None when it has a working one."""
     if revision.downgrade is None:
         return "revision has no downgrade()"
-    if revision.downgrade_raises or (not revision.downgrade and _changes_schema(revision)):
+    if revision.downgrade_raises or (not revision.downgrade and not revision.dropped_by_metadata
+                                     and _changes_schema(revision)):
         return "downgrade() does nothing or raises: the revision cannot be rolled back"
     return None
 
