@@ -232,6 +232,15 @@ SCHEMA_KINDS = DDL_KINDS | {"create_table", "create_index_concurrently", "drop_i
 """Kinds that change the schema at all: what a downgrade would have to undo."""
 
 
+_LITERAL_INSERT = re.compile(r"\s*INSERT\s+(?:INTO\s+)?[\w.`\"\[\]]+\s*(?:\([^()]*\))?\s*VALUES\s*\(", re.I)
+
+
+def inserts_literal_rows(sql: str) -> bool:
+    """``INSERT INTO t (a) VALUES ('x'), ('y')``: reference rows written out, no read of other rows (a seed, not a
+    backfill: it takes no time whatever the size of the tables)."""
+    return bool(_LITERAL_INSERT.match(sql)) and not re.search(r"\bSELECT\b", sql, re.I)
+
+
 def empties(action: Action) -> bool:
     """The statement leaves its table without rows (TRUNCATE, DELETE without WHERE)."""
     return action.kind == "truncate" or (action.kind == "data" and action.detail == "DELETE ALL")

@@ -364,7 +364,7 @@ class Collector:
         """A copy of the call with every argument the pass can resolve replaced by its value."""
         # Only the arguments are folded (in place, so on copies): the callee is kept as written, shared.
         folded = copy.copy(node)
-        folded.args = [Fold(self.evaluate).visit(copy.deepcopy(arg)) for arg in node.args]
+        folded.args = [self._construct(arg) or Fold(self.evaluate).visit(copy.deepcopy(arg)) for arg in node.args]
         folded.keywords = [Fold(self.evaluate).visit(copy.deepcopy(keyword)) for keyword in node.keywords]
         try:
             ast.unparse(folded)  # rules quote the call in fixes: a fold that cannot be written back is not used
@@ -409,6 +409,21 @@ class Collector:
         finally:
             self._seen_helpers.discard(name)
             self.env, self._stopped, self.batch = saved
+
+    def _construct(self, node: ast.AST) -> ast.expr | None:
+        """``add_column("t", _workspace_column())``: the construct a module helper whose body is one
+        ``return sa.Column(...)`` builds, with its arguments folded, so the rules see the column it adds."""
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            return None
+        helper = self.helpers.get(node.func.id)
+        if helper is None or node.func.id in self._seen_helpers:
+            return None
+        body = [s for s in helper.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or not isinstance(body[0].value, ast.Call):
+            return None
+        env = {**self.module_env, **self._arguments(helper, node)}
+        built = Fold(Evaluator(self.dialect, env)).visit(copy.deepcopy(body[0].value))
+        return ast.fix_missing_locations(ast.copy_location(built, node))
 
     def _helper_value(self, call: ast.Call) -> Any:
         """The value of ``helper(...)`` when the helper's body is one ``return <expression>``."""

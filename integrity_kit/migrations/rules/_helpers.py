@@ -185,7 +185,9 @@ def _op_object(op: Op) -> object:
 _ALIASES = {"string": "varchar", "unicode": "varchar", "nvarchar": "varchar", "charactervarying": "varchar",
             "text": "text", "unicodetext": "text", "integer": "integer", "int": "integer", "int4": "integer",
             "biginteger": "bigint", "int8": "bigint", "smallinteger": "smallint", "int2": "smallint",
-            "boolean": "boolean", "bool": "boolean", "float": "float", "numeric": "numeric", "decimal": "numeric",
+            "boolean": "boolean", "bool": "boolean", "float": "float", "double_precision": "double",
+            "double": "double", "float8": "double", "real": "real", "float4": "real", "numeric": "numeric",
+            "decimal": "numeric",
             "datetime": "timestamp", "date": "date", "json": "json", "jsonb": "jsonb", "uuid": "uuid",
             "largebinary": "bytea", "binary": "bytea"}
 _TYPE = re.compile(r"(?:[A-Za-z_]\w*\.)*(\w+)\s*(?:\((.*)\))?", re.S)
@@ -196,9 +198,9 @@ def normal_type(source: str) -> tuple[str, str] | None:
     match = _TYPE.fullmatch(source.strip())
     if not match:
         return None
-    name = match.group(1).lower()
+    name = _ALIASES.get(match.group(1).lower(), match.group(1).lower())
     arguments = re.sub(r"\s+|length=", "", match.group(2) or "")
-    return _ALIASES.get(name, name), arguments
+    return name, arguments
 
 
 def type_before(revision: Revision, op: Op, context: LintContext | None = None) -> str | None:
@@ -216,5 +218,18 @@ def type_before(revision: Revision, op: Op, context: LintContext | None = None) 
         if literal(other.column_node) in {column, renamed} - {None}:
             return ast_text(other.kw("type_"))
     if context is not None and isinstance(op.table, str) and isinstance(column, str):
-        return context.types_before.get(revision.revision, {}).get((op.table, column))
+        return context.types_before.get(revision.revision, {}).get(_name_before(revision, op, op.table, column))
     return None
+
+
+def _name_before(revision: Revision, op: Op, table: str, column: str) -> tuple[str, str]:
+    """(table, column) as the revision found them: undoes the renames the upgrade made before ``op``."""
+    position = next((index for index, other in enumerate(revision.upgrade) if other is op), 0)
+    for earlier in reversed(revision.upgrade[:position]):
+        if earlier.name == "rename_table" and literal(earlier.param("new_table_name")) == table \
+                and isinstance(earlier.table, str):
+            table = earlier.table
+        elif earlier.name == "alter_column" and earlier.table == table \
+                and literal(earlier.kw("new_column_name")) == column and isinstance(literal(earlier.column_node), str):
+            column = str(literal(earlier.column_node))
+    return table, column

@@ -197,10 +197,20 @@ class SetNotNullInOneStep(Rule):
                                    + execute(f"ALTER TABLE {action.table} ALTER COLUMN {column} SET NOT NULL"))
 
 
+def _postgresql_float(normal: tuple[str, str] | None) -> tuple[str, str] | None:
+    """PostgreSQL's FLOAT(p) is real up to 24 binary digits and double precision beyond, as is FLOAT with no p."""
+    if normal is None or normal[0] != "float":
+        return normal
+    digits = re.fullmatch(r"(?:precision=)?(\d+)", normal[1])
+    if digits:
+        return ("real", "") if int(digits.group(1)) <= 24 else ("double", "")
+    return ("double", "") if not normal[1] else normal
+
+
 def _no_rewrite(existing: str, new: str) -> bool:
     """Whether PostgreSQL changes only the catalog: the same type restated, or a binary-coercible widening
     (varchar(n) -> varchar(m >= n), varchar -> text, text -> unbounded varchar)."""
-    old, wanted = normal_type(existing), normal_type(new)
+    old, wanted = _postgresql_float(normal_type(existing)), _postgresql_float(normal_type(new))
     if old is None or wanted is None:
         return False
     if old == wanted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from integrity_kit.migrations.classify import DDL_KINDS, Action, classify, empties
+from integrity_kit.migrations.classify import DDL_KINDS, Action, classify, empties, inserts_literal_rows
 from integrity_kit.migrations.collect import DDL
 from integrity_kit.migrations.model import Finding, LintContext, Op, Revision, Rule
 from integrity_kit.migrations.rules._helpers import on_created, op_actions, readable_sql, sql_created_tables
@@ -65,8 +65,9 @@ class BackfillInDdlTransaction(Rule):
     judged by what it does: reads, `SET`, `PRAGMA`, DDL, `GRANT`, `COMMENT ON`, `ANALYZE` change no data, an
     `execute()` of SQL that cannot be read is no evidence (a statement passed by a name the module assigns once is
     read there; SQLAlchemy `update()`/`insert()`/`delete()` constructs are data changes), and a `DELETE` without
-    `WHERE` empties the table on purpose. An explicit `COMMIT` ends the transaction: a data change after it only
-    counts with DDL after it.
+    `WHERE` empties the table on purpose. Rows written out in the source (`INSERT ... VALUES (...)` with no
+    `SELECT`, `op.bulk_insert` of a literal list) are reference data, not a backfill: they take no time. An
+    explicit `COMMIT` ends the transaction: a data change after it only counts with DDL after it.
 
     ## Why it matters
 
@@ -117,16 +118,20 @@ class BackfillInDdlTransaction(Rule):
                 continue
             if op.name == "bulk_insert":
                 table = literal(getattr(op.arg(0), "args", [None])[0]) if op.arg(0) is not None else None
+                if isinstance(literal(op.arg(1)), list):
+                    continue  # rows written out in the source: reference data, no backfill
                 if table and table not in created:
                     changes.append((transaction, op, Action("data", table, "INSERT")))
                 continue
             # An execute() whose SQL we cannot read is no evidence of a data change; the rendered SQL may show it.
+            written_out = inserts_literal_rows(readable_sql(op.arg(0)) or "")
             for action in op_actions(op, revision.module) or []:
                 if action.kind == "session" and action.detail in {"COMMIT", "END", "ROLLBACK"}:
                     transaction += 1
                 elif action.kind in DDL_KINDS and action.table not in created:
                     ddl_in.add(transaction)
-                elif action.kind == "data" and action.table not in created and not empties(action):
+                elif action.kind == "data" and action.table not in created and not empties(action) \
+                        and not written_out:
                     changes.append((transaction, op, action))
         creates = bool(created) or any(op.name == "create_table" for op in revision.upgrade)
         rendered = [(statement, action) for statement in revision.statements if statement.origin == "rendered"
@@ -163,7 +168,7 @@ class BackfillInDdlTransaction(Rule):
             return
         for statement, action in rendered:
             if action.kind == "data" and action.table not in created and statement.in_transaction \
-                    and not empties(action):
+                    and not empties(action) and not inserts_literal_rows(statement.sql):
                 yield self.finding(revision, revision.upgrade_line, f"{statement.sql.split()[0].upper()} of "
                                    f"{action.table} in the same transaction as DDL on existing tables holds the DDL "
                                    "lock for the whole backfill", table=action.table, source="sql",
