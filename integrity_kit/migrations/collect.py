@@ -324,6 +324,11 @@ class Collector:
                 self._expr(argument)
             self._inline(func.id, node)
             return True
+        if dotted(func).split(".")[-1] == "create_table" and not dotted(func).startswith("op."):
+            # a project's own create_table() helper, imported (so not inlined): the table it names is new here
+            table = self.evaluate(node.args[0]) if node.args else UNKNOWN
+            if isinstance(table, str):
+                self.created.add(table)
         if not isinstance(func, ast.Attribute):
             return False
         # `op.get_bind().execute(...)` has a call as its receiver: name it "op.get_bind()" so it is not lost
