@@ -160,6 +160,13 @@ class Probe:
 
         return self._run(run, (child, parent))
 
+    def self_matches(self, t: Table, name: str, key: str) -> int:
+        """Rows whose ``name`` equals their own ``key``: a hierarchy's column never points at its own row, a copy
+        of the key or a counter that grows with it often does."""
+        source = self._table(t, (name, key), "source")
+        query = select(func.count()).select_from(source).where(source.c[name] == source.c[key])
+        return self._run(lambda: int(self.connection.execute(query).scalar() or 0), (t,))
+
     def dependents(self, t: Table, name: str) -> list[str]:
         """The views and rules that use column ``name`` (PostgreSQL refuses to change its type while they
         exist; elsewhere none block it): read from the catalog, not the rows."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -26,8 +25,17 @@ from integrity_kit.audit.changes import (
 )
 from integrity_kit.audit.evidence import deletion_headline, judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, RuleOption, Severity
-from integrity_kit.audit.naming import exact_type, family, table_key, words
+from integrity_kit.audit.naming import exact_type, family, words
 from integrity_kit.audit.probes import Probe
+from integrity_kit.audit.references import (
+    Candidate,
+    candidates,
+    composed_of,
+    is_copy_of,
+    score_candidate,
+    type_fit,
+)
+from integrity_kit.audit.references import ReferenceIndex as References
 from integrity_kit.schema import Column, ForeignKey, Index, Snapshot, Table
 
 
@@ -68,15 +76,6 @@ class MissingPrimaryKey(Rule):
                 continue
             yield self.finding(table, (), f"{table.qualified_name} has no primary key: rows cannot be told apart",
                                changes=Changes(snapshot.dialect, (AddPrimaryKey.surrogate(table),)))
-
-
-@dataclass(frozen=True)
-class Candidate:
-    column: Column
-    target: Table
-    target_column: Column
-    confidence: float
-    signals: tuple[str, ...]
 
 
 class MissingForeignKey(Rule):
@@ -131,22 +130,131 @@ class MissingForeignKey(Rule):
     JUDGED_FROM = 3
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table, groups in self._all_candidates(snapshot)[1]:
+            for found in groups:
+                if found[0].confidence >= self.REPORT_AT:
+                    yield self._report(snapshot, table, found)
+
+    def _skipped(self, table: Table) -> set[str]:
+        """Columns that are never references: declared ones, polymorphic ids, external ids, a lone ``id`` key."""
+        skipped = {column for fk in table.foreign_keys for column in fk.columns} | _polymorphic_ids(table)
         external_ids = self.option("external-ids")
-        keyed = _keyed_tables(snapshot)
+        if external_ids:
+            skipped |= {c.name for c in table.columns
+                        if any(fnmatchcase(c.name.lower(), pattern.lower()) for pattern in external_ids)}
+        return skipped
+
+    def _all_candidates(self, snapshot: Snapshot) -> tuple[References, list[tuple[Table, list[list[Candidate]]]]]:
+        """Per table, per reference: its candidates, best first. Names first, for every table; then the tables
+        named after others, which need to know what the names already reach. The last snapshot's answer is kept:
+        other rules (derived totals) and the data pass ask again about the same snapshot."""
+        options = self.option("external-ids")
+        cached = _LAST_CANDIDATES.get("last")
+        if cached is not None and cached[0] is snapshot and cached[1] == options:
+            return cached[2], cached[3]
+        index = References.of(snapshot)
+        result = self._compute_candidates(snapshot, index)
+        _LAST_CANDIDATES["last"] = (snapshot, options, index, result)
+        return index, result
+
+    def _compute_candidates(self, snapshot: Snapshot,
+                            index: References) -> list[tuple[Table, list[list[Candidate]]]]:
+        named = []
+        # (schema, lower name) of every table some reference reaches: declared, or a column's best guess.
+        referred: set[tuple[str | None, str]] = set()
         for table in snapshot.tables:
-            declared = {column for fk in table.foreign_keys for column in fk.columns}
-            pk = table.primary_key.columns if table.primary_key else ()
-            polymorphic = _polymorphic_ids(table)
-            for column in table.columns:
-                if column.name in declared or column.name in polymorphic or (pk == (column.name,) and
-                                                                             column.name.lower() == "id"):
-                    continue
-                if any(fnmatchcase(column.name.lower(), pattern.lower()) for pattern in external_ids):
-                    continue
-                candidates = sorted(_candidates(table, column, keyed), key=lambda c: -c.confidence)
-                if not candidates or candidates[0].confidence < self.REPORT_AT:
-                    continue
-                yield self._report(snapshot, table, candidates)
+            skipped = self._skipped(table)
+            per_column, reached = self._named(table, index, skipped)
+            named.append((table, skipped, per_column, reached))
+            referred |= {key for key in reached if key != (table.schema, table.name.lower())}
+        result = []
+        for table, skipped, per_column, reached in named:
+            for candidate in self._composed(table, index, per_column, skipped, reached, referred):
+                per_column.setdefault(candidate.column.name, []).append(candidate)
+            groups = list(per_column.values())
+            groups += [[candidate] for candidate in self._composite(table, index, skipped)]
+            result.append((table, groups))
+        return result
+
+    def _named(self, table: Table, index: References,
+               skipped: set[str]) -> tuple[dict[str, list[Candidate]], set[tuple[str | None, str]]]:
+        """The candidates the column names give, and the tables they (or the declared keys) reach."""
+        pk = table.primary_key.columns if table.primary_key else ()
+        per_column: dict[str, list[Candidate]] = {}
+        reached = {(fk.referred_schema or table.schema, fk.referred_table.lower()) for fk in table.foreign_keys}
+        for column in table.columns:
+            if column.name in skipped or (pk == (column.name,) and column.name.lower() == "id"):
+                continue
+            found = sorted(candidates(table, column, index), key=lambda c: (-c.confidence, c.target.name))
+            if not found:
+                continue
+            if found[0].confidence >= self.REPORT_AT:
+                reached.add((found[0].target.schema, found[0].target.name.lower()))
+            if is_copy_of(table, found[0].target, found[0].columns):
+                continue  # a copy of the target's rows (a search table), not a reference to them
+            per_column[column.name] = found
+        return per_column, reached
+
+    def _composed(self, table: Table, index: References, per_column: dict[str, list[Candidate]], skipped: set[str],
+                  reached: set[tuple[str | None, str]],
+                  referred: set[tuple[str | None, str]]) -> Iterator[Candidate]:
+        """Link, alias and extension tables: a table named after other tables whose remaining key columns say
+        nothing about their target (``user_group.left``, ``artist_alias.new``, ``post_meta.id``)."""
+        ends = composed_of(table, index)
+        open_ends = [(t, key) for t, key in ends if (t.schema, t.name.lower()) not in reached]
+        if not open_ends:
+            return
+        pk = table.primary_key.columns if table.primary_key else ()
+        keyed = {name for u in table.unique_constraints for name in u.columns} | set(pk)
+        keyed |= {name for ix in table.indexes for name in ix.columns if name}
+        free = [c for c in table.columns if c.name not in per_column and c.name not in skipped
+                and family(c) in ("integer", "string", "uuid") and pk != (c.name,)]
+        # The free columns carry the table's meaning only when keyed, or when the table holds nothing else: a
+        # quantity beside other data is not an end.
+        only_these = all(c.name in pk or c in free for c in table.columns)
+        free = [c for c in free if c.name in keyed or only_these]
+        named = " and ".join(t.name for t, _key in ends)
+        if len(ends) >= 2 and len(free) == len(open_ends):
+            for position, (column, (target, key)) in enumerate(zip(free, open_ends, strict=True), start=1):
+                found = score_candidate(table, (column,), target, (key,), 0.6,
+                                        [f"{table.name} is named after {named}: {column.name} is end {position}"],
+                                        index.dialect)
+                if found:
+                    yield found
+        elif len(ends) == 1 and free:
+            target, key = ends[0]
+            for column in free:
+                found = score_candidate(table, (column,), target, (key,), 0.55,
+                                        [f"{table.name} is named after {target.name}, and {column.name} holds "
+                                         f"values of its key type"], index.dialect)
+                if found:
+                    yield found
+        elif len(ends) == 1 and len(pk) == 1 and not _generated(table.column(pk[0])) \
+                and (table.schema, table.name.lower()) not in referred:
+            # Shared-key extension (post_meta.id = post.id): its key is assigned from the parent, never generated,
+            # and nothing else refers to it (a lookup table such as vehicle_type is referred to).
+            target, key = ends[0]
+            found = score_candidate(table, (table.column(pk[0]),), target, (key,), 0.6,
+                                    [f"{table.name} extends {target.name}: its key {pk[0]} is not generated, so "
+                                     f"it is {target.name}'s"], index.dialect)
+            if found and not is_copy_of(table, target, found.columns):
+                yield found
+
+    def _composite(self, table: Table, index: References, skipped: set[str]) -> Iterator[Candidate]:
+        """A parent's composite key repeated column for column (``shipment_line(order_id, line_no)`` ->
+        ``order_line``); a table keyed by exactly the same columns is a sibling, not a child."""
+        own = tuple(sorted(table.primary_key.columns)) if table.primary_key else ()
+        for parent, key in index.composite:
+            if parent is table or own == tuple(sorted(c.name for c in key)):
+                continue
+            if not all(table.has_column(c.name) and c.name not in skipped for c in key):
+                continue
+            columns = tuple(table.column(c.name) for c in key)
+            found = score_candidate(table, columns, parent, key, 0.7,
+                                    [f"columns ({', '.join(c.name for c in key)}) repeat {parent.name}'s "
+                                     "composite key"], index.dialect)
+            if found:
+                yield found
 
     def _report(self, snapshot: Snapshot, table: Table, candidates: list[Candidate]) -> Finding:
         best = candidates[0]
@@ -156,38 +264,114 @@ class MissingForeignKey(Rule):
         rivals = [c for c in candidates[1:] if c.confidence >= best.confidence - 0.1
                   and not (own_schema and c.target.schema != table.schema)]
         confidence = best.confidence - (0.15 if rivals else 0.0)
-        unindexed = not table.covering((best.column.name,))
-        message = (f"{table.qualified_name}.{best.column.name} looks like a reference to "
-                   f"{best.target.qualified_name}.{best.target_column.name} but has no foreign key")
+        columns = tuple(c.name for c in best.columns)
+        target_columns = tuple(c.name for c in best.target_columns)
+        shown = ", ".join(columns)
+        unindexed = not table.covering(columns)
+        message = (f"{table.qualified_name}.{shown} looks like a reference to "
+                   f"{best.target.qualified_name}.{', '.join(target_columns)} but has no foreign key")
+        if rivals:
+            message += (" (ambiguous: " + ", ".join(f"{c.target.qualified_name}.{c.target_column.name}"
+                                                     for c in rivals) + " fits as well)")
         if unindexed:
             message += " (and no index)"
-        evidence = {"signals": list(best.signals)}
+        evidence: dict[str, Any] = {"signals": list(best.signals)}
         if rivals:
             evidence["also_possible"] = [f"{c.target.qualified_name}.{c.target_column.name}" for c in rivals]
-        target: dict[str, Any] = {"table": best.target.name, "columns": [best.target_column.name]}
+        target: dict[str, Any] = {"table": best.target.name, "columns": list(target_columns)}
         if best.target.schema:
             target["schema"] = best.target.schema
-        columns = (best.column.name,)
         operations: list[Operation] = [CreateIndex(TableName.of(table), columns)] if unindexed else []
-        if snapshot.dialect in ("mysql", "mariadb") and exact_type(best.column) != exact_type(best.target_column):
-            # InnoDB refuses a foreign key between columns of different types ("incorrectly formed"): INT and INT
-            # UNSIGNED, SMALLINT and INT. The child takes the parent's type first.
-            message += f"; its type {best.column.type_sql} must become {best.target_column.type_sql} first"
-            operations.append(ChangeType(TableName.of(table), best.column.name, best.target_column.type_sql,
-                                         sa_type(best.target_column, snapshot.dialect),
-                                         sa_type(best.column, snapshot.dialect), best.column.nullable,
-                                         KeptAttributes.of(best.column, snapshot.dialect)))
-        operations.append(AddForeignKey(TableName.of(table), columns, TableName.of(best.target),
-                                        (best.target_column.name,)))
+        for column, target_column in zip(best.columns, best.target_columns, strict=True):
+            if snapshot.dialect in ("mysql", "mariadb") and exact_type(column) != exact_type(target_column):
+                # InnoDB refuses a foreign key between columns of different types ("incorrectly formed"): INT and
+                # INT UNSIGNED, SMALLINT and INT. The child takes the parent's type first.
+                message += f"; {column.name}'s type {column.type_sql} must become {target_column.type_sql} first"
+                operations.append(ChangeType(TableName.of(table), column.name, target_column.type_sql,
+                                             sa_type(target_column, snapshot.dialect),
+                                             sa_type(column, snapshot.dialect), column.nullable,
+                                             KeptAttributes.of(column, snapshot.dialect)))
+        operations.append(AddForeignKey(TableName.of(table), columns, TableName.of(best.target), target_columns))
         return self.finding(
             table, columns, message, confidence=confidence, target=target, evidence=evidence,
             severity=Severity.ERROR if confidence >= self.ERROR_AT else Severity.WARNING,
             changes=Changes(snapshot.dialect, tuple(operations)))
 
+    def check_with_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
+        """References no name ties to their target (``SupportRepId``, ``ReportsTo`` -> ``Employee``), found from
+        the values: an integer column whose values (three distinct or more) are all keys of exactly one fitting
+        table, with the reasons. Only columns the names left without a candidate are examined."""
+        index, every = self._all_candidates(snapshot)
+        named: dict[tuple[str | None, str], set[str]] = {}
+        referred: set[tuple[str | None, str]] = set()
+        outgoing: dict[tuple[str | None, str], int] = {}
+        for table, groups in every:
+            named[(table.schema, table.name)] = {c.name for group in groups for c in group[0].columns}
+            targets = {(g[0].target.schema, g[0].target.name) for g in groups if g[0].confidence >= self.REPORT_AT}
+            targets |= {(fk.referred_schema or table.schema, fk.referred_table) for fk in table.foreign_keys}
+            targets.discard((table.schema, table.name))
+            referred |= targets
+            outgoing[(table.schema, table.name)] = len(targets)
+        for table in snapshot.tables:
+            own_key = _single_key_column(table)
+            skipped = self._skipped(table) | named[(table.schema, table.name)]
+            for column in table.columns:
+                if column.name in skipped or (own_key is not None and column is own_key):
+                    continue
+                if family(column) != "integer" or column.type_sql.upper().startswith(("BOOL", "TINYINT(1)")):
+                    continue
+                reference_named = words(column.name)[-1:] == ["id"] or column.name.lower().endswith("id")
+                if not reference_named and not (own_key is not None and column.nullable):
+                    continue
+                finding = self._from_values(snapshot, index, table, column, own_key, reference_named, probe,
+                                            referred, outgoing)
+                if finding is not None:
+                    yield finding
+
+    # Data-only references are judged against at most this many fitting tables (each costs one probe).
+    MOST_TARGETS = 40
+
+    def _from_values(self, snapshot: Snapshot, index: References, table: Table, column: Column, own_key: Column | None,
+                     reference_named: bool, probe: Probe, referred: set[tuple[str | None, str]],
+                     outgoing: dict[tuple[str | None, str], int]) -> Finding | None:
+        fitting = [(t, key) for group in index.by_name.values() for t, key in group
+                   if type_fit(column, key, snapshot.dialect) in ("exact", "widening")]
+        if not reference_named:  # a column named after nothing may only point at its own table (ReportsTo)
+            fitting = [(t, key) for t, key in fitting if t is table]
+        if not fitting or len(fitting) > self.MOST_TARGETS:
+            return None
+        contained = []
+        for target, key in fitting:
+            presence = probe.presence(table, (column.name,), target, (key.name,))
+            if presence.distinct < self.JUDGED_FROM or presence.present != presence.distinct:
+                continue
+            if target is table and probe.self_matches(table, column.name, key.name):
+                continue  # a row pointing at itself: a copy of its own key, not a hierarchy
+            contained.append((target, key, presence))
+        if not contained:
+            return None
+        own = [entry for entry in contained if entry[0] is table]
+        # The table the rest of the schema does not reach yet, holding at most one reference itself, is the
+        # entity a role column points at (an order line holds several references and is nobody's parent).
+        entities = own or [entry for entry in contained if (entry[0].schema, entry[0].name) not in referred
+                           and outgoing.get((entry[0].schema, entry[0].name), 0) <= 1]
+        if not entities:
+            return None
+        target, key, presence = entities[0]
+        why = ("its own table's key, none pointing at its own row" if target is table else
+               f"the only fitting table no other reference reaches, out of {len(contained)} holding every value")
+        signals = [f"all {presence.distinct} distinct values are keys of {target.name}.{key.name}: {why}"]
+        candidate = score_candidate(table, (column,), target, (key,), 0.55, signals, snapshot.dialect)
+        if candidate is None:
+            return None
+        rivals = [Candidate(table, (column,), t, (k,), candidate.confidence, ()) for t, k, _p in entities[1:]]
+        return self._report(snapshot, table, [candidate, *rivals])
+
     def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
         """Orphans: child rows whose value matches no row of the target (a key with none is also likelier). A
         candidate whose distinct values are mostly absent from the target is a count, a year or a rating that
-        shares a name with a table, not a reference: dropped (judged from three distinct values up)."""
+        shares a name with a table, not a reference: dropped (judged from three distinct values up). The share
+        of the target's keys the column uses is part of the evidence."""
         assert finding.target is not None
         table = snapshot.table(finding.table, finding.schema)
         target = snapshot.table(finding.target["table"], finding.target.get("schema"))
@@ -208,24 +392,22 @@ class MissingForeignKey(Rule):
         return self.schema_changes(finding)
 
 
-# Last words of a key column's name that make it distinctive enough to be matched by name alone (`emp_no`,
-# `dept_no`, `country_code`): a bare `id` or `name` is every table's.
-KEY_SUFFIXES = frozenset({"no", "nr", "num", "number", "code", "key"})
-# The prefix of the lookup entries for tables by their key column's name (no table_key contains a colon).
-KEY_NAME = "key:"
+# One entry: the last snapshot asked about, its external-ids option, its index and its candidates.
+_Groups = list[tuple[Table, list[list[Candidate]]]]
+_LAST_CANDIDATES: dict[str, tuple[Snapshot, tuple[str, ...], References, _Groups]] = {}
 
 
-def _keyed_tables(snapshot: Snapshot) -> dict[str, list[tuple[Table, Column]]]:
-    """table_key -> tables with a single-column primary key, and that key column; ``key:<column>`` -> the tables
-    whose key has that distinctive name (employees' ``emp_no``)."""
-    keyed: dict[str, list[tuple[Table, Column]]] = {}
-    for table in snapshot.tables:
-        if table.primary_key and len(table.primary_key.columns) == 1 and table.has_column(table.primary_key.columns[0]):
-            key = table.column(table.primary_key.columns[0])
-            keyed.setdefault(table_key(table.name), []).append((table, key))
-            if words(key.name)[-1:] and words(key.name)[-1] in KEY_SUFFIXES and len(words(key.name)) > 1:
-                keyed.setdefault(f"{KEY_NAME}{key.name.lower()}", []).append((table, key))
-    return keyed
+def _single_key_column(table: Table) -> Column | None:
+    if table.primary_key and len(table.primary_key.columns) == 1 and table.has_column(table.primary_key.columns[0]):
+        return table.column(table.primary_key.columns[0])
+    return None
+
+
+def _generated(column: Column) -> bool:
+    """The database makes this key's values (identity, a sequence default, AUTO_INCREMENT); SQLite's INTEGER
+    PRIMARY KEY always does."""
+    default = (column.server_default or "").lower()
+    return column.autoincrement is True or column.identity or "nextval" in default
 
 
 def _polymorphic_ids(table: Table) -> set[str]:
@@ -239,54 +421,6 @@ def _polymorphic_ids(table: Table) -> set[str]:
                 if f"{stem}_type" in names or f"{stem}type" in names:
                     skipped.add(name)
     return skipped
-
-
-def _name_guesses(table: Table, column: Column) -> list[tuple[str, float, str]]:
-    """(table_key, name score, signal) for every table the column's name may point at."""
-    parts = words(column.name)
-    guesses: list[tuple[str, float, str]] = []
-    if not parts:
-        return guesses
-    if parts[-1] == "id" and len(parts) > 1:
-        stem = parts[:-1]
-        guesses.append((table_key("_".join(stem)), 0.75, f"name {column.name} = <table>_id"))
-        for start in range(1, len(stem)):  # role prefix: manager_staff_id -> staff
-            guesses.append((table_key("_".join(stem[start:])), 0.6, f"name {column.name} = <role>_<table>_id"))
-        if stem == ["parent"]:
-            guesses.append((table_key(table.name), 0.75, "parent_id refers to the same table"))
-    elif parts[-1] != "id":
-        guesses.append((table_key(column.name), 0.6, f"name {column.name} is a table name"))
-        if parts[-1] in KEY_SUFFIXES and len(parts) > 1:  # emp_no -> the table whose key is emp_no
-            guesses.append((f"{KEY_NAME}{column.name.lower()}", 0.7, f"name {column.name} is another table's key"))
-        for start in range(1, len(parts)):  # role prefix: begin_area -> area
-            guesses.append((table_key("_".join(parts[start:])), 0.5, f"name {column.name} = <role>_<table>"))
-        if parts == ["parent"]:
-            guesses.append((table_key(table.name), 0.7, "parent refers to the same table"))
-        if parts == ["type"]:  # vehicle.type -> vehicle_type
-            guesses.append((table_key(f"{table.name}_type"), 0.6, f"{table.name}.type -> {table.name}_type"))
-    return guesses
-
-
-def _candidates(table: Table, column: Column, keyed: dict[str, list[tuple[Table, Column]]]) -> Iterator[Candidate]:
-    seen = set()
-    for key, score, signal in _name_guesses(table, column):
-        for target, target_column in keyed.get(key, ()):
-            if (target.schema, target.name) in seen or family(column) != family(target_column):
-                continue
-            if target is table and target_column.name == column.name:
-                continue
-            seen.add((target.schema, target.name))
-            signals = [signal, f"type family {family(column)} matches {target.name}.{target_column.name}"]
-            confidence = score
-            if exact_type(column) == exact_type(target_column):
-                confidence += 0.1
-                signals.append("exact type match")
-            if table.covering((column.name,)):
-                confidence += 0.05
-                signals.append("indexed")
-            if table.schema != target.schema:
-                confidence -= 0.1
-            yield Candidate(column, target, target_column, min(confidence, 0.95), tuple(signals))
 
 
 def is_fk_indexed(table: Table, fk: ForeignKey) -> bool:
