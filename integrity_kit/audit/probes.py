@@ -167,6 +167,18 @@ class Probe:
         query = select(func.count()).select_from(source).where(source.c[name] == source.c[key])
         return self._run(lambda: int(self.connection.execute(query).scalar() or 0), (t,))
 
+    def pairs(self, t: Table, key: str, name: str, limit: int) -> list[tuple[Any, Any]] | None:
+        """Every (``key``, ``name``) pair of rows where ``name`` is set, or None when there are more than
+        ``limit`` (a hierarchy is checked in memory only when it is small enough to read)."""
+        source = self._table(t, (key, name), "source")
+        query = select(source.c[key], source.c[name]).where(source.c[name].is_not(None)).limit(limit + 1)
+
+        def run() -> list[tuple[Any, Any]] | None:
+            rows = [(row[0], row[1]) for row in self.connection.execute(query)]
+            return None if len(rows) > limit else rows
+
+        return self._run(run, (t,))
+
     def dependents(self, t: Table, name: str) -> list[str]:
         """The views and rules that use column ``name`` (PostgreSQL refuses to change its type while they
         exist; elsewhere none block it): read from the catalog, not the rows."""

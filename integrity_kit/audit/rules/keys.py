@@ -207,11 +207,11 @@ class MissingForeignKey(Rule):
         pk = table.primary_key.columns if table.primary_key else ()
         keyed = {name for u in table.unique_constraints for name in u.columns} | set(pk)
         keyed |= {name for ix in table.indexes for name in ix.columns if name}
-        free = [c for c in table.columns if c.name not in per_column and c.name not in skipped
-                and family(c) in ("integer", "string", "uuid") and pk != (c.name,)]
+        free = [c for c in table.columns if c.name not in per_column and c.name not in skipped and pk != (c.name,)
+                and any(type_fit(c, key, index.dialect) for _t, key in open_ends)]
         # The free columns carry the table's meaning only when keyed, or when the table holds nothing else: a
         # quantity beside other data is not an end.
-        only_these = all(c.name in pk or c in free for c in table.columns)
+        only_these = all(c.name in pk or c in free or c.name in skipped for c in table.columns)
         free = [c for c in free if c.name in keyed or only_these]
         named = " and ".join(t.name for t, _key in ends)
         if len(ends) >= 2 and len(free) == len(open_ends):
@@ -345,8 +345,8 @@ class MissingForeignKey(Rule):
             presence = probe.presence(table, (column.name,), target, (key.name,))
             if presence.distinct < self.JUDGED_FROM or presence.present != presence.distinct:
                 continue
-            if target is table and probe.self_matches(table, column.name, key.name):
-                continue  # a row pointing at itself: a copy of its own key, not a hierarchy
+            if target is table and not self._is_hierarchy(probe, table, key, column):
+                continue
             contained.append((target, key, presence))
         if not contained:
             return None
@@ -366,6 +366,42 @@ class MissingForeignKey(Rule):
             return None
         rivals = [Candidate(table, (column,), t, (k,), candidate.confidence, ()) for t, k, _p in entities[1:]]
         return self._report(snapshot, table, [candidate, *rivals])
+
+    # A self-reference found from the values alone is checked for cycles in memory up to this many rows.
+    HIERARCHY_ROWS = 20_000
+
+    def _is_hierarchy(self, probe: Probe, table: Table, key: Column, column: Column) -> bool:
+        """Following the column from any row ends at a row without one, never at the row itself or in a loop:
+        a tree (who reports to whom). A count or a version whose values happen to be keys loops."""
+        if probe.self_matches(table, column.name, key.name):
+            return False
+        pairs = probe.pairs(table, key.name, column.name, self.HIERARCHY_ROWS)
+        if pairs is None:
+            return False
+        parent = dict(pairs)
+        done: set[Any] = set()
+        for start in parent:
+            path: set[Any] = set()
+            node = start
+            while node in parent and node not in done:
+                if node in path:
+                    return False
+                path.add(node)
+                node = parent[node]
+            done |= path
+        return True
+
+    def explain_column(self, snapshot: Snapshot, table: Table, column: Column) -> str:
+        """Why the names give no finding for ``column``: its best candidate and score, or that none ties it to a
+        table (for the benchmark's list of misses)."""
+        index, _groups = self._all_candidates(snapshot)
+        found = sorted(candidates(table, column, index), key=lambda c: -c.confidence)
+        if not found:
+            return (f"no name ties {column.name} to a table (only the values can, with data)"
+                    if family(column) == "integer" else f"no name ties {column.name} to a table")
+        best = found[0]
+        return (f"best candidate {best.target.name}.{best.target_column.name} at {best.confidence} "
+                f"(below {self.REPORT_AT}): {'; '.join(best.signals)}")
 
     def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
         """Orphans: child rows whose value matches no row of the target (a key with none is also likelier). A
