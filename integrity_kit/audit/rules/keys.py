@@ -83,17 +83,41 @@ class MissingForeignKey(Rule):
 
     ## What it checks
 
-    Columns whose name and type say they hold another table's key (`user_id`, `ArtistId`, a role such as
-    `manager_staff_id` or `begin_area`, the bare table name `artist`, `parent_id` for the same table,
-    `<table>.type` for `<table>_type`, another table's distinctive key name such as `emp_no` or `dept_no`) but
-    carry no foreign key. Each candidate is scored from several signals:
-    the name, an exact type match with the target's key, and an index on the column. A column of another type
-    (an external `stripe_customer_id` string) is never a candidate, and polymorphic `<name>_type`/`<name>_id`
-    pairs are skipped: they point at several tables by design. The confidence and the signals are reported.
+    Columns that hold another table's key but carry no foreign key. Candidates come from general rules over the
+    schema's own names, never from a list of known names:
+
+    - the column is named after a table: `user_id`, `ArtistId`, the bare table name `artist`, the last word(s)
+      of a longer table name (`customer_id` -> `crm_customer`), a role before the table (`manager_staff_id`,
+      `begin_area`), a numbered role (`parent1`, `user_id_2`), `parent_id` for the same table, `<table>.type`
+      for `<table>_type`;
+    - names without any separator (a CamelCase schema created unquoted) are split on the known table names:
+      `billtoaddressid` -> role `billto`, table `address`;
+    - the column has exactly the name of another table's distinctive key (`emp_no`, `dept_no`, `customerid`; a
+      bare `id` or `code` says nothing about whose key it is);
+    - the table is named after others: a link table `<a>_<b>` or `link_<a>_<b>` whose key columns (`a`/`b`,
+      `source`/`target`) refer to its ends in order, an alias table `<t>_alias` whose `new`/`old` columns refer
+      to `<t>`, a shared-key extension `<t>_meta` whose key the database does not generate and nothing else
+      refers to; a prefix family `<p>_<x>.<last word of p>` -> `<p>`;
+    - a parent's composite key repeated column for column (`shipment_line(order_no, line_no)` ->
+      `order_line`); tables keyed by exactly the same columns are siblings, and a key holding a date is a period.
+
+    The type must match the target's key exactly or be a safe widening (`BIGINT` holding `INT` keys, a longer
+    `VARCHAR`); a column of another type (an external `stripe_customer_id` string) is never a candidate, and
+    polymorphic `<name>_type`/`<name>_id` pairs are skipped: they point at several tables by design. A table
+    keyed like another whose every other column repeats it (sakila's `film_text`, a search copy of `film`) is a
+    copy, not a reference. Each signal adds to the confidence, with its reason in the evidence (`signals`); two
+    parents that fit equally are reported once as ambiguous, naming both (`also_possible`), at a lower
+    confidence, never as a silent guess. A target in the column's own schema is preferred.
+
     With data, the values have the last word: a candidate with three distinct values or more, fewer than half of
     which exist in the target's key, is a count, a rating or a year sharing a word with a table (`units_on_order`
-    beside `orders`), not a reference, and is not reported. When orphans remain and their clean-up would delete
-    more than 10% of the table, the finding says so first ("the clean-up deletes 77 of 77 rows (100%)").
+    beside `orders`), not a reference, and is not reported; a few orphans keep the finding and say that adding
+    the key today fails. The values also find references no name ties to their target (Chinook's `SupportRepId`
+    and `ReportsTo` -> `Employee`): an integer `…id` column whose values (three distinct or more) are all keys
+    of the one fitting table no other reference reaches, or a nullable column over its own table's key whose
+    values form a tree (no row points at itself, no loop): a count or a version that happens to hold valid keys
+    loops or points at its own row. When orphans remain and their clean-up would delete more than 10% of the
+    table, the finding says so first ("the clean-up deletes 77 of 77 rows (100%)").
 
     ## Why it matters
 
