@@ -26,7 +26,7 @@ from integrity_kit.audit.changes import (
 from integrity_kit.audit.evidence import deletion_headline, judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, RuleOption, Severity
 from integrity_kit.audit.naming import exact_type, family, words
-from integrity_kit.audit.probes import Probe
+from integrity_kit.audit.probes import Presence, Probe
 from integrity_kit.audit.references import (
     Candidate,
     candidates,
@@ -366,6 +366,10 @@ class MissingForeignKey(Rule):
             return None
         contained = []
         for target, key in fitting:
+            # Most fitting tables fail on the first rows already; only the rest are read in full.
+            first = probe.presence(table, (column.name,), target, (key.name,), first_rows=self.FIRST_ROWS)
+            if first.present != first.distinct:
+                continue
             presence = probe.presence(table, (column.name,), target, (key.name,))
             if presence.distinct < self.JUDGED_FROM or presence.present != presence.distinct:
                 continue
@@ -415,6 +419,13 @@ class MissingForeignKey(Rule):
             done |= path
         return True
 
+    # Rows read for the first, cheap verdict on a candidate before its full scans.
+    FIRST_ROWS = 1000
+
+    def _refuted(self, presence: Presence) -> bool:
+        share = presence.share
+        return share is not None and presence.distinct >= self.JUDGED_FROM and share < self.PRESENT_AT_LEAST
+
     def explain_column(self, snapshot: Snapshot, table: Table, column: Column) -> str:
         """Why the names give no finding for ``column``: its best candidate and score, or that none ties it to a
         table (for the benchmark's list of misses)."""
@@ -436,14 +447,19 @@ class MissingForeignKey(Rule):
         table = snapshot.table(finding.table, finding.schema)
         target = snapshot.table(finding.target["table"], finding.target.get("schema"))
         target_columns = tuple(finding.target["columns"])
+        # The first rows first: a candidate they already refute costs no full scan.
+        first = probe.presence(table, finding.columns, target, target_columns, first_rows=self.FIRST_ROWS)
+        if self._refuted(first):
+            return None
         presence = probe.presence(table, finding.columns, target, target_columns)
-        share = presence.share
-        if share is not None and presence.distinct >= self.JUDGED_FROM and share < self.PRESENT_AT_LEAST:
+        if self._refuted(presence):
             return None
         seen = probe.orphans(table, finding.columns, target, target_columns)
-        if share is not None:
+        if presence.share is not None:
+            keys = probe.row_count(target)
             finding = dataclasses.replace(finding, evidence={
-                **finding.evidence, "distinct_values": presence.distinct, "present_in_target": presence.present})
+                **finding.evidence, "distinct_values": presence.distinct, "present_in_target": presence.present,
+                "target_keys": keys, "target_keys_used": round(presence.present / keys, 3) if keys else None})
         return judged(finding, seen, "orphan_rows", "orphan row(s)", confidence_step=0.05,
                       clean_up=DeleteOrphans(TableName.of(table), finding.columns, TableName.of(target),
                                              target_columns))
