@@ -72,3 +72,13 @@ def test_chinook_without_its_keys_is_recovered_entirely_with_its_data(engine_nam
     found = {(f.table.lower(), f.columns, f.target["table"].lower()) for f in report.findings}
     assert len(declared) == 11 and found == declared
     assert all(f.evidence["orphan_rows"] == 0 for f in report.findings)
+
+
+def test_indexed_columns_no_name_ties_are_weak_guesses_the_values_refute(engine) -> None:
+    """Without data the schema alone suggests them, as warnings saying why; with data the values drop both."""
+    execute(engine, *BY_ID["fk-unnamed-indexed-columns-refuted-by-values"].setup)
+    guessed = _findings(engine, data=False)
+    assert set(guessed) == {("employee", ("rank",)), ("visit", ("session_id",))}
+    assert all(f.severity.value == "warning" and f.confidence < MissingForeignKey.ERROR_AT for f in guessed.values())
+    assert all(any(s.startswith(MissingForeignKey.UNNAMED) for s in f.evidence["signals"]) for f in guessed.values())
+    assert _findings(engine, data=True) == {}

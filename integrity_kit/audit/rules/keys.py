@@ -99,7 +99,12 @@ class MissingForeignKey(Rule):
       to `<t>`, a shared-key extension `<t>_meta` whose key the database does not generate and nothing else
       refers to; a prefix family `<p>_<x>.<last word of p>` -> `<p>`;
     - a parent's composite key repeated column for column (`shipment_line(order_no, line_no)` ->
-      `order_line`); tables keyed by exactly the same columns are siblings, and a key holding a date is a period.
+      `order_line`); tables keyed by exactly the same columns are siblings, and a key holding a date is a period;
+    - weakest, as warnings that say so ("no name tie"): an indexed integer `…id` column named after no table
+      points at the one table of its key type that nothing else refers to and that holds at most one reference
+      itself (Chinook's `SupportRepId` -> `Employee`); an indexed, nullable column of its own table's key type
+      named after nothing is a hierarchy (`ReportsTo`). With data, the values must confirm them: every value a
+      key of the target, and for a hierarchy no row pointing at itself and no loop.
 
     The type must match the target's key exactly or be a safe widening (`BIGINT` holding `INT` keys, a longer
     `VARCHAR`); a column of another type (an external `stripe_customer_id` string) is never a candidate, and
@@ -191,14 +196,59 @@ class MissingForeignKey(Rule):
             per_column, reached = self._named(table, index, skipped)
             named.append((table, skipped, per_column, reached))
             referred |= {key for key in reached if key != (table.schema, table.name.lower())}
-        result = []
+        outgoing: dict[tuple[str | None, str], int] = {}
         for table, skipped, per_column, reached in named:
             for candidate in self._composed(table, index, per_column, skipped, reached, referred):
                 per_column.setdefault(candidate.column.name, []).append(candidate)
+                if candidate.confidence >= self.REPORT_AT:
+                    reached.add((candidate.target.schema, candidate.target.name.lower()))
+            own = (table.schema, table.name.lower())
+            referred |= {key for key in reached if key != own}
+            outgoing[own] = len(reached - {own})
+        # Entities nothing refers to yet and that hold at most one reference themselves: where a role column
+        # named after nothing points, when there is exactly one of them.
+        entities = [(t, key) for group in index.by_name.values() for t, key in group
+                    if (t.schema, t.name.lower()) not in referred and outgoing.get((t.schema, t.name.lower()), 0) <= 1]
+        result = []
+        for table, skipped, per_column, _reached in named:
+            for candidate in self._unnamed(table, index, per_column, skipped, entities):
+                per_column[candidate.column.name] = [candidate]
             groups = list(per_column.values())
             groups += [[candidate] for candidate in self._composite(table, index, skipped)]
             result.append((table, groups))
         return result
+
+    # Marks the candidates of _unnamed in their signals: the values must confirm them (a tree, no orphans).
+    UNNAMED = "no name tie"
+
+    def _unnamed(self, table: Table, index: References, per_column: dict[str, list[Candidate]], skipped: set[str],
+                 entities: list[tuple[Table, Column]]) -> Iterator[Candidate]:
+        """Indexed integer columns no name ties to a table (Chinook's SupportRepId, ReportsTo): an ``…id`` role
+        points at the one entity nothing else refers to; a nullable column of the table's own key type, named
+        after nothing, at its own table (a hierarchy). Weak without data (a warning); the values confirm them."""
+        own_key = _single_key_column(table)
+        for column in table.columns:
+            if column.name in per_column or column.name in skipped or column is own_key:
+                continue
+            if family(column) != "integer" or not table.covering((column.name,)):
+                continue
+            lower = column.name.lower()
+            if words(column.name)[-1:] == ["id"] or (lower.endswith("id") and len(lower) > 4):
+                fitting = [(t, key) for t, key in entities if t is not table
+                           and type_fit(column, key, index.dialect) in ("exact", "widening")]
+                if len(fitting) == 1:
+                    target, key = fitting[0]
+                    found = score_candidate(table, (column,), target, (key,), 0.4, [
+                        f"{self.UNNAMED}: {column.name} is an indexed id of no table's name; {target.name} is the "
+                        "only table of its key type nothing else refers to"], index.dialect)
+                    if found:
+                        yield found
+            elif own_key is not None and column.nullable and type_fit(column, own_key, index.dialect) == "exact":
+                found = score_candidate(table, (column,), table, (own_key,), 0.35, [
+                    f"{self.UNNAMED}: {column.name} is an indexed, nullable column of {table.name}'s own key type "
+                    "(a hierarchy)"], index.dialect)
+                if found:
+                    yield found
 
     def _named(self, table: Table, index: References,
                skipped: set[str]) -> tuple[dict[str, list[Candidate]], set[tuple[str | None, str]]]:
@@ -447,6 +497,10 @@ class MissingForeignKey(Rule):
         table = snapshot.table(finding.table, finding.schema)
         target = snapshot.table(finding.target["table"], finding.target.get("schema"))
         target_columns = tuple(finding.target["columns"])
+        if table is target and any(signal.startswith(self.UNNAMED) for signal in finding.evidence["signals"]):
+            own_key = _single_key_column(table)
+            if own_key is None or not self._is_hierarchy(probe, table, own_key, table.column(finding.columns[0])):
+                return None  # a count or a version over the table's own keys, not who reports to whom
         # The first rows first: a candidate they already refute costs no full scan.
         first = probe.presence(table, finding.columns, target, target_columns, first_rows=self.FIRST_ROWS)
         if self._refuted(first):

@@ -165,3 +165,25 @@ CASES += [
           "CREATE TABLE player (id INTEGER PRIMARY KEY, goals INTEGER NOT NULL)",
           "INSERT INTO player VALUES (1, 1), (2, 2), (3, 3), (4, 4)"]),
 ]
+
+# Indexed columns no name ties to a table: weak guesses from the schema that the values must confirm.
+CASES += [
+    # Indexed, and exactly one entity nothing refers to: flagged without data, and the values agree.
+    case("fk-unnamed-indexed-role", "missing-foreign-key",
+         ["CREATE TABLE employee (id INTEGER PRIMARY KEY, boss INTEGER)",
+          "CREATE INDEX ix_employee_boss ON employee (boss)",
+          "INSERT INTO employee VALUES (1, NULL), (2, 1), (3, 1), (4, 2)",
+          "CREATE TABLE customer (id INTEGER PRIMARY KEY, support_rep_id INTEGER)",
+          "CREATE INDEX ix_customer_rep ON customer (support_rep_id)",
+          "INSERT INTO customer VALUES (1, 2), (2, 3), (3, 4), (4, 3)",
+          "CREATE TABLE invoice (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customer (id))"],
+         {("employee", ("boss",)), ("customer", ("support_rep_id",))}, apply_fix_on=SERVERS),
+    # The same shapes refuted by the values: a session id that is no employee, a counter that loops.
+    case("fk-unnamed-indexed-columns-refuted-by-values", "missing-foreign-key",
+         ["CREATE TABLE employee (id INTEGER PRIMARY KEY, rank INTEGER)",
+          "CREATE INDEX ix_employee_rank ON employee (rank)",
+          "INSERT INTO employee VALUES (1, 2), (2, 3), (3, 1), (4, NULL)",
+          "CREATE TABLE visit (id INTEGER PRIMARY KEY, session_id INTEGER)",
+          "CREATE INDEX ix_visit_session ON visit (session_id)",
+          "INSERT INTO visit VALUES (1, 88001), (2, 88002), (3, 88003), (4, 88004)"]),
+]
