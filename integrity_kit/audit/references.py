@@ -284,10 +284,12 @@ def score_candidate(table: Table, columns: tuple[Column, ...], target: Table, ta
     if None in fits:
         return None
     described = ", ".join(f"{t.type_sql}" for t in target_columns)
+    # Worded as before issue 21 (the README tour shows these signals).
+    signals.append(f"type family {family(columns[0])} matches {target.name}."
+                   f"{', '.join(t.name for t in target_columns)}")
     if all(fit == "exact" for fit in fits):
         confidence += 0.1
-        signals.append(f"exact type match with {target.name}.{', '.join(t.name for t in target_columns)} "
-                       f"({described})")
+        signals.append("exact type match")
     elif "signedness" in fits:
         confidence -= 0.05
         signals.append(f"same width as {target.name}'s key but other signedness ({described})")
