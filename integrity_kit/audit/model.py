@@ -134,6 +134,11 @@ class Rule(rulebook.Rule):
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
         raise NotImplementedError
 
+    def check_with_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
+        """Findings only the rows can suggest (no name ties them), when the audit may read rows; they get their
+        evidence like the others. By default none."""
+        return iter(())
+
     def finding(self, table: Table, columns: tuple[str, ...] | list[str], message: str, *,
                 severity: Severity | None = None, confidence: float = 1.0, target: dict[str, Any] | None = None,
                 evidence: dict[str, Any] | None = None, changes: Changes | None = None) -> Finding:

@@ -143,10 +143,15 @@ class Probe:
         return dataclasses.replace(seen, deletes=seen.count, table_rows=seen.rows_checked)
 
     def presence(self, child: Table, columns: tuple[str, ...], parent: Table,
-                 parent_columns: tuple[str, ...]) -> Presence:
+                 parent_columns: tuple[str, ...], *, first_rows: int | None = None) -> Presence:
         """The distinct non-NULL values of ``columns`` in ``child``, and how many of them ``parent_columns`` holds:
-        a reference holds mostly values its parent has, a count or a year mostly values it has not."""
-        c = self._table(child, columns, "child")
+        a reference holds mostly values its parent has, a count or a year mostly values it has not.
+        ``first_rows``: look at only the first rows the database returns (a cheap first verdict)."""
+        if first_rows is not None and (not self.sample_rows or first_rows < self.sample_rows):
+            source = table(child.name, *(column(name) for name in columns), schema=child.schema)
+            c = select(*source.c).limit(first_rows).subquery("child")
+        else:
+            c = self._table(child, columns, "child")
         present = and_(*(c.c[name].is_not(None) for name in columns))
         values = select(*(c.c[name] for name in columns)).where(present).distinct().subquery("child_values")
         p = table(parent.name, *(column(name) for name in parent_columns), schema=parent.schema).alias("parent")
@@ -156,9 +161,33 @@ class Probe:
 
         def run() -> Presence:
             distinct, hits = self.connection.execute(query).one()
-            return Presence(int(distinct or 0), int(hits or 0), sampled=bool(self.sample_rows))
+            return Presence(int(distinct or 0), int(hits or 0), sampled=bool(self.sample_rows or first_rows))
 
         return self._run(run, (child, parent))
+
+    def row_count(self, t: Table) -> int:
+        """The table's rows (all of them: the share of a parent's keys a reference uses is out of these)."""
+        query = select(func.count()).select_from(table(t.name, schema=t.schema))
+        return self._run(lambda: int(self.connection.execute(query).scalar() or 0), (t,))
+
+    def self_matches(self, t: Table, name: str, key: str) -> int:
+        """Rows whose ``name`` equals their own ``key``: a hierarchy's column never points at its own row, a copy
+        of the key or a counter that grows with it often does."""
+        source = self._table(t, (name, key), "source")
+        query = select(func.count()).select_from(source).where(source.c[name] == source.c[key])
+        return self._run(lambda: int(self.connection.execute(query).scalar() or 0), (t,))
+
+    def pairs(self, t: Table, key: str, name: str, limit: int) -> list[tuple[Any, Any]] | None:
+        """Every (``key``, ``name``) pair of rows where ``name`` is set, or None when there are more than
+        ``limit`` (a hierarchy is checked in memory only when it is small enough to read)."""
+        source = self._table(t, (key, name), "source")
+        query = select(source.c[key], source.c[name]).where(source.c[name].is_not(None)).limit(limit + 1)
+
+        def run() -> list[tuple[Any, Any]] | None:
+            rows = [(row[0], row[1]) for row in self.connection.execute(query)]
+            return None if len(rows) > limit else rows
+
+        return self._run(run, (t,))
 
     def dependents(self, t: Table, name: str) -> list[str]:
         """The views and rules that use column ``name`` (PostgreSQL refuses to change its type while they

@@ -16,7 +16,7 @@ from integrity_kit import __version__
 from integrity_kit.audit.config import AuditConfig
 from integrity_kit.audit.evidence import gather
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
-from integrity_kit.audit.probes import NO_SELECT, NoPrivilege, Probe
+from integrity_kit.audit.probes import NO_SELECT, NoPrivilege, Probe, ProbeFailed
 from integrity_kit.audit.registry import select_rules
 from integrity_kit.connect import make_engine, mask_url
 from integrity_kit.errors import IntegrityKitError, first_line
@@ -141,6 +141,8 @@ def run_rules(snapshot: Snapshot, rule_classes: Iterable[type[Rule]], *, url: st
             found = rule.check_data(snapshot, probe) if isinstance(rule, DataRule) and probe is not None \
                 else rule.check(snapshot)
             findings.extend(found)
+            if probe is not None and not isinstance(rule, DataRule):
+                findings.extend(_data_suggestions(rule, snapshot, probe, problems))
         except IntegrityKitError:
             raise  # the audit cannot go on (its connection is lost for good)
         except Exception as error:  # one broken rule must not hide what the others found
@@ -156,6 +158,17 @@ def run_rules(snapshot: Snapshot, rule_classes: Iterable[type[Rule]], *, url: st
     schemas = [schema or default or "" for schema in snapshot.schemas]
     return Report(url=url, dialect=snapshot.dialect, server_version=snapshot.server_version, schemas=schemas,
                   tables=len(snapshot.tables), findings=findings, not_analysed=problems, snapshot=snapshot)
+
+
+def _data_suggestions(rule: Rule, snapshot: Snapshot, probe: Probe, problems: list[NotAnalysed]) -> list[Finding]:
+    """``rule.check_with_data``; a probe that cannot finish ends only these suggestions, reported as not analysed."""
+    found: list[Finding] = []
+    try:
+        found.extend(rule.check_with_data(snapshot, probe))
+    except ProbeFailed as error:
+        problems.append(NotAnalysed(f"rule {rule.code} {rule.name}: references found from the values",
+                                    f"{error.kind}: {error}"))
+    return found
 
 
 @contextlib.contextmanager

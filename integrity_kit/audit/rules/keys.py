@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -26,8 +25,17 @@ from integrity_kit.audit.changes import (
 )
 from integrity_kit.audit.evidence import deletion_headline, judged
 from integrity_kit.audit.model import DataRule, Finding, Rule, RuleOption, Severity
-from integrity_kit.audit.naming import exact_type, family, table_key, words
-from integrity_kit.audit.probes import Probe
+from integrity_kit.audit.naming import exact_type, family, words
+from integrity_kit.audit.probes import Presence, Probe
+from integrity_kit.audit.references import (
+    Candidate,
+    candidates,
+    composed_of,
+    is_copy_of,
+    score_candidate,
+    type_fit,
+)
+from integrity_kit.audit.references import ReferenceIndex as References
 from integrity_kit.schema import Column, ForeignKey, Index, Snapshot, Table
 
 
@@ -70,31 +78,51 @@ class MissingPrimaryKey(Rule):
                                changes=Changes(snapshot.dialect, (AddPrimaryKey.surrogate(table),)))
 
 
-@dataclass(frozen=True)
-class Candidate:
-    column: Column
-    target: Table
-    target_column: Column
-    confidence: float
-    signals: tuple[str, ...]
-
-
 class MissingForeignKey(Rule):
     """A column that refers to another table's key without a foreign key constraint.
 
     ## What it checks
 
-    Columns whose name and type say they hold another table's key (`user_id`, `ArtistId`, a role such as
-    `manager_staff_id` or `begin_area`, the bare table name `artist`, `parent_id` for the same table,
-    `<table>.type` for `<table>_type`, another table's distinctive key name such as `emp_no` or `dept_no`) but
-    carry no foreign key. Each candidate is scored from several signals:
-    the name, an exact type match with the target's key, and an index on the column. A column of another type
-    (an external `stripe_customer_id` string) is never a candidate, and polymorphic `<name>_type`/`<name>_id`
-    pairs are skipped: they point at several tables by design. The confidence and the signals are reported.
+    Columns that hold another table's key but carry no foreign key. Candidates come from general rules over the
+    schema's own names, never from a list of known names:
+
+    - the column is named after a table: `user_id`, `ArtistId`, the bare table name `artist`, the last word(s)
+      of a longer table name (`customer_id` -> `crm_customer`), a role before the table (`manager_staff_id`,
+      `begin_area`), a numbered role (`parent1`, `user_id_2`), `parent_id` for the same table, `<table>.type`
+      for `<table>_type`;
+    - names without any separator (a CamelCase schema created unquoted) are split on the known table names:
+      `billtoaddressid` -> role `billto`, table `address`;
+    - the column has exactly the name of another table's distinctive key (`emp_no`, `dept_no`, `customerid`; a
+      bare `id` or `code` says nothing about whose key it is);
+    - the table is named after others: a link table `<a>_<b>` or `link_<a>_<b>` whose key columns (`a`/`b`,
+      `source`/`target`) refer to its ends in order, an alias table `<t>_alias` whose `new`/`old` columns refer
+      to `<t>`, a shared-key extension `<t>_meta` whose key the database does not generate and nothing else
+      refers to; a prefix family `<p>_<x>.<last word of p>` -> `<p>`;
+    - a parent's composite key repeated column for column (`shipment_line(order_no, line_no)` ->
+      `order_line`); tables keyed by exactly the same columns are siblings, and a key holding a date is a period;
+    - weakest, as warnings that say so ("no name tie"): an indexed integer `…id` column named after no table
+      points at the one table of its key type that nothing else refers to and that holds at most one reference
+      itself (Chinook's `SupportRepId` -> `Employee`); an indexed, nullable column of its own table's key type
+      named after nothing is a hierarchy (`ReportsTo`). With data, the values must confirm them: every value a
+      key of the target, and for a hierarchy no row pointing at itself and no loop.
+
+    The type must match the target's key exactly or be a safe widening (`BIGINT` holding `INT` keys, a longer
+    `VARCHAR`); a column of another type (an external `stripe_customer_id` string) is never a candidate, and
+    polymorphic `<name>_type`/`<name>_id` pairs are skipped: they point at several tables by design. A table
+    keyed like another whose every other column repeats it (sakila's `film_text`, a search copy of `film`) is a
+    copy, not a reference. Each signal adds to the confidence, with its reason in the evidence (`signals`); two
+    parents that fit equally are reported once as ambiguous, naming both (`also_possible`), at a lower
+    confidence, never as a silent guess. A target in the column's own schema is preferred.
+
     With data, the values have the last word: a candidate with three distinct values or more, fewer than half of
     which exist in the target's key, is a count, a rating or a year sharing a word with a table (`units_on_order`
-    beside `orders`), not a reference, and is not reported. When orphans remain and their clean-up would delete
-    more than 10% of the table, the finding says so first ("the clean-up deletes 77 of 77 rows (100%)").
+    beside `orders`), not a reference, and is not reported; a few orphans keep the finding and say that adding
+    the key today fails. The values also find references no name ties to their target (Chinook's `SupportRepId`
+    and `ReportsTo` -> `Employee`): an integer `…id` column whose values (three distinct or more) are all keys
+    of the one fitting table no other reference reaches, or a nullable column over its own table's key whose
+    values form a tree (no row points at itself, no loop): a count or a version that happens to hold valid keys
+    loops or points at its own row. When orphans remain and their clean-up would delete more than 10% of the
+    table, the finding says so first ("the clean-up deletes 77 of 77 rows (100%)").
 
     ## Why it matters
 
@@ -131,22 +159,176 @@ class MissingForeignKey(Rule):
     JUDGED_FROM = 3
 
     def check(self, snapshot: Snapshot) -> Iterator[Finding]:
+        for table, groups in self._all_candidates(snapshot)[1]:
+            for found in groups:
+                if found[0].confidence >= self.REPORT_AT:
+                    yield self._report(snapshot, table, found)
+
+    def _skipped(self, table: Table) -> set[str]:
+        """Columns that are never references: declared ones, polymorphic ids, external ids, a lone ``id`` key."""
+        skipped = {column for fk in table.foreign_keys for column in fk.columns} | _polymorphic_ids(table)
         external_ids = self.option("external-ids")
-        keyed = _keyed_tables(snapshot)
+        if external_ids:
+            skipped |= {c.name for c in table.columns
+                        if any(fnmatchcase(c.name.lower(), pattern.lower()) for pattern in external_ids)}
+        return skipped
+
+    def _all_candidates(self, snapshot: Snapshot) -> tuple[References, list[tuple[Table, list[list[Candidate]]]]]:
+        """Per table, per reference: its candidates, best first. Names first, for every table; then the tables
+        named after others, which need to know what the names already reach. The last snapshot's answer is kept:
+        other rules (derived totals) and the data pass ask again about the same snapshot."""
+        options = self.option("external-ids")
+        cached = _LAST_CANDIDATES.get("last")
+        if cached is not None and cached[0] is snapshot and cached[1] == options:
+            return cached[2], cached[3]
+        index = References.of(snapshot)
+        result = self._compute_candidates(snapshot, index)
+        _LAST_CANDIDATES["last"] = (snapshot, options, index, result)
+        return index, result
+
+    def _compute_candidates(self, snapshot: Snapshot,
+                            index: References) -> list[tuple[Table, list[list[Candidate]]]]:
+        named = []
+        # (schema, lower name) of every table some reference reaches: declared, or a column's best guess.
+        referred: set[tuple[str | None, str]] = set()
         for table in snapshot.tables:
-            declared = {column for fk in table.foreign_keys for column in fk.columns}
-            pk = table.primary_key.columns if table.primary_key else ()
-            polymorphic = _polymorphic_ids(table)
-            for column in table.columns:
-                if column.name in declared or column.name in polymorphic or (pk == (column.name,) and
-                                                                             column.name.lower() == "id"):
-                    continue
-                if any(fnmatchcase(column.name.lower(), pattern.lower()) for pattern in external_ids):
-                    continue
-                candidates = sorted(_candidates(table, column, keyed), key=lambda c: -c.confidence)
-                if not candidates or candidates[0].confidence < self.REPORT_AT:
-                    continue
-                yield self._report(snapshot, table, candidates)
+            skipped = self._skipped(table)
+            per_column, reached = self._named(table, index, skipped)
+            named.append((table, skipped, per_column, reached))
+            referred |= {key for key in reached if key != (table.schema, table.name.lower())}
+        outgoing: dict[tuple[str | None, str], int] = {}
+        for table, skipped, per_column, reached in named:
+            for candidate in self._composed(table, index, per_column, skipped, reached, referred):
+                per_column.setdefault(candidate.column.name, []).append(candidate)
+                if candidate.confidence >= self.REPORT_AT:
+                    reached.add((candidate.target.schema, candidate.target.name.lower()))
+            own = (table.schema, table.name.lower())
+            referred |= {key for key in reached if key != own}
+            outgoing[own] = len(reached - {own})
+        # Entities nothing refers to yet and that hold at most one reference themselves: where a role column
+        # named after nothing points, when there is exactly one of them.
+        entities = [(t, key) for group in index.by_name.values() for t, key in group
+                    if (t.schema, t.name.lower()) not in referred and outgoing.get((t.schema, t.name.lower()), 0) <= 1]
+        result = []
+        for table, skipped, per_column, _reached in named:
+            for candidate in self._unnamed(table, index, per_column, skipped, entities):
+                per_column[candidate.column.name] = [candidate]
+            groups = list(per_column.values())
+            groups += [[candidate] for candidate in self._composite(table, index, skipped)]
+            result.append((table, groups))
+        return result
+
+    # Marks the candidates of _unnamed in their signals: the values must confirm them (a tree, no orphans).
+    UNNAMED = "no name tie"
+
+    def _unnamed(self, table: Table, index: References, per_column: dict[str, list[Candidate]], skipped: set[str],
+                 entities: list[tuple[Table, Column]]) -> Iterator[Candidate]:
+        """Indexed integer columns no name ties to a table (Chinook's SupportRepId, ReportsTo): an ``…id`` role
+        points at the one entity nothing else refers to; a nullable column of the table's own key type, named
+        after nothing, at its own table (a hierarchy). Weak without data (a warning); the values confirm them."""
+        own_key = _single_key_column(table)
+        for column in table.columns:
+            if column.name in per_column or column.name in skipped or column is own_key:
+                continue
+            if family(column) != "integer" or not table.covering((column.name,)):
+                continue
+            lower = column.name.lower()
+            if words(column.name)[-1:] == ["id"] or (lower.endswith("id") and len(lower) > 4):
+                fitting = [(t, key) for t, key in entities if t is not table
+                           and type_fit(column, key, index.dialect) in ("exact", "widening")]
+                if len(fitting) == 1:
+                    target, key = fitting[0]
+                    found = score_candidate(table, (column,), target, (key,), 0.4, [
+                        f"{self.UNNAMED}: {column.name} is an indexed id of no table's name; {target.name} is the "
+                        "only table of its key type nothing else refers to"], index.dialect)
+                    if found:
+                        yield found
+            elif own_key is not None and column.nullable and type_fit(column, own_key, index.dialect) == "exact":
+                found = score_candidate(table, (column,), table, (own_key,), 0.35, [
+                    f"{self.UNNAMED}: {column.name} is an indexed, nullable column of {table.name}'s own key type "
+                    "(a hierarchy)"], index.dialect)
+                if found:
+                    yield found
+
+    def _named(self, table: Table, index: References,
+               skipped: set[str]) -> tuple[dict[str, list[Candidate]], set[tuple[str | None, str]]]:
+        """The candidates the column names give, and the tables they (or the declared keys) reach."""
+        pk = table.primary_key.columns if table.primary_key else ()
+        per_column: dict[str, list[Candidate]] = {}
+        reached = {(fk.referred_schema or table.schema, fk.referred_table.lower()) for fk in table.foreign_keys}
+        for column in table.columns:
+            if column.name in skipped or (pk == (column.name,) and column.name.lower() == "id"):
+                continue
+            found = sorted(candidates(table, column, index), key=lambda c: (-c.confidence, c.target.name))
+            if not found:
+                continue
+            if found[0].confidence >= self.REPORT_AT:
+                reached.add((found[0].target.schema, found[0].target.name.lower()))
+            if is_copy_of(table, found[0].target, found[0].columns):
+                continue  # a copy of the target's rows (a search table), not a reference to them
+            per_column[column.name] = found
+        return per_column, reached
+
+    def _composed(self, table: Table, index: References, per_column: dict[str, list[Candidate]], skipped: set[str],
+                  reached: set[tuple[str | None, str]],
+                  referred: set[tuple[str | None, str]]) -> Iterator[Candidate]:
+        """Link, alias and extension tables: a table named after other tables whose remaining key columns say
+        nothing about their target (``user_group.left``, ``artist_alias.new``, ``post_meta.id``)."""
+        ends = composed_of(table, index)
+        open_ends = [(t, key) for t, key in ends if (t.schema, t.name.lower()) not in reached]
+        if not open_ends:
+            return
+        pk = table.primary_key.columns if table.primary_key else ()
+        keyed = {name for u in table.unique_constraints for name in u.columns} | set(pk)
+        keyed |= {name for ix in table.indexes for name in ix.columns if name}
+        free = [c for c in table.columns if c.name not in per_column and c.name not in skipped and pk != (c.name,)
+                and any(type_fit(c, key, index.dialect) for _t, key in open_ends)]
+        # The free columns carry the table's meaning only when keyed, or when the table holds nothing else: a
+        # quantity beside other data is not an end.
+        only_these = all(c.name in pk or c in free or c.name in skipped for c in table.columns)
+        free = [c for c in free if c.name in keyed or only_these]
+        named = " and ".join(t.name for t, _key in ends)
+        if len(ends) >= 2 and len(free) == len(open_ends):
+            for position, (column, (target, key)) in enumerate(zip(free, open_ends, strict=True), start=1):
+                found = score_candidate(table, (column,), target, (key,), 0.6,
+                                        [f"{table.name} is named after {named}: {column.name} is end {position}"],
+                                        index.dialect)
+                if found:
+                    yield found
+        elif len(ends) == 1 and free:
+            target, key = ends[0]
+            for column in free:
+                found = score_candidate(table, (column,), target, (key,), 0.55,
+                                        [f"{table.name} is named after {target.name}, and {column.name} holds "
+                                         f"values of its key type"], index.dialect)
+                if found:
+                    yield found
+        elif len(ends) == 1 and len(pk) == 1 and not _generated(table.column(pk[0])) \
+                and (table.schema, table.name.lower()) not in referred:
+            # Shared-key extension (post_meta.id = post.id): its key is assigned from the parent, never generated,
+            # and nothing else refers to it (a lookup table such as vehicle_type is referred to).
+            target, key = ends[0]
+            found = score_candidate(table, (table.column(pk[0]),), target, (key,), 0.6,
+                                    [f"{table.name} extends {target.name}: its key {pk[0]} is not generated, so "
+                                     f"it is {target.name}'s"], index.dialect)
+            if found and not is_copy_of(table, target, found.columns):
+                yield found
+
+    def _composite(self, table: Table, index: References, skipped: set[str]) -> Iterator[Candidate]:
+        """A parent's composite key repeated column for column (``shipment_line(order_id, line_no)`` ->
+        ``order_line``); a table keyed by exactly the same columns is a sibling, not a child."""
+        own = tuple(sorted(table.primary_key.columns)) if table.primary_key else ()
+        for parent, key in index.composite:
+            if parent is table or own == tuple(sorted(c.name for c in key)):
+                continue
+            if not all(table.has_column(c.name) and c.name not in skipped for c in key):
+                continue
+            columns = tuple(table.column(c.name) for c in key)
+            found = score_candidate(table, columns, parent, key, 0.7,
+                                    [f"columns ({', '.join(c.name for c in key)}) repeat {parent.name}'s "
+                                     "composite key"], index.dialect)
+            if found:
+                yield found
 
     def _report(self, snapshot: Snapshot, table: Table, candidates: list[Candidate]) -> Finding:
         best = candidates[0]
@@ -156,50 +338,182 @@ class MissingForeignKey(Rule):
         rivals = [c for c in candidates[1:] if c.confidence >= best.confidence - 0.1
                   and not (own_schema and c.target.schema != table.schema)]
         confidence = best.confidence - (0.15 if rivals else 0.0)
-        unindexed = not table.covering((best.column.name,))
-        message = (f"{table.qualified_name}.{best.column.name} looks like a reference to "
-                   f"{best.target.qualified_name}.{best.target_column.name} but has no foreign key")
+        columns = tuple(c.name for c in best.columns)
+        target_columns = tuple(c.name for c in best.target_columns)
+        shown = ", ".join(columns)
+        unindexed = not table.covering(columns)
+        message = (f"{table.qualified_name}.{shown} looks like a reference to "
+                   f"{best.target.qualified_name}.{', '.join(target_columns)} but has no foreign key")
+        if rivals:
+            message += (" (ambiguous: " + ", ".join(f"{c.target.qualified_name}.{c.target_column.name}"
+                                                     for c in rivals) + " fits as well)")
         if unindexed:
             message += " (and no index)"
-        evidence = {"signals": list(best.signals)}
+        evidence: dict[str, Any] = {"signals": list(best.signals)}
         if rivals:
             evidence["also_possible"] = [f"{c.target.qualified_name}.{c.target_column.name}" for c in rivals]
-        target: dict[str, Any] = {"table": best.target.name, "columns": [best.target_column.name]}
+        target: dict[str, Any] = {"table": best.target.name, "columns": list(target_columns)}
         if best.target.schema:
             target["schema"] = best.target.schema
-        columns = (best.column.name,)
         operations: list[Operation] = [CreateIndex(TableName.of(table), columns)] if unindexed else []
-        if snapshot.dialect in ("mysql", "mariadb") and exact_type(best.column) != exact_type(best.target_column):
-            # InnoDB refuses a foreign key between columns of different types ("incorrectly formed"): INT and INT
-            # UNSIGNED, SMALLINT and INT. The child takes the parent's type first.
-            message += f"; its type {best.column.type_sql} must become {best.target_column.type_sql} first"
-            operations.append(ChangeType(TableName.of(table), best.column.name, best.target_column.type_sql,
-                                         sa_type(best.target_column, snapshot.dialect),
-                                         sa_type(best.column, snapshot.dialect), best.column.nullable,
-                                         KeptAttributes.of(best.column, snapshot.dialect)))
-        operations.append(AddForeignKey(TableName.of(table), columns, TableName.of(best.target),
-                                        (best.target_column.name,)))
+        for column, target_column in zip(best.columns, best.target_columns, strict=True):
+            if snapshot.dialect in ("mysql", "mariadb") and exact_type(column) != exact_type(target_column):
+                # InnoDB refuses a foreign key between columns of different types ("incorrectly formed"): INT and
+                # INT UNSIGNED, SMALLINT and INT. The child takes the parent's type first.
+                message += f"; {column.name}'s type {column.type_sql} must become {target_column.type_sql} first"
+                operations.append(ChangeType(TableName.of(table), column.name, target_column.type_sql,
+                                             sa_type(target_column, snapshot.dialect),
+                                             sa_type(column, snapshot.dialect), column.nullable,
+                                             KeptAttributes.of(column, snapshot.dialect)))
+        operations.append(AddForeignKey(TableName.of(table), columns, TableName.of(best.target), target_columns))
         return self.finding(
             table, columns, message, confidence=confidence, target=target, evidence=evidence,
             severity=Severity.ERROR if confidence >= self.ERROR_AT else Severity.WARNING,
             changes=Changes(snapshot.dialect, tuple(operations)))
 
+    def check_with_data(self, snapshot: Snapshot, probe: Probe) -> Iterator[Finding]:
+        """References no name ties to their target (``SupportRepId``, ``ReportsTo`` -> ``Employee``), found from
+        the values: an integer column whose values (three distinct or more) are all keys of exactly one fitting
+        table, with the reasons. Only columns the names left without a candidate are examined."""
+        index, every = self._all_candidates(snapshot)
+        named: dict[tuple[str | None, str], set[str]] = {}
+        referred: set[tuple[str | None, str]] = set()
+        outgoing: dict[tuple[str | None, str], int] = {}
+        for table, groups in every:
+            named[(table.schema, table.name)] = {c.name for group in groups for c in group[0].columns}
+            targets = {(g[0].target.schema, g[0].target.name) for g in groups if g[0].confidence >= self.REPORT_AT}
+            targets |= {(fk.referred_schema or table.schema, fk.referred_table) for fk in table.foreign_keys}
+            targets.discard((table.schema, table.name))
+            referred |= targets
+            outgoing[(table.schema, table.name)] = len(targets)
+        for table in snapshot.tables:
+            own_key = _single_key_column(table)
+            skipped = self._skipped(table) | named[(table.schema, table.name)]
+            for column in table.columns:
+                if column.name in skipped or (own_key is not None and column is own_key):
+                    continue
+                if family(column) != "integer" or column.type_sql.upper().startswith(("BOOL", "TINYINT(1)")):
+                    continue
+                reference_named = words(column.name)[-1:] == ["id"] or column.name.lower().endswith("id")
+                if not reference_named and not (own_key is not None and column.nullable):
+                    continue
+                finding = self._from_values(snapshot, index, table, column, own_key, reference_named, probe,
+                                            referred, outgoing)
+                if finding is not None:
+                    yield finding
+
+    # Data-only references are judged against at most this many fitting tables (each costs one probe).
+    MOST_TARGETS = 40
+
+    def _from_values(self, snapshot: Snapshot, index: References, table: Table, column: Column, own_key: Column | None,
+                     reference_named: bool, probe: Probe, referred: set[tuple[str | None, str]],
+                     outgoing: dict[tuple[str | None, str], int]) -> Finding | None:
+        fitting = [(t, key) for group in index.by_name.values() for t, key in group
+                   if type_fit(column, key, snapshot.dialect) in ("exact", "widening")]
+        if not reference_named:  # a column named after nothing may only point at its own table (ReportsTo)
+            fitting = [(t, key) for t, key in fitting if t is table]
+        if not fitting or len(fitting) > self.MOST_TARGETS:
+            return None
+        contained = []
+        for target, key in fitting:
+            # Most fitting tables fail on the first rows already; only the rest are read in full.
+            first = probe.presence(table, (column.name,), target, (key.name,), first_rows=self.FIRST_ROWS)
+            if first.present != first.distinct:
+                continue
+            presence = probe.presence(table, (column.name,), target, (key.name,))
+            if presence.distinct < self.JUDGED_FROM or presence.present != presence.distinct:
+                continue
+            if target is table and not self._is_hierarchy(probe, table, key, column):
+                continue
+            contained.append((target, key, presence))
+        if not contained:
+            return None
+        own = [entry for entry in contained if entry[0] is table]
+        # The table the rest of the schema does not reach yet, holding at most one reference itself, is the
+        # entity a role column points at (an order line holds several references and is nobody's parent).
+        entities = own or [entry for entry in contained if (entry[0].schema, entry[0].name) not in referred
+                           and outgoing.get((entry[0].schema, entry[0].name), 0) <= 1]
+        if not entities:
+            return None
+        target, key, presence = entities[0]
+        why = ("its own table's key, none pointing at its own row" if target is table else
+               f"the only fitting table no other reference reaches, out of {len(contained)} holding every value")
+        signals = [f"all {presence.distinct} distinct values are keys of {target.name}.{key.name}: {why}"]
+        candidate = score_candidate(table, (column,), target, (key,), 0.55, signals, snapshot.dialect)
+        if candidate is None:
+            return None
+        rivals = [Candidate(table, (column,), t, (k,), candidate.confidence, ()) for t, k, _p in entities[1:]]
+        return self._report(snapshot, table, [candidate, *rivals])
+
+    # A self-reference found from the values alone is checked for cycles in memory up to this many rows.
+    HIERARCHY_ROWS = 20_000
+
+    def _is_hierarchy(self, probe: Probe, table: Table, key: Column, column: Column) -> bool:
+        """Following the column from any row ends at a row without one, never at the row itself or in a loop:
+        a tree (who reports to whom). A count or a version whose values happen to be keys loops."""
+        if probe.self_matches(table, column.name, key.name):
+            return False
+        pairs = probe.pairs(table, key.name, column.name, self.HIERARCHY_ROWS)
+        if pairs is None:
+            return False
+        parent = dict(pairs)
+        done: set[Any] = set()
+        for start in parent:
+            path: set[Any] = set()
+            node = start
+            while node in parent and node not in done:
+                if node in path:
+                    return False
+                path.add(node)
+                node = parent[node]
+            done |= path
+        return True
+
+    # Rows read for the first, cheap verdict on a candidate before its full scans.
+    FIRST_ROWS = 1000
+
+    def _refuted(self, presence: Presence) -> bool:
+        share = presence.share
+        return share is not None and presence.distinct >= self.JUDGED_FROM and share < self.PRESENT_AT_LEAST
+
+    def explain_column(self, snapshot: Snapshot, table: Table, column: Column) -> str:
+        """Why the names give no finding for ``column``: its best candidate and score, or that none ties it to a
+        table (for the benchmark's list of misses)."""
+        index, _groups = self._all_candidates(snapshot)
+        found = sorted(candidates(table, column, index), key=lambda c: -c.confidence)
+        if not found:
+            return (f"no name ties {column.name} to a table (only the values can, with data)"
+                    if family(column) == "integer" else f"no name ties {column.name} to a table")
+        best = found[0]
+        return (f"best candidate {best.target.name}.{best.target_column.name} at {best.confidence} "
+                f"(below {self.REPORT_AT}): {'; '.join(best.signals)}")
+
     def gather_evidence(self, finding: Finding, snapshot: Snapshot, probe: Probe) -> Finding | None:
         """Orphans: child rows whose value matches no row of the target (a key with none is also likelier). A
         candidate whose distinct values are mostly absent from the target is a count, a year or a rating that
-        shares a name with a table, not a reference: dropped (judged from three distinct values up)."""
+        shares a name with a table, not a reference: dropped (judged from three distinct values up). The share
+        of the target's keys the column uses is part of the evidence."""
         assert finding.target is not None
         table = snapshot.table(finding.table, finding.schema)
         target = snapshot.table(finding.target["table"], finding.target.get("schema"))
         target_columns = tuple(finding.target["columns"])
+        if table is target and any(signal.startswith(self.UNNAMED) for signal in finding.evidence["signals"]):
+            own_key = _single_key_column(table)
+            if own_key is None or not self._is_hierarchy(probe, table, own_key, table.column(finding.columns[0])):
+                return None  # a count or a version over the table's own keys, not who reports to whom
+        # The first rows first: a candidate they already refute costs no full scan.
+        first = probe.presence(table, finding.columns, target, target_columns, first_rows=self.FIRST_ROWS)
+        if self._refuted(first):
+            return None
         presence = probe.presence(table, finding.columns, target, target_columns)
-        share = presence.share
-        if share is not None and presence.distinct >= self.JUDGED_FROM and share < self.PRESENT_AT_LEAST:
+        if self._refuted(presence):
             return None
         seen = probe.orphans(table, finding.columns, target, target_columns)
-        if share is not None:
+        if presence.share is not None:
+            keys = probe.row_count(target)
             finding = dataclasses.replace(finding, evidence={
-                **finding.evidence, "distinct_values": presence.distinct, "present_in_target": presence.present})
+                **finding.evidence, "distinct_values": presence.distinct, "present_in_target": presence.present,
+                "target_keys": keys, "target_keys_used": round(presence.present / keys, 3) if keys else None})
         return judged(finding, seen, "orphan_rows", "orphan row(s)", confidence_step=0.05,
                       clean_up=DeleteOrphans(TableName.of(table), finding.columns, TableName.of(target),
                                              target_columns))
@@ -208,24 +522,22 @@ class MissingForeignKey(Rule):
         return self.schema_changes(finding)
 
 
-# Last words of a key column's name that make it distinctive enough to be matched by name alone (`emp_no`,
-# `dept_no`, `country_code`): a bare `id` or `name` is every table's.
-KEY_SUFFIXES = frozenset({"no", "nr", "num", "number", "code", "key"})
-# The prefix of the lookup entries for tables by their key column's name (no table_key contains a colon).
-KEY_NAME = "key:"
+# One entry: the last snapshot asked about, its external-ids option, its index and its candidates.
+_Groups = list[tuple[Table, list[list[Candidate]]]]
+_LAST_CANDIDATES: dict[str, tuple[Snapshot, tuple[str, ...], References, _Groups]] = {}
 
 
-def _keyed_tables(snapshot: Snapshot) -> dict[str, list[tuple[Table, Column]]]:
-    """table_key -> tables with a single-column primary key, and that key column; ``key:<column>`` -> the tables
-    whose key has that distinctive name (employees' ``emp_no``)."""
-    keyed: dict[str, list[tuple[Table, Column]]] = {}
-    for table in snapshot.tables:
-        if table.primary_key and len(table.primary_key.columns) == 1 and table.has_column(table.primary_key.columns[0]):
-            key = table.column(table.primary_key.columns[0])
-            keyed.setdefault(table_key(table.name), []).append((table, key))
-            if words(key.name)[-1:] and words(key.name)[-1] in KEY_SUFFIXES and len(words(key.name)) > 1:
-                keyed.setdefault(f"{KEY_NAME}{key.name.lower()}", []).append((table, key))
-    return keyed
+def _single_key_column(table: Table) -> Column | None:
+    if table.primary_key and len(table.primary_key.columns) == 1 and table.has_column(table.primary_key.columns[0]):
+        return table.column(table.primary_key.columns[0])
+    return None
+
+
+def _generated(column: Column) -> bool:
+    """The database makes this key's values (identity, a sequence default, AUTO_INCREMENT); SQLite's INTEGER
+    PRIMARY KEY always does."""
+    default = (column.server_default or "").lower()
+    return column.autoincrement is True or column.identity or "nextval" in default
 
 
 def _polymorphic_ids(table: Table) -> set[str]:
@@ -239,54 +551,6 @@ def _polymorphic_ids(table: Table) -> set[str]:
                 if f"{stem}_type" in names or f"{stem}type" in names:
                     skipped.add(name)
     return skipped
-
-
-def _name_guesses(table: Table, column: Column) -> list[tuple[str, float, str]]:
-    """(table_key, name score, signal) for every table the column's name may point at."""
-    parts = words(column.name)
-    guesses: list[tuple[str, float, str]] = []
-    if not parts:
-        return guesses
-    if parts[-1] == "id" and len(parts) > 1:
-        stem = parts[:-1]
-        guesses.append((table_key("_".join(stem)), 0.75, f"name {column.name} = <table>_id"))
-        for start in range(1, len(stem)):  # role prefix: manager_staff_id -> staff
-            guesses.append((table_key("_".join(stem[start:])), 0.6, f"name {column.name} = <role>_<table>_id"))
-        if stem == ["parent"]:
-            guesses.append((table_key(table.name), 0.75, "parent_id refers to the same table"))
-    elif parts[-1] != "id":
-        guesses.append((table_key(column.name), 0.6, f"name {column.name} is a table name"))
-        if parts[-1] in KEY_SUFFIXES and len(parts) > 1:  # emp_no -> the table whose key is emp_no
-            guesses.append((f"{KEY_NAME}{column.name.lower()}", 0.7, f"name {column.name} is another table's key"))
-        for start in range(1, len(parts)):  # role prefix: begin_area -> area
-            guesses.append((table_key("_".join(parts[start:])), 0.5, f"name {column.name} = <role>_<table>"))
-        if parts == ["parent"]:
-            guesses.append((table_key(table.name), 0.7, "parent refers to the same table"))
-        if parts == ["type"]:  # vehicle.type -> vehicle_type
-            guesses.append((table_key(f"{table.name}_type"), 0.6, f"{table.name}.type -> {table.name}_type"))
-    return guesses
-
-
-def _candidates(table: Table, column: Column, keyed: dict[str, list[tuple[Table, Column]]]) -> Iterator[Candidate]:
-    seen = set()
-    for key, score, signal in _name_guesses(table, column):
-        for target, target_column in keyed.get(key, ()):
-            if (target.schema, target.name) in seen or family(column) != family(target_column):
-                continue
-            if target is table and target_column.name == column.name:
-                continue
-            seen.add((target.schema, target.name))
-            signals = [signal, f"type family {family(column)} matches {target.name}.{target_column.name}"]
-            confidence = score
-            if exact_type(column) == exact_type(target_column):
-                confidence += 0.1
-                signals.append("exact type match")
-            if table.covering((column.name,)):
-                confidence += 0.05
-                signals.append("indexed")
-            if table.schema != target.schema:
-                confidence -= 0.1
-            yield Candidate(column, target, target_column, min(confidence, 0.95), tuple(signals))
 
 
 def is_fk_indexed(table: Table, fk: ForeignKey) -> bool:
