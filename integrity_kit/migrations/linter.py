@@ -85,8 +85,9 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     for revision in revisions:
         _isolated(problems, shown[revision.revision], revision, "collecting its foreign keys", _collect_foreign_keys,
                   revision, context)
-        context.types_before[revision.revision] = dict(types)
-        context.not_null_before[revision.revision] = frozenset(not_null)
+        if any(op.name == "alter_column" for op in revision.upgrade):  # only alter_column asks what came before
+            context.types_before[revision.revision] = dict(types)
+            context.not_null_before[revision.revision] = frozenset(not_null)
         _isolated(problems, shown[revision.revision], revision, "following its column changes", _follow_columns,
                   revision, types, not_null)
     context.no_downgrades = without_any_downgrade(revisions) if len(revisions) == len(history.files) else ()
