@@ -139,7 +139,8 @@ def test_off_by_default_and_warn_mode_reports_in_summary(app: pytest.Pytester) -
     app.runpytest().assert_outcomes(passed=1)
     result = app.runpytest("--detect-n-plus-one=warn")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*N+1 queries (integrity-kit)*", f"*test_naive*Parent.children*app.py:{NAIVE_LINE}*"])
+    result.stdout.fnmatch_lines(["*N+1 and duplicate queries (integrity-kit)*",
+                                 f"*test_naive*Parent.children*app.py:{NAIVE_LINE}*"])
 
 
 def test_ini_option_turns_detection_on(app: pytest.Pytester) -> None:
