@@ -32,10 +32,11 @@ class _Group(click.Group):
     runs_on_sqlalchemy_14 = frozenset({"queries"})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy_commands and name not in self.runs_on_sqlalchemy_14:
-            from integrity_kit.sqlalchemy_support import toolkit_problem
+        if name in self.lazy_commands:
+            from integrity_kit.sqlalchemy_support import capture_problem, toolkit_problem
 
-            problem = toolkit_problem(f"integrity-kit {name}")
+            problem = (capture_problem() if name in self.runs_on_sqlalchemy_14
+                       else toolkit_problem(f"integrity-kit {name}"))
             if problem is not None:
                 return _refusal(name, problem)
         if name in self.lazy_commands:

@@ -11,7 +11,9 @@ Importing this module never imports SQLAlchemy's ORM: the pytest plugin asks it 
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
+import sys
 
 # 1.4.42 is the oldest 1.4 release CI installs (the first with wheels for every Python we support).
 CAPTURE_MINIMUM = (1, 4, 42)
@@ -29,11 +31,18 @@ def _shown(version: tuple[int, ...]) -> str:
 
 def installed_version() -> str | None:
     """The version of the SQLAlchemy that ``import sqlalchemy`` gives, or None when it cannot be imported."""
-    try:
-        import sqlalchemy
-    except ImportError:
-        return None
-    return str(getattr(sqlalchemy, "__version__", "0"))
+    module = sys.modules.get("sqlalchemy")
+    if module is None:
+        # The installed distribution's metadata: `integrity-kit --help` must not pay for importing SQLAlchemy.
+        try:
+            return importlib.metadata.version("SQLAlchemy")
+        except importlib.metadata.PackageNotFoundError:
+            pass
+        try:
+            import sqlalchemy as module
+        except ImportError:
+            return None
+    return str(getattr(module, "__version__", "0"))
 
 
 def capture_problem() -> str | None:
