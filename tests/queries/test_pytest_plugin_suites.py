@@ -372,3 +372,18 @@ def test_the_queries_report_written_to_a_file_keeps_long_fixes_whole(tmp_path) -
     result = CliRunner().invoke(cli, ["queries", "--output", str(report), "--", "python", str(program)])
     assert result.exit_code == 1, result.output
     assert f"  fix: {LONG_FIX}" in report.read_text().splitlines()
+
+
+def test_every_plugin_option_ini_key_and_marker_is_documented() -> None:
+    import re
+    from pathlib import Path
+
+    import integrity_kit.queries.pytest_plugin as plugin
+
+    source = Path(plugin.__file__).read_text()
+    page = (Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md").read_text()
+    names = re.findall(r'addoption\("(--[\w-]+)"', source) + re.findall(r'addini\("(\w+)"', source)
+    names += re.findall(r'"(allow_\w+)\(\*patterns\)', source)
+    assert len(names) >= 10
+    # Quoted as code: `--option`, `ini_key`, `@pytest.mark.marker(...)`.
+    assert [name for name in names if not re.search(rf"[`.]{re.escape(name)}\b", page)] == []
