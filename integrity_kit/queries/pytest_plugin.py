@@ -4,7 +4,7 @@
   ``.assert_max_queries(n)``; ``assert_max_queries(n)`` is also a context manager in ``integrity_kit.queries``.
 - ``--detect-n-plus-one=fail|warn|off`` (or the ``detect_n_plus_one`` ini option): check every test's body.
 - ``--detect-duplicates=fail|warn|off`` (ini ``detect_duplicates``): the same check for identical statements with
-  identical parameters; by default they are reported (``warn``) whenever N+1 detection is on.
+  identical parameters; unasked, N+1 detection counts them in one summary line.
 - ``@pytest.mark.allow_n_plus_one("Product.category", ...)`` and ``@pytest.mark.allow_duplicate_queries(...)``:
   known findings that this test may keep (no arguments allows every one); arguments match a relationship, a
   fingerprint or a location prefix.
@@ -64,6 +64,7 @@ class _PluginState:
     recorded: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {"n_plus_one": [], "duplicates": []})  # for --write-n-plus-one-baseline
     internal_errors: list[str] = field(default_factory=list)
+    unlisted_duplicates: int = 0  # duplicates counted but not listed (no --detect-duplicates given)
     # Baseline test ids that name a collected test; None until something was collected here or by a worker.
     baseline_seen: set[str] | None = None
 
@@ -78,8 +79,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--detect-n-plus-one", choices=_MODES, default=None,
                     help="Check every test body for N+1 queries: fail the test, warn in the summary, or off.")
     group.addoption("--detect-duplicates", choices=_MODES, default=None,
-                    help="Check every test body for identical queries sent more than once (default: warn when "
-                         "N+1 detection is on, else off).")
+                    help="Check every test body for identical queries sent more than once (default: counted in "
+                         "one summary line when N+1 detection is on, else off).")
     group.addoption("--n-plus-one-threshold", type=int, default=None,
                     help="Similar queries from one line that count as N+1 (default 2).")
     group.addoption("--n-plus-one-baseline", default=None, metavar="FILE",
@@ -94,7 +95,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _mode(config: pytest.Config, option: str, ini: str, default: str) -> str:
     mode = config.getoption(option) or str(config.getini(ini) or "").strip() or default
-    if mode not in _MODES:
+    if mode not in _MODES and mode != default:
         raise pytest.UsageError(f"{ini} must be one of {', '.join(_MODES)}, not {mode!r}")
     return mode
 
@@ -111,7 +112,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "fingerprint or location matches a pattern)",
     )
     mode = _mode(config, "--detect-n-plus-one", "detect_n_plus_one", "off")
-    duplicates_mode = _mode(config, "--detect-duplicates", "detect_duplicates", "warn" if mode != "off" else "off")
+    # Unasked, duplicates are only counted beside N+1 detection: on a real suite (ihatemoney, 146 tests) a test
+    # making several requests repeats its per-request lookups, and listing 628 of them buried its N+1 findings.
+    duplicates_mode = _mode(config, "--detect-duplicates", "detect_duplicates", "")
+    if not duplicates_mode:
+        duplicates_mode = "count" if mode != "off" else "off"
     threshold = config.getoption("--n-plus-one-threshold") or int(config.getini("n_plus_one_threshold") or 2)
     baseline_path = config.getoption("--n-plus-one-baseline") or str(config.getini("n_plus_one_baseline") or "")
     baseline = _read_baseline(_absolute(config, baseline_path), baseline_path) if baseline_path else None
@@ -263,7 +268,8 @@ def _check(item: pytest.Item, state: _PluginState, log: Any) -> list[str]:
                 file, location = _site(finding, folder)
                 entry = {"test": _test_id(item, folder), "what": what, "file": file, "location": location,
                          "count": finding.count}
-                entry.update({"fix": finding.fix} if kind == "n_plus_one" else {"sql": finding.sql})
+                if kind == "n_plus_one":
+                    entry["fix"] = finding.fix
                 state.recorded[kind].append(entry)
                 continue
             if mode == "off" or _allowed(item, marker_name, finding, what):
@@ -275,8 +281,10 @@ def _check(item: pytest.Item, state: _PluginState, log: Any) -> list[str]:
                     continue
             if mode == "fail":
                 failures.append(describe(finding))
-            else:
+            elif mode == "warn":
                 state.reported.append((item.nodeid, describe(finding)))
+            else:  # "count": duplicates beside N+1 detection when nobody chose a mode for them
+                state.unlisted_duplicates += 1
     return failures
 
 
@@ -303,6 +311,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             "reported": [list(pair) for pair in state.reported],
             "recorded": state.recorded,
             "internal_errors": state.internal_errors,
+            "unlisted_duplicates": state.unlisted_duplicates,
             "baseline_seen": None if state.baseline_seen is None else sorted(state.baseline_seen),
         }
         return
@@ -334,6 +343,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     for kind, entries in output["recorded"].items():
         state.recorded.setdefault(kind, []).extend(entries)
     state.internal_errors += [f"[{name}] {line}" for line in output["internal_errors"]]
+    state.unlisted_duplicates += output["unlisted_duplicates"]
     if output["baseline_seen"] is not None:
         state.baseline_seen = (state.baseline_seen or set()) | set(output["baseline_seen"])
 
@@ -349,6 +359,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("N+1 and duplicate queries (integrity-kit)", yellow=True)
         for nodeid, text in sorted(state.reported, key=lambda pair: pair[0]):
             terminalreporter.write_line(f"{nodeid}: {text}")
+    if state.unlisted_duplicates:
+        count = state.unlisted_duplicates
+        terminalreporter.write_line(
+            f"integrity-kit: {count} duplicate quer{'y' if count == 1 else 'ies'} (the same SQL and parameters sent "
+            "again) not listed: --detect-duplicates=warn lists them, =fail fails on them, =off stops counting")
     if state.write_to is not None:
         counts = {kind: len(entries) for kind, entries in state.recorded.items()}
         terminalreporter.write_line(

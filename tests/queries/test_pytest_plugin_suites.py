@@ -147,21 +147,20 @@ def test_xdist_workers_send_their_findings_to_the_controller(pytester: pytest.Py
     for name in ("test_books_a", "test_books_b", "test_books_c"):
         assert f"FAILED tests/test_books.py::{name}" in out
     assert out.count(f"N+1: 3 similar queries (Author.books) from app.py:{N_PLUS_ONE_LINE}") == 3
-    # Duplicates are warnings by default: the controller's summary lists the one a worker found.
-    result.stdout.fnmatch_lines([
-        "*N+1 and duplicate queries (integrity-kit)*",
-        f"tests/test_books.py::test_same_author_twice: duplicate query: sent 2 times with the same parameters "
-        f"from app.py:{DUPLICATE_LINE}",
-    ])
+    # Unasked, duplicates are counted: the worker that found one told the controller.
+    result.stdout.fnmatch_lines(["integrity-kit: 1 duplicate query (the same SQL and parameters sent again) not "
+                                 "listed: --detect-duplicates=warn lists them*"])
     assert "plugin errors" not in out
 
-    warned = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--detect-n-plus-one=warn")
+    warned = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--detect-n-plus-one=warn",
+                                           "--detect-duplicates=warn")
     warned.assert_outcomes(passed=6)
     summary = warned.stdout.str().split("N+1 and duplicate queries (integrity-kit)", 1)[1]
     for name in ("test_books_a", "test_books_b", "test_books_c"):
         assert f"tests/test_books.py::{name}: N+1: 3 similar queries (Author.books)" in summary
     # The controller collects and runs nothing itself: all of this came from the workers.
-    assert "test_same_author_twice: duplicate query" in summary
+    assert (f"tests/test_books.py::test_same_author_twice: duplicate query: sent 2 times with the same parameters "
+            f"from app.py:{DUPLICATE_LINE}") in summary
 
 
 @pytest.mark.engines("sqlite", "postgresql")
@@ -300,8 +299,11 @@ def test_other_location_allowed_only(session):
         "*FAILED tests/test_books.py::test_same_author_twice*",
     ])
     assert "sql: SELECT authors.name FROM authors WHERE authors.id = ?" in failed.stdout.str()
-    # N+1 detection on: duplicates default to warnings; turned off, they are not mentioned at all.
-    pytester.runpytest(*base, "--detect-n-plus-one=fail").stdout.fnmatch_lines(["*duplicate query: sent 2 times*"])
+    listed = pytester.runpytest(*base, "--detect-duplicates=warn")
+    listed.assert_outcomes(passed=5)
+    listed.stdout.fnmatch_lines(["*test_other_location_allowed_only: duplicate query: sent 2 times*"])
+    # N+1 detection on: duplicates that are not allowed are counted; turned off, they are not mentioned at all.
+    pytester.runpytest(*base, "--detect-n-plus-one=fail").stdout.fnmatch_lines(["integrity-kit: 2 duplicate queries*"])
     off = pytester.runpytest(*base, "--detect-n-plus-one=fail", "--detect-duplicates=off")
     off.assert_outcomes(passed=5)
     assert "duplicate query" not in off.stdout.str()
