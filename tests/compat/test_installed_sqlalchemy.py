@@ -148,3 +148,51 @@ def test_commands_that_need_a_newer_sqlalchemy_refuse_in_one_line(tmp_path) -> N
         assert queries.returncode == 2
         assert queries.stderr.strip().splitlines() == [
             f"integrity-kit: error: SQLAlchemy {VERSION} is installed; query capture needs 1.4.42 or newer"]
+
+
+FLASK_APP = '''
+from flask import Flask, jsonify
+from flask_sqlalchemy import SQLAlchemy
+
+app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+app.config["SQLALCHEMY_TRACK_MODIFICATIONS"] = False
+db = SQLAlchemy(app)
+
+
+class Shelf(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    volumes = db.relationship("Volume")
+
+
+class Volume(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    shelf_id = db.Column(db.Integer, db.ForeignKey("shelf.id"))
+
+
+@app.route("/shelves")
+def shelves():
+    return jsonify([len(shelf.volumes) for shelf in Shelf.query.all()])
+
+
+def test_shelves():
+    with app.app_context():
+        db.create_all()
+        db.session.add_all([Shelf(volumes=[Volume(), Volume()]) for _ in range(3)])
+        db.session.commit()
+    assert app.test_client().get("/shelves").get_json() == [2, 2, 2]
+'''
+
+
+def test_a_flask_sqlalchemy_app_of_this_era(pytester: pytest.Pytester) -> None:
+    """The issue's application: Flask-SQLAlchemy on the SQLAlchemy it was pinned to (CI: 3.0 on 1.4, 2.5 on 1.3)."""
+    pytester.makepyfile(test_flask_app=FLASK_APP)
+    view_line = FLASK_APP.splitlines().index('@app.route("/shelves")') + 2
+    # A subprocess: Flask-SQLAlchemy is imported by the inner suite only, once.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--detect-n-plus-one=fail")
+    if SUPPORTED:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f"*N+1: 3 similar queries (Shelf.volumes) from test_flask_app.py:{view_line}*"])
+    else:
+        result.assert_outcomes(passed=1)
+        assert result.stdout.lines.count(INACTIVE) == 1, result.stdout.str()
