@@ -117,13 +117,20 @@ def pytest_configure(config: pytest.Config) -> None:
     duplicates_mode = _mode(config, "--detect-duplicates", "detect_duplicates", "")
     if not duplicates_mode:
         duplicates_mode = "count" if mode != "off" else "off"
-    threshold = config.getoption("--n-plus-one-threshold") or int(config.getini("n_plus_one_threshold") or 2)
+    threshold = config.getoption("--n-plus-one-threshold") or _threshold(str(config.getini("n_plus_one_threshold")))
     baseline_path = config.getoption("--n-plus-one-baseline") or str(config.getini("n_plus_one_baseline") or "")
     baseline = _read_baseline(_absolute(config, baseline_path), baseline_path) if baseline_path else None
     write_to = config.getoption("--write-n-plus-one-baseline")
     config.stash[_STATE] = _PluginState(
         mode, duplicates_mode, threshold, baseline, _absolute(config, write_to) if write_to else None,
         inactive=capture_problem(), is_worker=hasattr(config, "workerinput"))
+
+
+def _threshold(value: str) -> int:
+    try:
+        return int(value.strip() or 2)
+    except ValueError:
+        raise pytest.UsageError(f"n_plus_one_threshold must be a whole number, not {value!r}") from None
 
 
 def _absolute(config: pytest.Config, name: str) -> Path:
@@ -315,8 +322,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             "baseline_seen": None if state.baseline_seen is None else sorted(state.baseline_seen),
         }
         return
-    if state.write_to is None:
-        return
+    if state.write_to is None or state.inactive is not None:
+        return  # an inactive plugin saw nothing: writing would empty a good baseline
     data: dict[str, Any] = {"format": BASELINE_FORMAT,
                             "paths": "relative to the folder of this file"}
     for kind, entries in state.recorded.items():

@@ -196,3 +196,12 @@ def test_a_flask_sqlalchemy_app_of_this_era(pytester: pytest.Pytester) -> None:
     else:
         result.assert_outcomes(passed=1)
         assert result.stdout.lines.count(INACTIVE) == 1, result.stdout.str()
+
+
+def test_an_inactive_plugin_never_overwrites_a_baseline(suite: pytest.Pytester) -> None:
+    suite.runpytest("-p", "no:cacheprovider", "--write-n-plus-one-baseline=baseline.json").assert_outcomes(passed=2)
+    written = (suite.path / "baseline.json").read_text() if SUPPORTED else None
+    if SUPPORTED:
+        assert '"Parent.children"' in written
+    else:  # it saw nothing, so it writes nothing rather than an empty baseline
+        assert not (suite.path / "baseline.json").exists()
