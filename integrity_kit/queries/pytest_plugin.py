@@ -112,7 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "fingerprint or location matches a pattern)",
     )
     mode = _mode(config, "--detect-n-plus-one", "detect_n_plus_one", "off")
-    # Unasked, duplicates are only counted beside N+1 detection: on a real suite (ihatemoney, 146 tests) a test
+    # Unasked, duplicates are only counted beside N+1 detection: on a real suite (ihatemoney, 151 tests) a test
     # making several requests repeats its per-request lookups, and listing 628 of them buried its N+1 findings.
     duplicates_mode = _mode(config, "--detect-duplicates", "detect_duplicates", "")
     if not duplicates_mode:
