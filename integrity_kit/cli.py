@@ -28,7 +28,17 @@ class _Group(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
+    # Query capture runs on SQLAlchemy 1.4; every other command needs 2.0 (integrity_kit.sqlalchemy_support).
+    runs_on_sqlalchemy_14 = frozenset({"queries"})
+
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy_commands:
+            from integrity_kit.sqlalchemy_support import capture_problem, toolkit_problem
+
+            problem = (capture_problem() if name in self.runs_on_sqlalchemy_14
+                       else toolkit_problem(f"integrity-kit {name}"))
+            if problem is not None:
+                return _refusal(name, problem)
         if name in self.lazy_commands:
             module_name, attribute = self.lazy_commands[name].split(":")
             return getattr(importlib.import_module(module_name), attribute)
@@ -49,6 +59,17 @@ class _Group(click.Group):
                 f"[bold red]integrity-kit: error:[/] {markup_safe(error)}", markup=True
             )
             ctx.exit(error.exit_code)
+
+
+def _refusal(name: str, problem: str) -> click.Command:
+    """A stand-in for a command the installed SQLAlchemy cannot run: it takes any arguments and says why."""
+
+    def refuse(args: tuple[str, ...]) -> None:
+        raise IntegrityKitError(problem)
+
+    return click.Command(name, callback=refuse, help=problem, short_help="Unavailable: " + problem.split(";")[0],
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+                         context_settings={"ignore_unknown_options": True, "help_option_names": []})
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,7 +7,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import RelationshipDirection
+try:
+    from sqlalchemy.orm import RelationshipDirection
+except ImportError:  # SQLAlchemy 1.4 keeps the same MANYTOMANY symbol in orm.interfaces
+    from sqlalchemy.orm import interfaces as RelationshipDirection  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from .log import Statement

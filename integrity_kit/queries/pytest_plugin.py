@@ -1,14 +1,20 @@
-"""pytest plugin (``pytest11`` entry point ``integrity_kit``): query capture, query budgets and N+1 checks.
+"""pytest plugin (``pytest11`` entry point ``integrity_kit``): query capture, query budgets, N+1 and duplicate checks.
 
 - ``query_capture`` fixture: every statement the test sends, with ``.n_plus_one``, ``.duplicates`` and
   ``.assert_max_queries(n)``; ``assert_max_queries(n)`` is also a context manager in ``integrity_kit.queries``.
 - ``--detect-n-plus-one=fail|warn|off`` (or the ``detect_n_plus_one`` ini option): check every test's body.
-- ``@pytest.mark.allow_n_plus_one("Product.category", ...)``: a known finding that this test may keep (no
-  arguments allows every finding); arguments match a relationship, a fingerprint or a location prefix.
+- ``--detect-duplicates=fail|warn|off`` (ini ``detect_duplicates``): the same check for identical statements with
+  identical parameters; unasked, N+1 detection counts them in one summary line.
+- ``@pytest.mark.allow_n_plus_one("Product.category", ...)`` and ``@pytest.mark.allow_duplicate_queries(...)``:
+  known findings that this test may keep (no arguments allows every one); arguments match a relationship, a
+  fingerprint or a location prefix.
 - ``--n-plus-one-baseline FILE`` ignores findings recorded there; ``--write-n-plus-one-baseline FILE`` records
-  every finding of the run so a team can adopt the check without fixing everything first.
+  every finding of the run so a team can adopt the check without fixing everything first. Paths in a baseline are
+  relative to the baseline's own folder, so it matches from any rootdir or working directory.
+- Under pytest-xdist each worker sends its findings to the controller, which reports and writes them.
 
-An internal error in the plugin is reported in the terminal summary and never fails a user's test.
+On an SQLAlchemy that query capture cannot use, the plugin says once that it is inactive and why, and the suite
+runs on. An internal error in the plugin is reported in the terminal summary and never fails a user's test.
 """
 
 from __future__ import annotations
@@ -17,43 +23,81 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from integrity_kit.sqlalchemy_support import capture_problem
+
 _MODES = ("fail", "warn", "off")
 _STATE = pytest.StashKey["_PluginState"]()
+_WORKER_KEY = "integrity_kit"  # our entry in pytest-xdist's workeroutput
+BASELINE_FORMAT = 2
 
 
+@dataclass
+class _Baseline:
+    """A baseline file read back: its entries as (test id, what, file), ids relative to ``folder``."""
+
+    path: Path
+    folder: Path
+    n_plus_one: set[tuple[str, str, str]]
+    duplicates: set[tuple[str, str, str]]
+
+    @property
+    def tests(self) -> set[str]:
+        return {entry[0] for entry in self.n_plus_one | self.duplicates}
+
+
+@dataclass
 class _PluginState:
-    def __init__(self, mode: str, threshold: int, baseline: set[tuple[str, str, str]], write_to: str | None) -> None:
-        self.mode = mode
-        self.threshold = threshold
-        self.baseline = baseline
-        self.write_to = write_to
-        self.reported: list[tuple[str, Any]] = []  # (nodeid, finding) shown in the summary
-        self.recorded: list[dict[str, Any]] = []  # for --write-n-plus-one-baseline
-        self.internal_errors: list[str] = []
+    mode: str
+    duplicates_mode: str
+    threshold: int
+    baseline: _Baseline | None
+    write_to: Path | None
+    inactive: str | None = None  # why the plugin cannot run here
+    is_worker: bool = False
+    reported: list[tuple[str, str]] = field(default_factory=list)  # (nodeid, description) shown in the summary
+    recorded: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"n_plus_one": [], "duplicates": []})  # for --write-n-plus-one-baseline
+    internal_errors: list[str] = field(default_factory=list)
+    unlisted_duplicates: int = 0  # duplicates counted but not listed (no --detect-duplicates given)
+    # Baseline test ids that name a collected test; None until something was collected here or by a worker.
+    baseline_seen: set[str] | None = None
 
     @property
     def active(self) -> bool:
-        return self.mode != "off" or self.write_to is not None
+        return self.inactive is None and (
+            self.mode != "off" or self.duplicates_mode != "off" or self.write_to is not None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("integrity-kit", "integrity-kit query checks")
     group.addoption("--detect-n-plus-one", choices=_MODES, default=None,
                     help="Check every test body for N+1 queries: fail the test, warn in the summary, or off.")
+    group.addoption("--detect-duplicates", choices=_MODES, default=None,
+                    help="Check every test body for identical queries sent more than once (default: counted in "
+                         "one summary line when N+1 detection is on, else off).")
     group.addoption("--n-plus-one-threshold", type=int, default=None,
                     help="Similar queries from one line that count as N+1 (default 2).")
     group.addoption("--n-plus-one-baseline", default=None, metavar="FILE",
-                    help="Ignore the N+1 findings recorded in this baseline file.")
+                    help="Ignore the N+1 and duplicate findings recorded in this baseline file.")
     group.addoption("--write-n-plus-one-baseline", default=None, metavar="FILE",
-                    help="Write every N+1 finding of this run to FILE (tests do not fail on them).")
+                    help="Write every N+1 and duplicate finding of this run to FILE (tests do not fail on them).")
     parser.addini("detect_n_plus_one", "fail|warn|off: check every test body for N+1 queries", default="off")
+    parser.addini("detect_duplicates", "fail|warn|off: check every test body for duplicate queries", default="")
     parser.addini("n_plus_one_threshold", "similar queries from one line that count as N+1", default="2")
-    parser.addini("n_plus_one_baseline", "baseline file of known N+1 findings", default="")
+    parser.addini("n_plus_one_baseline", "baseline file of known N+1 and duplicate findings", default="")
+
+
+def _mode(config: pytest.Config, option: str, ini: str, default: str) -> str:
+    mode = config.getoption(option) or str(config.getini(ini) or "").strip() or default
+    if mode not in _MODES and mode != default:
+        raise pytest.UsageError(f"{ini} must be one of {', '.join(_MODES)}, not {mode!r}")
+    return mode
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,49 +106,124 @@ def pytest_configure(config: pytest.Config) -> None:
         "allow_n_plus_one(*patterns): allow N+1 findings in this test (all, or those whose relationship, "
         "fingerprint or location matches a pattern)",
     )
-    mode = config.getoption("--detect-n-plus-one") or str(config.getini("detect_n_plus_one") or "off").strip()
-    if mode not in _MODES:
-        raise pytest.UsageError(f"detect_n_plus_one must be one of {', '.join(_MODES)}, not {mode!r}")
-    threshold = config.getoption("--n-plus-one-threshold") or int(config.getini("n_plus_one_threshold") or 2)
+    config.addinivalue_line(
+        "markers",
+        "allow_duplicate_queries(*patterns): allow duplicate-query findings in this test (all, or those whose "
+        "fingerprint or location matches a pattern)",
+    )
+    mode = _mode(config, "--detect-n-plus-one", "detect_n_plus_one", "off")
+    # Unasked, duplicates are only counted beside N+1 detection: on a real suite (ihatemoney, 151 tests) a test
+    # making several requests repeats its per-request lookups, and listing 628 of them buried its N+1 findings.
+    duplicates_mode = _mode(config, "--detect-duplicates", "detect_duplicates", "")
+    if not duplicates_mode:
+        duplicates_mode = "count" if mode != "off" else "off"
+    threshold = config.getoption("--n-plus-one-threshold") or _threshold(str(config.getini("n_plus_one_threshold")))
     baseline_path = config.getoption("--n-plus-one-baseline") or str(config.getini("n_plus_one_baseline") or "")
-    baseline: set[tuple[str, str, str]] = set()
-    if baseline_path:
-        baseline = _read_baseline(Path(baseline_path))
-    config.stash[_STATE] = _PluginState(mode, threshold, baseline, config.getoption("--write-n-plus-one-baseline"))
+    baseline = _read_baseline(_absolute(config, baseline_path), baseline_path) if baseline_path else None
+    write_to = config.getoption("--write-n-plus-one-baseline")
+    config.stash[_STATE] = _PluginState(
+        mode, duplicates_mode, threshold, baseline, _absolute(config, write_to) if write_to else None,
+        inactive=capture_problem(), is_worker=hasattr(config, "workerinput"))
 
 
-def _finding_key(nodeid: str, finding) -> tuple[str, str, str]:
-    # Line numbers move with every edit; the file, the test and what is loaded do not.
-    path = (finding.location or "").rsplit(":", 1)[0]
-    return nodeid, finding.relationship or finding.fingerprint, path
+def _threshold(value: str) -> int:
+    try:
+        return int(value.strip() or 2)
+    except ValueError:
+        raise pytest.UsageError(f"n_plus_one_threshold must be a whole number, not {value!r}") from None
 
 
-def _read_baseline(path: Path) -> set[tuple[str, str, str]]:
+def _absolute(config: pytest.Config, name: str) -> Path:
+    # Relative to where pytest was started, as the user typed it; fixed now, so a test's chdir cannot move it.
+    return Path(config.invocation_params.dir, name).absolute()
+
+
+def _relative(path: str | os.PathLike[str], folder: Path) -> str:
+    """``path`` relative to ``folder`` with forward slashes: the same on every machine and working directory."""
+    try:
+        relative = os.path.relpath(os.path.realpath(path), os.path.realpath(folder))
+    except ValueError:  # another drive on Windows
+        relative = os.path.abspath(path)
+    return relative.replace(os.sep, "/")
+
+
+def _test_id(item: pytest.Item, folder: Path) -> str:
+    """The test's file relative to ``folder`` and the rest of its node id: stable whatever the rootdir is."""
+    rest = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else ""
+    file = _relative(item.path, folder)
+    return f"{file}::{rest}" if rest else file
+
+
+def _read_baseline(path: Path, name: str) -> _Baseline:
+    """The baseline at ``path``; ``name`` is how the user gave it, for the error messages."""
     try:
         data = json.loads(path.read_text())
-        return {(e["test"], e["what"], e["file"]) for e in data.get("n_plus_one", [])}
+
+        def entries(kind: str) -> set[tuple[str, str, str]]:
+            return {(str(e["test"]), str(e["what"]), str(e["file"])) for e in data.get(kind, [])}
+
+        return _Baseline(path, path.parent, entries("n_plus_one"), entries("duplicates"))
     except FileNotFoundError:
-        raise pytest.UsageError(f"N+1 baseline file not found: {path}") from None
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise pytest.UsageError(f"N+1 baseline file {path} is not valid: {error}") from None
+        raise pytest.UsageError(f"N+1 baseline file not found: {name}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise pytest.UsageError(f"N+1 baseline file {name} is not valid: {error}") from None
 
 
-def _allowed(item: pytest.Item, finding) -> bool:
-    for marker in item.iter_markers("allow_n_plus_one"):
+def _site(finding: Any, folder: Path) -> tuple[str, str]:
+    """(file, "file:line") of a finding's first statement, the file relative to ``folder``."""
+    statements = getattr(finding, "statements", ())
+    first = statements[0] if statements else None
+    if first is not None and first.filename:
+        file = _relative(first.filename, folder)
+        return file, f"{file}:{first.lineno}"
+    location = finding.location or ""
+    return location.rsplit(":", 1)[0], location
+
+
+def _what(kind: str, finding: Any) -> str:
+    # Line numbers move with every edit; the file, the test and what is loaded do not.
+    if kind == "n_plus_one":
+        return finding.relationship or finding.fingerprint
+    from integrity_kit.queries.fingerprint import fingerprint
+
+    return fingerprint(finding.sql)
+
+
+def _allowed(item: pytest.Item, marker_name: str, finding: Any, what: str) -> bool:
+    for marker in item.iter_markers(marker_name):
         if not marker.args:
             return True
         for pattern in marker.args:
-            if pattern in (finding.relationship, finding.fingerprint) or (
-                finding.location and finding.location.startswith(pattern)
+            if pattern in (getattr(finding, "relationship", None), what) or any(
+                location.startswith(pattern) for location in _locations(finding)
             ):
                 return True
     return False
 
 
-def _describe(finding) -> str:
+def _locations(finding: Any) -> tuple[str, ...]:
+    locations = getattr(finding, "locations", None)
+    if locations is not None:
+        return tuple(locations)
+    return (finding.location,) if finding.location else ()
+
+
+def _block(label: str, text: str) -> str:
+    """``label: text`` with the continuation lines of multi-line code indented under the first."""
+    indent = " " * (len(label) + 6)
+    return f"    {label}: " + ("\n" + indent).join(str(text).splitlines() or [""])
+
+
+def _describe(finding: Any) -> str:
     what = finding.relationship or finding.kind
     return (f"N+1: {finding.count} similar queries ({what}) from {finding.location}\n"
-            f"    fix: {finding.fix}\n    sample: {' '.join(finding.sample_sql.split())}")
+            f"{_block('fix', finding.fix)}\n{_block('sample', ' '.join(finding.sample_sql.split()))}")
+
+
+def _describe_duplicate(duplicate: Any) -> str:
+    where = ", ".join(duplicate.locations) or "<unknown>"
+    return (f"duplicate query: sent {duplicate.count} times with the same parameters from {where}\n"
+            f"{_block('sql', ' '.join(duplicate.sql.split()))}\n{_block('parameters', repr(duplicate.parameters))}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -114,7 +233,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
         return (yield)
     cap = None
     try:
-        from integrity_kit.queries import capture
+        from integrity_kit.queries.capture import capture
 
         cap = capture(threshold=state.threshold)
         cap.start()
@@ -134,51 +253,136 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     try:
         failures = _check(item, state, cap.log)
     except Exception as error:
-        state.internal_errors.append(f"{item.nodeid}: N+1 detection failed: {error!r}")
+        state.internal_errors.append(f"{item.nodeid}: query checks failed: {error!r}")
         return result
     if failures:
-        pytest.fail("\n".join(_describe(f) for f in failures), pytrace=False)
+        pytest.fail("\n".join(failures), pytrace=False)
     return result
 
 
-def _check(item: pytest.Item, state: _PluginState, log) -> list:
-    failures = []
-    for finding in log.n_plus_one:
-        key = _finding_key(item.nodeid, finding)
-        if state.write_to is not None:
-            state.recorded.append({"test": key[0], "what": key[1], "file": key[2], "location": finding.location,
-                                   "count": finding.count, "fix": finding.fix})
+def _check(item: pytest.Item, state: _PluginState, log: Any) -> list[str]:
+    """The descriptions that fail this test; warnings go to ``state.reported`` and records to ``state.recorded``."""
+    failures: list[str] = []
+    kinds = (("n_plus_one", state.mode, "allow_n_plus_one", log.n_plus_one, _describe),
+             ("duplicates", state.duplicates_mode, "allow_duplicate_queries", log.duplicates, _describe_duplicate))
+    for kind, mode, marker_name, findings, describe in kinds:
+        if state.write_to is None and mode == "off":
             continue
-        if _allowed(item, finding) or key in state.baseline:
-            continue
-        if state.mode == "fail":
-            failures.append(finding)
-        elif state.mode == "warn":
-            state.reported.append((item.nodeid, finding))
+        for finding in findings:
+            what = _what(kind, finding)
+            if state.write_to is not None:
+                folder = state.write_to.parent
+                file, location = _site(finding, folder)
+                entry = {"test": _test_id(item, folder), "what": what, "file": file, "location": location,
+                         "count": finding.count}
+                if kind == "n_plus_one":
+                    entry["fix"] = finding.fix
+                state.recorded[kind].append(entry)
+                continue
+            if mode == "off" or _allowed(item, marker_name, finding, what):
+                continue
+            if state.baseline is not None:
+                folder = state.baseline.folder
+                key = (_test_id(item, folder), what, _site(finding, folder)[0])
+                if key in getattr(state.baseline, kind):
+                    continue
+            if mode == "fail":
+                failures.append(describe(finding))
+            elif mode == "warn":
+                state.reported.append((item.nodeid, describe(finding)))
+            else:  # "count": duplicates beside N+1 detection when nobody chose a mode for them
+                state.unlisted_duplicates += 1
     return failures
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Not run by pytest-xdist's controller, which collects nothing: each worker sends what it collected.
     state: _PluginState | None = session.config.stash.get(_STATE, None)
-    if state is None or state.write_to is None:
+    if state is None or state.baseline is None:
         return
     try:
-        Path(state.write_to).write_text(json.dumps({"n_plus_one": state.recorded}, indent=2) + "\n")
+        named = state.baseline.tests
+        folder = state.baseline.folder
+        state.baseline_seen = {test_id for item in session.items if (test_id := _test_id(item, folder)) in named}
+    except Exception as error:
+        state.internal_errors.append(f"could not match the baseline against the collected tests: {error!r}")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state: _PluginState | None = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    if state.is_worker:  # pytest-xdist sends workeroutput to the controller, which reports and writes
+        config.workeroutput[_WORKER_KEY] = {  # type: ignore[attr-defined]  # set by pytest-xdist on workers
+            "reported": [list(pair) for pair in state.reported],
+            "recorded": state.recorded,
+            "internal_errors": state.internal_errors,
+            "unlisted_duplicates": state.unlisted_duplicates,
+            "baseline_seen": None if state.baseline_seen is None else sorted(state.baseline_seen),
+        }
+        return
+    if state.write_to is None or state.inactive is not None:
+        return  # an inactive plugin saw nothing: writing would empty a good baseline
+    data: dict[str, Any] = {"format": BASELINE_FORMAT,
+                            "paths": "relative to the folder of this file"}
+    for kind, entries in state.recorded.items():
+        # Sorted, so a run split over xdist workers writes the same file as a serial run.
+        data[kind] = sorted(entries, key=lambda e: (e["test"], e["what"], e["file"], e["location"]))
+    try:
+        state.write_to.write_text(json.dumps(data, indent=2) + "\n")
     except OSError as error:
         state.internal_errors.append(f"could not write baseline {state.write_to}: {error}")
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    state: _PluginState | None = config.stash.get(_STATE, None)
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist, in the controller: merge what a worker found into this process's report."""
+    state: _PluginState | None = node.config.stash.get(_STATE, None)
     if state is None:
         return
+    output = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+    name = getattr(node, "gateway", None) and node.gateway.id
+    if output is None:
+        state.internal_errors.append(f"worker {name} went down without sending its findings ({error})")
+        return
+    state.reported += [(nodeid, text) for nodeid, text in output["reported"]]
+    for kind, entries in output["recorded"].items():
+        state.recorded.setdefault(kind, []).extend(entries)
+    state.internal_errors += [f"[{name}] {line}" for line in output["internal_errors"]]
+    state.unlisted_duplicates += output["unlisted_duplicates"]
+    if output["baseline_seen"] is not None:
+        state.baseline_seen = (state.baseline_seen or set()) | set(output["baseline_seen"])
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state: _PluginState | None = config.stash.get(_STATE, None)
+    if state is None or state.is_worker:
+        return
+    if state.inactive is not None:
+        terminalreporter.write_line(f"integrity-kit: the pytest plugin is inactive: {state.inactive}", yellow=True)
+        return
     if state.reported:
-        terminalreporter.section("N+1 queries (integrity-kit)", yellow=True)
-        for nodeid, finding in state.reported:
-            terminalreporter.write_line(f"{nodeid}: {_describe(finding)}")
-    if state.write_to is not None:
+        terminalreporter.section("N+1 and duplicate queries (integrity-kit)", yellow=True)
+        for nodeid, text in sorted(state.reported, key=lambda pair: pair[0]):
+            terminalreporter.write_line(f"{nodeid}: {text}")
+    if state.unlisted_duplicates:
+        count = state.unlisted_duplicates
         terminalreporter.write_line(
-            f"integrity-kit: wrote {len(state.recorded)} N+1 finding(s) to {os.fspath(state.write_to)}")
+            f"integrity-kit: {count} duplicate quer{'y' if count == 1 else 'ies'} (the same SQL and parameters sent "
+            "again) not listed: --detect-duplicates=warn lists them, =fail fails on them, =off stops counting")
+    if state.write_to is not None:
+        counts = {kind: len(entries) for kind, entries in state.recorded.items()}
+        terminalreporter.write_line(
+            f"integrity-kit: wrote {counts.get('n_plus_one', 0)} N+1 and {counts.get('duplicates', 0)} duplicate "
+            f"finding(s) to {os.fspath(state.write_to)}")
+    baseline = state.baseline
+    if baseline is not None and baseline.tests and state.baseline_seen is not None and not state.baseline_seen:
+        example = sorted(baseline.tests)[0]
+        terminalreporter.write_line(
+            f"integrity-kit: warning: none of the {len(baseline.tests)} test(s) named in the baseline "
+            f"{os.fspath(baseline.path)} was collected (e.g. {example}; ids are relative to the baseline's folder "
+            f"{os.fspath(baseline.folder)}), so it ignores nothing", yellow=True)
     if state.internal_errors:
         terminalreporter.section("integrity-kit plugin errors (tests were not failed for these)", yellow=True)
         for line in state.internal_errors:
@@ -188,19 +392,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 class QueryCaptureFixture:
     """What the ``query_capture`` fixture gives a test: the statements so far and assertions over them."""
 
-    def __init__(self, log) -> None:
+    def __init__(self, log: Any) -> None:
         self.log = log
 
     @property
-    def statements(self):
+    def statements(self) -> Any:
         return self.log.statements
 
     @property
-    def n_plus_one(self):
+    def n_plus_one(self) -> Any:
         return self.log.n_plus_one
 
     @property
-    def duplicates(self):
+    def duplicates(self) -> Any:
         return self.log.duplicates
 
     def __len__(self) -> int:
@@ -223,8 +427,14 @@ class QueryCaptureFixture:
         if findings:
             raise AssertionError("\n".join(_describe(f) for f in findings))
 
+    def assert_no_duplicates(self) -> None:
+        __tracebackhide__ = True
+        duplicates = self.log.duplicates
+        if duplicates:
+            raise AssertionError("\n".join(_describe_duplicate(d) for d in duplicates))
+
     @contextmanager
-    def max_queries(self, limit: int):
+    def max_queries(self, limit: int) -> Iterator[None]:
         """Fail when the block sends more than ``limit`` statements."""
         from integrity_kit.queries.assertions import check_max_queries
 
@@ -233,10 +443,17 @@ class QueryCaptureFixture:
         check_max_queries(self.log.statements[start:], limit)
 
 
+def _require_capture(request: pytest.FixtureRequest) -> None:
+    problem = capture_problem()
+    if problem is not None:
+        pytest.fail(f"{request.fixturename} cannot run: {problem}", pytrace=False)
+
+
 @pytest.fixture
 def query_capture(request: pytest.FixtureRequest) -> Iterator[QueryCaptureFixture]:
     """Capture every statement sent to any engine while the test runs."""
-    from integrity_kit.queries import capture
+    _require_capture(request)
+    from integrity_kit.queries.capture import capture
 
     state: _PluginState | None = request.config.stash.get(_STATE, None)
     threshold = state.threshold if state is not None else 2
@@ -245,8 +462,9 @@ def query_capture(request: pytest.FixtureRequest) -> Iterator[QueryCaptureFixtur
 
 
 @pytest.fixture
-def assert_max_queries():
+def assert_max_queries(request: pytest.FixtureRequest) -> Any:
     """``with assert_max_queries(3): ...`` fails when the block sends more than three statements."""
+    _require_capture(request)
     from integrity_kit.queries.assertions import assert_max_queries as assert_max
 
     return assert_max

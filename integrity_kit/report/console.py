@@ -39,9 +39,9 @@ def markup_safe(value: object) -> str:
     return escape(printable(value))
 
 
-def recorded(draw: Callable[[Console], object], *, width: int | None) -> str:
+def recorded(draw: Callable[[Console], object], *, width: int | None, soft_wrap: bool = False) -> str:
     """The text ``draw`` prints on a colourless console ``width`` columns wide (None: rich's default for a file),
-    as a file receives it."""
+    as a file receives it; ``soft_wrap`` leaves long lines whole (code must stay paste-able)."""
     buffer = io.StringIO()
-    draw(Console(emoji=False, file=buffer, width=width, no_color=True))
+    draw(Console(emoji=False, file=buffer, width=width, no_color=True, soft_wrap=soft_wrap))
     return buffer.getvalue()

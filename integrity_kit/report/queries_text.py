@@ -13,10 +13,11 @@ def _one_line(sql: str) -> str:
 
 
 def render(log: QueryLog, *, console: Console | None = None, show_statements: bool = False) -> str:
-    """Print to ``console``; without one, the text a file gets (the terminal's default width, no colour)."""
+    """Print to ``console``; without one, the text a file gets (no colour, lines never wrapped)."""
     if console is None:
+        # A fix is code to paste: wrapped at 80 columns it is no longer valid code, so a file gets whole lines.
         return recorded(lambda file_console: render(log, console=file_console, show_statements=show_statements),
-                        width=None)
+                        width=None, soft_wrap=True)
     n_plus_one = log.n_plus_one
     duplicates = log.duplicates
     total_ms = sum(s.duration for s in log.statements) * 1000

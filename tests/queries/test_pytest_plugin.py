@@ -139,7 +139,8 @@ def test_off_by_default_and_warn_mode_reports_in_summary(app: pytest.Pytester) -
     app.runpytest().assert_outcomes(passed=1)
     result = app.runpytest("--detect-n-plus-one=warn")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*N+1 queries (integrity-kit)*", f"*test_naive*Parent.children*app.py:{NAIVE_LINE}*"])
+    result.stdout.fnmatch_lines(["*N+1 and duplicate queries (integrity-kit)*",
+                                 f"*test_naive*Parent.children*app.py:{NAIVE_LINE}*"])
 
 
 def test_ini_option_turns_detection_on(app: pytest.Pytester) -> None:
@@ -231,3 +232,15 @@ def test_internal_error_never_fails_a_user_test(app: pytest.Pytester) -> None:
     result = app.runpytest_subprocess("--detect-n-plus-one=fail")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*integrity-kit plugin errors*", "*detector exploded*"])
+
+
+@pytest.mark.parametrize(("ini", "message"), [
+    ("n_plus_one_threshold = many", "*n_plus_one_threshold must be a whole number, not 'many'*"),
+    ("detect_duplicates = sometimes", "*detect_duplicates must be one of fail, warn, off, not 'sometimes'*"),
+])
+def test_bad_ini_values_are_usage_errors(app: pytest.Pytester, ini: str, message: str) -> None:
+    app.makeini(f"[pytest]\n{ini}\n")
+    result = app.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
