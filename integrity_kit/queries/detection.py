@@ -2,8 +2,13 @@
 
 N+1 (the rule Prosopite uses): at least ``threshold`` SELECTs with the same fingerprint from the same application
 call site, on behalf of different rows. Not an N+1: SQLAlchemy's own batch loads (``selectinload`` chunks),
-identity-map hits (they send no SQL), a single 1+1 load, LIMIT/OFFSET or keyset pagination loops, and the same
-row read again (that is a duplicate, reported separately).
+identity-map hits (they send no SQL), a single 1+1 load, LIMIT/OFFSET or keyset pagination loops, the same
+row read again (that is a duplicate, reported separately), and the database's own catalogs (schema reflection).
+
+The call site is the whole application part of the stack (the way Prosopite keys on the backtrace): the same line
+reached through the same application lines, within one Flask request. A helper that each of two requests calls once
+is two call sites, not a loop. Rows are told apart by the parameters that name them (the values compared with ``=``
+or listed in ``IN``), so a ``now()`` cutoff that differs on every call does not make one row look like many.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .fingerprint import fingerprint as statement_fingerprint
 from .fingerprint import placeholder_roles
 from .fixes import suggest_fix
-from .parameters import freeze, jsonable
+from .parameters import freeze, is_time, jsonable
 
 if TYPE_CHECKING:
     from .log import Statement
@@ -87,6 +93,34 @@ def _parameter(parameters: Any, key: int | str) -> Any:
 
 _MISSING = object()
 
+# The database's own catalogs: what reflection (``create_all``, ``Table(autoload_with=…)``, Alembic) reads at
+# start-up, table by table; it describes the schema, not rows of the application's data.
+_CATALOG = re.compile(r"\b(?:pg_catalog|information_schema)\s*\.|\bpragma_\w+\(|"
+                      r"\bFROM\s+(?:pg_\w+|sqlite_(?:master|schema|temp_master|temp_schema))\b", re.IGNORECASE)
+
+
+def is_catalog_query(fp: str) -> bool:
+    """True for a statement that reads the database's catalog (schema reflection) rather than application tables."""
+    return _CATALOG.search(fp) is not None
+
+
+def row_key(statement: Statement) -> Any:
+    """What tells this statement's rows apart: the parameters that name rows (``= ?`` and ``IN (…)``), without
+    dates and times; every parameter but dates and times when the statement compares no key."""
+    parameters = statement.parameters
+    roles = placeholder_roles(statement.sql)
+    keys = [key for key, role in roles if role == "key"]
+    if keys:
+        values = [_parameter(parameters, key) for key in keys]
+        named = tuple(freeze(v) for v in values if v is not _MISSING and not is_time(v))
+        if named:
+            return named
+    if isinstance(parameters, dict):
+        return tuple(sorted((str(k), freeze(v)) for k, v in parameters.items() if not is_time(v)))
+    if isinstance(parameters, list | tuple):
+        return tuple(freeze(v) for v in parameters if not is_time(v))
+    return freeze(parameters)
+
 
 def is_pagination(statements: list[Statement]) -> bool:
     """True when the statements page through one result: only LIMIT/OFFSET or keyset bounds change between them.
@@ -112,19 +146,20 @@ def is_pagination(statements: list[Statement]) -> bool:
 
 def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> list[NPlusOne]:
     """Every N+1 pattern among ``statements``, the largest first."""
-    groups: dict[tuple[str, str | None], list[Statement]] = defaultdict(list)
+    groups: dict[tuple[str, Any], list[Statement]] = defaultdict(list)
     for statement in statements:
         orm = statement.orm
         if orm is not None and orm.kind == "batch":
             continue  # selectinload/subqueryload: SQLAlchemy already batches these
         if statement.executemany or not statement.is_select:
             continue
-        groups[(statement.fingerprint, statement.location)].append(statement)
+        groups[(statement.fingerprint, statement.call_path)].append(statement)
     findings = []
-    for (fp, location), items in groups.items():
-        if len(items) < max(threshold, 2):
+    for (fp, _path), items in groups.items():
+        if len(items) < max(threshold, 2) or is_catalog_query(fp):
             continue
-        rows = {freeze(s.parameters) for s in items}
+        location = items[0].location
+        rows = {row_key(s) for s in items}
         if len(rows) < max(threshold, 2):
             continue  # the same row again: a duplicate, not N+1
         if is_pagination(items):
@@ -139,16 +174,17 @@ def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> l
 
 def find_duplicates(statements: Iterable[Statement]) -> list[Duplicate]:
     """Every SELECT sent more than once with the same parameters, the most repeated first."""
-    groups: dict[tuple[str, Any], list[Statement]] = defaultdict(list)
+    groups: dict[tuple[str, Any, int], list[Statement]] = defaultdict(list)
     for statement in statements:
         if statement.executemany or not statement.is_select:
             continue
         if statement.orm is not None and statement.orm.kind == "column":
             continue  # re-reading an expired row after a commit is the point of expiring it
-        groups[(statement.sql, freeze(statement.parameters))].append(statement)
+        # Each request loads what it needs (the current user, say) again; only a repeat within one request is waste.
+        groups[(statement.sql, freeze(statement.parameters), statement.scope)].append(statement)
     duplicates = []
-    for (sql, _key), items in groups.items():
-        if len(items) > 1:
+    for (sql, _key, _scope), items in groups.items():
+        if len(items) > 1 and not is_catalog_query(statement_fingerprint(sql)):
             locations = tuple(dict.fromkeys(s.location for s in items if s.location))
             duplicates.append(Duplicate(sql=sql, parameters=items[0].parameters, count=len(items),
                                         locations=locations, statements=tuple(items)))
