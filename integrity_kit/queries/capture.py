@@ -42,6 +42,10 @@ class QueryCapture:
         # found there (a frame suspended at the same instruction has the same callers): one tuple,
         # replaced whole, so a thread never reads one statement's frame with another's site.
         self._last: tuple = _NO_SITE
+        # The library frame the application frame called (held, so ``is`` stays meaningful) and a counter that moves
+        # on whenever it changes: statements with one activation came from one call into a library.
+        self._callee: Any = None
+        self._activation = 0
         self._active = False
 
     # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
@@ -62,17 +66,25 @@ class QueryCapture:
                 frame = None
             filename, lineno, function, callers = (last_site if frame is last_frame and frame.f_lasti == last_lasti
                                                    else self._find_site())
+            depth = self._last[1]
+            if depth > 1:
+                callee = _getframe(depth - 1)
+                if callee is not self._callee:
+                    self._callee = callee
+                    self._activation += 1
+            else:  # found across a greenlet (AsyncSession): no frame to compare, so every statement is its own call
+                self._activation += 1
             note = orm_facts(context)
         except Exception:  # bookkeeping must never fail the application's query: keep the statement, lose its site
             filename = lineno = function = callers = note = None
         # Plain tuples in the order of log.FIELDS, not star-unpacking, which builds a list first.
         if note is None:
             self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
-                              None, None, None, None, start := perf_counter())
+                              self._activation, None, None, None, None, start := perf_counter())
         else:
             _, kind, mapper, path, parent_path = note
             self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
-                              kind, mapper, path, parent_path, start := perf_counter())
+                              self._activation, kind, mapper, path, parent_path, start := perf_counter())
         self._pending[id(cursor)] = start
         return statement, parameters
 
@@ -152,6 +164,7 @@ class QueryCapture:
             scopes.release()
             self._pending.clear()
             self._last = _NO_SITE  # do not keep the application's locals alive
+            self._callee = None
 
     def __enter__(self) -> QueryLog:
         return self.start()

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .callsite import display_path
 from .fingerprint import fingerprint as statement_fingerprint
 from .fingerprint import placeholder_roles
 from .fixes import suggest_fix
@@ -39,14 +40,15 @@ class NPlusOne:
     fix: str
     relationship: str | None = None
     entity: str | None = None
-    kind: str = "query"  # lazy | column | count | lookup | query
+    kind: str = "query"  # lazy | dynamic | column | count | top-per-group | lookup | query
     explanation: str = ""
     statements: tuple[Statement, ...] = field(default=(), repr=False, compare=False)
+    callers: tuple[str, ...] = ()  # "file:line" of the application frames that led to ``location``, innermost first
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "relationship": self.relationship, "entity": self.entity, "count": self.count,
                 "location": self.location, "sample_sql": self.sample_sql, "fingerprint": self.fingerprint,
-                "fix": self.fix, "explanation": self.explanation}
+                "fix": self.fix, "explanation": self.explanation, "callers": list(self.callers)}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def _parameter(parameters: Any, key: int | str) -> Any:
 
 
 _MISSING = object()
+# Fix kinds for statements whose SQL the caller wrote (not a relationship or column the ORM loads for it).
+_BUILT_BY_CALLER = frozenset({"query", "lookup", "count", "top-per-group"})
 
 # The database's own catalogs: what reflection (``create_all``, ``Table(autoload_with=…)``, Alembic) reads at
 # start-up, table by table; it describes the schema, not rows of the application's data.
@@ -165,9 +169,14 @@ def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> l
         if is_pagination(items):
             continue
         fix = suggest_fix(items)
+        if fix.kind in _BUILT_BY_CALLER and len({s.activation for s in items}) == 1:
+            # One call from the application line sent them all (say a versioning extension's flush hook): the loop
+            # is inside a library and what it queries is its own choice, unlike a relationship load it triggers.
+            continue
+        callers = tuple(f"{display_path(f)}:{n}" for f, n in items[0].callers)
         findings.append(NPlusOne(fingerprint=fp, count=len(items), location=location, sample_sql=items[0].sql,
                                  fix=fix.code, relationship=fix.relationship, entity=fix.entity, kind=fix.kind,
-                                 explanation=fix.explanation, statements=tuple(items)))
+                                 explanation=fix.explanation, statements=tuple(items), callers=callers))
     findings.sort(key=lambda f: (-f.count, f.location or ""))
     return findings
 

@@ -1,4 +1,12 @@
-"""Paste-able fixes for an N+1 group: the loader option, the one ``IN`` query, ``undefer`` or the grouped count."""
+"""Paste-able fixes for an N+1 group, each selecting what the repeated query selects.
+
+A lazy relationship gets its loader option; a dynamic or write-only collection (which no loader option can batch)
+one ``IN`` query over its foreign key; a per-row aggregate (``count``, ``sum``, …) one grouped aggregate; a newest-
+or top-N-per-group query (``ORDER BY … LIMIT``) one window-function query; a per-row lookup one ``IN`` query; a
+deferred column ``undefer``; rows refreshed one by one after a commit expired them ``expire_on_commit=False``
+(written the way the application configures its sessions) or one reload. SQL is written out only when no mapped
+attribute names the columns, and then kept short.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +17,22 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import RelationshipDirection
 
+from .fingerprint import placeholder_roles
+
 if TYPE_CHECKING:
     from .log import Statement
     from .orm_context import OrmContext
 
 _EQUALS = re.compile(r'WHERE ([\w"]+)\.([\w"]+) = \?')
+_PARENT_CLAUSE = re.compile(r'WHERE \? = ([\w"]+)\.([\w"]+)')  # how SQLAlchemy writes "the children of this parent"
 _SELECT_LIST = re.compile(r"^SELECT (.*?) FROM ", re.DOTALL)
-_COUNT = re.compile(r"\bcount\(", re.IGNORECASE)
+_AGGREGATE = re.compile(r"\b(count|sum|avg|min|max|total|group_concat|string_agg|array_agg)\((DISTINCT )?([^()]*)\)",
+                        re.IGNORECASE)
+_ORDER_BY = re.compile(r"\bORDER BY (.+?)(?: LIMIT | OFFSET |$)")
+_LIMIT = re.compile(r"\bLIMIT (\?|\d+)")
+_JOIN = re.compile(r'\bJOIN ([\w"]+)')
+_FROM_TABLE = re.compile(r'\bFROM ([\w"]+)')
+_LONGEST_SQL = 120  # a fix is read in a terminal line, not a query to audit
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,31 @@ def _column_attr(mapper: Any, table: str, column: str) -> str | None:
     return None
 
 
+def _mappers(mapper: Any) -> list[Any]:
+    """``mapper`` first, then every other mapper of its registry."""
+    if mapper is None:
+        return []
+    candidates = [mapper]
+    with contextlib.suppress(Exception):
+        candidates += [m for m in mapper.registry.mappers if m is not mapper]
+    return candidates
+
+
+def _class_for_table(mapper: Any, table: str) -> str | None:
+    """The mapped class whose table is ``table``, among ``mapper``'s registry."""
+    table = table.strip('"')
+    for candidate in _mappers(mapper):
+        if getattr(candidate.local_table, "name", None) == table:
+            return str(candidate.class_.__name__)
+    return None
+
+
+def _uses_flask_sqlalchemy(mapper: Any) -> bool:
+    """True when the model derives from Flask-SQLAlchemy's ``db.Model``, whose sessions ``SQLAlchemy()`` configures."""
+    cls = getattr(mapper, "class_", None)
+    return cls is not None and any(base.__module__.startswith("flask_sqlalchemy") for base in cls.__mro__)
+
+
 def _relationship_fix(orm: OrmContext) -> Fix:
     prop = orm.prop
     chain = [p for p in orm.parent_path if p is not prop] + [prop]
@@ -79,17 +121,25 @@ def _column_fix(statement: Statement, orm: OrmContext) -> Fix:
             attr = _column_attr(mapper, parts[0], parts[1])
             if attr:
                 attrs.append(attr)
-    # A refresh of an expired row selects every column that is not deferred; a deferred load selects just those.
-    loaded_by_default = [] if mapper is None else [p for p in mapper.column_attrs if not p.deferred]
-    all_columns = mapper is not None and len(attrs) >= len(loaded_by_default)
-    if attrs and not all_columns:
+    # A deferred load selects only deferred columns; anything else (the primary key, a plain column) in the SELECT
+    # means the row's attributes were expired (by a commit, expire() or refresh) and are being reloaded.
+    deferred = {f"{p.parent.class_.__name__}.{p.key}" for m in _mappers(mapper) for p in m.column_attrs if p.deferred}
+    if attrs and len(attrs) == len(selected) and all(a in deferred for a in attrs):
         code = ", ".join(f"undefer({a})" for a in attrs)
         return Fix(code, "column", f"a deferred column is loaded once per row; add .options({code}) to the query "
                    "that loads the rows.", None, orm.entity)
-    return Fix("sessionmaker(..., expire_on_commit=False)", "column",
-               "every row is refreshed one by one after its attributes were expired (usually by a commit); keep "
-               "them loaded with expire_on_commit=False, or reload the rows in one query after the commit.",
-               None, orm.entity)
+    if _uses_flask_sqlalchemy(mapper):
+        code = 'SQLAlchemy(session_options={"expire_on_commit": False})'
+        where = "where the app creates its db = SQLAlchemy(...)"
+    else:
+        code = "sessionmaker(..., expire_on_commit=False)"
+        where = "where the app makes its sessions"
+    entity = orm.entity or "Model"
+    reload = f"session.scalars(select({entity}).where({entity}.id.in_(ids))).all()"
+    return Fix(code, "column",
+               "every row is refreshed one by one after a commit expired its attributes (not deferred columns: "
+               f"undefer() would not help); keep them loaded with {code} {where}, or reload the rows in one query "
+               f"after the commit: {reload}.", None, orm.entity)
 
 
 @dataclass(frozen=True)
@@ -114,17 +164,121 @@ def _key_column(statement: Statement) -> _KeyColumn | None:
     return _KeyColumn(table, column, _column_attr(orm.mapper if orm else None, table, column))
 
 
+def _aggregate_code(match: re.Match[str], mapper: Any) -> tuple[str, str]:
+    """(SQLAlchemy expression, SQL) for one aggregate of the select list, e.g. ``func.sum(Post.amount)``."""
+    name, distinct, argument = match.group(1).lower(), match.group(2), match.group(3).strip()
+    sql = match.group(0)
+    if argument in ("*", "", "?"):
+        return "func.count()" if name == "count" else f"func.{name}()", sql
+    parts = argument.split(".")
+    attr = _column_attr(mapper, parts[0], parts[1]) if len(parts) == 2 else None
+    if attr is None:
+        return "", sql
+    inner = f"{attr}.distinct()" if distinct else attr
+    return f"func.{name}({inner})", sql
+
+
 def _count_fix(statement: Statement) -> Fix:
     orm = statement.orm
+    mapper = orm.mapper if orm else None
     key = _key_column(statement)
+    select_list = statement.fingerprint.split(" FROM ", 1)[0]
+    aggregates = [_aggregate_code(m, mapper) for m in _AGGREGATE.finditer(select_list)]
+    names = ", ".join(sorted({m.group(1).upper() for m in _AGGREGATE.finditer(select_list)})) or "aggregate"
+    orm_exprs = [expr for expr, _sql in aggregates]
     if key is None:
-        code = "one grouped count: SELECT key, count(*) … GROUP BY key"
-    elif key.attr:
-        code = f"select({key.attr}, func.count()).group_by({key.attr})"
+        code = f"one grouped query: SELECT key, {aggregates[0][1] if aggregates else 'count(*)'} … GROUP BY key"
+    elif key.attr and orm_exprs and all(orm_exprs):
+        code = f"select({key.attr}, {', '.join(orm_exprs)}).group_by({key.attr}).where({key.attr}.in_(keys))"
     else:
-        code = f"SELECT {key.sql}, count(*) FROM {key.table} GROUP BY {key.sql}"
-    return Fix(code, "count", f"a COUNT query runs once per row; one grouped count gives every row's number: {code}",
-               None, orm.entity if orm else None)
+        sql_list = ", ".join(sql for _expr, sql in aggregates) or "count(*)"
+        code = f"SELECT {key.sql}, {sql_list} FROM {key.table} WHERE {key.sql} IN (:keys) GROUP BY {key.sql}"
+    return Fix(code, "count", f"a {names} query runs once per row; one grouped query gives every row's value at once "
+               f"(keep the loop query's other conditions): {code}", None, orm.entity if orm else None)
+
+
+def _order_attrs(order_by: str, mapper: Any) -> list[str] | None:
+    """``Post.created.desc()``-style terms for an ORDER BY list, or None when a term is not a mapped column."""
+    terms = []
+    for term in order_by.split(", "):
+        words = term.split()
+        parts = words[0].split(".") if words else []
+        attr = _column_attr(mapper, parts[0], parts[1]) if len(parts) == 2 else None
+        if attr is None:
+            return None
+        desc = len(words) > 1 and words[1] == "DESC"
+        terms.append(f"{attr}.desc()" if desc else attr)
+    return terms
+
+
+def _top_per_group_fix(statement: Statement, key: _KeyColumn, order_by: str, limit: Any) -> Fix:
+    orm = statement.orm
+    mapper = orm.mapper if orm else None
+    entity = orm.entity if orm else None
+    keep = "ranked.c.rn == 1" if limit == 1 else "ranked.c.rn <= n"
+    terms = _order_attrs(order_by, mapper)
+    if entity and key.attr and terms:
+        joins = "".join(f".join({cls})" for t in _JOIN.findall(statement.fingerprint)
+                        if (cls := _class_for_table(mapper, t)) and cls != entity)
+        order = terms[0] if len(terms) == 1 else f"({', '.join(terms)})"
+        code = (f"ranked = select({entity}, func.row_number().over(partition_by={key.attr}, order_by={order})"
+                f'.label("rn")){joins}.where({key.attr}.in_(keys)).subquery()\n'
+                f"rows = session.scalars(select(aliased({entity}, ranked)).where({keep})).all()")
+    else:
+        table = _FROM_TABLE.search(statement.fingerprint)
+        name = table.group(1) if table else key.table
+        code = (f"SELECT * FROM (SELECT {name}.*, row_number() OVER (PARTITION BY {key.sql} ORDER BY {order_by}) "
+                f"AS rn FROM {name} WHERE {key.sql} IN (:keys)) AS ranked WHERE rn {'= 1' if limit == 1 else '<= :n'}")
+    first = "the first row" if limit == 1 else "the first rows"
+    return Fix(code, "top-per-group",
+               f"{first} of each group (ORDER BY … LIMIT) is fetched once per row; one query with row_number() "
+               "OVER (PARTITION BY …) fetches them for every group (on PostgreSQL, DISTINCT ON (key) with the same "
+               f"ORDER BY does too): {code}", None, entity)
+
+
+def _limit_value(statement: Statement) -> Any:
+    """The LIMIT of ``statement`` (a literal or its parameter), or None without one."""
+    match = _LIMIT.search(statement.fingerprint)
+    if match is None:
+        return None
+    if match.group(1) != "?":
+        return int(match.group(1))
+    for key, role in placeholder_roles(statement.sql):
+        if role == "limit":
+            with contextlib.suppress(KeyError, IndexError, TypeError):
+                return statement.parameters[key]
+    return "?"
+
+
+def _collection_relationship(statement: Statement) -> Any:
+    """The dynamic or write-only relationship whose children this statement loads (``WHERE ? = child.fk``)."""
+    match = _PARENT_CLAUSE.search(statement.fingerprint)
+    orm = statement.orm
+    if match is None or orm is None:
+        return None
+    table, column = match.group(1).strip('"'), match.group(2).strip('"')
+    for candidate in _mappers(orm.mapper):
+        for prop in candidate.relationships:
+            if prop.lazy not in ("dynamic", "write_only"):
+                continue
+            if any(getattr(c, "name", None) == column and getattr(getattr(c, "table", None), "name", None) == table
+                   for c in prop.remote_side):
+                return prop
+    return None
+
+
+def _collection_fix(statement: Statement, prop: Any) -> Fix:
+    target = prop.mapper.class_.__name__
+    fk = [c for c in prop.remote_side if getattr(getattr(c, "table", None), "name", None) == prop.target.name]
+    attr = _column_attr(prop.mapper, prop.target.name, fk[0].name) if fk else None
+    if attr:
+        code = f"session.scalars(select({target}).where({attr}.in_(parent_ids))).all()"
+    else:
+        code = f"session.scalars(select({target}).join({_attr(prop)}.of_type({target}))).all()"
+    return Fix(code, "dynamic",
+               f"{_attr(prop)} is a lazy=\"{prop.lazy}\" collection: every access runs its own query and no loader "
+               f"option can batch it; load the children of every parent in one query and group them in Python: "
+               f"{code} (or map a plain relationship with lazy=\"selectin\" for reading).", _attr(prop), target)
 
 
 def _lookup_fix(statement: Statement) -> Fix:
@@ -139,6 +293,8 @@ def _lookup_fix(statement: Statement) -> Fix:
     else:
         code = statement.fingerprint.replace(f"{key.sql} = ?", f"{key.sql} IN (?)", 1).replace("IN (?)",
                                                                                               "IN (:keys)", 1)
+        if len(code) > _LONGEST_SQL:
+            code = f"SELECT … FROM {key.table} WHERE {key.sql} IN (:keys)"
     return Fix(code, "lookup", f"one row is fetched per loop iteration; fetch them all with one IN query: {code}",
                None, orm.entity if orm else None)
 
@@ -151,6 +307,15 @@ def suggest_fix(statements: list[Statement]) -> Fix:
         return _relationship_fix(orm)
     if orm is not None and orm.kind == "column":
         return _column_fix(sample, orm)
-    if _COUNT.search(sample.fingerprint.split(" FROM ", 1)[0]):
+    collection = _collection_relationship(sample)
+    if collection is not None:
+        return _collection_fix(sample, collection)
+    if _AGGREGATE.search(sample.fingerprint.split(" FROM ", 1)[0]):
         return _count_fix(sample)
+    key = _key_column(sample)
+    order_by = _ORDER_BY.search(sample.fingerprint)
+    if key is not None and order_by is not None:
+        limit = _limit_value(sample)
+        if limit is not None:
+            return _top_per_group_fix(sample, key, order_by.group(1), limit)
     return _lookup_fix(sample)

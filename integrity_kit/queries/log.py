@@ -20,10 +20,11 @@ from .parameters import jsonable
 # outlives the statement makes the garbage collector run more often and look at more). The start time object is
 # also the statement's token: the outcome names it, and while the log holds it no other statement's start can
 # have its id. CALLERS is the (file, line) of every application frame further out, SCOPE the Flask request
-# generation (see scopes). ORM_KIND to ORM_PARENT_PATH are None for Core statements.
-SQL, PARAMETERS, EXECUTEMANY, FILENAME, LINENO, FUNCTION, CALLERS, SCOPE = range(8)
-ORM_KIND, ORM_MAPPER, ORM_PATH, ORM_PARENT_PATH, START = range(8, 13)
-FIELDS = 13
+# generation (see scopes), ACTIVATION the call into a library the application line made (see capture).
+# ORM_KIND to ORM_PARENT_PATH are None for Core statements.
+SQL, PARAMETERS, EXECUTEMANY, FILENAME, LINENO, FUNCTION, CALLERS, SCOPE, ACTIVATION = range(9)
+ORM_KIND, ORM_MAPPER, ORM_PATH, ORM_PARENT_PATH, START = range(9, 14)
+FIELDS = 14
 # What the hot path records per finished statement in the second flat list.
 ENDED_START, ENDED_END, ENDED_ROWCOUNT = range(3)
 ENDED_FIELDS = 3
@@ -79,6 +80,12 @@ class Statement:
     def scope(self) -> int:
         """The request this statement belongs to: statements of different Flask requests never form one N+1."""
         return self._r[SCOPE] or 0
+
+    @property
+    def activation(self) -> int:
+        """Which call from the application line into a library sent this statement: equal for statements that one
+        call (a ``commit()`` whose flush hooks loop, say) sent."""
+        return self._r[ACTIVATION] or 0
 
     @property
     def call_path(self) -> tuple[Any, ...]:
