@@ -169,9 +169,11 @@ def find_n_plus_one(statements: Iterable[Statement], *, threshold: int = 2) -> l
         if is_pagination(items):
             continue
         fix = suggest_fix(items)
-        if fix.kind in _BUILT_BY_CALLER and len({s.activation for s in items}) == 1:
-            # One call from the application line sent them all (say a versioning extension's flush hook): the loop
-            # is inside a library and what it queries is its own choice, unlike a relationship load it triggers.
+        if fix.kind in _BUILT_BY_CALLER and (len({s.activation for s in items}) == 1
+                                             or all(s.orm is not None and s.orm.kind == "flush" for s in items)):
+            # One call from the application line sent them all, or flush hooks did (say a versioning extension's,
+            # once per autoflush): the loop is not the application's, and what is queried is the hook's choice,
+            # unlike a relationship load, which the application triggers and can batch.
             continue
         callers = tuple(f"{display_path(f)}:{n}" for f, n in items[0].callers)
         findings.append(NPlusOne(fingerprint=fp, count=len(items), location=location, sample_sql=items[0].sql,

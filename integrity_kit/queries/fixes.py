@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .log import Statement
     from .orm_context import OrmContext
 
-_EQUALS = re.compile(r'WHERE ([\w"]+)\.([\w"]+) = \?')
+_EQUALS = re.compile(r'WHERE ([\w"]+)\.([\w"]+) (?:= \?|IN \(\?\))')
 _PARENT_CLAUSE = re.compile(r'WHERE \? = ([\w"]+)\.([\w"]+)')  # how SQLAlchemy writes "the children of this parent"
 _SELECT_LIST = re.compile(r"^SELECT (.*?) FROM ", re.DOTALL)
 _AGGREGATE = re.compile(r"\b(count|sum|avg|min|max|total|group_concat|string_agg|array_agg)\((DISTINCT )?([^()]*)\)",
