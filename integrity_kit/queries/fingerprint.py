@@ -100,6 +100,8 @@ def placeholder_roles(sql: str) -> tuple[tuple[int | str, str], ...]:
                 roles.append((key, role))
             elif value == "=" and roles and previous == "\0placeholder" and roles[-1][1] == "value":
                 roles[-1] = (roles[-1][0], "key")  # "? = table.column", the way SQLAlchemy writes a lazy load
+            elif previous == "\0placeholder" and (value == "::" or ttype in T.Name.Builtin):
+                continue  # a PostgreSQL cast (``%(p)s::INTEGER``) still stands for the placeholder
             elif value == "(" and previous == "IN":
                 in_list = True
             elif value == ")":

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from .log import Statement
     from .orm_context import OrmContext
 
-_EQUALS = re.compile(r'WHERE ([\w"]+)\.([\w"]+) (?:= \?|IN \(\?\))')
-_PARENT_CLAUSE = re.compile(r'WHERE \? = ([\w"]+)\.([\w"]+)')  # how SQLAlchemy writes "the children of this parent"
+_EQUALS = re.compile(r'WHERE ([\w"]+)\.([\w"]+) (?:= \?(?:::\w+)?|IN \(\?\))')
+# How SQLAlchemy writes "the children of this parent" (``? = child.fk``, with a cast on PostgreSQL).
+_PARENT_CLAUSE = re.compile(r'WHERE \?(?:::\w+)? = ([\w"]+)\.([\w"]+)')
 _SELECT_LIST = re.compile(r"^SELECT (.*?) FROM ", re.DOTALL)
 _AGGREGATE = re.compile(r"\b(count|sum|avg|min|max|total|group_concat|string_agg|array_agg)\((DISTINCT )?([^()]*)\)",
                         re.IGNORECASE)
@@ -135,11 +136,14 @@ def _column_fix(statement: Statement, orm: OrmContext) -> Fix:
         code = "sessionmaker(..., expire_on_commit=False)"
         where = "where the app makes its sessions"
     entity = orm.entity or "Model"
-    reload = f"session.scalars(select({entity}).where({entity}.id.in_(ids))).all()"
+    key = "id"
+    with contextlib.suppress(Exception):
+        key = mapper.get_property_by_column(mapper.primary_key[0]).key
+    reload = f"session.scalars(select({entity}).where({entity}.{key}.in_(ids))).all()"
     return Fix(code, "column",
-               "every row is refreshed one by one after a commit expired its attributes (not deferred columns: "
-               f"undefer() would not help); keep them loaded with {code} {where}, or reload the rows in one query "
-               f"after the commit: {reload}.", None, orm.entity)
+               "every row is refreshed one by one after a commit expired its attributes (they are not deferred "
+               f"columns, so no loader option brings them back); keep them loaded with {code} {where}, or reload "
+               f"the rows in one query after the commit: {reload}.", None, orm.entity)
 
 
 @dataclass(frozen=True)
