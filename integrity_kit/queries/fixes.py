@@ -159,13 +159,51 @@ class _KeyColumn:
         return f"{self.table}.{self.column}"
 
 
-def _key_column(statement: Statement) -> _KeyColumn | None:
-    match = _EQUALS.search(statement.fingerprint)
-    if match is None:
+_PLACEHOLDER = r"(?:\?|%s|%\((\w+)\)s|(?<![:\w]):(\w+)|\$(\d+))"
+_EQUALS_PARAMETER = re.compile(r'([\w"]+)\.([\w"]+) = ' + _PLACEHOLDER)
+_ANY_PLACEHOLDER = re.compile(_PLACEHOLDER)
+
+
+def _parameter_of(statement: Statement, match: re.Match[str]) -> Any:
+    """The value bound to the placeholder ``match`` found in ``statement.sql``."""
+    name = match.group(3) or match.group(4)
+    key: Any = name if name else int(match.group(5)) - 1 if match.group(5) else None
+    if key is None:  # positional: the placeholders before this one give its index
+        key = len(_ANY_PLACEHOLDER.findall(statement.sql[:match.end() - 1]))
+    try:
+        return statement.parameters[key]
+    except (KeyError, IndexError, TypeError):
         return None
+
+
+def _key_column(statement: Statement, group: list[Statement] | None = None) -> _KeyColumn | None:
+    """The column the statement picks its rows by: of its ``column = ?`` tests, the first whose value changes from
+    one statement of the group to the next (``WHERE info.token_id = ? AND info.key = ?`` in a loop over keys is
+    keyed by ``info.key``), else the first."""
     orm = statement.orm
-    table, column = match.group(1), match.group(2)
-    return _KeyColumn(table, column, _column_attr(orm.mapper if orm else None, table, column))
+    mapper = orm.mapper if orm else None
+    candidates = list(_EQUALS_PARAMETER.finditer(statement.sql))
+    chosen = None
+    if candidates and group and len(group) > 1:
+        for candidate in candidates:
+            values = set()
+            for other in group[:20]:
+                match = next((m for m in _EQUALS_PARAMETER.finditer(other.sql)
+                              if m.group(1, 2) == candidate.group(1, 2)), None)
+                values.add(repr(_parameter_of(other, match)) if match else None)
+            if len(values) > 1:
+                chosen = candidate
+                break
+    if chosen is None:
+        first_in_where = _EQUALS.search(statement.fingerprint)
+        if first_in_where is not None:
+            table, column = first_in_where.group(1), first_in_where.group(2)
+            return _KeyColumn(table, column, _column_attr(mapper, table, column))
+        if not candidates:
+            return None
+        chosen = candidates[0]
+    table, column = chosen.group(1), chosen.group(2)
+    return _KeyColumn(table, column, _column_attr(mapper, table, column))
 
 
 def _aggregate_code(match: re.Match[str], mapper: Any) -> tuple[str, str]:
@@ -182,10 +220,10 @@ def _aggregate_code(match: re.Match[str], mapper: Any) -> tuple[str, str]:
     return f"func.{name}({inner})", sql
 
 
-def _count_fix(statement: Statement) -> Fix:
+def _count_fix(statement: Statement, group: list[Statement]) -> Fix:
     orm = statement.orm
     mapper = orm.mapper if orm else None
-    key = _key_column(statement)
+    key = _key_column(statement, group)
     select_list = statement.fingerprint.split(" FROM ", 1)[0]
     aggregates = [_aggregate_code(m, mapper) for m in _AGGREGATE.finditer(select_list)]
     names = ", ".join(sorted({m.group(1).upper() for m in _AGGREGATE.finditer(select_list)})) or "aggregate"
@@ -285,9 +323,9 @@ def _collection_fix(statement: Statement, prop: Any) -> Fix:
                f"{code} (or map a plain relationship with lazy=\"selectin\" for reading).", _attr(prop), target)
 
 
-def _lookup_fix(statement: Statement) -> Fix:
+def _lookup_fix(statement: Statement, group: list[Statement]) -> Fix:
     orm = statement.orm
-    key = _key_column(statement)
+    key = _key_column(statement, group)
     if key is None:
         return Fix("load the rows once before the loop (one query with IN or a JOIN)", "query",
                    "the same query runs once per row of a loop.", None, orm.entity if orm else None)
@@ -315,11 +353,11 @@ def suggest_fix(statements: list[Statement]) -> Fix:
     if collection is not None:
         return _collection_fix(sample, collection)
     if _AGGREGATE.search(sample.fingerprint.split(" FROM ", 1)[0]):
-        return _count_fix(sample)
-    key = _key_column(sample)
+        return _count_fix(sample, statements)
+    key = _key_column(sample, statements)
     order_by = _ORDER_BY.search(sample.fingerprint)
     if key is not None and order_by is not None:
         limit = _limit_value(sample)
         if limit is not None:
             return _top_per_group_fix(sample, key, order_by.group(1), limit)
-    return _lookup_fix(sample)
+    return _lookup_fix(sample, statements)

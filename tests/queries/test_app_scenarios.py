@@ -274,6 +274,15 @@ def test_newest_row_per_group_gets_a_window_function_that_returns_the_same_rows(
     assert {p.member_id: p.id for p in rows} == newest
 
 
+def test_a_lookup_is_keyed_by_the_column_whose_value_changes(session: Session) -> None:
+    amounts = [0, 1, 2]
+    with capture(session.get_bind()) as log:
+        found = [session.scalars(select(Post).where(Post.member_id == 1, Post.amount == a)).first() for a in amounts]
+    (finding,) = log.n_plus_one
+    assert "Post.amount.in_(keys)" in finding.fix, finding.fix  # not member_id, the same for every statement
+    assert {p.id for p in run_fix(finding.fix, session, amounts)} >= {p.id for p in found if p}
+
+
 def test_rows_expired_by_a_commit_get_expire_on_commit_never_undefer(session: Session) -> None:
     members = session.scalars(select(Member)).all()
     session.commit()
