@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from . import scopes
 from .callsite import HAS_GREENLET, call_site, frame_line, is_library_file, library_files, outer_app_lines
 from .log import QueryLog
-from .orm_context import acquire_orm_listener, orm_facts, release_orm_listener
+from .orm_context import acquire_orm_listener, flushing_sessions, orm_facts, release_orm_listener
 
 _getframe = sys._getframe
 # No remembered site: its "frame" is never one _getframe returns, and _getframe(0) always succeeds.
@@ -78,7 +78,12 @@ class QueryCapture:
         except Exception:  # bookkeeping must never fail the application's query: keep the statement, lose its site
             filename = lineno = function = callers = note = None
         # Plain tuples in the order of log.FIELDS, not star-unpacking, which builds a list first.
-        if note is None:
+        if note is None and flushing_sessions and statement.lstrip(" (\n")[:6].upper().startswith(("SELECT", "WITH")):
+            # A Core statement while a session flushes is a flush hook's (say a versioning extension's); another
+            # thread's flush can mislabel one here, which only matters for a flush-hook loop in that instant.
+            self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
+                              self._activation, "flush", None, None, None, start := perf_counter())
+        elif note is None:
             self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
                               self._activation, None, None, None, None, start := perf_counter())
         else:

@@ -94,8 +94,8 @@ def note_orm_execute(orm_execute_state: ORMExecuteState) -> None:
                 kind = "batch"
         else:
             path = parent_path = None
-            kind = ("column" if orm_execute_state.is_column_load
-                    else "flush" if _flushing and id(orm_execute_state.session) in _flushing else "query")
+            flushing = flushing_sessions and id(orm_execute_state.session) in flushing_sessions
+            kind = "column" if orm_execute_state.is_column_load else "flush" if flushing else "query"
             mapper = orm_execute_state.bind_mapper
         if len(_notes) >= _MOST_NOTES:
             _notes.clear()
@@ -126,15 +126,15 @@ _orm_lock = threading.Lock()
 _orm_users = 0
 # id() of every session in the middle of a flush, between the public before_flush and after_flush_postexec events
 # (after_rollback too: a failed flush never reaches after_flush_postexec).
-_flushing: set[int] = set()
+flushing_sessions: set[int] = set()
 
 
 def _flush_started(session: Session, _context: Any, _instances: Any) -> None:
-    _flushing.add(id(session))
+    flushing_sessions.add(id(session))
 
 
 def _flush_ended(session: Session, *_args: Any) -> None:
-    _flushing.discard(id(session))
+    flushing_sessions.discard(id(session))
 
 
 _SESSION_LISTENERS = (("do_orm_execute", note_orm_execute), ("before_flush", _flush_started),
@@ -159,5 +159,5 @@ def release_orm_listener() -> None:
             for name, fn in _SESSION_LISTENERS:
                 event.remove(Session, name, fn)
             _notes.clear()
-            _flushing.clear()
+            flushing_sessions.clear()
             _taken[0] = None

@@ -354,6 +354,29 @@ def test_a_now_cutoff_with_a_changing_key_is_still_n_plus_one(session: Session) 
     assert finding.location == at("cut") and finding.count == MEMBERS
 
 
+# --- loops that are not the application's ------------------------------------------------------------------------
+
+def test_a_flush_hook_querying_once_per_autoflush_is_not_the_applications_n_plus_one(session: Session) -> None:
+    from sqlalchemy import event
+
+    def versioning_hook(flushing: Session, _context) -> None:  # what a versioning extension does after each flush
+        for obj in list(flushing.new) + list(flushing.dirty):
+            connection = flushing.connection()
+            connection.execute(select(Post.id).where(Post.member_id == obj.id)).all()  # Core, like Continuum
+            flushing.scalars(select(Note).where(Note.member_id == obj.id)).all()  # and through the session
+
+    event.listen(session, "after_flush", versioning_hook)
+    try:
+        with capture(session.get_bind()) as log:
+            for i in range(3):
+                session.add(Member(name=f"new {i}"))
+                session.scalars(select(Member).where(Member.id == 1)).all()  # autoflush, so the hook runs
+    finally:
+        event.remove(session, "after_flush", versioning_hook)
+    assert sum(1 for s in log.statements if "ika_notes" in s.sql) == 3  # the hook did run once per autoflush
+    assert log.n_plus_one == [], [(f.location, f.sample_sql[:60]) for f in log.n_plus_one]
+
+
 # --- schema reflection -----------------------------------------------------------------------------------------------
 
 def test_schema_reflection_at_start_up_is_neither_n_plus_one_nor_duplicate(engine) -> None:
