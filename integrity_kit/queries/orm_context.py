@@ -94,8 +94,9 @@ def note_orm_execute(orm_execute_state: ORMExecuteState) -> None:
                 kind = "batch"
         else:
             path = parent_path = None
-            flushing = flushing_sessions and id(orm_execute_state.session) in flushing_sessions
-            kind = "column" if orm_execute_state.is_column_load else "flush" if flushing else "query"
+            # Any session's flush, not only this one's: a versioning extension queries through a session of its own
+            # bound to the flushing session's connection.
+            kind = "column" if orm_execute_state.is_column_load else "flush" if flushing_sessions else "query"
             mapper = orm_execute_state.bind_mapper
         if len(_notes) >= _MOST_NOTES:
             _notes.clear()

@@ -364,6 +364,8 @@ def test_a_flush_hook_querying_once_per_autoflush_is_not_the_applications_n_plus
             connection = flushing.connection()
             connection.execute(select(Post.id).where(Post.member_id == obj.id)).all()  # Core, like Continuum
             flushing.scalars(select(Note).where(Note.member_id == obj.id)).all()  # and through the session
+            with Session(bind=connection) as versions:  # and through a session of its own, like Continuum
+                versions.scalars(select(Post).where(Post.member_id == obj.id)).all()
 
     event.listen(session, "after_flush", versioning_hook)
     try:
@@ -374,6 +376,7 @@ def test_a_flush_hook_querying_once_per_autoflush_is_not_the_applications_n_plus
     finally:
         event.remove(session, "after_flush", versioning_hook)
     assert sum(1 for s in log.statements if "ika_notes" in s.sql) == 3  # the hook did run once per autoflush
+    assert sum(1 for s in log.statements if "ika_posts" in s.sql) == 6
     assert log.n_plus_one == [], [(f.location, f.sample_sql[:60]) for f in log.n_plus_one]
 
 
