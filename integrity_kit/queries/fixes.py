@@ -336,7 +336,10 @@ def _lookup_fix(statement: Statement, group: list[Statement]) -> Fix:
         code = statement.fingerprint.replace(f"{key.sql} = ?", f"{key.sql} IN (?)", 1).replace("IN (?)",
                                                                                               "IN (:keys)", 1)
         if len(code) > _LONGEST_SQL:
-            code = f"SELECT … FROM {key.table} WHERE {key.sql} IN (:keys)"
+            # An alias (``FROM billowers_version AS billowers_version_1``) is no table to select from on its own.
+            aliased_from = re.search(rf'\b([\w"]+) AS {re.escape(key.table)}\b', statement.fingerprint)
+            source = f"{aliased_from.group(1)} AS {key.table}" if aliased_from else key.table
+            code = f"SELECT … FROM {source} WHERE {key.sql} IN (:keys)"
     return Fix(code, "lookup", f"one row is fetched per loop iteration; fetch them all with one IN query: {code}",
                None, orm.entity if orm else None)
 

@@ -283,6 +283,19 @@ def test_a_lookup_is_keyed_by_the_column_whose_value_changes(session: Session) -
     assert {p.id for p in run_fix(finding.fix, session, amounts)} >= {p.id for p in found if p}
 
 
+def test_raw_sql_in_a_fix_is_short_and_names_the_table_behind_an_alias(engine) -> None:
+    from sqlalchemy import text
+
+    sql = text("SELECT ika_posts_1.id, ika_posts_1.amount, ika_posts_1.created, ika_posts_1.member_id "
+               "FROM ika_posts AS ika_posts_1 WHERE ika_posts_1.member_id = :m ORDER BY ika_posts_1.id, "
+               "ika_posts_1.amount, ika_posts_1.created")
+    with engine.connect() as connection, capture(engine) as log:
+        for member_id in range(1, MEMBERS + 1):
+            connection.execute(sql, {"m": member_id}).all()
+    (finding,) = log.n_plus_one
+    assert finding.fix == "SELECT … FROM ika_posts AS ika_posts_1 WHERE ika_posts_1.member_id IN (:keys)"
+
+
 def test_rows_expired_by_a_commit_get_expire_on_commit_never_undefer(session: Session) -> None:
     members = session.scalars(select(Member)).all()
     session.commit()
