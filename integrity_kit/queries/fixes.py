@@ -323,6 +323,28 @@ def _collection_fix(statement: Statement, prop: Any) -> Fix:
                f"{code} (or map a plain relationship with lazy=\"selectin\" for reading).", _attr(prop), target)
 
 
+def _constant_conditions(statement: Statement, group: list[Statement], key: _KeyColumn) -> list[str]:
+    """``Entity.attr == value`` for the other ``column = ?`` tests of the key's entity whose value is the same for
+    the whole loop (``token_id`` in a loop over one token's info keys): the one query must keep them."""
+    orm = statement.orm
+    entity = key.attr.split(".")[0] if key.attr else None
+    conditions = []
+    for match in _EQUALS_PARAMETER.finditer(statement.sql):
+        if match.group(1, 2) == (key.table, key.column):
+            continue
+        attr = _column_attr(orm.mapper if orm else None, match.group(1), match.group(2))
+        if attr is None or attr.split(".")[0] != entity:
+            continue
+        values = set()
+        for other in group[:20]:
+            same = next((m for m in _EQUALS_PARAMETER.finditer(other.sql) if m.group(1, 2) == match.group(1, 2)), None)
+            values.add(repr(_parameter_of(other, same)) if same else None)
+        value = _parameter_of(statement, match)
+        if len(values) == 1 and isinstance(value, int | str) and len(repr(value)) <= 40:
+            conditions.append(f"{attr} == {value!r}")
+    return conditions
+
+
 def _lookup_fix(statement: Statement, group: list[Statement]) -> Fix:
     orm = statement.orm
     key = _key_column(statement, group)
@@ -331,7 +353,8 @@ def _lookup_fix(statement: Statement, group: list[Statement]) -> Fix:
                    "the same query runs once per row of a loop.", None, orm.entity if orm else None)
     if key.attr:
         entity = key.attr.split(".")[0]
-        code = f"session.scalars(select({entity}).where({key.attr}.in_(keys))).all()"
+        where = ", ".join([*_constant_conditions(statement, group, key), f"{key.attr}.in_(keys)"])
+        code = f"session.scalars(select({entity}).where({where})).all()"
     else:
         code = statement.fingerprint.replace(f"{key.sql} = ?", f"{key.sql} IN (?)", 1).replace("IN (?)",
                                                                                               "IN (:keys)", 1)
