@@ -1,15 +1,19 @@
-"""Where a statement came from: the first application frame outside SQLAlchemy and integrity-kit.
+"""Where a statement came from: the application's frames, innermost first, outside every library.
 
-Library frames are recognised by file path (cached per file name). AsyncSession runs the ORM inside a greenlet
-whose stack holds only library frames, so the search continues in the parent greenlet, where the application's
-coroutine is suspended on the ``await``.
+A frame is the application's unless its file belongs to SQLAlchemy, integrity-kit, an installed distribution
+(``site-packages``/``dist-packages``), the standard library, or code generated at run time (frozen modules,
+SQLAlchemy's cache wrappers, Alembic's ``op`` proxies). Jinja2 compiles a template to Python whose frames carry the
+template's file name; :func:`frame_line` maps such a frame's Python line back to the template line (the mapping
+Jinja2's own traceback rewriting uses). AsyncSession runs the ORM inside a greenlet whose stack holds only library
+frames, so the search continues in the parent greenlet, where the application's coroutine is suspended on the
+``await``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
+import sysconfig
 from types import FrameType, ModuleType
 
 import sqlalchemy
@@ -21,26 +25,52 @@ def _package_dir(module: ModuleType) -> str:
     return os.path.dirname(os.path.abspath(str(module.__file__))) + os.sep
 
 
-_INTERNAL_PREFIXES: list[str] = [_package_dir(sqlalchemy), _package_dir(integrity_kit)]
-for _name in ("greenlet", "asyncio", "contextlib", "alembic"):
-    # find_spec, not import: knowing where Alembic lives must not cost its import time.
-    _spec = importlib.util.find_spec(_name)
-    if _spec is not None and _spec.origin:
-        _INTERNAL_PREFIXES.append(_spec.origin if _name == "contextlib" else os.path.dirname(_spec.origin) + os.sep)
+def _library_prefixes() -> tuple[str, ...]:
+    prefixes = {_package_dir(sqlalchemy), _package_dir(integrity_kit)}
+    # The standard library of this interpreter and of the one a venv was made from (typing.py, contextlib.py, …).
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            prefixes.add(os.path.abspath(path) + os.sep)
+    for base in {sys.base_prefix, sys.base_exec_prefix}:
+        path = sysconfig.get_paths(vars={"base": base, "installed_base": base, "platbase": base}).get("stdlib")
+        if path:
+            prefixes.add(os.path.abspath(path) + os.sep)
+    return tuple(sorted(prefixes))
+
+
+_LIBRARY_PREFIXES = _library_prefixes()
+# Installed distributions, wherever the environment lives (a venv, the system, a user site).
+_INSTALLED_PARTS = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
 # Code compiled at run time has a pseudo file name: SQLAlchemy's cache() wrappers, Alembic's ``op`` proxies
 # ("<string>"), Python's frozen modules. They are library frames; the application line is further out.
-_GENERATED = ("<frozen", "<sqlalchemy generated", "<string>")
+_GENERATED = ("<frozen", "<sqlalchemy generated", "<string>", "<attrs generated", "<makefun", "<decorator")
 library_files: dict[str, bool] = {}  # file name -> is it library code; read directly by the capture's hot path
 
 
 def is_library_file(filename: str) -> bool:
-    """True for a file of SQLAlchemy, integrity-kit, Alembic, greenlet, asyncio, contextlib or generated code."""
+    """True for a file of SQLAlchemy, integrity-kit, an installed package, the stdlib or generated code."""
     internal = library_files.get(filename)
     if internal is None:
-        path = os.path.abspath(filename) if not filename.startswith("<") else filename
-        internal = filename.startswith(_GENERATED) or any(path.startswith(p) for p in _INTERNAL_PREFIXES)
+        if filename.startswith("<"):
+            internal = filename.startswith(_GENERATED)
+        else:
+            path = os.path.abspath(filename)
+            internal = path.startswith(_LIBRARY_PREFIXES) or any(part in path for part in _INSTALLED_PARTS)
         library_files[filename] = internal
     return internal
+
+
+def frame_line(frame: FrameType) -> tuple[str, int]:
+    """(file, line) a frame stands for: the template file and line for a compiled Jinja2 template."""
+    template = frame.f_globals.get("__jinja_template__")
+    if template is not None:
+        try:
+            return (template.filename or frame.f_code.co_filename,
+                    template.get_corresponding_lineno(frame.f_lineno))
+        except Exception:  # an odd template object: its Python line is still a line of that template's code
+            pass
+    return frame.f_code.co_filename, frame.f_lineno
 
 
 def _first_app_frame(frame: FrameType | None) -> FrameType | None:
@@ -51,15 +81,32 @@ def _first_app_frame(frame: FrameType | None) -> FrameType | None:
     return None
 
 
+def outer_app_lines(frame: FrameType | None) -> tuple[tuple[str, int], ...]:
+    """(file, line) of every application frame from ``frame`` outwards: the path a statement was reached by."""
+    cache = library_files
+    lines = []
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        internal = cache.get(filename)
+        if internal is None:
+            internal = is_library_file(filename)
+        if not internal:
+            lines.append(frame_line(frame))
+        frame = frame.f_back
+    return tuple(lines)
+
+
 try:  # AsyncSession runs the ORM in a greenlet; the awaiting application frames live in its parent.
     from greenlet import getcurrent as _getcurrent  # type: ignore[import-untyped]  # greenlet ships no stubs
 except ImportError:  # pragma: no cover - greenlet is optional for SQLAlchemy
     _getcurrent = None
 HAS_GREENLET = _getcurrent is not None
 
+Site = tuple[str, int, str, tuple[tuple[str, int], ...]]
 
-def call_site(depth: int = 1) -> tuple[str, int, str] | None:
-    """(filename, lineno, function) of the first frame outside SQLAlchemy and integrity-kit, or None."""
+
+def call_site(depth: int = 1) -> Site | None:
+    """(filename, lineno, function, outer application lines) of the first application frame, or None."""
     frame = _first_app_frame(sys._getframe(depth))
     if frame is None and _getcurrent is not None:
         glet = _getcurrent().parent
@@ -68,7 +115,8 @@ def call_site(depth: int = 1) -> tuple[str, int, str] | None:
             glet = glet.parent
     if frame is None:
         return None
-    return frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name
+    filename, lineno = frame_line(frame)
+    return filename, lineno, frame.f_code.co_name, outer_app_lines(frame.f_back)
 
 
 _location_cache: dict[tuple[str, str], str] = {}

@@ -16,13 +16,15 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
-from .callsite import HAS_GREENLET, call_site, is_library_file, library_files
+from . import scopes
+from .callsite import HAS_GREENLET, call_site, frame_line, is_library_file, library_files, outer_app_lines
 from .log import QueryLog
-from .orm_context import acquire_orm_listener, orm_facts, release_orm_listener
+from .orm_context import acquire_orm_listener, flushing_sessions, orm_facts, release_orm_listener
 
 _getframe = sys._getframe
 # No remembered site: its "frame" is never one _getframe returns, and _getframe(0) always succeeds.
-_NO_SITE = (object(), 0, -1, (None, None, None))
+_NO_SITE = (object(), 0, -1, (None, None, None, None))
+_scope = scopes.current
 
 
 class QueryCapture:
@@ -36,9 +38,14 @@ class QueryCapture:
         self.log = QueryLog(threshold=threshold, started=self._started, ended=self._ended)
         self._pending: dict[int, float] = {}  # id(cursor) -> start time (object) of the statement it is running
         # The application frame of the last statement (a loop's frame is the same object), its stack depth as seen
-        # from _before, the instruction it was at, and the (filename, lineno, function) found there: one tuple,
+        # from _before, the instruction it was at, and the (filename, lineno, function, outer application lines)
+        # found there (a frame suspended at the same instruction has the same callers): one tuple,
         # replaced whole, so a thread never reads one statement's frame with another's site.
         self._last: tuple = _NO_SITE
+        # The library frame the application frame called (held, so ``is`` stays meaningful) and a counter that moves
+        # on whenever it changes: statements with one activation came from one call into a library.
+        self._callee: Any = None
+        self._activation = 0
         self._active = False
 
     # Listeners are bound methods so every capture removes exactly its own. ``_before``/``_after`` run for every
@@ -57,24 +64,38 @@ class QueryCapture:
                 frame: FrameType | None = _getframe(last_depth)
             except ValueError:  # the stack is shallower this time
                 frame = None
-            filename, lineno, function = (last_site if frame is last_frame and frame.f_lasti == last_lasti
-                                          else self._find_site())
+            filename, lineno, function, callers = (last_site if frame is last_frame and frame.f_lasti == last_lasti
+                                                   else self._find_site())
+            depth = self._last[1]
+            if depth > 1:
+                callee = _getframe(depth - 1)
+                if callee is not self._callee:
+                    self._callee = callee
+                    self._activation += 1
+            else:  # found across a greenlet (AsyncSession): no frame to compare, so every statement is its own call
+                self._activation += 1
             note = orm_facts(context)
         except Exception:  # bookkeeping must never fail the application's query: keep the statement, lose its site
-            filename = lineno = function = note = None
+            filename = lineno = function = callers = note = None
         # Plain tuples in the order of log.FIELDS, not star-unpacking, which builds a list first.
-        if note is None:
-            self._started += (statement, parameters, executemany, filename, lineno, function, None, None, None, None,
-                              start := perf_counter())
+        if note is None and flushing_sessions and statement.lstrip(" (\n")[:6].upper().startswith(("SELECT", "WITH")):
+            # A Core statement while a session flushes is a flush hook's (say a versioning extension's); another
+            # thread's flush can mislabel one here, which only matters for a flush-hook loop in that instant.
+            self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
+                              self._activation, "flush", None, None, None, start := perf_counter())
+        elif note is None:
+            self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
+                              self._activation, None, None, None, None, start := perf_counter())
         else:
             _, kind, mapper, path, parent_path = note
-            self._started += (statement, parameters, executemany, filename, lineno, function, kind, mapper, path,
-                              parent_path, start := perf_counter())
+            self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
+                              self._activation, kind, mapper, path, parent_path, start := perf_counter())
         self._pending[id(cursor)] = start
         return statement, parameters
 
     def _find_site(self) -> tuple:
-        """(filename, lineno, function) of the first application frame, remembered for the next statement."""
+        """(filename, lineno, function, outer application lines) of the first application frame, remembered for the
+        next statement."""
         cache = library_files
         frame: FrameType | None = _getframe(2)
         depth = 1  # as seen from _before, whose caller is depth 1
@@ -84,14 +105,15 @@ class QueryCapture:
             if internal is None:
                 internal = is_library_file(filename)
             if not internal:
-                site = (filename, frame.f_lineno, frame.f_code.co_name)
+                filename, lineno = frame_line(frame)
+                site = (filename, lineno, frame.f_code.co_name, outer_app_lines(frame.f_back))
                 self._last = (frame, depth, frame.f_lasti, site)
                 return site
             frame = frame.f_back
             depth += 1
         self._last = _NO_SITE
         found = call_site(3) if HAS_GREENLET else None  # maybe across a greenlet boundary
-        return found if found is not None else (None, None, None)
+        return found if found is not None else (None, None, None, None)
 
     def _after(self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
                executemany: bool) -> None:
@@ -117,6 +139,7 @@ class QueryCapture:
         if self._active:
             raise RuntimeError("this capture is already running")
         acquire_orm_listener()
+        scopes.acquire()
         installed: list[tuple[str, Any]] = []
         try:
             for name, fn in (("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
@@ -127,6 +150,7 @@ class QueryCapture:
             for name, fn in installed:
                 event.remove(self.target, name, fn)
             release_orm_listener()
+            scopes.release()
             raise
         self._active = True
         return self.log
@@ -142,8 +166,10 @@ class QueryCapture:
                     event.remove(self.target, name, fn)
         finally:
             release_orm_listener()
+            scopes.release()
             self._pending.clear()
             self._last = _NO_SITE  # do not keep the application's locals alive
+            self._callee = None
 
     def __enter__(self) -> QueryLog:
         return self.start()

@@ -59,27 +59,29 @@ def fingerprint(sql: str) -> str:
     return text.rstrip(" ;")
 
 
-_COMPARISON_ROLES = {"<": "range", ">": "range", "<=": "range", ">=": "range"}
+_COMPARISON_ROLES = {"<": "range", ">": "range", "<=": "range", ">=": "range", "=": "key"}
 
 
 @lru_cache(maxsize=4096)
 def placeholder_roles(sql: str) -> tuple[tuple[int | str, str], ...]:
     """For every placeholder in ``sql``: its parameter key (position or name) and what it feeds.
 
-    The role is ``"limit"``/``"offset"`` after LIMIT/OFFSET, ``"range"`` after ``<``, ``>``, ``<=``, ``>=`` and
-    ``"value"`` otherwise. Detection uses it to tell a pagination loop (only page bounds change) from an N+1
-    (a row key changes).
+    The role is ``"limit"``/``"offset"`` after LIMIT/OFFSET, ``"range"`` after ``<``, ``>``, ``<=``, ``>=``,
+    ``"key"`` on either side of ``=`` and inside ``IN (…)`` (the values that name rows), and ``"value"`` otherwise.
+    Detection uses it to tell a pagination loop (only page bounds change) from an N+1 (a row key changes), and
+    to tell rows apart by their keys rather than by a timestamp that changes on every call.
     """
     roles: list[tuple[int | str, str]] = []
     position = 0
     previous = ""
+    in_list = False  # between "IN (" and its ")"
     for statement in sqlparse.parse(sql):
         for token in statement.flatten():
             ttype = token.ttype
             if ttype in T.Whitespace or ttype in T.Newline or ttype in T.Comment:
                 continue
+            value = token.value
             if ttype in T.Name.Placeholder:
-                value = token.value
                 if value in ("?", "%s"):
                     key: int | str = position
                     position += 1
@@ -89,7 +91,20 @@ def placeholder_roles(sql: str) -> tuple[tuple[int | str, str], ...]:
                     key = value[2:-2]
                 else:
                     key = value[1:]
-                role = previous.lower() if previous in ("LIMIT", "OFFSET") else _COMPARISON_ROLES.get(previous, "value")
+                if in_list:
+                    role = "key"
+                elif previous in ("LIMIT", "OFFSET"):
+                    role = previous.lower()
+                else:
+                    role = _COMPARISON_ROLES.get(previous, "value")
                 roles.append((key, role))
-            previous = token.value.upper()
+            elif value == "=" and roles and previous == "\0placeholder" and roles[-1][1] == "value":
+                roles[-1] = (roles[-1][0], "key")  # "? = table.column", the way SQLAlchemy writes a lazy load
+            elif previous == "\0placeholder" and (value == "::" or ttype in T.Name.Builtin):
+                continue  # a PostgreSQL cast (``%(p)s::INTEGER``) still stands for the placeholder
+            elif value == "(" and previous == "IN":
+                in_list = True
+            elif value == ")":
+                in_list = False
+            previous = "\0placeholder" if ttype in T.Name.Placeholder else value.upper()
     return tuple(roles)

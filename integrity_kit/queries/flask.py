@@ -43,11 +43,13 @@ def init_app(app: Any, engine: Any = None, *, threshold: int = 2, headers: bool 
             logger.info("%s %s: %d queries, %d N+1", _method(), _path(), len(log.statements), len(findings))
             for finding in findings:
                 logger.warning("N+1 in %s %s: %d similar queries (%s) from %s; fix: %s", _method(), _path(),
-                               finding.count, finding.relationship or finding.kind, finding.location, finding.fix)
+                               finding.count, finding.relationship or finding.kind, finding.location,
+                               _one_line(finding.fix))
             if headers if headers is not None else app.debug:
                 response.headers["X-Integrity-Kit-Queries"] = str(len(log.statements))
                 response.headers["X-Integrity-Kit-N-Plus-One"] = "; ".join(
-                    f"{f.relationship or f.kind} x{f.count} at {f.location} -> {f.fix}" for f in findings) or "none"
+                    f"{f.relationship or f.kind} x{f.count} at {f.location} -> {_one_line(f.fix)}"
+                    for f in findings) or "none"
         except Exception:
             logger.exception("integrity-kit: could not report the request's queries")
         return response
@@ -63,6 +65,11 @@ def init_app(app: Any, engine: Any = None, *, threshold: int = 2, headers: bool 
     app.before_request(start)
     app.after_request(finish)
     app.teardown_request(teardown)
+
+
+def _one_line(code: str) -> str:
+    """A multi-statement fix on one line: a header value cannot hold a line break."""
+    return "; ".join(line.strip() for line in code.splitlines() if line.strip())
 
 
 def _method() -> str:

@@ -19,10 +19,12 @@ from .parameters import jsonable
 # What the hot path records per statement, one after another in one flat list (a list or tuple per statement that
 # outlives the statement makes the garbage collector run more often and look at more). The start time object is
 # also the statement's token: the outcome names it, and while the log holds it no other statement's start can
-# have its id. ORM_KIND to ORM_PARENT_PATH are None for Core statements.
-SQL, PARAMETERS, EXECUTEMANY, FILENAME, LINENO, FUNCTION = range(6)
-ORM_KIND, ORM_MAPPER, ORM_PATH, ORM_PARENT_PATH, START = range(6, 11)
-FIELDS = 11
+# have its id. CALLERS is the (file, line) of every application frame further out, SCOPE the Flask request
+# generation (see scopes), ACTIVATION the call into a library the application line made (see capture).
+# ORM_KIND to ORM_PARENT_PATH are None for Core statements.
+SQL, PARAMETERS, EXECUTEMANY, FILENAME, LINENO, FUNCTION, CALLERS, SCOPE, ACTIVATION = range(9)
+ORM_KIND, ORM_MAPPER, ORM_PATH, ORM_PARENT_PATH, START = range(9, 14)
+FIELDS = 14
 # What the hot path records per finished statement in the second flat list.
 ENDED_START, ENDED_END, ENDED_ROWCOUNT = range(3)
 ENDED_FIELDS = 3
@@ -68,6 +70,27 @@ class Statement:
     def function(self) -> str | None:
         """The function containing that line."""
         return self._r[FUNCTION]
+
+    @property
+    def callers(self) -> tuple[tuple[str, int], ...]:
+        """(file, line) of the application frames that led to ``filename:lineno``, innermost first."""
+        return self._r[CALLERS] or ()
+
+    @property
+    def scope(self) -> int:
+        """The request this statement belongs to: statements of different Flask requests never form one N+1."""
+        return self._r[SCOPE] or 0
+
+    @property
+    def activation(self) -> int:
+        """Which call from the application line into a library sent this statement: equal for statements that one
+        call (a ``commit()`` whose flush hooks loop, say) sent."""
+        return self._r[ACTIVATION] or 0
+
+    @property
+    def call_path(self) -> tuple[Any, ...]:
+        """The call site as detection keys it: the application line, the application path to it and the request."""
+        return (self._r[FILENAME], self._r[LINENO], self._r[CALLERS], self._r[SCOPE])
 
     def finished(self) -> tuple[float, int] | None:
         """``(end time, rowcount)`` once the cursor has finished, else None."""

@@ -38,7 +38,9 @@ class OrmContext:
 
     ``kind`` is ``"lazy"`` (a relationship loaded for one row on attribute access), ``"batch"`` (SQLAlchemy's own
     eager loaders, e.g. one ``selectinload`` chunk for many rows), ``"column"`` (a deferred or expired column
-    loaded for one row) or ``"query"`` (a statement the application executed through the session).
+    loaded for one row), ``"query"`` (a statement the application executed through the session) or ``"flush"``
+    (a statement executed through a session while it flushes: a flush event hook's, such as a versioning
+    extension's).
     """
 
     kind: str
@@ -92,7 +94,9 @@ def note_orm_execute(orm_execute_state: ORMExecuteState) -> None:
                 kind = "batch"
         else:
             path = parent_path = None
-            kind = "column" if orm_execute_state.is_column_load else "query"
+            # Any session's flush, not only this one's: a versioning extension queries through a session of its own
+            # bound to the flushing session's connection.
+            kind = "column" if orm_execute_state.is_column_load else "flush" if flushing_sessions else "query"
             mapper = orm_execute_state.bind_mapper
         if len(_notes) >= _MOST_NOTES:
             _notes.clear()
@@ -121,6 +125,21 @@ def orm_facts(context: Any) -> tuple[Any, ...] | None:
 
 _orm_lock = threading.Lock()
 _orm_users = 0
+# id() of every session in the middle of a flush, between the public before_flush and after_flush_postexec events
+# (after_rollback too: a failed flush never reaches after_flush_postexec).
+flushing_sessions: set[int] = set()
+
+
+def _flush_started(session: Session, _context: Any, _instances: Any) -> None:
+    flushing_sessions.add(id(session))
+
+
+def _flush_ended(session: Session, *_args: Any) -> None:
+    flushing_sessions.discard(id(session))
+
+
+_SESSION_LISTENERS = (("do_orm_execute", note_orm_execute), ("before_flush", _flush_started),
+                      ("after_flush_postexec", _flush_ended), ("after_rollback", _flush_ended))
 
 
 def acquire_orm_listener() -> None:
@@ -128,7 +147,8 @@ def acquire_orm_listener() -> None:
     global _orm_users
     with _orm_lock:
         if _orm_users == 0:
-            event.listen(Session, "do_orm_execute", note_orm_execute)
+            for name, fn in _SESSION_LISTENERS:
+                event.listen(Session, name, fn)
         _orm_users += 1
 
 
@@ -137,6 +157,8 @@ def release_orm_listener() -> None:
     with _orm_lock:
         _orm_users -= 1
         if _orm_users == 0:
-            event.remove(Session, "do_orm_execute", note_orm_execute)
+            for name, fn in _SESSION_LISTENERS:
+                event.remove(Session, name, fn)
             _notes.clear()
+            flushing_sessions.clear()
             _taken[0] = None

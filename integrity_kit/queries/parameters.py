@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
+
+# Values that differ on every call without naming another row: a ``now()`` cutoff computed in Python.
+_TIME_TYPES = (datetime.date, datetime.time, datetime.timedelta)
 
 
 def jsonable(value: Any) -> Any:
@@ -27,3 +31,8 @@ def freeze(value: Any) -> Any:
     except TypeError:
         return repr(value)
     return value
+
+
+def is_time(value: Any) -> bool:
+    """True for a date, time, datetime or timedelta parameter."""
+    return isinstance(value, _TIME_TYPES)

@@ -78,3 +78,18 @@ def test_failing_view_leaves_no_listener_behind(engine) -> None:
     assert not engine.dispatch.before_cursor_execute
     assert not engine.dispatch.after_cursor_execute
     assert not event.contains(Session, "do_orm_execute", note_orm_execute)
+
+
+def test_a_multi_line_fix_fits_in_one_header_line(engine) -> None:
+    app = flask.Flask(__name__)
+
+    @app.get("/newest")
+    def newest():
+        with Session(engine) as session:
+            ids = session.scalars(select(Book.author_id).distinct()).all()
+            return {"newest": [session.scalars(select(Book).where(Book.author_id == i)
+                                               .order_by(Book.id.desc()).limit(1)).one().title for i in ids]}
+
+    init_app(app, engine, headers=True)
+    header = app.test_client().get("/newest").headers["X-Integrity-Kit-N-Plus-One"]
+    assert "row_number().over(partition_by=Book.author_id" in header and "; rows = " in header
