@@ -360,8 +360,7 @@ class Collector:
         if listed is None:  # every table of the metadata: the module's own models and tables
             into |= {value.name for value in self.module_env.values() if isinstance(value, TableRef)}
             return
-        tables = self.evaluate(listed) if not isinstance(listed, (ast.List, ast.Tuple)) else \
-            [self.evaluate(item) for item in listed.elts]
+        tables = _table_list(listed, self.evaluate) or self.evaluate(listed)  # written out, or a module name
         if isinstance(tables, (list, tuple)):
             into |= {table.name for table in tables if isinstance(table, TableRef)}
 
