@@ -5,15 +5,21 @@ from __future__ import annotations
 import click
 
 from integrity_kit.commands.output import emit, terminal, write_file
+from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations.linter import lint
 from integrity_kit.migrations.model import DIALECTS
+from integrity_kit.migrations.target import read_target
 from integrity_kit.report import renderer
 
 
 @click.command("lint-migrations")
 @click.argument("path", type=click.Path(file_okay=True, dir_okay=True))
-@click.option("--dialect", type=click.Choice(DIALECTS), default="postgresql", show_default=True,
-              help="The database the migrations will run on; rules that do not apply to it are skipped.")
+@click.option("--dialect", type=click.Choice(DIALECTS), default=None,
+              help="The database the migrations will run on; rules that do not apply to it are skipped "
+                   "(default: the --database's dialect, else postgresql).")
+@click.option("--database", "database", metavar="URL", default=None,
+              help="The database the migrations will run on: its alembic_version is read (read-only) and only the "
+                   "revisions it has not applied are linted; all of them when it has no alembic_version table.")
 @click.option("--since", metavar="REV", default=None,
               help="Lint only the revisions newer than REV (the history is still read for context).")
 @click.option("--select", "select", multiple=True, metavar="RULE",
@@ -29,7 +35,8 @@ from integrity_kit.report import renderer
               show_default=True, help="Output format.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write the report to this file instead of standard output.")
-def lint_migrations_command(path: str, dialect: str, since: str | None, select: tuple[str, ...],
+def lint_migrations_command(path: str, dialect: str | None, database: str | None, since: str | None,
+                            select: tuple[str, ...],
                             ignore: tuple[str, ...], no_sql: bool, server_version: str | None,
                             output_format: str, output: str | None) -> None:
     """Lint an Alembic script directory for unsafe migration steps.
@@ -45,9 +52,22 @@ def lint_migrations_command(path: str, dialect: str, since: str | None, select: 
     revisions print or log is kept out of the report. Silence a true finding with a reason:
     `# integrity-kit: ignore[rule-name] why this is safe here`.
 
-    Exit codes: 0 no findings, 1 findings, 2 bad path or not an Alembic directory.
+    With --database URL the target's alembic_version is read in a transaction that is rolled back, and only the
+    revisions it has not applied yet are linted; a line says where the database stands.
+
+    Exit codes: 0 no findings, 1 findings, 2 bad path, not an Alembic directory, an unreachable --database, or a
+    database at a revision the history does not hold.
     """
-    result = lint(path, dialect=dialect, since=since, select=list(select) or None, ignore=list(ignore) or None,
+    target = None
+    if database is not None:
+        if since is not None:
+            raise IntegrityKitError("--since and --database both choose the revisions to lint: give one of them")
+        target = read_target(database)
+        if dialect is not None and dialect != target.dialect:
+            raise IntegrityKitError(f"--dialect {dialect} does not match --database, which is {target.dialect}")
+        dialect = target.dialect
+    result = lint(path, dialect=dialect or "postgresql", since=since, target=target,
+                  select=list(select) or None, ignore=list(ignore) or None,
                   render_sql=not no_sql, server_version=server_version)
     render = renderer("lint", output_format)
     if output_format != "text":

@@ -18,6 +18,7 @@ from integrity_kit.migrations.rules.mysql_online import parse_server_version
 from integrity_kit.migrations.source import RevisionFile, parse_revision, read_history
 from integrity_kit.migrations.sql import render_history
 from integrity_kit.migrations.syntax import ast_text, dotted, kw_literal, literal
+from integrity_kit.migrations.target import TargetState, pending_revisions
 
 
 @dataclass
@@ -61,8 +62,9 @@ class LintResult:
 
 def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = None,
          select: list[str] | None = None, ignore: list[str] | None = None, render_sql: bool = True,
-         server_version: str | None = None) -> LintResult:
-    """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given.
+         server_version: str | None = None, target: TargetState | None = None) -> LintResult:
+    """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given, or
+    only those ``target`` (a live database's ``alembic_version``, see :func:`read_target`) has not applied.
 
     ``select`` / ``ignore`` take rule codes (``IK810``), code prefixes (``IK81``) and names
     (``index-without-concurrently``). ``server_version`` (``mysql-8.0.35``, ``mariadb-10.11``) is the target server,
@@ -95,6 +97,10 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     if since is not None:
         newer = history.descendants(since)
         wanted = [revision for revision in wanted if revision in newer]
+    target_note = None
+    if target is not None:
+        wanted = pending_revisions(history, target)
+        target_note = _target_note(target, len(wanted), len(history.files))
     linted = set(wanted)
     context.no_downgrades_reported_on = next((r for r in context.no_downgrades if r in linted), None)
     targets = [revision for revision in revisions if revision.revision in linted]
@@ -102,6 +108,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
     rules = [rule() for rule in RULES if rule in chosen and dialect in rule.dialects]
     result = LintResult(path=str(path), dialect=dialect, revisions=wanted, findings=[],
                         read_by_python=len([r for r in wanted if r in read]), sql_rendered=None)
+    if target_note:
+        result.notes.append(target_note)
     if render_sql:
         rendering = render_history(history.directory, history.files, dialect, history.version_locations,
                                    history.ini)
@@ -127,6 +135,13 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         result.unexplained_ignores.extend(unexplained)
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result
+
+
+def _target_note(target: TargetState, pending: int, total: int) -> str:
+    if not target.has_version_table:
+        return (f"{target.url} has no alembic_version table: all {total} revisions are pending and were linted")
+    at = ", ".join(target.current) or "no revision (the table is empty)"
+    return f"{target.url} is at {at}: {pending} of {total} revisions are pending and were linted"
 
 
 def _python_pass(file: RevisionFile, base: Path, dialect: str, problems: list[dict]) -> Revision | None:
