@@ -38,6 +38,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, create_engine, inspect
 from sqlalchemy.engine import URL
 
+from integrity_kit.migrations.target import VERSION_TABLE
+
 __all__ = [
     "MigrationTestError",
     "assert_models_match",
@@ -46,8 +48,6 @@ __all__ = [
     "assert_upgrade_from_empty",
     "schema_snapshot",
 ]
-
-VERSION_TABLE = "alembic_version"
 
 
 class MigrationTestError(AssertionError):
