@@ -145,14 +145,15 @@ def audit_rule(snapshot, url: URL | None) -> tuple[dict[Key, dict[str, Any]], li
     the audit's own time budget, as ``integrity-kit audit`` runs them."""
     from integrity_kit.audit.probes import Probe
     from integrity_kit.audit.rules.keys import MissingForeignKey
-    from integrity_kit.audit.runner import _Budget, _read_only, run_rules
+    from integrity_kit.audit.runner import run_rules
+    from integrity_kit.audit.session import Budget, read_only
 
     if url is None:
         report = run_rules(snapshot, [MissingForeignKey], url="-")
     else:
         engine = create_engine(url)
         try:
-            with engine.connect() as connection, _read_only(connection, _Budget(30.0, 3.0)):
+            with engine.connect() as connection, read_only(connection, Budget(30.0, 3.0)):
                 report = run_rules(snapshot, [MissingForeignKey], url="-", probe=Probe(connection))
         finally:
             engine.dispose()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,7 @@ from integrity_kit.audit.evidence import gather
 from integrity_kit.audit.model import DataRule, Finding, Rule, Severity
 from integrity_kit.audit.probes import NO_SELECT, NoPrivilege, Probe, ProbeFailed
 from integrity_kit.audit.registry import select_rules
+from integrity_kit.audit.session import Budget, read_only
 from integrity_kit.connect import make_engine, mask_url
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.schema import NotAnalysed, Snapshot, build_snapshot
@@ -91,13 +91,13 @@ def audit(target: str | Engine, *, models: str | None = None, schemas: Iterable[
     metadata = load_metadata(models) if models else None
     engine = make_engine(target) if isinstance(target, str) else target
     shown = mask_url(engine.url)
-    budget = _Budget(statement_timeout, statement_timeout / 10 if lock_timeout is None else lock_timeout)
+    budget = Budget(statement_timeout, statement_timeout / 10 if lock_timeout is None else lock_timeout)
     try:
         with contextlib.ExitStack() as stack:
 
             def connect() -> Connection:
                 connection = stack.enter_context(engine.connect())
-                stack.enter_context(_read_only(connection, budget))
+                stack.enter_context(read_only(connection, budget))
                 return connection
 
             connection = connect()
@@ -185,39 +185,3 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-@dataclass(frozen=True)
-class _Budget:
-    """The audit's time limits in seconds: per statement, and per wait for another session's lock."""
-
-    statement: float
-    lock: float
-
-
-@contextlib.contextmanager
-def _read_only(connection: Connection, budget: _Budget) -> Iterator[None]:
-    """A transaction the database itself keeps read-only, with a per-statement time budget and a shorter bound on
-    lock waits; always rolled back."""
-    name = connection.dialect.name
-    milliseconds = max(1, int(budget.statement * 1000))
-    if name == "postgresql":
-        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
-        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(budget.lock * 1000))}")
-    elif name in ("mysql", "mariadb"):
-        if getattr(connection.dialect, "is_mariadb", False):
-            connection.exec_driver_sql(f"SET SESSION max_statement_time = {budget.statement:.3f}")
-        else:
-            connection.exec_driver_sql(f"SET SESSION max_execution_time = {milliseconds}")
-        # Metadata locks (SHOW CREATE TABLE, information_schema) wait this long; it counts in whole seconds.
-        connection.exec_driver_sql(f"SET SESSION lock_wait_timeout = {max(1, math.ceil(budget.lock))}")
-        connection.commit()  # START TRANSACTION must open the transaction itself
-        connection.exec_driver_sql("START TRANSACTION READ ONLY")
-    elif name == "sqlite":
-        connection.exec_driver_sql("PRAGMA query_only = ON")
-    try:
-        yield
-    finally:
-        connection.rollback()
-        if name == "sqlite":
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
-            connection.rollback()
