@@ -53,10 +53,16 @@ def lint_migrations_command(path: str, dialect: str | None, database: str | None
     `# integrity-kit: ignore[rule-name] why this is safe here`.
 
     With --database URL the target's alembic_version is read in a transaction that is rolled back, and only the
-    revisions it has not applied yet are linted; a line says where the database stands.
+    revisions it has not applied yet are linted; a line says where the database stands. Then every unique
+    constraint or index, foreign key, CHECK, NOT NULL and type change of those revisions is probed against the
+    target's rows, with the audit's read-only, time-boxed probes: an operation the rows make fail is an error
+    (fails-on-existing-rows) naming the keys in the way, and in JSON every finding carries "data" (would_fail,
+    count, sample_keys, rows, bytes) and "blockers". A database without alembic_version is taken to be at the
+    base only when it holds none of the history's tables. Nothing is written to the target.
 
-    Exit codes: 0 no findings, 1 findings, 2 bad path, not an Alembic directory, an unreachable --database, or a
-    database at a revision the history does not hold.
+    Exit codes: 0 no findings, 1 findings, 2 bad path, not an Alembic directory, an unreachable --database, a
+    database at a revision the history does not hold, or one without alembic_version that holds the history's
+    tables.
     """
     target = None
     if database is not None:

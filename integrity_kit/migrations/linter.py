@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +13,14 @@ from integrity_kit import rulebook
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
 from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Op, Revision, Rule, parse_column
+from integrity_kit.migrations.preflight import Preflight, run_preflight
 from integrity_kit.migrations.rules import RULES
 from integrity_kit.migrations.rules.history import without_any_downgrade
 from integrity_kit.migrations.rules.mysql_online import parse_server_version
 from integrity_kit.migrations.source import RevisionFile, parse_revision, read_history
 from integrity_kit.migrations.sql import render_history
 from integrity_kit.migrations.syntax import ast_text, dotted, kw_literal, literal
-from integrity_kit.migrations.target import TargetState, pending_revisions
+from integrity_kit.migrations.target import VERSION_TABLE, TargetState, pending_revisions
 
 
 @dataclass
@@ -34,6 +36,7 @@ class LintResult:
     read_by_python: int = 0  # revisions linted whose upgrade()/downgrade() the Python pass read
     sql_rendered: int | None = None  # revisions linted whose SQL rendered; None: the SQL pass was skipped
     notes: list[str] = field(default_factory=list)  # how the SQL was rendered, when not by the project's env.py
+    preflight: Preflight | None = None  # with --database: the pending operations judged against the live rows
 
     def summary_line(self) -> str:
         """How much of the history was read, so a short report is never mistaken for "nothing found"."""
@@ -57,12 +60,16 @@ class LintResult:
                 "ignored": [f.to_dict() | {"reason": self.ignore_reasons.get(f.fingerprint)} for f in self.ignored],
                 # findings whose ignore comment gives no reason: still reported above, listed here so CI can say why
                 "ignores_without_reason": [f.to_dict() for f in self.unexplained_ignores],
-                "not_analysed": self.not_analysed}
+                "not_analysed": self.not_analysed} | ({} if self.preflight is None else {"preflight": {
+                    "probed": self.preflight.probed, "checks": [
+                        {"revision": c.revision, "path": c.path, "line": c.line, "table": c.table, "what": c.what,
+                         "reason": c.reason, **c.data()} for c in self.preflight.checks]}})
 
 
 def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = None,
          select: list[str] | None = None, ignore: list[str] | None = None, render_sql: bool = True,
-         server_version: str | None = None, target: TargetState | None = None) -> LintResult:
+         server_version: str | None = None, target: TargetState | None = None,
+         probe_data: bool = True) -> LintResult:
     """Lint the Alembic script directory at ``path`` for ``dialect``; only revisions after ``since`` if given, or
     only those ``target`` (a live database's ``alembic_version``, see :func:`read_target`) has not applied.
 
@@ -99,6 +106,8 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         wanted = [revision for revision in wanted if revision in newer]
     target_note = None
     if target is not None:
+        if not target.has_version_table:
+            _schema_matches_base(target, revisions)
         wanted = pending_revisions(history, target)
         target_note = _target_note(target, len(wanted), len(history.files))
     linted = set(wanted)
@@ -121,6 +130,11 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         result.sql_rendered = len([r for r in wanted if r in rendering.statements])
         for revision in targets:
             revision.statements.extend(rendering.statements.get(revision.revision, []))
+    if target is not None and probe_data and target.connect_url:
+        context.preflight = run_preflight(target.connect_url, targets, dialect)
+        problems.extend(context.preflight.not_analysed)
+        result.notes.append(_preflight_note(context.preflight, target))
+        result.preflight = context.preflight
     result.not_analysed = problems
     for revision in targets:
         found: list[Finding] = []
@@ -133,8 +147,73 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
             result.ignored.append(finding)
             result.ignore_reasons[finding.fingerprint] = reason
         result.unexplained_ignores.extend(unexplained)
+    if context.preflight is not None:
+        result.findings = [_with_data(finding, context.preflight) for finding in result.findings]
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result
+
+
+def _preflight_note(preflight: Preflight, target: TargetState) -> str:
+    failing = [check for check in preflight.checks if check.would_fail]
+    open_ = [check for check in preflight.checks if check.would_fail is None]
+    note = (f"preflight: {preflight.probed} operation(s) of the pending revisions probed against the rows of "
+            f"{target.url}: {len(failing)} would fail")
+    if open_:
+        note += f", {len(open_)} not conclusive (a pending revision writes the rows first)"
+    return note
+
+
+def _with_data(finding: Finding, preflight: Preflight) -> Finding:
+    """The finding with what the rows say about its operation, or at least the size of its table."""
+    check = preflight.check_at(finding.revision, finding.line)
+    if check is not None:
+        data = check.data()
+    else:
+        rows, size = preflight.sizes.get(finding.table or "", (None, None))
+        data = {"would_fail": None, "count": None, "sample_keys": [], "rows": rows, "bytes": size}
+    return dataclasses.replace(finding, data=data, blockers=finding.blockers or ())
+
+
+def _schema_matches_base(target: TargetState, revisions: list[Revision]) -> None:
+    """A database without ``alembic_version`` is taken to be at the base only when it holds none of the history's
+    tables; otherwise every revision would be "pending" and the first CREATE TABLE would fail, so it is an error
+    that says which revision its tables match, if any."""
+    present = set(target.tables)
+    states: list[tuple[str, frozenset[str]]] = []
+    tables: set[str] = set()
+    everything: set[str] = set()
+    for revision in revisions:
+        for op in revision.upgrade:
+            name = op.table
+            if name is None:
+                continue
+            if op.name == "create_table":
+                tables.add(name)
+            elif op.name == "drop_table":
+                tables.discard(name)
+            elif op.name == "rename_table":
+                new = literal(op.param("new_table_name"))
+                tables.discard(name)
+                if isinstance(new, str):
+                    tables.add(new)
+                    everything.add(new)
+        tables |= revision.created_by_metadata
+        tables -= revision.dropped_by_metadata
+        everything |= tables
+        states.append((revision.revision, frozenset(tables)))
+    found = present & everything
+    if not found:
+        return
+    matching = [revision for revision, state in states if state & everything == frozenset(found)]
+    shown = ", ".join(sorted(found)[:5]) + (" ..." if len(found) > 5 else "")
+    if matching:
+        where = (f"revision {matching[0]}" if len(matching) == 1 else
+                 f"any of the revisions {matching[0]} to {matching[-1]} (table names alone cannot tell which)")
+        raise IntegrityKitError(f"{target.url} has no {VERSION_TABLE} table but holds this history's tables "
+                                f"({shown}), as they are after {where}: `alembic stamp REVISION` with the one it is "
+                                "at, then lint again; taking every revision as pending would be wrong")
+    raise IntegrityKitError(f"{target.url} has no {VERSION_TABLE} table and its tables ({shown}) match no revision "
+                            "of this history: is this the right database and the right script directory?")
 
 
 def _target_note(target: TargetState, pending: int, total: int) -> str:

@@ -6,11 +6,14 @@ import ast
 import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeGuard
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
 from integrity_kit import rulebook
 from integrity_kit.migrations.syntax import ast_text, dotted, kw_literal, literal
 from integrity_kit.rulebook import Severity
+
+if TYPE_CHECKING:
+    from integrity_kit.migrations.preflight import Preflight
 
 DIALECTS = ("postgresql", "mysql", "sqlite")
 
@@ -29,6 +32,9 @@ class Finding:
     source: str = "python"  # "python" (AST of the revision) or "sql" (statements the revision renders)
     # What the finding is about inside the revision: the op.* call's source or the SQL statement's text.
     subject: str | None = field(default=None, compare=False)
+    # With --database: what the target's rows say about the operation, and who holds locks on its table now.
+    data: dict[str, Any] | None = field(default=None, compare=False)
+    blockers: tuple[dict[str, Any], ...] | None = field(default=None, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -38,7 +44,8 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "rule": self.rule, "severity": self.severity.value, "revision": self.revision,
                 "path": self.path, "line": self.line, "table": self.table, "message": self.message,
-                "fix": self.fix, "source": self.source, "fingerprint": self.fingerprint}
+                "fix": self.fix, "source": self.source, "fingerprint": self.fingerprint} | (
+            {} if self.data is None else {"data": self.data, "blockers": list(self.blockers or ())})
 
 
 @dataclass
@@ -406,6 +413,7 @@ class LintContext:
     # every revision, in history order, when none of them has a working downgrade() (a roll-forward-only project)
     no_downgrades: tuple[str, ...] = ()
     no_downgrades_reported_on: str | None = None  # the first of them that is linted (--since may skip the base)
+    preflight: Preflight | None = None  # with --database: the pending operations judged against the live rows
 
 
 IGNORE_HOW = ("When the step is safe in your case, say why on the line of the call (or the line above it):\n"
@@ -420,6 +428,8 @@ class Rule(rulebook.Rule):
     dialects: ClassVar[tuple[str, ...]] = DIALECTS
     # Said after the generated ignore paragraph, for a rule whose findings point somewhere other than a call.
     ignore_where: ClassVar[str] = ""
+    # Judges the target's rows (lint-migrations --database): without a database it finds nothing.
+    needs_database: ClassVar[bool] = False
 
     @classmethod
     def generated_sections(cls) -> dict[str, str]:

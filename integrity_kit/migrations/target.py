@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,6 +23,10 @@ class TargetState:
     dialect: str  # one of the linter's dialects
     has_version_table: bool
     current: tuple[str, ...]
+    # The URL as given, password included, for the preflight's own read-only connection; never shown.
+    connect_url: str = field(default="", repr=False, compare=False)
+    # The tables of the default schema, read only when there is no version table (to tell which revision it is at).
+    tables: frozenset[str] = frozenset()
 
 
 def read_target(url: str) -> TargetState:
@@ -37,15 +41,16 @@ def read_target(url: str) -> TargetState:
                                     f"dialect the linter knows ({', '.join(sorted(set(_DIALECTS.values())))})")
         with engine.connect() as connection:
             try:
-                if not inspect(connection).has_table(VERSION_TABLE):
-                    return TargetState(shown, dialect, False, ())
+                inspector = inspect(connection)
+                if not inspector.has_table(VERSION_TABLE):
+                    return TargetState(shown, dialect, False, (), url, frozenset(inspector.get_table_names()))
                 rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
             except SQLAlchemyError as error:
                 raise IntegrityKitError(f"cannot read {VERSION_TABLE} in {shown}: "
                                         f"{scrub(first_line(error), parsed)}") from None
             finally:
                 connection.rollback()
-        return TargetState(shown, dialect, True, tuple(sorted(str(row) for row in rows)))
+        return TargetState(shown, dialect, True, tuple(sorted(str(row) for row in rows)), url)
     finally:
         engine.dispose()
 

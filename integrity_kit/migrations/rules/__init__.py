@@ -9,6 +9,7 @@ from integrity_kit.migrations.rules.columns import (
     SetNotNullInOneStep,
 )
 from integrity_kit.migrations.rules.constraints import ConstraintValidatedInOneStep, UniqueConstraintWithoutIndex
+from integrity_kit.migrations.rules.data import FailsOnExistingRows
 from integrity_kit.migrations.rules.defaults import VolatileDefaultRewritesTable
 from integrity_kit.migrations.rules.execution import BackfillInDdlTransaction, RawStringExecute
 from integrity_kit.migrations.rules.history import MissingDowngrade, MultipleHeads, NonReversingDowngrade
@@ -41,6 +42,7 @@ RULES: tuple[type[Rule], ...] = (
     PrimaryKeyAddedInOneStep,
     MysqlDdlBlocksWrites,
     MysqlDdlRebuildsTable,
+    FailsOnExistingRows,
 )
 
 BY_KEY = {key: rule for rule in RULES for key in (rule.code, rule.name)}

@@ -1,0 +1,183 @@
+"""Issue 23: ``lint-migrations --database`` probes the target's rows for every pending operation. On the legacy shop
+the fixture revisions (cart-line uniqueness, the missing foreign key, ``CHECK (stock >= 0)``, a NOT NULL) would fail,
+with the keys the audit reports, and really do fail when run; on the reference shop they pass and really run. The
+target is never written to."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from click.testing import CliRunner
+from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import DBAPIError
+
+from examples.ecommerce import database, sample_data
+from examples.ecommerce.demo_shop import shop
+from integrity_kit.audit import audit
+from integrity_kit.cli import cli
+from integrity_kit.migrations import lint
+from integrity_kit.migrations.target import read_target
+
+HISTORY = Path(__file__).parent / "fixtures" / "preflight"
+PENDING = ["p01_cart_line_unique", "p02_cart_product_fk", "p03_stock_check", "p04_stock_not_null"]
+WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE|REPLACE|MERGE)\b", re.IGNORECASE)
+COVERS = ("IK860",)  # the rules the fixture history under fixtures/preflight exercises
+ROWS = 2000  # enough products that one NULL stock is under the audit's 1% "optional by design" line
+
+
+def stamp(engine: Engine, revision: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": revision})
+
+
+def legacy_shop(engine: Engine) -> int:
+    """The legacy shop with its planted damage, one NULL stock besides; returns that product's id."""
+    shop.build_legacy(engine, ROWS, lambda *_: None)
+    with engine.begin() as connection:
+        product = connection.scalar(text("SELECT MAX(id) FROM products WHERE stock >= 0"))
+        connection.execute(text("UPDATE products SET stock = NULL WHERE id = :id"), {"id": product})
+    stamp(engine, "p00_shop")
+    return int(product)
+
+
+def upgrade_one(engine: Engine, revision: str, *, sqlite_foreign_keys: bool = False) -> None:
+    """Run the fixture history up to ``revision``; on SQLite with foreign keys off unless asked (a rebuild drops a
+    table others reference, which SQLite refuses with them on), as the reference shop's env.py does."""
+    config = Config()
+    config.set_main_option("script_location", str(HISTORY))
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql(f"PRAGMA foreign_keys = {'ON' if sqlite_foreign_keys else 'OFF'}")
+            connection.commit()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+        connection.commit()
+
+
+def linted(url: str, sent: list[str] | None = None):
+    def record(_conn, _cursor, statement, *_args) -> None:
+        if sent is not None:
+            sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        state = read_target(url)
+        return lint(HISTORY, dialect=state.dialect, target=state)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_the_legacy_shop_fails_each_fix_with_the_audits_keys(app_engine: Engine, engine_url) -> None:
+    url = engine_url.render_as_string(hide_password=False)
+    null_stock = legacy_shop(app_engine)
+    evidence = {(f.rule, f.table, f.columns): f.evidence for f in audit(url).findings}
+
+    sent: list[str] = []
+    result = linted(url, sent)
+    assert result.revisions == PENDING
+    assert sent and not [statement for statement in sent if WRITES.match(statement)]
+    failing = {f.revision: f for f in result.findings if f.rule == "fails-on-existing-rows"}
+    assert sorted(failing) == PENDING
+    for finding in failing.values():
+        assert finding.severity.value == "error" and finding.data is not None and finding.data["would_fail"]
+
+    duplicates = evidence[("duplicate-rows", "cart_items", ("cart_id", "product_id"))]
+    assert failing["p01_cart_line_unique"].data["sample_keys"] == duplicates["sample_keys"]
+    assert failing["p01_cart_line_unique"].data["count"] == duplicates["duplicate_groups"]
+    orphans = evidence[("missing-foreign-key", "cart_items", ("product_id",))]
+    assert failing["p02_cart_product_fk"].data["sample_keys"] == orphans["sample_keys"]
+    assert failing["p02_cart_product_fk"].data["count"] == orphans["orphan_rows"] > 0
+    negative = evidence[("check-violations", "products", ("stock",))]
+    assert failing["p03_stock_check"].data["sample_keys"] == negative["sample_keys"]
+    nulls = evidence[("missing-not-null", "products", ("stock",))]
+    assert failing["p04_stock_not_null"].data["sample_keys"] == nulls["sample_keys"] == [null_stock]
+
+    # "Would fail" is a claim about the engine: each revision, run alone, really fails on these rows.
+    for before, revision in zip(["p00_shop", *PENDING], PENDING, strict=False):
+        stamp(app_engine, before)
+        with pytest.raises(DBAPIError):
+            upgrade_one(app_engine, revision, sqlite_foreign_keys=revision == "p02_cart_product_fk")
+
+
+def test_the_reference_shop_passes_every_fix_and_they_run(app_engine: Engine, engine_url) -> None:
+    url = engine_url.render_as_string(hide_password=False)
+    database.create_schema(app_engine)
+    sample_data.load(app_engine, 300)
+    stamp(app_engine, "p00_shop")
+    result = linted(url)
+    assert result.revisions == PENDING
+    assert not [f for f in result.findings if f.rule == "fails-on-existing-rows"]
+    checks = result.preflight.checks if result.preflight else []
+    assert len(checks) == 4 and all(check.would_fail is False for check in checks)
+    upgrade_one(app_engine, "head")
+
+
+def test_json_gives_every_finding_its_data_and_blockers(tmp_path) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    legacy_shop(engine)
+    engine.dispose()
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    result = CliRunner().invoke(cli, ["lint-migrations", str(HISTORY), "--database", url, "--format", "json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    assert report["findings"]
+    for finding in report["findings"]:
+        assert set(finding["data"]) >= {"would_fail", "count", "sample_keys", "rows", "bytes"}
+        assert isinstance(finding["blockers"], list)
+    assert report["preflight"]["probed"] == 4
+
+
+def test_a_backfill_before_the_not_null_makes_it_not_conclusive(tmp_path) -> None:
+    """The reference history backfills stock_alert_threshold (0003) before setting it NOT NULL (0005): the NULLs
+    today are not a failure tomorrow."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'shop.db'}")
+    database.upgrade(engine, "0002_stock_alert_threshold")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO categories (name, slug) VALUES ('Tools', 'tools')"))
+        connection.execute(text("INSERT INTO products (sku, name, category_id, price, stock) "
+                                "VALUES ('H-1', 'Hammer', 1, 9.5, 3)"))
+    engine.dispose()
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    state = read_target(url)
+    result = lint(database.MIGRATIONS, dialect=state.dialect, target=state)
+    assert not [f for f in result.findings if f.rule == "fails-on-existing-rows"]
+    checks = result.preflight.checks if result.preflight else []
+    not_null = [c for c in checks if c.probe == "not-null" and c.table == "products"]
+    assert not_null and not_null[0].would_fail is None and not_null[0].count == 1
+    assert "not conclusive: 0003_backfill_alert_threshold" in not_null[0].reason
+
+
+def test_a_schema_without_alembic_version_that_matches_no_revision_is_exit_2(tmp_path) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'half.db'}")
+    database.upgrade(engine, "0001_baseline")
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+        connection.execute(text("DROP TABLE order_items"))
+    engine.dispose()
+    result = CliRunner().invoke(cli, ["lint-migrations", str(database.MIGRATIONS), "--database",
+                                      f"sqlite:///{tmp_path / 'half.db'}"])
+    assert result.exit_code == 2
+    assert "match no revision" in result.output and "Traceback" not in result.output
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'stampless.db'}")
+    database.upgrade(engine, "0001_baseline")
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE alembic_version"))
+    engine.dispose()
+    result = CliRunner().invoke(cli, ["lint-migrations", str(database.MIGRATIONS), "--database",
+                                      f"sqlite:///{tmp_path / 'stampless.db'}"])
+    assert result.exit_code == 2
+    assert "after any of the revisions 0001_baseline to" in result.output and "alembic stamp" in result.output
