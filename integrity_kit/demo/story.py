@@ -1,7 +1,8 @@
 """``integrity-kit demo``: the whole story on one database, step by step.
 
 Build the legacy shop, audit it with evidence, find the N+1 in its product page, race its checkout, clean the data
-and apply the fix migration the audit wrote, then audit again. Every number printed is measured during the run.
+and apply the fix migration the audit wrote (preflighted against the rows before and after the clean-up), then audit
+again. Every number printed is measured during the run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from integrity_kit.audit import Finding, Report, audit
-from integrity_kit.audit.apply import apply_revision
+from integrity_kit.audit.apply import apply_revision, script_directory
 from integrity_kit.audit.fixes import blocking_rows
 from integrity_kit.audit.migration import plan_fixes, render_plan
 from integrity_kit.audit.rules.keys import MissingForeignKey
@@ -30,6 +31,9 @@ from integrity_kit.connect import mask_url
 from integrity_kit.demo.cleanup import CleanupStep, plan_cleanup, run_cleanup
 from integrity_kit.demo.shop import DemoShop, Planted, load_shop
 from integrity_kit.errors import IntegrityKitError, first_line
+from integrity_kit.migrations.linter import lint
+from integrity_kit.migrations.preflight import DataCheck
+from integrity_kit.migrations.target import read_target
 from integrity_kit.queries import capture
 from integrity_kit.races import RaceResult, RaceSpace
 from integrity_kit.races.scratch import DEFAULT_PREFIX
@@ -81,6 +85,9 @@ class DemoResult:
     races: list[RaceResult] = field(default_factory=list)
     cleanup: list[CleanupStep] = field(default_factory=list)
     migration_path: Path | None = None
+    # The fix migration's operations judged against the rows, before and after the clean-up.
+    preflight_before: list[DataCheck] = field(default_factory=list)
+    preflight_after: list[DataCheck] = field(default_factory=list)
     after: Report | None = None
     report_path: Path | None = None
     failed_step: str | None = None
@@ -246,6 +253,12 @@ class Demo:
         revision = render_plan(plan, before.url)
         path = self.result.migration_path = self.workdir / "fix_migration.py"
         path.write_text(revision, encoding="utf-8")
+        self.result.preflight_before = self._preflight(revision)
+        failing = [check for check in self.result.preflight_before if check.would_fail]
+        self.console.print(f"Preflight (`lint-migrations --database`): {len(failing)} of the migration's "
+                           f"{len(self.result.preflight_before)} probed operations would fail on these rows:")
+        if failing:
+            self.console.print(_preflight_table(failing))
         quote = self.engine.dialect.identifier_preparer.quote
         cleanup = plan_cleanup(before.findings, quote)
         self.console.print("The fix migration writes the data clean-up as comments: deleting someone's rows is a "
@@ -254,6 +267,14 @@ class Demo:
         for step in self.result.cleanup:
             self.console.print(f"  {escape(step.reason)}\n    [cyan]{escape(step.sql)}[/] → {step.rows} row(s)",
                                soft_wrap=True)
+        self.result.preflight_after = self._preflight(revision)
+        still = [check for check in self.result.preflight_after if check.would_fail]
+        if still:
+            self.console.print(_preflight_table(still))
+            raise IntegrityKitError(f"after the clean-up, {len(still)} operation(s) of the fix migration would still "
+                                    f"fail, e.g. {still[0].reason}")
+        self.console.print(f"Preflight again after the clean-up: none of the {len(self.result.preflight_after)} "
+                           "probed operations would fail.")
         started = time.perf_counter()
         with self.status.status("applying the fix migration", spinner="dots"):
             apply_revision(self.engine, revision, self.workdir / "alembic")
@@ -261,6 +282,16 @@ class Demo:
                            f"fixes {len(plan.fixed)} findings; {len(plan.skipped)} have no automatic fix.")
         if self.keep:
             self.console.print(f"It is kept at {escape(str(path))}.")
+
+    def _preflight(self, revision: str) -> list[DataCheck]:
+        """The fix migration judged against the shop's rows, as `lint-migrations --database` judges a pending one."""
+        folder = script_directory(self.workdir / "preflight")
+        (folder / "versions" / "integrity_kit_fixes.py").write_text(revision, encoding="utf-8")
+        with self.status.status("preflight of the fix migration against the rows", spinner="dots"):
+            target = read_target(self.url)
+            linted = lint(folder, dialect=target.dialect, target=target, select=["fails-on-existing-rows"],
+                          render_sql=False)
+        return linted.preflight.checks if linted.preflight else []
 
     def audit_again(self) -> None:
         before, after = self._before(), self._audit()
@@ -312,6 +343,16 @@ def _rules_table(findings: list[Finding]) -> Table:
         first = group[0]
         target = first.table + (f"({', '.join(first.columns)})" if first.columns else "")
         table.add_row(f"{first.code} {rule}", str(len(group)), escape(target))
+    return table
+
+
+def _preflight_table(checks: list[DataCheck]) -> Table:
+    table = Table(box=None, padding=(0, 1), pad_edge=False)
+    for header in ("line", "operation", "rows", "keys"):
+        table.add_column(header, style="bold" if header == "operation" else None)
+    for check in sorted(checks, key=lambda c: c.fails_at or c.line):
+        keys = [item["key"] if isinstance(item, dict) else item for item in check.sample_keys]
+        table.add_row(str(check.fails_at or check.line), escape(check.what), str(check.count), escape(str(keys)))
     return table
 
 

@@ -55,6 +55,17 @@ def _check_story(result, output: str) -> None:
     assert safe.units_sold == min(RACE.stock, RACE.attempts)
     assert safe.final_stock == RACE.stock - safe.units_sold
 
+    # The preflight of the fix migration names the planted rows in the way, and none once they are cleaned.
+    failing = [check for check in result.preflight_before if check.would_fail]
+    assert {check.table for check in failing} >= {"cart_items", "products"}
+    keys = {_key(item["key"] if isinstance(item, dict) else item) for check in failing for item in check.sample_keys
+            if check.table == "cart_items"}
+    planted = {_key(key) for damage in result.planted if damage.table == "cart_items" for key in damage.keys}
+    assert planted and planted <= keys
+    assert result.preflight_after and not [check for check in result.preflight_after if check.would_fail]
+    flat = " ".join(output.split())
+    assert "would fail on these rows" in flat and "Preflight again after the clean-up: none" in flat
+
     # The clean-up ran, and the audit after the fix migration has no errors and fewer findings.
     assert {step.rows for step in result.cleanup} and all(step.rows >= 1 for step in result.cleanup)
     after = result.after
@@ -62,6 +73,10 @@ def _check_story(result, output: str) -> None:
     assert len(after.findings) < len(before.findings) // 4
     assert re.search(rf"Before: {len(before.findings)} findings .*\n.*After:  {len(after.findings)} findings",
                      output)
+
+
+def _key(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def test_demo_on_sqlite_tells_the_whole_story_and_keeps_its_files(tmp_path) -> None:
