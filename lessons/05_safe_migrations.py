@@ -37,13 +37,17 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Numeric, column, insert, inspect, table, text
 from sqlalchemy.exc import DBAPIError
 
 from examples.ecommerce import database
+from integrity_kit.audit import audit
 from integrity_kit.migrations import lint
+from integrity_kit.migrations.target import read_target
 
-from _support import database_url, shown
+from _support import database_url, fresh_shop, shown
 
 url = database_url("05")
 shop = database.make_engine(url)
@@ -193,12 +197,123 @@ for step, took, nullable, missing, insert_result in rows:
 # `NOT NULL` with a server default, so even the old code's insert gets a sensible value. No step needed the
 # others' locks, and each could be deployed, checked and, if needed, stopped.
 #
+# ## Before the deploy: the migration meets the rows it will run on
+#
+# Reading the code says *how* a step locks, never whether it will succeed: a unique constraint is fine on the
+# test database and fails in production on two old duplicate rows, with the release half out. So the linter can
+# also read the target database: `lint-migrations PATH --database URL` lints only the revisions the database has
+# not applied, and probes its rows for each of their constraints, read-only, with the audit's probes.
+#
+# The legacy shop (the first project's schema, with the damage real data has) gets the change every shop needs
+# sooner or later: one line per product in a cart.
+
+# %%
+legacy_shop, _ = fresh_shop(url, legacy=True, rows=1000)  # replaces the reference schema in this database
+
+LEGACY_BASE = '''"""The shop as its first project left it.
+
+Revision ID: legacy
+Revises:
+"""
+revision = "legacy"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+'''
+CART_LINE = '''"""One line per product in a cart.
+
+Revision ID: cart_line_unique
+Revises: legacy
+"""
+from alembic import op
+
+revision = "cart_line_unique"
+down_revision = "legacy"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cart_items") as batch:
+        batch.create_unique_constraint("uq_cart_items_line", ["cart_id", "product_id"])
+'''
+
+history = Path(tempfile.mkdtemp(prefix="ik-05-preflight-"))
+for name in ("env.py", "script.py.mako"):
+    shutil.copy(database.MIGRATIONS / name, history / name)
+(history / "versions").mkdir()
+(history / "versions" / "legacy.py").write_text(LEGACY_BASE)
+(history / "versions" / "cart_line_unique.py").write_text(CART_LINE)
+with legacy_shop.begin() as connection:  # the legacy database is at "legacy": say so, as `alembic stamp` would
+    connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+    connection.execute(text("INSERT INTO alembic_version (version_num) VALUES ('legacy')"))
+
+def preflight() -> list:
+    target = read_target(url)
+    result = lint(history, dialect=target.dialect, target=target, select=["fails-on-existing-rows"])
+    print(result.notes[0])
+    for check in result.preflight.checks:
+        verdict = "WOULD FAIL" if check.would_fail else "passes"
+        print(f"  {check.revision}: {verdict}: {check.reason}")
+    return result.findings
+
+failing = preflight()
+duplicates = audit(url, select=["duplicate-rows"]).findings
+print("the audit's duplicate-rows names the same groups:",
+      [finding.evidence["sample_keys"] for finding in duplicates if finding.table == "cart_items"])
+
+# %% [markdown]
+# The preflight names the carts and products that stand in the way, the same groups the audit reports, before the
+# migration has run anywhere. Run anyway, the migration fails exactly there:
+
+# %%
+def run_migration() -> str:
+    config = Config()
+    config.set_main_option("script_location", str(history))
+    try:
+        with legacy_shop.connect() as connection:
+            if connection.dialect.name == "sqlite":  # the rebuild must not trip over other tables' keys
+                connection.exec_driver_sql("PRAGMA foreign_keys = OFF")
+                connection.commit()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+        return "applied"
+    except DBAPIError as error:
+        return f"refused: {str(error.orig).strip().splitlines()[0]}"
+
+print("alembic upgrade head:", run_migration())
+
+# %% [markdown]
+# Merge the copies first (keep each cart's oldest line), then the preflight passes and so does the migration:
+
+# %%
+with legacy_shop.begin() as connection:
+    removed = connection.execute(text(
+        "DELETE FROM cart_items WHERE EXISTS (SELECT 1 FROM cart_items AS older WHERE "
+        "older.cart_id = cart_items.cart_id AND older.product_id = cart_items.product_id "
+        "AND older.id < cart_items.id)")).rowcount
+    # SQLite's driver ran the failed rebuild's CREATE TABLE outside the transaction: its leftover goes too.
+    connection.execute(text("DROP TABLE IF EXISTS _alembic_tmp_cart_items"))
+print("duplicate lines removed:", removed)
+assert not preflight()
+print("alembic upgrade head:", run_migration())
+shutil.rmtree(history)
+
+# %% [markdown]
 # **Takeaways**
 #
 # - Adding a required column to a table with rows is three moves (add nullable, backfill, tighten), each its
 #   own revision and transaction.
 # - Test migrations against a copy of production-sized data, not an empty schema.
 # - Let a linter read every revision in CI: `integrity-kit lint-migrations migrations/`.
+# - Before a deploy, lint against the database it will run on: `integrity-kit lint-migrations migrations/
+#   --database URL` says which pending step the rows would make fail, and which rows.
 
 # %%
 shop.dispose()
+legacy_shop.dispose()
