@@ -101,7 +101,10 @@ class _Seen:
     """What the pending revisions before an operation do to the tables: created, columns added, rows written."""
 
     created: set[str] = field(default_factory=set)
-    added: set[tuple[str, str]] = field(default_factory=set)
+    # (table, column) -> what a pending revision did to it (added, renamed to it, dropped): its values are not
+    # in the database under that name yet
+    added: dict[tuple[str, str], str] = field(default_factory=dict)
+    renamed: dict[str, str] = field(default_factory=dict)  # table -> what it was renamed from
     writes: list[tuple[str, int, str | None]] = field(default_factory=list)  # (revision, line, table or None)
 
     def write_before(self, table: str) -> tuple[str, int, str | None] | None:
@@ -144,7 +147,19 @@ class _Planner:
         elif op.name == "add_column" and table:
             column = literal_str(_column_name(op.param("column")))
             if column:
-                self.seen.added.add((table, column))
+                self.seen.added[(table, column)] = f"added by {revision.revision}"
+        elif op.name == "drop_column" and table:
+            column = literal_str(op.param("column_name"))
+            if column:
+                self.seen.added[(table, column)] = f"dropped by {revision.revision}"
+        elif op.name == "alter_column" and table:
+            renamed = literal_str(op.kw("new_column_name"))
+            if renamed:
+                self.seen.added[(table, renamed)] = f"the new name {revision.revision} gives a column"
+        elif op.name == "rename_table" and table:
+            new = literal_str(op.param("new_table_name"))
+            if new:
+                self.seen.renamed[new] = f"renamed from {table} by {revision.revision}"
         elif op.name == "bulk_insert":
             target = op.param("table")
             name = literal_str(target.args[0]) if isinstance(target, ast.Call) and target.args else None
@@ -170,6 +185,9 @@ class _Planner:
             return None
         if name in self.seen.created:
             return None  # created by a pending revision: it holds no rows before the migration runs
+        if name in self.seen.renamed:
+            self._not_analysed(revision, op, f"table {name} is {self.seen.renamed[name]}: not probed")
+            return None
         if not self.snapshot.has_table(name, schema):
             self._not_analysed(revision, op, f"the target has no table {name}: not probed")
             return None
@@ -181,9 +199,10 @@ class _Planner:
 
     def _columns_ready(self, revision: Revision, op: Op, table: Table, columns: Iterable[str]) -> bool:
         for column in columns:
-            if (table.name, column) in self.seen.added:
-                self._not_analysed(revision, op, f"{table.name}.{column} is added by a pending revision: its values "
-                                                 "are not in the database yet, so they cannot be probed")
+            done = self.seen.added.get((table.name, column))
+            if done is not None:
+                self._not_analysed(revision, op, f"{table.name}.{column} is {done}: its values are not in the "
+                                                 "database under that name yet, so they cannot be probed")
                 return False
             if not table.has_column(column):
                 self._not_analysed(revision, op, f"the target's {table.name} has no column {column}: not probed")
