@@ -21,6 +21,7 @@ from integrity_kit.audit.session import Budget, read_only
 from integrity_kit.connect import make_engine, parse_url, scrub
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.migrations.model import Op, Revision, literal_str, sql_text
+from integrity_kit.migrations.sql import statements_of
 from integrity_kit.migrations.syntax import ast_text, literal
 from integrity_kit.schema import Snapshot, Table, build_snapshot
 
@@ -234,59 +235,45 @@ class _Planner:
     # --- the operations ----------------------------------------------------------------------------------------
 
     def _operation(self, revision: Revision, op: Op) -> None:
-        if op.name in ("create_unique_constraint", "create_index"):
-            if op.name == "create_index" and literal(op.kw("unique")) is not True:
-                return
-            self._unique(revision, op)
-        elif op.name == "create_foreign_key":
-            self._foreign_key(revision, op)
-        elif op.name == "create_check_constraint":
-            self._check(revision, op)
-        elif op.name == "alter_column":
-            if literal(op.kw("nullable")) is False:
-                self._not_null(revision, op)
-            if op.has_kw("type_"):
-                self._type_change(revision, op)
+        if op.name == "execute":
+            for text in _strings(op):
+                for constraint in constraints_in_sql(text):
+                    self._constraint(revision, op, constraint)
+            return
+        added = _constraint_of(op, revision)
+        if added is not None:
+            self._constraint(revision, op, added)
+        if op.name == "alter_column" and op.has_kw("type_"):
+            self._type_change(revision, op)
         elif op.name == "add_column":
             self._add_not_null_column(revision, op)
 
     def _schema(self, op: Op) -> str | None:
         return literal_str(op.kw("schema"))
 
-    def _unique(self, revision: Revision, op: Op) -> None:
-        table = self._table(revision, op, op.table, self._schema(op))
-        if table is None:
+    def _constraint(self, revision: Revision, op: Op, constraint: Constraint) -> None:
+        if constraint.problem:
+            self._not_analysed(revision, op, constraint.problem)
             return
-        columns = op.names("columns")
-        if columns is None:
-            self._not_analysed(revision, op, "its columns are expressions, not names: not probed")
+        table = self._table(revision, op, constraint.table, constraint.schema)
+        if table is None or not self._columns_ready(revision, op, table, constraint.columns):
             return
-        if any(op.has_kw(where) for where in ("postgresql_where", "sqlite_where")):
-            self._not_analysed(revision, op, "a partial unique index: only the rows its predicate keeps must be "
-                                             "unique, and that predicate is not probed")
-            return
-        if not self._columns_ready(revision, op, table, columns):
-            return
-        what = f"{op.object_text} on {table.name}({', '.join(columns)})"
-        seen = self.probe.duplicates(table, tuple(columns))
+        {"unique": self._unique, "foreign-key": self._foreign_key, "check": self._check,
+         "not-null": self._not_null}[constraint.kind](revision, op, table, constraint)
+
+    def _unique(self, revision: Revision, op: Op, table: Table, constraint: Constraint) -> None:
+        columns = constraint.columns
+        what = f"{constraint.label} on {table.name}({', '.join(columns)})"
+        seen = self.probe.duplicates(table, columns)
         self._record(revision, op, table, what, "unique", seen, passes=(
             f"no duplicates in {seen.rows_checked} rows: adding it succeeds"), fails=lambda n: (
             f"{what} would fail: {n} group(s) of rows share ({', '.join(columns)}), e.g. "
             f"{_samples(seen.samples)}; remove or merge the copies first"))
 
-    def _foreign_key(self, revision: Revision, op: Op) -> None:
-        child = self._table(revision, op, op.table, self._schema(op))
-        if child is None:
-            return
-        parent_name = literal_str(op.param("referent_table"))
-        local, remote = op.names("local_cols"), op.names("remote_cols")
-        if parent_name is None or local is None or remote is None or len(local) != len(remote):
-            self._not_analysed(revision, op, "the referenced table or the columns are not literals: not probed")
-            return
-        if not self._columns_ready(revision, op, child, local):
-            return
-        what = f"{op.object_text} {child.name}({', '.join(local)}) -> {parent_name}({', '.join(remote)})"
-        not_valid, validated = self._not_valid(op)
+    def _foreign_key(self, revision: Revision, op: Op, child: Table, constraint: Constraint) -> None:
+        local, remote, parent_name = constraint.columns, constraint.parent_columns, constraint.parent or ""
+        what = f"{constraint.label} {child.name}({', '.join(local)}) -> {parent_name}({', '.join(remote)})"
+        not_valid, validated = self._not_valid(constraint)
         fails_at = validated[1] if validated else None
         if parent_name in self.seen.created:  # a new, empty parent: every child row with a value is an orphan
             present = " AND ".join(f"{quote(self.dialect, c)} IS NULL" for c in local)
@@ -297,10 +284,10 @@ class _Planner:
                 f"{what} would fail: {parent_name} is created empty by a pending revision, and {n} row(s) of "
                 f"{child.name} point at it, e.g. {_samples(seen.samples)}"))
             return
-        parent = self._table(revision, op, parent_name, literal_str(op.kw("referent_schema")))
+        parent = self._table(revision, op, parent_name, constraint.parent_schema)
         if parent is None or not self._columns_ready(revision, op, parent, remote):
             return
-        seen = self.probe.orphans(child, tuple(local), parent, tuple(remote))
+        seen = self.probe.orphans(child, local, parent, remote)
         self._record(revision, op, child, what, "foreign-key", seen, fails_at=fails_at,
                      would_fail=bool(seen.count) and (not not_valid or validated is not None),
                      passes=self._not_valid_pass(not_valid, seen, f"no orphans in {seen.rows_checked} rows: "
@@ -308,17 +295,10 @@ class _Planner:
                      fails=lambda n: (f"{what} would fail{self._where(validated)}: {n} row(s) of {child.name} point "
                                       f"at no {parent_name} row, e.g. {_samples(seen.samples)}{self._sqlite_fk()}"))
 
-    def _check(self, revision: Revision, op: Op) -> None:
-        table = self._table(revision, op, op.table, self._schema(op))
-        if table is None:
-            return
-        condition = sql_text(op.param("condition")) or _rendered_check(revision, op.object_name)
-        if condition is None:
-            self._not_analysed(revision, op, "its condition is a Python expression that did not render to SQL: "
-                                             "not probed")
-            return
-        not_valid, validated = self._not_valid(op)
-        what = f"{op.object_text} CHECK ({condition}) on {table.name}"
+    def _check(self, revision: Revision, op: Op, table: Table, constraint: Constraint) -> None:
+        condition = constraint.condition or ""
+        not_valid, validated = self._not_valid(constraint)
+        what = f"{constraint.label} CHECK ({condition}) on {table.name}"
         seen = self.probe.violations(table, condition)
         self._record(revision, op, table, what, "check", seen, fails_at=validated[1] if validated else None,
                      would_fail=bool(seen.count) and (not not_valid or validated is not None),
@@ -327,17 +307,14 @@ class _Planner:
                      fails=lambda n: (f"{what} would fail{self._where(validated)}: {n} row(s) break it, e.g. "
                                       f"{_samples(seen.samples)}"))
 
-    def _not_null(self, revision: Revision, op: Op) -> None:
-        table = self._table(revision, op, op.table, self._schema(op))
-        column = literal_str(op.param("column_name"))
-        if table is None or column is None or not self._columns_ready(revision, op, table, [column]):
-            return
+    def _not_null(self, revision: Revision, op: Op, table: Table, constraint: Constraint) -> None:
+        column = constraint.columns[0]
         what = f"NOT NULL on {table.name}.{column}"
         seen = self.probe.violations(table, f"{quote(self.dialect, column)} IS NOT NULL")
         self._record(revision, op, table, what, "not-null", seen, passes=(
             f"no NULL in {seen.rows_checked} rows: setting it succeeds"), fails=lambda n: (
             f"{what} would fail: {n} row(s) hold NULL, e.g. {_samples(seen.samples)}; backfill them first"
-            + ("" if not op.has_kw("server_default") else " (a server default fills only new rows)")))
+            + ("" if not constraint.server_default else " (a server default fills only new rows)")))
 
     def _add_not_null_column(self, revision: Revision, op: Op) -> None:
         node = op.param("column")
@@ -395,10 +372,10 @@ class _Planner:
 
     # --- NOT VALID on PostgreSQL -------------------------------------------------------------------------------
 
-    def _not_valid(self, op: Op) -> tuple[bool, tuple[str, int] | None]:
+    def _not_valid(self, constraint: Constraint) -> tuple[bool, tuple[str, int] | None]:
         """Whether the constraint is created NOT VALID (PostgreSQL only), and the VALIDATE that later checks it."""
-        not_valid = self.dialect == "postgresql" and literal(op.kw("postgresql_not_valid")) is True
-        name = op.object_name
+        not_valid = self.dialect == "postgresql" and constraint.not_valid
+        name = constraint.name
         return not_valid, (self.validations.get(name) if not_valid and name else None)
 
     def _not_valid_pass(self, not_valid: bool, seen: Evidence, otherwise: str) -> str:
@@ -415,6 +392,141 @@ class _Planner:
     def _sqlite_fk(self) -> str:
         return (" (SQLite checks them when the rebuilt table is filled with foreign_keys on; with it off the rows "
                 "stay and break the key)") if self.dialect == "sqlite" else ""
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A constraint an operation adds, from its op.* call or from the SQL it executes: what the probes need."""
+
+    kind: str  # unique, foreign-key, check, not-null
+    table: str | None
+    columns: tuple[str, ...] = ()
+    label: str = ""  # "unique constraint uq_x", "index ix_y", "foreign key fk_z"
+    name: str | None = None
+    schema: str | None = None
+    parent: str | None = None
+    parent_schema: str | None = None
+    parent_columns: tuple[str, ...] = ()
+    condition: str | None = None
+    not_valid: bool = False
+    server_default: bool = False
+    problem: str | None = None  # why it cannot be probed (expressions, a partial index, names that are not literals)
+
+
+def _constraint_of(op: Op, revision: Revision) -> Constraint | None:
+    """The constraint an op.* call adds, or None when it adds none the rows could make fail."""
+    schema = literal_str(op.kw("schema"))
+    not_valid = literal(op.kw("postgresql_not_valid")) is True
+    if op.name in ("create_unique_constraint", "create_index"):
+        if op.name == "create_index" and literal(op.kw("unique")) is not True:
+            return None
+        columns = op.names("columns")
+        problem = None
+        if columns is None:
+            problem = "its columns are expressions, not names: not probed"
+        elif any(op.has_kw(where) for where in ("postgresql_where", "sqlite_where")):
+            problem = ("a partial unique index: only the rows its predicate keeps must be unique, and that predicate "
+                       "is not probed")
+        return Constraint("unique", op.table, tuple(columns or ()), op.object_text, op.object_name, schema,
+                          problem=problem)
+    if op.name == "create_foreign_key":
+        parent = literal_str(op.param("referent_table"))
+        local, remote = op.names("local_cols"), op.names("remote_cols")
+        problem = None
+        if parent is None or local is None or remote is None or len(local) != len(remote):
+            problem = "the referenced table or the columns are not literals: not probed"
+        return Constraint("foreign-key", op.table, tuple(local or ()), op.object_text, op.object_name, schema,
+                          parent, literal_str(op.kw("referent_schema")), tuple(remote or ()), not_valid=not_valid,
+                          problem=problem)
+    if op.name == "create_check_constraint":
+        condition = sql_text(op.param("condition")) or _rendered_check(revision, op.object_name)
+        problem = None if condition else "its condition is a Python expression that did not render to SQL: not probed"
+        return Constraint("check", op.table, (), op.object_text, op.object_name, schema, condition=condition,
+                          not_valid=not_valid, problem=problem)
+    if op.name == "alter_column" and literal(op.kw("nullable")) is False:
+        column = literal_str(op.param("column_name"))
+        return Constraint("not-null", op.table, (column,) if column else (), schema=schema,
+                          server_default=op.has_kw("server_default"),
+                          problem=None if column else "the column's name is not a literal: not probed")
+    return None
+
+
+_ID = r'[`"\[]?([A-Za-z_][\w$]*)[`"\]]?'
+_TABLE = rf"(?:{_ID}\.)?{_ID}"
+_SQL_UNIQUE_INDEX = re.compile(rf"^CREATE UNIQUE INDEX (?:CONCURRENTLY )?(?:IF NOT EXISTS )?(?:{_ID} )?ON (?:ONLY )?"
+                               rf"{_TABLE} (?:USING \w+ ?)?\((?P<columns>[^()]*(?:\([^()]*\)[^()]*)*)\)(?P<rest>.*)$",
+                               re.IGNORECASE)
+_SQL_ALTER = re.compile(rf"^ALTER TABLE (?:ONLY )?(?:IF EXISTS )?{_TABLE} (?P<action>.*)$", re.IGNORECASE)
+_SQL_ADD = re.compile(rf"^ADD (?:CONSTRAINT {_ID} )?(?P<body>.*)$", re.IGNORECASE)
+_SQL_UNIQUE = re.compile(rf"^UNIQUE (?:NULLS NOT DISTINCT )?(?:KEY |INDEX )?(?:{_ID} ?)?\((?P<columns>[^()]*)\)\s*$",
+                         re.IGNORECASE)
+_SQL_FK = re.compile(rf"^FOREIGN KEY \((?P<columns>[^()]*)\) REFERENCES {_TABLE} ?\((?P<parent>[^()]*)\)(?P<rest>.*)$",
+                     re.IGNORECASE)
+_SQL_NOT_NULL = re.compile(rf"^ALTER (?:COLUMN )?{_ID} SET NOT NULL\s*$", re.IGNORECASE)
+
+
+def constraints_in_sql(sql: str) -> list[Constraint]:
+    """The constraints that raw SQL (an ``op.execute`` string) adds: UNIQUE, unique indexes, FOREIGN KEY, CHECK
+    and SET NOT NULL, one action per ALTER TABLE; anything else adds none the probes know."""
+    found: list[Constraint] = []
+    for statement in statements_of(sql):
+        text = " ".join(statement.split()).rstrip(";")
+        index = _SQL_UNIQUE_INDEX.match(text)
+        if index:
+            columns = _identifiers(index.group("columns"))
+            problem = None if columns else "its columns are expressions, not names: not probed"
+            if re.search(r"\bWHERE\b", index.group("rest"), re.IGNORECASE):
+                problem = "a partial unique index: its predicate is not probed"
+            found.append(Constraint("unique", index.group(3), columns or (), f"index {index.group(1) or ''}".strip(),
+                                    index.group(1), index.group(2), problem=problem))
+            continue
+        alter = _SQL_ALTER.match(text)
+        if alter is None:
+            continue
+        schema, table, action = alter.group(1), alter.group(2), alter.group("action")
+        not_null = _SQL_NOT_NULL.match(action)
+        if not_null:
+            found.append(Constraint("not-null", table, (not_null.group(1),), schema=schema))
+            continue
+        add = _SQL_ADD.match(action)
+        if add is None:
+            continue
+        name, body = add.group(1), add.group("body")
+        unique = _SQL_UNIQUE.match(body)
+        fk = _SQL_FK.match(body)
+        if unique:
+            columns = _identifiers(unique.group("columns"))
+            found.append(Constraint("unique", table, columns or (), _label("unique constraint", name), name, schema,
+                                    problem=None if columns else "its columns are not plain names: not probed"))
+        elif fk:
+            local, remote = _identifiers(fk.group("columns")), _identifiers(fk.group("parent"))
+            found.append(Constraint("foreign-key", table, local or (), _label("foreign key", name), name, schema,
+                                    fk.group(3), fk.group(2), remote or (),
+                                    not_valid=bool(re.search(r"\bNOT VALID\b", fk.group("rest"), re.IGNORECASE)),
+                                    problem=None if local and remote and len(local) == len(remote)
+                                    else "its columns are not plain names: not probed"))
+        elif re.match(r"^CHECK\s*\(", body, re.IGNORECASE):
+            condition = _balanced(body, body.index("(") + 1)
+            found.append(Constraint("check", table, (), _label("CHECK constraint", name), name, schema,
+                                    condition=condition,
+                                    not_valid=bool(re.search(r"\)\s*NOT VALID\s*$", body, re.IGNORECASE)),
+                                    problem=None if condition else "its condition could not be read: not probed"))
+    return found
+
+
+def _label(kind: str, name: str | None) -> str:
+    return f"{kind} {name}" if name else f"a {kind}"
+
+
+def _identifiers(text: str) -> tuple[str, ...] | None:
+    """A comma-separated list of plain (optionally quoted) column names, or None when any item is an expression."""
+    names = []
+    for item in text.split(","):
+        match = re.fullmatch(rf"\s*{_ID}(?:\s+(?:ASC|DESC))?\s*", item, re.IGNORECASE)
+        if match is None:
+            return None
+        names.append(match.group(1))
+    return tuple(names) or None
 
 
 @dataclass(frozen=True)

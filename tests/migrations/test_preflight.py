@@ -181,3 +181,80 @@ def test_a_schema_without_alembic_version_that_matches_no_revision_is_exit_2(tmp
                                       f"sqlite:///{tmp_path / 'stampless.db'}"])
     assert result.exit_code == 2
     assert "after any of the revisions 0001_baseline to" in result.output and "alembic stamp" in result.output
+
+
+RAW = '''"""The same fixes in raw SQL, as many real histories write them.
+
+Revision ID: r01_raw
+Revises: p00_shop
+"""
+from alembic import op
+
+revision = "r01_raw"
+down_revision = "p00_shop"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute("ALTER TABLE cart_items ADD CONSTRAINT uq_raw_line UNIQUE (cart_id, product_id)")
+    op.execute("ALTER TABLE cart_items ADD CONSTRAINT fk_raw_product FOREIGN KEY (product_id) "
+               "REFERENCES products (id) NOT VALID")
+    op.execute("ALTER TABLE products ADD CONSTRAINT ck_raw_stock CHECK ((stock >= 0)) NOT VALID")
+    op.execute("ALTER TABLE cart_items VALIDATE CONSTRAINT fk_raw_product")
+    op.execute("ALTER TABLE products ALTER COLUMN stock SET NOT NULL")
+    with op.get_context().autocommit_block():
+        op.execute('CREATE UNIQUE INDEX CONCURRENTLY ix_raw_line ON "cart_items" (cart_id, product_id DESC)')
+        op.execute("CREATE UNIQUE INDEX ix_raw_lower ON products (lower(sku))")
+'''
+
+
+@pytest.mark.engines("postgresql")
+def test_raw_sql_constraints_are_probed_like_op_calls(app_engine: Engine, engine_url, tmp_path) -> None:
+    url = engine_url.render_as_string(hide_password=False)
+    null_stock = legacy_shop(app_engine)
+    history = tmp_path / "raw"
+    (history / "versions").mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        (history / name).write_text((HISTORY / name).read_text())
+    (history / "versions" / "p00_shop.py").write_text((HISTORY / "versions" / "p00_shop.py").read_text())
+    (history / "versions" / "r01_raw.py").write_text(RAW)
+    state = read_target(url)
+    result = lint(history, dialect=state.dialect, target=state)
+    checks = {check.line: check for check in result.preflight.checks} if result.preflight else {}
+    assert checks[15].probe == "unique" and checks[15].would_fail and checks[15].count == 2
+    # NOT VALID: adding succeeds, the VALIDATE on line 19 is where it fails
+    assert checks[16].probe == "foreign-key" and checks[16].would_fail and checks[16].fails_at == 19
+    # NOT VALID and never validated: passes today, and says the rows would make a later VALIDATE fail
+    assert checks[18].would_fail is False and "VALIDATE will fail" in checks[18].reason
+    assert checks[20].probe == "not-null" and checks[20].sample_keys == [null_stock]
+    assert checks[22].probe == "unique" and checks[22].would_fail
+    assert any("lower(sku)" not in item["reason"] and "expressions" in item["reason"] and ":23" in item["object"]
+               for item in result.not_analysed)
+    failing = sorted(f.line for f in result.findings if f.rule == "fails-on-existing-rows")
+    assert failing == [15, 19, 20, 22]
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    ("ALTER TABLE `cart_items` ADD UNIQUE KEY `uq_line` (`cart_id`,`product_id`)",
+     ("unique", "cart_items", ("cart_id", "product_id"), None)),
+    ('ALTER TABLE ONLY public."orders" ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES public.users(id);',
+     ("foreign-key", "orders", ("user_id",), "users")),
+    ("alter table products add check (price > 0 and (stock >= 0))", ("check", "products", (), None)),
+    ("ALTER TABLE products ALTER COLUMN sku SET NOT NULL", ("not-null", "products", ("sku",), None)),
+    ("CREATE UNIQUE INDEX IF NOT EXISTS ix ON users USING btree (email)", ("unique", "users", ("email",), None)),
+])
+def test_raw_sql_shapes(sql: str, expected: tuple) -> None:
+    from integrity_kit.migrations.preflight import constraints_in_sql
+
+    (found,) = constraints_in_sql(sql)
+    assert (found.kind, found.table, found.columns, found.parent) == expected and found.problem is None
+    if found.kind == "check":
+        assert found.condition == "price > 0 and (stock >= 0)"
+
+
+def test_sql_that_adds_no_constraint_yields_none() -> None:
+    from integrity_kit.migrations.preflight import constraints_in_sql
+
+    assert constraints_in_sql("UPDATE products SET stock = 0 WHERE stock < 0; ALTER TABLE products ADD COLUMN x INT;"
+                              " CREATE INDEX ix ON products (sku)") == []
