@@ -167,8 +167,12 @@ def _postgresql(connection: Connection, schema: str | None, table: str) -> Table
         leaves, _error = _rows(connection, "SELECT relid::oid FROM pg_partition_tree(:oid) WHERE relid <> :oid",
                                {"oid": oid})
         relations += [row[0] for row in leaves or []]
-    rows, size = _pg_size(connection, relations)
     blockers, not_analysed = _pg_blockers(connection, relations)
+    # Measuring the files takes ACCESS SHARE, which queues behind an ACCESS EXCLUSIVE held or waited for: then the
+    # catalog's figures from the last VACUUM or ANALYZE are read instead, without a lock.
+    contended = any(blocker.mode == "AccessExclusiveLock" for blocker in blockers)
+    # A foreign table's rows live on another server: no local pages say how many there are.
+    rows, size = (None, None) if relkind == "f" else _pg_size(connection, relations, lock_free=contended)
     return TableActivity(table, schema, rows, size, blockers, not_analysed)
 
 
@@ -176,12 +180,16 @@ def _pg_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _pg_size(connection: Connection, relations: list[int]) -> tuple[int | None, int | None]:
-    stats, _error = _rows(connection, """
-        SELECT c.oid, c.relkind, c.reltuples, c.relpages, pg_relation_size(c.oid) / current_setting('block_size')::int,
-               pg_total_relation_size(c.oid), quote_ident(n.nspname) || '.' || quote_ident(c.relname)
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = ANY(:oids)""",
-                          {"oids": relations})
+def _pg_size(connection: Connection, relations: list[int], *, lock_free: bool) -> tuple[int | None, int | None]:
+    measured = """pg_relation_size(c.oid) / current_setting('block_size')::int, pg_total_relation_size(c.oid)"""
+    catalog = """NULL, current_setting('block_size')::bigint * (c.relpages + COALESCE(toast.relpages, 0)
+                     + COALESCE((SELECT sum(i.relpages) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                                 WHERE x.indrelid = c.oid), 0))"""
+    stats, _error = _rows(connection, f"""
+        SELECT c.oid, c.relkind, c.reltuples, c.relpages, {catalog if lock_free else measured},
+               quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_class toast ON toast.oid = c.reltoastrelid WHERE c.oid = ANY(:oids)""", {"oids": relations})
     if stats is None:
         return None, None
     total_rows: int | None = 0
@@ -190,8 +198,11 @@ def _pg_size(connection: Connection, relations: list[int]) -> tuple[int | None, 
         total_bytes += int(size or 0)
         if relkind == "p":
             continue  # a partitioned table stores nothing itself: its partitions carry the rows
-        estimate = _pg_estimate(float(reltuples), int(relpages), int(pages))
-        if estimate is None and pages <= _PG_COUNT_PAGES:
+        if pages is None:  # lock-free: the catalog's figure as the last VACUUM or ANALYZE left it
+            estimate = None if reltuples < 0 else round(reltuples)
+        else:
+            estimate = _pg_estimate(float(reltuples), int(relpages), int(pages))
+        if estimate is None and pages is not None and pages <= _PG_COUNT_PAGES:
             counted, _error = _rows(connection, f"SELECT count(*) FROM {qualified}")
             estimate = int(counted[0][0]) if counted else None
         total_rows = None if estimate is None or total_rows is None else total_rows + estimate
@@ -265,38 +276,48 @@ def _mariadb(connection: Connection, schema: str | None, table: str) -> TableAct
 
 
 def _mariadb_blockers(connection: Connection, database: str, table: str) -> tuple[tuple[Blocker, ...], str | None]:
-    sessions, error = _rows(connection, """
-        SELECT p.ID, p.USER, p.COMMAND, p.STATE, p.INFO, p.TIME_MS, t.trx_state,
+    # MySQL's PROCESSLIST has no TIME_MS; both count the time of the current command.
+    elapsed = "p.TIME_MS" if getattr(connection.dialect, "is_mariadb", False) else "p.TIME * 1000"
+    sessions, error = _rows(connection, f"""
+        SELECT p.ID, p.USER, p.COMMAND, p.STATE, p.INFO, {elapsed}, t.trx_state,
                TIMESTAMPDIFF(MICROSECOND, t.trx_started, NOW(6)) / 1e6
         FROM information_schema.PROCESSLIST p LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID
         WHERE p.ID <> CONNECTION_ID() AND p.COMMAND NOT IN ('Daemon', 'Binlog Dump')""")
+    # Without PROCESS, PROCESSLIST silently shows only the user's own sessions; INNODB_TRX refuses, which tells.
     trx, trx_error = _rows(connection, "SELECT trx_mysql_thread_id FROM information_schema.INNODB_TRX")
     if sessions is None or trx is None:
-        return (), f"cannot read the server's sessions and transactions: {error or trx_error}"
+        reason = error or trx_error or ""
+        if "PROCESS privilege" in reason:
+            return (), "other sessions and their transactions are visible only with the PROCESS privilege"
+        return (), f"cannot read the server's sessions and transactions: {reason}"
     info = {int(row[0]): row for row in sessions}
-    shown = f"`{database}`.`{table}`"
-    locks, how = _mariadb_table_locks(connection, database, table)
+    locks, source = _mariadb_table_locks(connection, database, table)
     blockers = {pid: _mariadb_blocker(info[pid], mode, granted, "table") for pid, (mode, granted) in locks.items()
                 if pid in info}
-    if how == "metadata locks":
+    # A session waiting for a metadata lock does not say for which table (the Performance Schema alone shows it).
+    waiting = [pid for pid, row in info.items()
+               if pid not in blockers and str(row[3] or "").startswith("Waiting for table metadata lock")]
+    if source == "performance_schema":
         return _ordered(blockers.values()), None
+    for pid in waiting:
+        blockers[pid] = _mariadb_blocker(info[pid], None, False, "server")
+    if source == "metadata_lock_info":
+        note = None if not waiting else (
+            "METADATA_LOCK_INFO shows granted locks only: the sessions waiting for a metadata lock (scope "
+            "'server') may be waiting for another table")
+        return _ordered(blockers.values()), note
     # Only InnoDB's lock waits name the table: every other open transaction may hold a metadata lock on it.
     for (pid,) in trx:
         if pid is not None and int(pid) in info and int(pid) not in blockers:
             blockers[int(pid)] = _mariadb_blocker(info[int(pid)], None, None, "server")
-    for pid, row in info.items():
-        if pid not in blockers and str(row[3] or "").startswith("Waiting for table metadata lock"):
-            blockers[pid] = _mariadb_blocker(row, None, False, "server")
-    note = _MARIADB_SERVER_WIDE.format(table=shown)
-    if how is not None:
-        note += f" ({how})"
-    return _ordered(blockers.values()), note
+    note = _MARIADB_SERVER_WIDE.format(table=f"`{database}`.`{table}`")
+    return _ordered(blockers.values()), note if source is None else f"{note} ({source})"
 
 
 def _mariadb_table_locks(connection: Connection, database: str, table: str
                          ) -> tuple[dict[int, tuple[str | None, bool | None]], str | None]:
-    """Thread id -> (mode, granted) of the locks on the table, and ``"metadata locks"`` when they come from a
-    complete metadata lock view, else from InnoDB's lock waits only (with why the views were not used)."""
+    """Thread id -> (mode, granted) of the locks on the table, and which metadata lock view they come from; from
+    InnoDB's lock waits alone the source is None, or why even those could not be read."""
     plugin, _error = _rows(connection, "SELECT 1 FROM information_schema.PLUGINS "
                                        "WHERE PLUGIN_NAME = 'METADATA_LOCK_INFO' AND PLUGIN_STATUS = 'ACTIVE'")
     parameters = {"schema": database, "table": table}
@@ -306,7 +327,7 @@ def _mariadb_table_locks(connection: Connection, database: str, table: str
             WHERE LOCK_TYPE = 'Table metadata lock' AND TABLE_SCHEMA = :schema AND TABLE_NAME = :table
               AND THREAD_ID <> CONNECTION_ID()""", parameters)
         if found is not None:
-            return {int(pid): (str(mode), True) for pid, mode in found}, "metadata locks"
+            return {int(pid): (str(mode), True) for pid, mode in found}, "metadata_lock_info"
     instrumented, _error = _rows(connection, """
         SELECT 1 FROM performance_schema.setup_instruments WHERE NAME = 'wait/lock/metadata/sql/mdl'
           AND ENABLED = 'YES' AND @@performance_schema""")
@@ -321,7 +342,7 @@ def _mariadb_table_locks(connection: Connection, database: str, table: str
             for pid, mode, status in found:
                 if pid is not None and (int(pid) not in locks or status != "GRANTED"):
                     locks[int(pid)] = (str(mode), status == "GRANTED")
-            return locks, "metadata locks"
+            return locks, "performance_schema"
     waits, error = _rows(connection, """
         SELECT t.trx_mysql_thread_id, l.lock_mode, w.requesting_trx_id IS NULL
         FROM information_schema.INNODB_LOCKS l JOIN information_schema.INNODB_TRX t ON t.trx_id = l.lock_trx_id
