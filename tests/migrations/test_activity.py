@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,6 +154,58 @@ def test_innodb_lock_waits_name_the_table_holder_and_waiter_precisely(engine) ->
     assert on_t[elsewhere].scope == "server"
     on_u = _by_pid(found[(None, "u")])
     assert on_u[elsewhere].scope == "server" and on_u[holder].scope == "server"
+
+
+@pytest.fixture
+def limited_engine(engine, engine_url, engine_name) -> Iterator[Engine]:
+    """An engine for a user who may read the table but holds no monitoring privilege (PROCESS,
+    pg_read_all_stats); the user is dropped afterwards, as tests/audit/test_permissions.py does."""
+    user, password = f"ik_watch_{uuid.uuid4().hex[:10]}", "watch-pw"
+    root = create_engine(engine_url, isolation_level="AUTOCOMMIT")
+    with root.connect() as connection:
+        if engine_name == "postgresql":
+            connection.exec_driver_sql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+            connection.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {user}")
+            connection.exec_driver_sql(f"GRANT SELECT ON t TO {user}")
+        else:
+            connection.exec_driver_sql(f"CREATE USER '{user}'@'%%' IDENTIFIED BY '{password}'")
+            connection.exec_driver_sql(f"GRANT SELECT ON `{engine_url.database}`.* TO '{user}'@'%%'")
+    limited = create_engine(engine_url.set(username=user, password=password))
+    try:
+        yield limited
+    finally:
+        limited.dispose()
+        with root.connect() as connection:
+            if engine_name == "postgresql":
+                connection.exec_driver_sql(f"DROP OWNED BY {user}")
+                connection.exec_driver_sql(f"DROP ROLE IF EXISTS {user}")
+            else:
+                connection.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'%%'")
+        root.dispose()
+
+
+@pytest.fixture
+def table_t(engine) -> None:
+    _make_table(engine, rows=10)
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_without_a_monitoring_privilege_it_says_what_it_could_not_see(table_t, engine, limited_engine,
+                                                                      engine_name) -> None:
+    with _holder(engine, "SELECT * FROM t WHERE id = 1 FOR UPDATE") as pid:
+        time.sleep(0.2)
+        activity = _observe(limited_engine)[(None, "t")]
+    assert activity.rows == 10 and activity.not_analysed is not None
+    if engine_name == "postgresql":
+        # pg_locks is public: the holder is still named, only its details are hidden.
+        held = _by_pid(activity)[pid]
+        assert (held.state, held.age_seconds, held.query) == (None, None, None)
+        assert held.mode == "RowShareLock" and held.granted is True
+        assert "pg_read_all_stats" in activity.not_analysed
+    else:
+        assert activity.blockers == ()
+        assert activity.not_analysed == ("other sessions and their transactions are visible only with the PROCESS "
+                                         "privilege")
 
 
 # --- sizes
