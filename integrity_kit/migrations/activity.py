@@ -85,19 +85,19 @@ class TableActivity:
 
 
 def size_class(activity: TableActivity, *, small_rows: int = 10_000, small_bytes: int = 16 * 1024 ** 2,
-               large_rows: int = 1_000_000, large_bytes: int = 1024 ** 3) -> SizeClass | None:
+               large_rows: int = 1_000_000, large_bytes: int = 128 * 1024 ** 2) -> SizeClass | None:
     """``"small"``, ``"medium"`` or ``"large"`` from what is known of the table's size, or None when nothing is.
 
     Large when either known measure reaches its large threshold, small when every known measure is below its small
     threshold, medium otherwise.
 
-    - ``small_rows``: rewriting or indexing ten thousand rows is a matter of milliseconds, so a lock held for it is
-      not worth a warning (the squawk#349 complaint).
-    - ``small_bytes``: 16 MiB fits many times over in the default buffer pools (128 MiB on both PostgreSQL and
-      InnoDB), so the work never waits on disk.
+    - ``small_rows``: rewriting or indexing ten thousand rows takes milliseconds, so a lock held for it is not worth
+      a warning (the squawk#349 complaint).
+    - ``small_bytes``: an eighth of the default buffer pool of both servers (128 MiB shared_buffers and
+      innodb_buffer_pool_size), so the work runs from memory in a fraction of a second.
     - ``large_rows``: at a million rows a rewrite or an index build runs for seconds, longer than the timeouts of
       the requests that queue behind its lock.
-    - ``large_bytes``: a gibibyte is more than the default buffer pools hold, so the work is bound by disk reads.
+    - ``large_bytes``: the default buffer pool itself; past it the work reads from disk and runs for seconds.
     """
     known = [(value, small, large) for value, small, large in
              ((activity.rows, small_rows, large_rows), (activity.bytes, small_bytes, large_bytes))

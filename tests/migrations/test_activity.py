@@ -346,7 +346,8 @@ def test_size_class_follows_the_known_measures() -> None:
     assert size_class(_sized(10_000, 16_384)) == "medium"
     assert size_class(_sized(50, 100 * 1024 ** 2)) == "medium"  # few rows, but wide ones
     assert size_class(_sized(2_000_000, None)) == "large"
-    assert size_class(_sized(100, 2 * 1024 ** 3)) == "large"
+    assert size_class(_sized(100, 128 * 1024 ** 2)) == "large"
+    assert size_class(_sized(999_999, 128 * 1024 ** 2 - 1)) == "medium"
     assert size_class(_sized(500, 1024), small_rows=100) == "medium"
 
 
