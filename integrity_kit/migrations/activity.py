@@ -41,6 +41,7 @@ class Blocker:
     ``age_seconds`` is the age of its transaction, else of its current statement. ``scope`` is ``"table"`` when the
     engine showed the lock on this very table and ``"server"`` when the session only has a transaction open on the
     server (MariaDB without a metadata lock view). ``pid`` is 0 for a prepared transaction, which has no session.
+    InnoDB keeps a transaction's start in whole seconds, so on MariaDB the age can be up to a second high.
     """
 
     pid: int
@@ -381,7 +382,12 @@ _SQLITE_NO_LOCKS = ("SQLite does not show other connections or the locks they ho
 def _sqlite(connection: Connection, schema: str | None, table: str) -> TableActivity:
     database = schema or "main"
     quoted = '"' + database.replace('"', '""') + '"'
-    found, error = _rows(connection, f"SELECT 1 FROM {quoted}.sqlite_master WHERE type = 'table' AND name = :table",
+    attached, error = _rows(connection, "SELECT 1 FROM pragma_database_list WHERE name = :name COLLATE NOCASE",
+                            {"name": database})
+    if not attached:  # a schema that is not attached holds no tables
+        return TableActivity(table, schema, None, None, (), error and f"cannot read the attached databases: {error}")
+    found, error = _rows(connection, f"SELECT name FROM {quoted}.sqlite_master WHERE type = 'table' "
+                                     "AND name = :table COLLATE NOCASE",
                          {"table": table})
     if not found:
         return TableActivity(table, schema, None, None, (), error and f"cannot read sqlite_master: {error}")
@@ -389,7 +395,7 @@ def _sqlite(connection: Connection, schema: str | None, table: str) -> TableActi
     # dbstat is a compile-time option; without it the file's pages cannot be attributed to the table.
     size, _error = _rows(connection, f"""
         SELECT sum(pgsize) FROM dbstat WHERE schema = :schema
-          AND name IN (SELECT name FROM {quoted}.sqlite_master WHERE tbl_name = :table)""",
+          AND name IN (SELECT name FROM {quoted}.sqlite_master WHERE tbl_name = :table COLLATE NOCASE)""",
                          {"schema": database, "table": table})
     return TableActivity(table, schema, int(counted[0][0]) if counted else None,
                          int(size[0][0]) if size and size[0][0] is not None else None, (), _SQLITE_NO_LOCKS)
