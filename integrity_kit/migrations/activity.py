@@ -8,6 +8,7 @@ plugin or the Performance Schema) is said in ``TableActivity.not_analysed`` inst
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,6 +23,13 @@ from integrity_kit.queries.fingerprint import fingerprint
 QUERY_CHARS = 200
 Scope = Literal["table", "server"]
 SizeClass = Literal["small", "medium", "large"]
+_DOLLAR = r"\$((?:[A-Za-z_][A-Za-z_0-9]*)?)\$.*?\$\1\$"
+_QUOTED = r"'(?:[^'\\]|\\.|'')*'"
+# Every complete value the fingerprint may not know (dollar quotes; MySQL's double-quoted strings), leftmost first,
+# and the opening of a value never closed, as a server's cut of a long statement leaves it.
+_VALUES = {"postgresql": re.compile(f"{_DOLLAR}|{_QUOTED}", re.DOTALL),
+           "mysql": re.compile(f"{_QUOTED}|{_QUOTED.replace(chr(39), chr(34))}", re.DOTALL)}
+_OPENED = {"postgresql": re.compile(r"'|\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$"), "mysql": re.compile(r"['\"]")}
 
 # PostgreSQL's lock modes from weakest to strongest, to show the strongest one a session holds on the table.
 _PG_MODES = ("AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock", "ShareLock",
@@ -130,11 +138,19 @@ def table_activity(connection: Connection, tables: Sequence[tuple[str | None, st
     return result
 
 
-def shorten(query: str | None) -> str | None:
-    """The statement's shape without its values, on one line, cut to QUERY_CHARS characters."""
+def shorten(query: str | None, dialect: str = "postgresql") -> str | None:
+    """The statement's shape without its values, on one line, cut to QUERY_CHARS characters.
+
+    Values are taken out before the fingerprint sees them, so the dialect's own quoting counts (dollar quotes on
+    PostgreSQL, double-quoted strings on MySQL); a value left open is dropped with all that follows it."""
     if query is None or not query.strip():
         return None
-    shape = fingerprint(query)
+    family = "mysql" if dialect in ("mysql", "mariadb") else "postgresql"
+    query = _VALUES[family].sub("?", query)
+    opened = _OPENED[family].search(query)
+    shape = fingerprint(query[: opened.start()] if opened else query)
+    if opened:
+        shape = (shape + " ?…").lstrip()
     return shape if len(shape) <= QUERY_CHARS else shape[: QUERY_CHARS - 1] + "…"
 
 
@@ -370,7 +386,7 @@ def _mariadb_blocker(row: Any, mode: str | None, granted: bool | None, scope: Sc
         age: float | None = float(trx_age)
     else:
         age = None if time_ms is None else float(time_ms) / 1000
-    return Blocker(int(pid), shown, age, mode, granted, user, shorten(query), scope)
+    return Blocker(int(pid), shown, age, mode, granted, user, shorten(query, "mariadb"), scope)
 
 
 # SQLite

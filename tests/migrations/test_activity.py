@@ -377,3 +377,18 @@ def test_shorten_keeps_the_shape_without_values_and_cuts_long_statements() -> No
     long = shorten("SELECT " + ", ".join(f"column_{i}" for i in range(200)) + " FROM t")
     assert long is not None and len(long) == 200 and long.endswith("…")
     assert shorten(None) is None and shorten("  ") is None
+
+
+@pytest.mark.parametrize(("dialect", "query", "shape"), [
+    ("postgresql", "SELECT $$hunter2$$, $tag$it's $$ hunter2$tag$, $1 FROM t", "SELECT ?, ?, ? FROM t"),
+    ("postgresql", "UPDATE t SET note = 'hunter2 and the rest of a statement the server cut",
+     "UPDATE t SET note = ?…"),
+    ("postgresql", "SELECT $$hunter2, cut", "SELECT ?…"),
+    ("postgresql", """SELECT "Mixed".id FROM "Mixed" WHERE b = 'hunter2''s'""",
+     'SELECT "Mixed".id FROM "Mixed" WHERE b = ?'),
+    ("mariadb", 'UPDATE users SET password = "hunter2" WHERE id = 1', "UPDATE users SET password = ? WHERE id = ?"),
+    ("mariadb", """SELECT 'it\\'s "hunter2"', "a'hunter2" FROM t""", "SELECT ?, ? FROM t"),
+    ("mariadb", 'UPDATE users SET password = "hunter2 cut', "UPDATE users SET password = ?…"),
+])
+def test_shorten_never_shows_a_value_in_the_dialects_own_quoting(dialect: str, query: str, shape: str) -> None:
+    assert shorten(query, dialect) == shape
