@@ -73,8 +73,9 @@ class TableActivity:
     """A table's size from the catalog and the sessions in its way.
 
     ``rows`` and ``bytes`` are None when unknown (no such table, never analysed and too big to count, no ``dbstat``
-    on SQLite). ``not_analysed`` says why the blockers could not be read, or which part of them could not be proven;
-    None means the list is complete."""
+    on SQLite); on MariaDB they are InnoDB's statistics, as fresh as its last ANALYZE TABLE or automatic
+    recalculation, and on PostgreSQL the planner's estimate. ``not_analysed`` says why the blockers could not be
+    read, or which part of them could not be proven; None means the list is complete."""
 
     table: str
     schema: str | None

@@ -208,6 +208,26 @@ def test_without_a_monitoring_privilege_it_says_what_it_could_not_see(table_t, e
                                          "privilege")
 
 
+@pytest.mark.engines("mariadb")
+def test_without_a_metadata_lock_view_an_alter_waiting_for_its_lock_is_listed_unproven(engine) -> None:
+    _make_table(engine, rows=10)
+    with _holder(engine, "SELECT * FROM t") as reader:
+        alter = engine.connect()
+        alter_pid = _own_pid(alter)
+        alter.exec_driver_sql("SET SESSION lock_wait_timeout = 10")
+        thread = threading.Thread(target=alter.exec_driver_sql, args=("ALTER TABLE t ADD COLUMN extra INTEGER",))
+        thread.start()
+        time.sleep(0.5)
+        activity = _observe(engine)[(None, "t")]
+    thread.join(15)
+    alter.close()
+    blockers = _by_pid(activity)
+    assert blockers[reader].scope == "server"
+    waiting = blockers[alter_pid]
+    assert (waiting.state, waiting.granted, waiting.scope) == ("Waiting for table metadata lock", False, "server")
+    assert activity.not_analysed is not None
+
+
 # --- sizes
 
 def test_rows_and_bytes_of_a_table_with_known_rows(engine, engine_name) -> None:
@@ -343,6 +363,36 @@ def test_with_a_metadata_lock_view_only_the_sessions_on_the_table_are_blockers(p
     assert held.mode in ("MDL_SHARED_READ", "SHARED_READ")
     assert held.age_seconds is not None and held.age_seconds >= HOLD - 0.1
     assert _observe(engine)[(None, "t")].blockers == ()
+
+
+def test_with_a_metadata_lock_view_an_alter_waiting_behind_a_reader_is_shown_waiting(private_mariadb,
+                                                                                        request) -> None:
+    engine = private_mariadb
+    execute(engine, "DROP TABLE IF EXISTS t")
+    _make_table(engine, rows=10)
+    with _holder(engine, "SELECT * FROM t") as reader:
+        alter = engine.connect()
+        alter_pid = _own_pid(alter)
+        alter.exec_driver_sql("SET SESSION lock_wait_timeout = 10")
+        thread = threading.Thread(target=alter.exec_driver_sql, args=("ALTER TABLE t ADD COLUMN extra INTEGER",))
+        thread.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        activity = _observe(engine)[(None, "t")]
+        took = time.monotonic() - started
+    thread.join(15)
+    alter.close()
+    blockers = _by_pid(activity)
+    assert set(blockers) == {reader, alter_pid}, activity
+    waiting = blockers[alter_pid]
+    assert waiting.state == "Waiting for table metadata lock" and waiting.scope == "table"
+    assert waiting.query == "ALTER TABLE t ADD COLUMN extra INTEGER"
+    if "performance_schema" in request.node.callspec.id:
+        assert (waiting.mode, waiting.granted) == ("EXCLUSIVE", False)  # the upgrade it waits for
+    else:
+        # METADATA_LOCK_INFO lists granted locks: the ALTER's first, upgradable one.
+        assert (waiting.mode, waiting.granted) == ("MDL_SHARED_UPGRADABLE", True)
+    assert took < 1.0 and activity.rows is not None  # reading the catalog does not queue behind the ALTER
 
 
 # --- pure functions
