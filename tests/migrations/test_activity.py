@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 
-from integrity_kit.audit.runner import _Budget, _read_only
+from integrity_kit.audit.session import Budget, read_only
 from integrity_kit.migrations.activity import Blocker, TableActivity, shorten, size_class, table_activity
 from tests.db import execute, plain_engine_fixture, statements_sent
 from tests.servers import in_ci
@@ -47,7 +47,7 @@ def _make_table(engine: Engine, name: str = "t", rows: int = ROWS) -> None:
 
 def _observe(engine: Engine, *tables: tuple[str | None, str]) -> dict[tuple[str | None, str], TableActivity]:
     """table_activity as lint-migrations runs it: in the audit's read-only, time-boxed transaction."""
-    with engine.connect() as connection, _read_only(connection, _Budget(10.0, 2.0)):
+    with engine.connect() as connection, read_only(connection, Budget(10.0, 2.0)):
         return table_activity(connection, list(tables) or [(None, "t")])
 
 
@@ -253,7 +253,7 @@ def test_rows_and_bytes_of_a_table_with_known_rows(engine, engine_name) -> None:
 
 def test_a_table_that_does_not_exist_has_no_sizes_no_blockers_and_leaves_the_transaction_usable(engine) -> None:
     _make_table(engine, rows=3)
-    with engine.connect() as connection, _read_only(connection, _Budget(10.0, 2.0)):
+    with engine.connect() as connection, read_only(connection, Budget(10.0, 2.0)):
         found = table_activity(connection, [(None, "nope"), ("no_such_schema", "t"), (None, "t")])
         assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 3
     for key in ((None, "nope"), ("no_such_schema", "t")):
