@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from integrity_kit import rulebook
 from integrity_kit.errors import IntegrityKitError
 from integrity_kit.migrations import ignores
+from integrity_kit.migrations.activity import size_class
 from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Op, Revision, Rule, parse_column
 from integrity_kit.migrations.preflight import Preflight, run_preflight
 from integrity_kit.migrations.rules import RULES
@@ -21,6 +22,7 @@ from integrity_kit.migrations.source import RevisionFile, parse_revision, read_h
 from integrity_kit.migrations.sql import render_history
 from integrity_kit.migrations.syntax import ast_text, dotted, kw_literal, literal
 from integrity_kit.migrations.target import VERSION_TABLE, TargetState, pending_revisions
+from integrity_kit.rulebook import Severity
 
 
 @dataclass
@@ -148,7 +150,9 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
             result.ignore_reasons[finding.fingerprint] = reason
         result.unexplained_ignores.extend(unexplained)
     if context.preflight is not None:
-        result.findings = [_with_data(finding, context.preflight) for finding in result.findings]
+        by_code = {rule.code: rule for rule in RULES}
+        result.findings = [_with_data(finding, context.preflight, by_code.get(finding.code))
+                           for finding in result.findings]
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result
 
@@ -163,15 +167,40 @@ def _preflight_note(preflight: Preflight, target: TargetState) -> str:
     return note
 
 
-def _with_data(finding: Finding, preflight: Preflight) -> Finding:
-    """The finding with what the rows say about its operation, or at least the size of its table."""
+def _with_data(finding: Finding, preflight: Preflight, rule: type[Rule] | None) -> Finding:
+    """The finding with what the rows say about its operation, its table's size, who is in the table's way now,
+    and, for a finding about locks, the severity that size and activity give it."""
     check = preflight.check_at(finding.revision, finding.line)
-    if check is not None:
-        data = check.data()
-    else:
-        rows, size = preflight.sizes.get(finding.table or "", (None, None))
-        data = {"would_fail": None, "count": None, "sample_keys": [], "rows": rows, "bytes": size}
-    return dataclasses.replace(finding, data=data, blockers=finding.blockers or ())
+    rows, size = preflight.size(finding.table)
+    data = check.data() if check is not None else {"would_fail": None, "count": None, "sample_keys": [],
+                                                   "rows": rows, "bytes": size}
+    seen = preflight.activity.get(finding.table or "")
+    blockers = tuple(blocker.to_dict() for blocker in seen.blockers) if seen is not None else ()
+    finding = dataclasses.replace(finding, data=data, blockers=blockers)
+    if rule is None or not rule.about_locks or seen is None:
+        return finding
+    proven = [blocker for blocker in seen.blockers if blocker.scope == "table"]
+    kind = size_class(seen)
+    if proven:
+        holder = proven[0]
+        age = f", {holder.age_seconds:.0f} s" if holder.age_seconds is not None else ""
+        return dataclasses.replace(finding, severity=Severity.ERROR, message=(
+            f"{finding.message}; {len(proven)} session(s) hold or wait for locks on {finding.table} now (pid "
+            f"{holder.pid}, {holder.state or 'state unknown'}{age}): the migration would queue behind them and "
+            "everything after it behind the migration"))
+    if kind == "small":
+        return dataclasses.replace(finding, severity=Severity.INFO, message=(
+            f"{finding.message}; {finding.table} holds {_size_text(rows, size)}: the lock is brief at this size"))
+    if kind == "large":
+        return dataclasses.replace(finding, severity=Severity.ERROR, message=(
+            f"{finding.message}; {finding.table} holds {_size_text(rows, size)}: the lock lasts seconds or more"))
+    return finding
+
+
+def _size_text(rows: int | None, size: int | None) -> str:
+    parts = ([f"about {rows:,} rows"] if rows is not None else []) + \
+        ([f"{size / 1024 ** 2:.1f} MiB" if size >= 1024 ** 2 else f"{size / 1024:.0f} KiB"] if size is not None else [])
+    return ", ".join(parts) or "an unknown number of rows"
 
 
 def _schema_matches_base(target: TargetState, revisions: list[Revision]) -> None:

@@ -430,6 +430,9 @@ class Rule(rulebook.Rule):
     ignore_where: ClassVar[str] = ""
     # Judges the target's rows (lint-migrations --database): without a database it finds nothing.
     needs_database: ClassVar[bool] = False
+    # Its finding is about how long a lock blocks others: with --database its severity follows the table's size and
+    # whether other sessions are in its way now.
+    about_locks: ClassVar[bool] = False
 
     @classmethod
     def generated_sections(cls) -> dict[str, str]:

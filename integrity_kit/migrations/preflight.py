@@ -8,6 +8,7 @@ same sample keys, as the audit's findings about the same rows.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from integrity_kit.audit.probes import Evidence, Probe, ProbeFailed
 from integrity_kit.audit.session import Budget, read_only
 from integrity_kit.connect import make_engine, parse_url, scrub
 from integrity_kit.errors import IntegrityKitError, first_line
+from integrity_kit.migrations.activity import TableActivity, table_activity
 from integrity_kit.migrations.model import Op, Revision, literal_str, sql_text
 from integrity_kit.migrations.sql import statements_of
 from integrity_kit.migrations.syntax import ast_text, literal
@@ -57,9 +59,13 @@ class Preflight:
 
     checks: list[DataCheck] = field(default_factory=list)
     not_analysed: list[dict[str, str]] = field(default_factory=list)
-    # (schema, table) -> (rows, bytes) from the catalog, for every table a pending revision touches
-    sizes: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
+    # table -> its size and the sessions in its way now, for every existing table a pending revision touches
+    activity: dict[str, TableActivity] = field(default_factory=dict)
     probed: int = 0
+
+    def size(self, table: str | None) -> tuple[int | None, int | None]:
+        seen = self.activity.get(table or "")
+        return (seen.rows, seen.bytes) if seen is not None else (None, None)
 
     def for_revision(self, revision: str) -> list[DataCheck]:
         return [check for check in self.checks if check.revision == revision]
@@ -89,12 +95,39 @@ def run_preflight(url: str, revisions: Sequence[Revision], dialect: str, *, stat
             except DBAPIError as error:
                 raise IntegrityKitError(f"cannot read the schema of the target: {scrub(first_line(error), parsed)}"
                                         ) from None
-            return _Planner(snapshot, Probe(connection, sample_rows), dialect, revisions).run()
+            # Who is in the way first: the probes below take locks that would queue behind theirs.
+            touched = _touched(snapshot, revisions)
+            activity = table_activity(connection, touched)
+            result = _Planner(snapshot, Probe(connection, sample_rows), dialect, revisions).run()
+            result.activity = {(f"{schema}.{name}" if schema else name): seen
+                               for (schema, name), seen in activity.items()}
+            for seen in activity.values():
+                if seen.not_analysed:
+                    result.not_analysed.append({"object": f"sessions on {seen.table}", "reason": seen.not_analysed})
+            result.checks = [dataclasses.replace(check, rows=result.size(check.table)[0],
+                                                 bytes=result.size(check.table)[1]) for check in result.checks]
+            return result
     except SQLAlchemyError as error:
         raise IntegrityKitError(f"the preflight could not read the target: {scrub(first_line(error), parsed)}"
                                 ) from None
     finally:
         engine.dispose()
+
+
+def _touched(snapshot: Snapshot, revisions: Sequence[Revision]) -> list[tuple[str | None, str]]:
+    """The existing tables the pending revisions change, in the order they first do."""
+    found: dict[tuple[str | None, str], None] = {}
+    for revision in revisions:
+        for op in revision.upgrade:
+            name, schema = op.table, literal_str(op.kw("schema"))
+            if name and snapshot.has_table(name, schema):
+                found[(schema, name)] = None
+            if op.name == "execute":
+                for text in _strings(op):
+                    for constraint in constraints_in_sql(text):
+                        if constraint.table and snapshot.has_table(constraint.table, constraint.schema):
+                            found[(constraint.schema, constraint.table)] = None
+    return list(found)
 
 
 @dataclass
@@ -192,11 +225,7 @@ class _Planner:
         if not self.snapshot.has_table(name, schema):
             self._not_analysed(revision, op, f"the target has no table {name}: not probed")
             return None
-        table = self.snapshot.table(name, schema)
-        key = f"{schema}.{name}" if schema else name
-        if key not in self.result.sizes:
-            self.result.sizes[key] = (table.row_estimate, None)
-        return table
+        return self.snapshot.table(name, schema)
 
     def _columns_ready(self, revision: Revision, op: Op, table: Table, columns: Iterable[str]) -> bool:
         for column in columns:

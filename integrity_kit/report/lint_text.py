@@ -19,6 +19,8 @@ def render(result: LintResult, *, console: Console | None = None) -> str:
         console.print(f"[bold]{markup_safe(finding.path)}:{finding.line}[/] [{style}]{finding.code}[/] "
                       f"[{style}]{finding.rule}[/] {markup_safe(finding.message)}"
                       + (" [dim](rendered SQL)[/]" if finding.source == "sql" else ""))
+        for blocker in (finding.blockers or ())[:3]:
+            console.print(f"    [yellow]in the way now: {markup_safe(_blocker(blocker))}[/]")
         if finding.fix:
             for line in finding.fix.splitlines():
                 console.print(f"    [green]{markup_safe(line)}[/]")
@@ -36,3 +38,11 @@ def render(result: LintResult, *, console: Console | None = None) -> str:
                f"{count} finding(s), {len(result.ignored)} ignored with a reason")
     console.print(f"[{'bold red' if count else 'bold green'}]{markup_safe(summary)}[/]")
     return ""
+
+
+def _blocker(blocker: dict) -> str:
+    age = f", {blocker['age_seconds']:.0f} s" if blocker.get("age_seconds") is not None else ""
+    where = "" if blocker.get("scope", "table") == "table" else " (open on the server, not proven to touch this table)"
+    query = f": {blocker['query']}" if blocker.get("query") else ""
+    return f"pid {blocker['pid']} ({blocker.get('state') or 'state unknown'}{age}, {blocker.get('mode') or 'lock ?'})" \
+        f"{where}{query}"

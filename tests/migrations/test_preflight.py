@@ -258,3 +258,74 @@ def test_sql_that_adds_no_constraint_yields_none() -> None:
 
     assert constraints_in_sql("UPDATE products SET stock = 0 WHERE stock < 0; ALTER TABLE products ADD COLUMN x INT;"
                               " CREATE INDEX ix ON products (sku)") == []
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_a_transaction_held_open_on_a_touched_table_is_a_blocker_with_its_pid_and_age(app_engine: Engine,
+                                                                                       engine_url) -> None:
+    import time
+
+    url = engine_url.render_as_string(hide_password=False)
+    legacy_shop(app_engine)
+    holder = app_engine.connect()
+    try:
+        pid = holder.scalar(text("SELECT pg_backend_pid()" if app_engine.dialect.name == "postgresql"
+                                 else "SELECT CONNECTION_ID()"))
+        holder.execute(text("SELECT * FROM cart_items WHERE id = 1 FOR UPDATE"))  # and keeps its transaction open
+        time.sleep(1.2)
+        result = CliRunner().invoke(cli, ["lint-migrations", str(HISTORY), "--database", url, "--format", "json"])
+    finally:
+        holder.rollback()
+        holder.close()
+    report = json.loads(result.output)
+    on_cart_items = [f for f in report["findings"] if f["table"] == "cart_items"]
+    assert on_cart_items
+    for finding in on_cart_items:
+        (blocker,) = [b for b in finding["blockers"] if b["pid"] == pid]
+        assert blocker["age_seconds"] >= 1.0
+    lock_rules = {"strong-lock-without-timeout", "constraint-validated-in-one-step", "mysql-ddl-blocks-writes",
+                  "unique-constraint-without-index"}
+    locks = [f for f in on_cart_items if f["rule"] in lock_rules]
+    assert locks
+    if app_engine.dialect.name == "postgresql":
+        # pg_locks proves the session holds a lock on the table: a lock finding there is an error, whatever the size.
+        assert all(f["severity"] == "error" and "session(s) hold or wait" in f["message"] for f in locks)
+    else:
+        # Without a metadata-lock view MariaDB shows the open transaction, not that it touches this table: it is
+        # listed, says so, and does not raise the severity.
+        assert {b["scope"] for f in on_cart_items for b in f["blockers"] if b["pid"] == pid} == {"server"}
+        assert all(f["severity"] == "info" for f in locks)
+    # products has nobody in its way and holds a few hundred rows: its lock findings drop to info.
+    on_products = [f for f in report["findings"] if f["table"] == "products"
+                   and f["rule"] in {"strong-lock-without-timeout", "set-not-null-in-one-step",
+                                     "constraint-validated-in-one-step"}]
+    assert on_products and all(f["severity"] == "info" and "the lock is brief" in f["message"] for f in on_products)
+    assert all(f["data"]["rows"] and f["data"]["bytes"] for f in on_products)
+
+
+def test_lock_severity_follows_size_and_activity() -> None:
+    from integrity_kit.migrations.activity import Blocker, TableActivity
+    from integrity_kit.migrations.linter import _with_data
+    from integrity_kit.migrations.model import Finding
+    from integrity_kit.migrations.preflight import Preflight
+    from integrity_kit.migrations.rules.indexes import IndexWithoutConcurrently
+    from integrity_kit.migrations.rules.renames import DropColumnOrTable
+    from integrity_kit.rulebook import Severity
+
+    def judged(rule, rows: int, size: int, blockers=()) -> Finding:
+        preflight = Preflight(activity={"t": TableActivity("t", None, rows, size, tuple(blockers), None)})
+        finding = Finding(rule.code, rule.name, rule.severity, "r1", "v.py", 3, "builds an index", table="t")
+        return _with_data(finding, preflight, rule)
+
+    assert judged(IndexWithoutConcurrently, 500, 64 * 1024).severity == Severity.INFO
+    assert judged(IndexWithoutConcurrently, 200_000, 20 * 1024 ** 2).severity == Severity.WARNING
+    large = judged(IndexWithoutConcurrently, 5_000_000, 900 * 1024 ** 2)
+    assert large.severity == Severity.ERROR and "about 5,000,000 rows" in large.message
+    server_wide = Blocker(9, "idle in transaction", 30.0, None, None, "app", None, scope="server")
+    assert judged(IndexWithoutConcurrently, 500, 64 * 1024, [server_wide]).severity == Severity.INFO
+    on_table = Blocker(9, "idle in transaction", 30.0, "AccessShareLock", True, "app", None)
+    busy = judged(IndexWithoutConcurrently, 500, 64 * 1024, [on_table])
+    assert busy.severity == Severity.ERROR and "pid 9" in busy.message and busy.blockers[0]["pid"] == 9
+    # A rule that is not about locks keeps its severity; its finding still carries the size and the sessions.
+    dropped = judged(DropColumnOrTable, 500, 64 * 1024, [on_table])
+    assert dropped.severity == DropColumnOrTable.severity and dropped.data["rows"] == 500 and dropped.blockers

@@ -147,6 +147,7 @@ class SetNotNullInOneStep(Rule):
     code = "IK802"
     name = "set-not-null-in-one-step"
     severity = Severity.WARNING
+    about_locks = True
     summary = "NOT NULL set on an existing column in one step."
     dialects = ("postgresql", "mysql")
 
@@ -269,6 +270,7 @@ class ColumnTypeChangeRewritesTable(Rule):
     code = "IK803"
     name = "column-type-change-rewrites-table"
     severity = Severity.WARNING
+    about_locks = True
     summary = "A column type change rewrites the table."
     # MySQL's answer depends on the server version and the algorithm: mysql-ddl-blocks-writes (IK850) gives it.
     dialects = ("postgresql",)

@@ -53,6 +53,7 @@ class ConstraintValidatedInOneStep(Rule):
     code = "IK815"
     name = "constraint-validated-in-one-step"
     severity = Severity.WARNING
+    about_locks = True
     summary = "Foreign key or CHECK added and validated in one step."
     dialects = ("postgresql",)
 
@@ -111,6 +112,7 @@ class UniqueConstraintWithoutIndex(Rule):
     code = "IK812"
     name = "unique-constraint-without-index"
     severity = Severity.WARNING
+    about_locks = True
     summary = "Unique constraint added without a prior concurrent unique index."
     dialects = ("postgresql",)
 

@@ -84,6 +84,7 @@ class VolatileDefaultRewritesTable(Rule):
     code = "IK807"
     name = "volatile-default-rewrites-table"
     severity = Severity.WARNING
+    about_locks = True
     summary = "A column with a volatile server default is added to an existing table."
     dialects = ("postgresql",)
 

@@ -100,6 +100,7 @@ class BackfillInDdlTransaction(Rule):
     code = "IK821"
     name = "backfill-in-ddl-transaction"
     severity = Severity.WARNING
+    about_locks = True
     summary = "Data backfill in the same transaction as DDL."
     dialects = ("postgresql",)
 

@@ -64,6 +64,7 @@ class IndexWithoutConcurrently(Rule):
     code = "IK810"
     name = "index-without-concurrently"
     severity = Severity.WARNING
+    about_locks = True
     summary = "Index created or dropped without CONCURRENTLY on an existing table."
     dialects = ("postgresql",)
 

@@ -102,6 +102,7 @@ class AddSerialPrimaryKeyColumn(Rule):
     code = "IK817"
     name = "add-serial-primary-key-column"
     severity = Severity.WARNING
+    about_locks = True
     summary = "A serial or identity primary key column is added to an existing table."
     dialects = ("postgresql",)
 
@@ -183,6 +184,7 @@ class PrimaryKeyAddedInOneStep(Rule):
     code = "IK818"
     name = "primary-key-added-in-one-step"
     severity = Severity.WARNING
+    about_locks = True
     summary = "A primary key is added to an existing table in one step."
     dialects = ("postgresql",)
 

@@ -395,6 +395,7 @@ class MysqlDdlBlocksWrites(Rule):
     code = "IK850"
     name = "mysql-ddl-blocks-writes"
     severity = Severity.WARNING
+    about_locks = True
     summary = "A MySQL/MariaDB schema change copies the table or blocks writes while it runs."
     dialects = ("mysql",)
 
@@ -455,6 +456,7 @@ class MysqlDdlRebuildsTable(Rule):
     code = "IK851"
     name = "mysql-ddl-rebuilds-table"
     severity = Severity.INFO
+    about_locks = True
     summary = "A MySQL/MariaDB schema change rebuilds the table in place."
     dialects = ("mysql",)
 

@@ -152,6 +152,7 @@ class StrongLockWithoutTimeout(Rule):
     code = "IK816"
     name = "strong-lock-without-timeout"
     severity = Severity.INFO
+    about_locks = True
     summary = "A strong lock is taken on an existing table without a lock timeout set first."
     dialects = ("postgresql",)
     ignore_where = "Or set a lock timeout in env.py: it silences this rule for every revision."
