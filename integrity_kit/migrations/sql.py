@@ -44,6 +44,9 @@ class Rendering:
     not_analysed: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the SQL was rendered, when it is not the project's env.py
     preamble: str = ""  # what env.py emitted before the first revision (SET statements, for instance)
+    # revision id -> for each of its statements, the number of the script's transaction it runs in (None: outside
+    # one); two statements share a transaction exactly when they have the same number
+    transactions: dict[str, list[int | None]] = field(default_factory=dict)
 
 
 def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
@@ -74,11 +77,14 @@ def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
         if file.revision in failures and file.syntax_error is None:
             rendering.not_analysed.append({"object": f"{file.shown} (rendered SQL)", "reason": failures[file.revision]})
     rendering.preamble, chunks = _chunks(sql)
-    state = _split_tracking(rendering.preamble, origin="rendered", in_transaction=True)[1]
+    _, numbers, state, number = _split_numbered(rendering.preamble, origin="rendered", in_transaction=True,
+                                                number=0)
     for revision, text in chunks:
-        statements, state = _split_tracking(text, origin="rendered", in_transaction=state)
+        statements, numbers, state, number = _split_numbered(text, origin="rendered", in_transaction=state,
+                                                             number=number)
         if revision not in failures:
             rendering.statements[revision] = statements
+            rendering.transactions[revision] = numbers
     return rendering
 
 
@@ -345,12 +351,22 @@ def statements_of(sql: str) -> list[str]:
 def _split_tracking(sql: str, *, origin: str, line: int | None = None,
                     in_transaction: bool = True) -> tuple[list[Statement], bool]:
     """The statements of ``sql`` and whether a transaction is still open after them."""
-    statements = []
+    statements, _, depth, _ = _split_numbered(sql, origin=origin, line=line, in_transaction=in_transaction, number=0)
+    return statements, depth
+
+
+def _split_numbered(sql: str, *, origin: str, line: int | None = None, in_transaction: bool,
+                    number: int) -> tuple[list[Statement], list[int | None], bool, int]:
+    """The statements of ``sql``, the transaction number of each (counted by BEGINs from ``number``), whether a
+    transaction is still open after them, and the last transaction number."""
+    statements: list[Statement] = []
+    numbers: list[int | None] = []
     depth = in_transaction
     for text in statements_of(sql):
         upper = text.upper()
         if upper in {"BEGIN", "BEGIN TRANSACTION", "START TRANSACTION"}:
             depth = True
+            number += 1
             continue
         if upper in {"COMMIT", "END", "ROLLBACK"}:
             depth = False
@@ -358,4 +374,5 @@ def _split_tracking(sql: str, *, origin: str, line: int | None = None,
         if "ALEMBIC_VERSION" in upper:
             continue
         statements.append(Statement(sql=text, line=line, in_transaction=depth, origin=origin))
-    return statements, depth
+        numbers.append(number if depth else None)
+    return statements, numbers, depth, number
