@@ -31,6 +31,7 @@ from integrity_kit.connect import make_engine, parse_url, scrub
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.migrations.model import Statement
 from integrity_kit.migrations.rehearsal_copy import (
+    DEFAULT_MAX_ROWS,
     TableCopy,
     copy_schema_and_rows,
     parents_of,
@@ -50,7 +51,6 @@ from integrity_kit.migrations.source import read_history
 from integrity_kit.migrations.sql import render_history, split
 from integrity_kit.migrations.target import VERSION_TABLE, pending_revisions, read_target
 
-DEFAULT_MAX_ROWS = 100_000
 BASELINE_SECONDS = 1.0
 MAX_WORKLOAD_TABLES = 8  # two sessions per table: more would measure the machine's cores, not the locks
 _SHOWN_SQL = 160

@@ -29,6 +29,7 @@ from integrity_kit.connect import make_engine, mask_url, scrub
 from integrity_kit.errors import IntegrityKitError, first_line
 
 PREFIX = "ik_rehearsal_"
+DEFAULT_MAX_ROWS = 100_000
 _BATCH = 5000
 _NEXTVAL = re.compile(r"nextval\('(?P<name>[^']+)'(?:::regclass)?\)", re.IGNORECASE)
 
