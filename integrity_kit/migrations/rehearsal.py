@@ -67,7 +67,7 @@ class StatementRun:
     status: str = "not run"  # "ran", "failed" or "not run" (an earlier statement failed, or the run was stopped)
     duration: float | None = None
     lock_held: float | None = None  # from its start until its transaction committed (or it ended, outside one)
-    reader_wait: float | None = None  # longest reader operation overlapping the lock window; None: no reader ran
+    reader_wait: float | None = None  # longest part of a reader operation inside the lock window; None: no reader
     writer_wait: float | None = None
     error: str | None = None
     may_come_from_sample: bool = False  # it failed while a table it names holds only a sample of its rows
@@ -329,7 +329,7 @@ def _measure(result: Rehearsal, sessions: Sequence[Session], started: float, end
             # is that statement's.
             overlapping = [min(operation.end, run.lock_end) - max(operation.start, run.start) for operation in mine
                            if operation.start < run.lock_end and operation.end > run.start]
-            wait = max(overlapping, default=None)
+            wait = max(overlapping, default=0.0)  # no operation in the window: none waited
             if kind == "reader":
                 run.reader_wait = wait
             else:

@@ -100,7 +100,9 @@ def _admin_engine(url: URL) -> Engine:
             return make_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         except IntegrityKitError:
             return make_engine(url, isolation_level="AUTOCOMMIT")
-    return make_engine(url.set(database=None), isolation_level="AUTOCOMMIT")
+    # URL.set() keeps a value given as None, so the URL is built again without its database.
+    server = URL.create(url.drivername, url.username, url.password, url.host, url.port, None, url.query)
+    return make_engine(server, isolation_level="AUTOCOMMIT")
 
 
 def drop_database(admin: Engine, name: str) -> None:
