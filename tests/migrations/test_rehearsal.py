@@ -291,3 +291,58 @@ def test_an_interrupted_rehearsal_ends_with_one_line_and_drops_its_database(engi
     assert process.returncode == 130
     assert after == ["integrity-kit: interrupted: the rehearsal's scratch database was dropped"], after
     assert scratch_databases(engine_url) == []
+
+
+def test_captured_queries_are_replayed_with_their_parameters(engine_name: str, engine_url: URL,
+                                                             tmp_path: Path) -> None:
+    from integrity_kit.queries import capture
+    from integrity_kit.report.queries_json import render
+
+    build_target(engine_url, 300)
+    app = create_engine(engine_url)
+    with capture(app) as log, app.connect() as connection:
+        for key in (3, 7, 11):
+            connection.execute(text("SELECT name, qty FROM items WHERE id = :id"), {"id": key}).all()
+            connection.execute(text("UPDATE items SET qty = qty + 1 WHERE id = :id"), {"id": key})
+        connection.execute(text("SELECT version_num FROM alembic_version")).all()  # not a touched table
+        connection.rollback()
+    app.dispose()
+    queries = tmp_path / "queries.json"
+    queries.write_text(render(log))
+    rehearsal = rehearse(history(tmp_path, PLAIN), engine_url.render_as_string(hide_password=False),
+                         queries=[queries], baseline_seconds=0.3)
+    assert rehearsal.sessions == ["3 captured reads", "3 captured writes (rolled back)"]
+    assert any("6 of 7 captured statements touch the migrated tables" in note for note in rehearsal.notes)
+    assert rehearsal.session_errors == {}
+    assert rehearsal.baseline["reader"].operations > 3 and rehearsal.baseline["writer"].failed == 0
+    assert rehearsal.statements[0].status == "ran"
+
+
+def test_a_bad_queries_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    database = tmp_path / "target.db"
+    build_target(URL.create("sqlite", database=str(database)), 10)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"summary": {}}')
+    result = CliRunner().invoke(cli, ["lint-migrations", str(history(tmp_path, PLAIN)), "--database",
+                                      f"sqlite:///{database}", "--rehearse", "--queries", str(bad)])
+    assert result.exit_code == 2
+    assert 'no "statements" list' in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_a_sample_that_breaks_a_foreign_key_still_copies(engine_name: str, engine_url: URL, tmp_path: Path) -> None:
+    build_target(engine_url, 100)
+    engine = create_engine(engine_url)
+    # Children point at the last parents, which a sample of the first 10 parents leaves out.
+    execute(engine, "CREATE TABLE notes (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, body VARCHAR(20), "
+                    "CONSTRAINT fk_notes_item FOREIGN KEY (item_id) REFERENCES items (id))",
+            "INSERT INTO notes (id, item_id, body) SELECT id, 101 - id, 'x' FROM items")
+    engine.dispose()
+    revision = PLAIN.replace('"items", ["name"]', '"notes", ["body"]').replace("ix_items_name", "ix_notes_body")
+    rehearsal = rehearse(history(tmp_path, revision), engine_url.render_as_string(hide_password=False),
+                         max_rows=10, baseline_seconds=0.2)
+    copies = {table.name: (table.copied, table.why) for table in rehearsal.tables}
+    assert copies["notes"] == (10, "touched") and copies["items"] == (10, "referenced by a touched table")
+    assert rehearsal.statements[0].status == "ran"
+    if engine_name == "postgresql":
+        assert any("fk_notes_item added NOT VALID" in note for note in rehearsal.notes)
