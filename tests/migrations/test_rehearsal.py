@@ -121,10 +121,13 @@ def build_target(url: URL, rows: int) -> None:
     if engine.dialect.name == "postgresql":
         series = f"SELECT repeat(md5(g::text), 4), mod(g, 100) FROM generate_series(1, {rows}) g"
     else:
-        name, qty = ("md5(n)", "mod(n, 100)") if engine.dialect.name != "sqlite" else ("hex(randomblob(16))", "n % 100")
+        name, qty = (("repeat(md5(n), 4)", "mod(n, 100)") if engine.dialect.name != "sqlite"
+                     else ("hex(randomblob(64))", "n % 100"))
         series = (f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {rows}) "
                   f"SELECT {name}, {qty} FROM g")
-    execute(engine, f"CREATE TABLE items (id {key}, name VARCHAR(128), qty INTEGER)",
+    # MariaDB stops a recursive query after 1,000 iterations unless told otherwise.
+    settings = [f"SET SESSION max_recursive_iterations = {rows + 1}"] if engine.dialect.name == "mysql" else []
+    execute(engine, *settings, f"CREATE TABLE items (id {key}, name VARCHAR(128), qty INTEGER)",
             f"INSERT INTO items (name, qty) {series}",
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
             "INSERT INTO alembic_version (version_num) VALUES ('a1')")
