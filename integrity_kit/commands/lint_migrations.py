@@ -75,8 +75,8 @@ def lint_migrations_command(path: str, dialect: str | None, database: str | None
 
     With --rehearse the pending revisions also run, in the offline script's transactions, on a scratch database
     (ik_rehearsal_<hex>) holding the target's schema and the rows of the tables they touch, while concurrent
-    sessions replay reads and writes; the scratch database is dropped at the end, also on Ctrl-C. Progress goes
-    to stderr.
+    sessions replay reads and writes; the scratch database is dropped at the end, also on Ctrl-C or SIGTERM
+    (one line, exit code 130). Progress goes to stderr.
 
     Exit codes: 0 no findings, 1 findings or a statement that failed in rehearsal, 2 bad path, not an Alembic
     directory, an unreachable --database, or a database at a revision the history does not hold.

@@ -146,6 +146,9 @@ def rehearse(path: str | Path, url: str, *, queries: Sequence[str | Path] = (), 
     if not pending:
         result.notes.append(f"{state.url} has applied every revision of the history: nothing to rehearse")
         return result
+    if not state.has_version_table:
+        result.notes.append(f"{state.url} has no {VERSION_TABLE} table: every revision is rehearsed from the base, "
+                            "so a table the database already has fails where a revision creates it")
     rendering = render_history(history.directory, history.files, state.dialect, history.version_locations,
                                history.ini)
     shown = {file.revision: file.shown for file in history.files}
@@ -180,7 +183,7 @@ def _rehearse(result: Rehearsal, target: URL, server: URL | None, preamble: list
                                         f"{source_engine.dialect.name} one: the rehearsal needs the same engine")
             loader = make_engine(scratch.url, check=False)
             try:
-                with read_only(source_engine) as source:
+                with _copying(target), read_only(source_engine) as source:
                     metadata = reflect(source)
                     known = [name for name in metadata.tables if name != VERSION_TABLE]
                     for run in result.statements:
@@ -340,6 +343,16 @@ def _latency(operations: list[Operation]) -> Latency:
     latencies = [operation.latency for operation in operations]
     return Latency(len(latencies), sum(1 for operation in operations if not operation.ok),
                    statistics.median(latencies) if latencies else None, max(latencies, default=None))
+
+
+@contextmanager
+def _copying(target: URL) -> Iterator[None]:
+    """A database error while the target is read or the copy is made is one line: the rehearsal cannot start."""
+    try:
+        yield
+    except SQLAlchemyError as error:
+        raise IntegrityKitError(f"rehearsal: cannot copy the schema and rows of the target into the scratch "
+                                f"database: {scrub(first_line(error), target)}") from None
 
 
 @contextmanager

@@ -7,6 +7,7 @@ the database keeps read-only and that is rolled back.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import signal
@@ -147,10 +148,12 @@ def read_only(engine: Engine) -> Iterator[Connection]:
                 connection.exec_driver_sql("PRAGMA query_only = ON")
             yield connection
         finally:
-            connection.rollback()
-            if name == "sqlite":
-                connection.exec_driver_sql("PRAGMA query_only = OFF")
+            # After Ctrl-C the connection is invalidated: nothing to roll back, and the interrupt must go on.
+            with contextlib.suppress(SQLAlchemyError):
                 connection.rollback()
+                if name == "sqlite":
+                    connection.exec_driver_sql("PRAGMA query_only = OFF")
+                    connection.rollback()
 
 
 def reflect(connection: Connection) -> MetaData:
