@@ -48,7 +48,7 @@ from integrity_kit.migrations.rehearsal_workload import (
     tables_named,
 )
 from integrity_kit.migrations.source import read_history
-from integrity_kit.migrations.sql import render_history, split
+from integrity_kit.migrations.sql import Rendering, render_history, split
 from integrity_kit.migrations.target import VERSION_TABLE, pending_revisions, read_target
 
 BASELINE_SECONDS = 1.0
@@ -149,9 +149,25 @@ def rehearse(path: str | Path, url: str, *, queries: Sequence[str | Path] = (), 
     if not state.has_version_table:
         result.notes.append(f"{state.url} has no {VERSION_TABLE} table: every revision is rehearsed from the base, "
                             "so a table the database already has fails where a revision creates it")
-    rendering = render_history(history.directory, history.files, state.dialect, history.version_locations,
-                               history.ini)
-    shown = {file.revision: file.shown for file in history.files}
+    parsed = parse_url(url)
+    source_engine = make_engine(parsed)
+    try:
+        # MariaDB is rendered as MariaDB: MySQL's "DROP CHECK", for one, is a syntax error there.
+        mariadb = bool(getattr(source_engine.dialect, "is_mariadb", False))
+        rendering = render_history(history.directory, history.files, state.dialect, history.version_locations,
+                                   history.ini, url="mariadb+pymysql://" if mariadb else None)
+        _plan(result, rendering, {file.revision: file.shown for file in history.files})
+        with _terminate_as_interrupt():
+            _rehearse(result, source_engine, parsed, None if scratch_url is None else parse_url(scratch_url),
+                      split(rendering.preamble, origin="rendered"), queries, max_rows, baseline_seconds, progress)
+    finally:
+        source_engine.dispose()
+    return result
+
+
+def _plan(result: Rehearsal, rendering: Rendering, shown: dict[str, str]) -> None:
+    """The statements to run, revision by revision, up to the first pending revision whose SQL did not render."""
+    pending = result.revisions
     for revision in pending:
         if revision not in rendering.statements:
             later = pending[pending.index(revision):]
@@ -163,51 +179,42 @@ def rehearse(path: str | Path, url: str, *, queries: Sequence[str | Path] = (), 
         result.statements.extend(StatementRun(revision, statement.sql, number) for statement, number
                                  in zip(rendering.statements[revision], rendering.transactions[revision],
                                         strict=True))
-    parsed = parse_url(url)
-    with _terminate_as_interrupt():
-        _rehearse(result, parsed, None if scratch_url is None else parse_url(scratch_url),
-                  split(rendering.preamble, origin="rendered"), queries, max_rows, baseline_seconds, progress)
-    return result
 
 
-def _rehearse(result: Rehearsal, target: URL, server: URL | None, preamble: list[Statement],
+def _rehearse(result: Rehearsal, source_engine: Engine, target: URL, server: URL | None, preamble: list[Statement],
               queries: Sequence[str | Path], max_rows: int, baseline_seconds: float,
               progress: Callable[[str], None]) -> None:
-    source_engine = make_engine(target)
-    try:
-        with scratch_database(target, server) as scratch:
-            result.scratch = scratch.name
-            progress(f"created the scratch database {scratch.name}")
-            if scratch.dialect != source_engine.dialect.name:
-                raise IntegrityKitError(f"--scratch-url is a {scratch.dialect} server and the target a "
-                                        f"{source_engine.dialect.name} one: the rehearsal needs the same engine")
-            loader = make_engine(scratch.url, check=False)
-            try:
-                with _copying(target), read_only(source_engine) as source:
-                    metadata = reflect(source)
-                    known = [name for name in metadata.tables if name != VERSION_TABLE]
-                    for run in result.statements:
-                        result.touched.extend(name for name in tables_named(run.sql, known)
-                                              if name not in result.touched)
-                    rows_of = dict.fromkeys(result.touched, "touched")
-                    rows_of.update(dict.fromkeys(parents_of(metadata, result.touched), "referenced by a touched table"))
-                    if VERSION_TABLE in metadata.tables:
-                        rows_of[VERSION_TABLE] = VERSION_TABLE
-                    result.tables, notes = copy_schema_and_rows(source, metadata, loader, rows_of, max_rows, progress)
-                    result.notes.extend(notes)
-            finally:
-                loader.dispose()
-            sampled = [table for table in result.tables if table.sampled and table.why != "schema only"]
-            if sampled:
-                result.notes.append("the scratch copy holds a sample of " + ", ".join(
-                    f"{table.name} (first {table.copied:,} of {table.rows:,} rows by primary key)"
-                    for table in sampled) + ": durations are of the sample (raise --rehearse-rows up to the "
-                    "table's size to measure the whole table), and a statement that passes on it may still fail on "
-                    "the rows it left out")
-            _run_under_load(result, scratch.url, metadata, preamble, queries, baseline_seconds, progress)
-            progress(f"dropping the scratch database {scratch.name}")
-    finally:
-        source_engine.dispose()
+    with scratch_database(target, server) as scratch:
+        result.scratch = scratch.name
+        progress(f"created the scratch database {scratch.name}")
+        if scratch.dialect != source_engine.dialect.name:
+            raise IntegrityKitError(f"--scratch-url is a {scratch.dialect} server and the target a "
+                                    f"{source_engine.dialect.name} one: the rehearsal needs the same engine")
+        loader = make_engine(scratch.url, check=False)
+        try:
+            with _copying(target), read_only(source_engine) as source:
+                metadata = reflect(source)
+                known = [name for name in metadata.tables if name != VERSION_TABLE]
+                for run in result.statements:
+                    result.touched.extend(name for name in tables_named(run.sql, known)
+                                          if name not in result.touched)
+                rows_of = dict.fromkeys(result.touched, "touched")
+                rows_of.update(dict.fromkeys(parents_of(metadata, result.touched), "referenced by a touched table"))
+                if VERSION_TABLE in metadata.tables:
+                    rows_of[VERSION_TABLE] = VERSION_TABLE
+                result.tables, notes = copy_schema_and_rows(source, metadata, loader, rows_of, max_rows, progress)
+                result.notes.extend(notes)
+        finally:
+            loader.dispose()
+        sampled = [table for table in result.tables if table.sampled and table.why != "schema only"]
+        if sampled:
+            result.notes.append("the scratch copy holds a sample of " + ", ".join(
+                f"{table.name} (first {table.copied:,} of {table.rows:,} rows by primary key)"
+                for table in sampled) + ": durations are of the sample (raise --rehearse-rows up to the "
+                "table's size to measure the whole table), and a statement that passes on it may still fail on "
+                "the rows it left out")
+        _run_under_load(result, scratch.url, metadata, preamble, queries, baseline_seconds, progress)
+        progress(f"dropping the scratch database {scratch.name}")
 
 
 def _run_under_load(result: Rehearsal, url: URL, metadata: Any, preamble: list[Statement],

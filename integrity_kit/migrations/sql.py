@@ -50,13 +50,16 @@ class Rendering:
 
 
 def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
-                   version_locations: Sequence[Path] = (), ini: Path | None = None) -> Rendering:
+                   version_locations: Sequence[Path] = (), ini: Path | None = None, *,
+                   url: str | None = None) -> Rendering:
     """Render every revision's offline SQL once, through the project's env.py when it renders ``dialect``, else
-    through a generic offline environment of ours."""
+    through a generic offline environment of ours; ``url`` is the offline URL given to env.py (default: the
+    dialect's own, ``mariadb+pymysql://`` renders MariaDB's variant of MySQL's SQL)."""
     rendering = Rendering()
     import_failures: dict[str, str] = {}
-    with captured_output(), _database_url(DIALECT_URLS[dialect]):
-        config = _config(directory, dialect, version_locations, ini)
+    url = url or DIALECT_URLS[dialect]
+    with captured_output(), _database_url(url):
+        config = _config(directory, dialect, version_locations, ini, url=url)
         try:
             script = _ShippedScripts(directory, files, import_failures, version_locations)
             guards = _guard_upgrades(script)
@@ -64,10 +67,10 @@ def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
             rendering.not_analysed.append({"object": "rendered SQL of every revision",
                                            "reason": f"the history cannot be loaded by Alembic: {_first_line(error)}"})
             return rendering
-        sql, problem = _render_with(script, config, dialect, generic=False, guards=guards)
+        sql, problem = _render_with(script, config, dialect, generic=False, guards=guards, url=url)
         if problem is not None:
             rendering.notes.append(f"{problem}; rendered with a generic offline environment instead")
-            sql, problem = _render_with(script, config, dialect, generic=True, guards=guards)
+            sql, problem = _render_with(script, config, dialect, generic=True, guards=guards, url=url)
             if problem is not None:
                 rendering.not_analysed.append({"object": "rendered SQL of every revision", "reason": problem})
                 return rendering
@@ -88,12 +91,13 @@ def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
     return rendering
 
 
-def _config(directory: Path, dialect: str, version_locations: Sequence[Path], ini: Path | None = None) -> Config:
+def _config(directory: Path, dialect: str, version_locations: Sequence[Path], ini: Path | None = None, *,
+            url: str | None = None) -> Config:
     """The project's alembic.ini when it has one (env.py often reads it, for logging at least), with the script
     location and the URL of the dialect being linted."""
     config = Config(str(ini)) if ini is not None else Config()
     config.set_main_option("script_location", str(directory))
-    config.set_main_option("sqlalchemy.url", DIALECT_URLS[dialect])
+    config.set_main_option("sqlalchemy.url", url or DIALECT_URLS[dialect])
     config.set_main_option("path_separator", "os")
     if version_locations:
         config.set_main_option("version_locations", os.pathsep.join(str(path) for path in version_locations))
@@ -199,7 +203,7 @@ def _guarded(revision: str, upgrade: Callable[..., Any], guards: _Guards, path: 
 
 
 def _render_with(script: ScriptDirectory, config: Config, dialect: str, *, generic: bool,
-                 guards: _Guards) -> tuple[str, str | None]:
+                 guards: _Guards, url: str | None = None) -> tuple[str, str | None]:
     """The whole history's offline SQL, and why it cannot be used (None when it can)."""
     buffer = io.StringIO()
     config.output_buffer = buffer
@@ -215,7 +219,7 @@ def _render_with(script: ScriptDirectory, config: Config, dialect: str, *, gener
     try:
         with environment:
             if generic:
-                environment.configure(url=DIALECT_URLS[dialect], literal_binds=True, as_sql=True,
+                environment.configure(url=url or DIALECT_URLS[dialect], literal_binds=True, as_sql=True,
                                       transaction_per_migration=True, output_buffer=buffer)
                 with environment.begin_transaction():
                     environment.run_migrations()
