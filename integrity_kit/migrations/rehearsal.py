@@ -284,7 +284,7 @@ def _run_statements(engine: Engine, result: Rehearsal, preamble: list[Statement]
                 except SQLAlchemyError as error:
                     run.status, run.duration = "failed", time.perf_counter() - run.start
                     run.lock_end = time.perf_counter()
-                    run.error = scrub(first_line(error), engine.url)
+                    run.error = scrub(_error_line(error), engine.url)
                     run.may_come_from_sample = bool(set(tables_named(run.sql, list(sampled))))
                     if open_transaction is not None:
                         connection.exec_driver_sql("ROLLBACK")
@@ -305,6 +305,14 @@ def _run_statements(engine: Engine, result: Rehearsal, preamble: list[Statement]
                     run.lock_end = time.perf_counter()
                 if run.lock_end is not None and run.start is not None:
                     run.lock_held = run.lock_end - run.start
+
+
+def _error_line(error: SQLAlchemyError) -> str:
+    """The driver's message; PyMySQL's ``(1071, 'Specified key was too long')`` reads as the message and its code."""
+    args: tuple[Any, ...] = tuple(getattr(getattr(error, "orig", None), "args", ()))
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        return f"{args[1].splitlines()[0] if args[1] else ''} (error {args[0]})"
+    return first_line(error)
 
 
 def _execute(connection: Connection, sql: str) -> None:

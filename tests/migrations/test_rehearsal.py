@@ -233,6 +233,7 @@ def test_a_statement_that_fails_is_reported_and_the_rest_is_not_run(engine_name:
         hide_password=False), baseline_seconds=0.2)
     unique, after = statement(rehearsal, "CREATE UNIQUE INDEX"), statement(rehearsal, "CREATE INDEX ix_items_id_qty")
     assert unique.status == "failed" and unique.error and "\n" not in unique.error
+    assert "(1062" not in unique.error  # PyMySQL's (code, message) pair reads as the message and its code
     assert not unique.may_come_from_sample  # the whole table was copied
     assert after.status == "not run" and after.duration is None
     assert rehearsal.failed == [unique]
