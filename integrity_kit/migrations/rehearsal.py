@@ -316,7 +316,9 @@ def _error_line(error: SQLAlchemyError) -> str:
 
 
 def _execute(connection: Connection, sql: str) -> None:
-    connection.execution_options(no_parameters=True).exec_driver_sql(sql)
+    # Sent with (empty) parameters, as Alembic sends it online: the offline script doubles each "%" for drivers
+    # whose placeholders start with one (psycopg, PyMySQL), and those drivers turn "%%" back into "%".
+    connection.exec_driver_sql(sql)
 
 
 def _commit(connection: Connection, in_window: list[StatementRun], open_transaction: int | None) -> None:

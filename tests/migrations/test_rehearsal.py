@@ -363,3 +363,32 @@ def test_mariadb_targets_rehearse_mariadb_sql(engine_name: str, engine_url: URL,
     # MySQL's rendering says DROP CHECK, a syntax error on MariaDB, which drops a check with DROP CONSTRAINT.
     assert [run.status for run in rehearsal.statements] == ["ran", "ran"], rehearsal.failed
     assert "DROP CONSTRAINT" in rehearsal.statements[1].sql.upper()
+
+
+def test_statements_keep_the_offline_scripts_transactions(tmp_path: Path) -> None:
+    from integrity_kit.migrations.source import read_history
+    from integrity_kit.migrations.sql import render_history
+
+    two = PLAIN.replace('op.create_index("ix_items_name", "items", ["name"])',
+                        'op.create_index("ix_items_name", "items", ["name"])\n'
+                        '    op.execute("UPDATE items SET name = name || \'%\' WHERE id < 0")')
+    loaded = read_history(history(tmp_path, two, CONCURRENT))
+    rendering = render_history(loaded.directory, loaded.files, "postgresql")
+    [b2_index, b2_update], [c3_index] = rendering.transactions["b2"], rendering.transactions["c3"]
+    assert b2_index == b2_update is not None  # one revision, one transaction
+    assert c3_index is None  # the autocommit_block
+    assert rendering.transactions["a1"][0] not in (None, b2_index)  # each revision commits on its own
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_a_percent_sign_reaches_the_scratch_database_as_the_revision_wrote_it(engine_name: str, engine_url: URL,
+                                                                             tmp_path: Path) -> None:
+    build_target(engine_url, 20)
+    # The offline script doubles "%" for the driver; run as written, the row would hold "%%" and break the check.
+    percent = PLAIN.replace('op.create_index("ix_items_name", "items", ["name"])',
+                            'op.execute("UPDATE items SET name = \'%\' WHERE id = 1")\n'
+                            '    op.create_check_constraint("ck_items_name", "items", "length(name) <> 2")')
+    rehearsal = rehearse(history(tmp_path, percent), engine_url.render_as_string(hide_password=False),
+                         baseline_seconds=0.2)
+    assert "'%%'" in rehearsal.statements[0].sql
+    assert [run.status for run in rehearsal.statements] == ["ran", "ran"], rehearsal.failed
