@@ -156,10 +156,8 @@ def _cycle(statements: list[tuple[str, Any]], *, rollback: bool) -> Callable[[Co
         if rollback:
             connection.exec_driver_sql("BEGIN")
         try:
-            if parameters:
-                connection.exec_driver_sql(sql, tuple(parameters) if isinstance(parameters, list) else parameters)
-            else:
-                connection.execution_options(no_parameters=True).exec_driver_sql(sql)
+            # Captured where SQLAlchemy hands the statement to the driver, which it always does with parameters.
+            connection.exec_driver_sql(sql, tuple(parameters) if isinstance(parameters, list) else parameters or None)
         finally:
             if rollback:
                 connection.exec_driver_sql("ROLLBACK")
