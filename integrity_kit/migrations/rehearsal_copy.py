@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, Table, func, select, text
+from sqlalchemy import JSON, Connection, Engine, MetaData, Table, func, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import AddConstraint, CreateIndex, CreateTable
@@ -258,8 +258,9 @@ def _copy_rows(source: Connection, target: Connection, table: Table, max_rows: i
     if target.dialect.driver == "psycopg":
         try:
             return _copy_in(source, target, table, query)
-        except Exception:  # a value psycopg's COPY cannot adapt (a dict for JSON): the INSERTs below can
-            target.rollback()
+        except Exception:  # a value psycopg's COPY cannot adapt: the INSERTs below can
+            # The COPY ran on the driver's cursor, outside SQLAlchemy's transaction: roll back the driver's.
+            target.connection.dbapi_connection.rollback()  # type: ignore[union-attr]
     copied = 0
     result = source.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
     for batch in result.mappings().partitions(_BATCH):
@@ -277,10 +278,15 @@ def _copy_in(source: Connection, target: Connection, table: Table, query: Any) -
     copied = 0
     cursor = target.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     result = source.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
+    from psycopg.types.json import Json
+
+    # psycopg dumps a dict or a list of a JSON column only when told it is JSON.
+    json = [isinstance(column.type, JSON) for column in table.columns]
     with cursor.copy(f"COPY {preparer.format_table(table)} ({columns}) FROM STDIN") as copy:
         for batch in result.partitions(_BATCH):
             for row in batch:
-                copy.write_row(tuple(row))
+                copy.write_row(tuple(Json(value) if is_json and value is not None else value
+                                     for value, is_json in zip(row, json, strict=True)))
             copied += len(batch)
     target.commit()
     return copied
