@@ -40,10 +40,12 @@ from integrity_kit.migrations.rehearsal_copy import (
     scratch_database,
 )
 from integrity_kit.migrations.rehearsal_workload import (
+    Captured,
     Operation,
     Session,
     Workload,
     default_sessions,
+    load_statements,
     replayed_sessions,
     tables_named,
 )
@@ -139,6 +141,7 @@ def rehearse(path: str | Path, url: str, *, queries: Sequence[str | Path] = (), 
     if max_rows < 1:
         raise IntegrityKitError(f"--rehearse-rows must be at least 1, got {max_rows}")
     progress = on_progress or (lambda message: None)
+    captured = [(str(file), load_statements(Path(file))) for file in queries]  # a bad file is refused before any work
     state = read_target(url)
     history = read_history(path)
     pending = pending_revisions(history, state)
@@ -159,7 +162,7 @@ def rehearse(path: str | Path, url: str, *, queries: Sequence[str | Path] = (), 
         _plan(result, rendering, {file.revision: file.shown for file in history.files})
         with _terminate_as_interrupt():
             _rehearse(result, source_engine, parsed, None if scratch_url is None else parse_url(scratch_url),
-                      split(rendering.preamble, origin="rendered"), queries, max_rows, baseline_seconds, progress)
+                      split(rendering.preamble, origin="rendered"), captured, max_rows, baseline_seconds, progress)
     finally:
         source_engine.dispose()
     return result
@@ -171,10 +174,13 @@ def _plan(result: Rehearsal, rendering: Rendering, shown: dict[str, str]) -> Non
     for revision in pending:
         if revision not in rendering.statements:
             later = pending[pending.index(revision):]
+            why = next((item["reason"] for item in rendering.not_analysed
+                        if item["object"] in (f"{shown[revision]} (rendered SQL)", "rendered SQL of every revision")),
+                       "it rendered no SQL")
             result.not_analysed.append({
                 "object": f"rehearsal of {', '.join(shown[r] for r in later)}",
-                "reason": f"the offline SQL of {shown[revision]} did not render (its not-analysed entry says why), "
-                          "and the revisions after it need it to have run"})
+                "reason": f"the offline SQL of {shown[revision]} did not render ({why}), and the revisions after it "
+                          "need it to have run"})
             break
         result.statements.extend(StatementRun(revision, statement.sql, number) for statement, number
                                  in zip(rendering.statements[revision], rendering.transactions[revision],
@@ -182,7 +188,7 @@ def _plan(result: Rehearsal, rendering: Rendering, shown: dict[str, str]) -> Non
 
 
 def _rehearse(result: Rehearsal, source_engine: Engine, target: URL, server: URL | None, preamble: list[Statement],
-              queries: Sequence[str | Path], max_rows: int, baseline_seconds: float,
+              captured: Captured, max_rows: int, baseline_seconds: float,
               progress: Callable[[str], None]) -> None:
     with scratch_database(target, server) as scratch:
         result.scratch = scratch.name
@@ -213,12 +219,12 @@ def _rehearse(result: Rehearsal, source_engine: Engine, target: URL, server: URL
                 for table in sampled) + ": durations are of the sample (raise --rehearse-rows up to the "
                 "table's size to measure the whole table), and a statement that passes on it may still fail on "
                 "the rows it left out")
-        _run_under_load(result, scratch.url, metadata, preamble, queries, baseline_seconds, progress)
+        _run_under_load(result, scratch.url, metadata, preamble, captured, baseline_seconds, progress)
         progress(f"dropping the scratch database {scratch.name}")
 
 
-def _run_under_load(result: Rehearsal, url: URL, metadata: Any, preamble: list[Statement],
-                    queries: Sequence[str | Path], baseline_seconds: float, progress: Callable[[str], None]) -> None:
+def _run_under_load(result: Rehearsal, url: URL, metadata: Any, preamble: list[Statement], captured: Captured,
+                    baseline_seconds: float, progress: Callable[[str], None]) -> None:
     tables = [name for name in result.touched if name in metadata.tables]
     if len(tables) > MAX_WORKLOAD_TABLES:
         result.notes.append(f"{len(tables)} tables are touched: sessions run on the first {MAX_WORKLOAD_TABLES} "
@@ -231,8 +237,8 @@ def _run_under_load(result: Rehearsal, url: URL, metadata: Any, preamble: list[S
                          connect_args=waits)
     workload: Workload | None = None
     try:
-        if queries:
-            sessions = replayed_sessions(queries, tables, result.notes)
+        if captured:
+            sessions = replayed_sessions(captured, tables, result.notes)
         else:
             with engine.connect() as connection:
                 sessions = default_sessions(connection, metadata, tables, result.notes)

@@ -108,14 +108,18 @@ def _by_key(sql: str, keys: list[tuple[Any, ...]]) -> Callable[[Connection], Non
     return run
 
 
-def replayed_sessions(files: Sequence[str | Path], tables: Sequence[str], notes: list[str]) -> list[Session]:
+# (file name, its statements) for each queries JSON file
+Captured = Sequence[tuple[str, list[dict[str, Any]]]]
+
+
+def replayed_sessions(captured: Captured, tables: Sequence[str], notes: list[str]) -> list[Session]:
     """One reader cycling through the captured SELECTs and one writer through the captured writes that touch
     ``tables``, each with its captured parameters."""
     reads: list[tuple[str, Any]] = []
     writes: list[tuple[str, Any]] = []
     seen = 0
-    for file in files:
-        for statement in _statements(Path(file)):
+    for _file, statements in captured:
+        for statement in statements:
             seen += 1
             sql = statement.get("sql")
             if not isinstance(sql, str) or not tables_named(sql, tables):
@@ -133,7 +137,8 @@ def replayed_sessions(files: Sequence[str | Path], tables: Sequence[str], notes:
     return sessions
 
 
-def _statements(path: Path) -> list[dict[str, Any]]:
+def load_statements(path: Path) -> list[dict[str, Any]]:
+    """The statements of one ``integrity-kit queries --format json`` file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
