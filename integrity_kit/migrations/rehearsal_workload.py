@@ -1,9 +1,10 @@
 """The sessions that stand in for the application during a rehearsal: each a thread on its own connection to the
 scratch database, timing every operation it runs.
 
-By default one reader (``SELECT`` by primary key, random existing keys) and one writer (``UPDATE ... SET col = col``
-by primary key) per touched table; with ``queries`` JSON files, the application's own captured statements that touch
-those tables, replayed with their captured parameters (each write is rolled back, so the copy stays as copied).
+By default one reader (``SELECT`` by primary key, keys drawn at random from the first ``_KEYS`` of the copy) and one
+writer (``UPDATE ... SET col = col`` by primary key) per touched table; with ``queries`` JSON files, the
+application's own captured statements that touch those tables, replayed with their captured parameters (each write
+is rolled back, so the copy stays as copied).
 """
 
 from __future__ import annotations
