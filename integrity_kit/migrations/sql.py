@@ -44,16 +44,22 @@ class Rendering:
     not_analysed: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # how the SQL was rendered, when it is not the project's env.py
     preamble: str = ""  # what env.py emitted before the first revision (SET statements, for instance)
+    # revision id -> for each of its statements, the number of the script's transaction it runs in (None: outside
+    # one); two statements share a transaction exactly when they have the same number
+    transactions: dict[str, list[int | None]] = field(default_factory=dict)
 
 
 def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
-                   version_locations: Sequence[Path] = (), ini: Path | None = None) -> Rendering:
+                   version_locations: Sequence[Path] = (), ini: Path | None = None, *,
+                   url: str | None = None) -> Rendering:
     """Render every revision's offline SQL once, through the project's env.py when it renders ``dialect``, else
-    through a generic offline environment of ours."""
+    through a generic offline environment of ours; ``url`` is the offline URL given to env.py (default: the
+    dialect's own, ``mariadb+pymysql://`` renders MariaDB's variant of MySQL's SQL)."""
     rendering = Rendering()
     import_failures: dict[str, str] = {}
-    with captured_output(), _database_url(DIALECT_URLS[dialect]):
-        config = _config(directory, dialect, version_locations, ini)
+    url = url or DIALECT_URLS[dialect]
+    with captured_output(), _database_url(url):
+        config = _config(directory, dialect, version_locations, ini, url=url)
         try:
             script = _ShippedScripts(directory, files, import_failures, version_locations)
             guards = _guard_upgrades(script)
@@ -61,10 +67,10 @@ def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
             rendering.not_analysed.append({"object": "rendered SQL of every revision",
                                            "reason": f"the history cannot be loaded by Alembic: {_first_line(error)}"})
             return rendering
-        sql, problem = _render_with(script, config, dialect, generic=False, guards=guards)
+        sql, problem = _render_with(script, config, dialect, generic=False, guards=guards, url=url)
         if problem is not None:
             rendering.notes.append(f"{problem}; rendered with a generic offline environment instead")
-            sql, problem = _render_with(script, config, dialect, generic=True, guards=guards)
+            sql, problem = _render_with(script, config, dialect, generic=True, guards=guards, url=url)
             if problem is not None:
                 rendering.not_analysed.append({"object": "rendered SQL of every revision", "reason": problem})
                 return rendering
@@ -74,20 +80,24 @@ def render_history(directory: Path, files: Sequence[RevisionFile], dialect: str,
         if file.revision in failures and file.syntax_error is None:
             rendering.not_analysed.append({"object": f"{file.shown} (rendered SQL)", "reason": failures[file.revision]})
     rendering.preamble, chunks = _chunks(sql)
-    state = _split_tracking(rendering.preamble, origin="rendered", in_transaction=True)[1]
+    _, numbers, state, number = _split_numbered(rendering.preamble, origin="rendered", in_transaction=True,
+                                                number=0)
     for revision, text in chunks:
-        statements, state = _split_tracking(text, origin="rendered", in_transaction=state)
+        statements, numbers, state, number = _split_numbered(text, origin="rendered", in_transaction=state,
+                                                             number=number)
         if revision not in failures:
             rendering.statements[revision] = statements
+            rendering.transactions[revision] = numbers
     return rendering
 
 
-def _config(directory: Path, dialect: str, version_locations: Sequence[Path], ini: Path | None = None) -> Config:
+def _config(directory: Path, dialect: str, version_locations: Sequence[Path], ini: Path | None = None, *,
+            url: str | None = None) -> Config:
     """The project's alembic.ini when it has one (env.py often reads it, for logging at least), with the script
     location and the URL of the dialect being linted."""
     config = Config(str(ini)) if ini is not None else Config()
     config.set_main_option("script_location", str(directory))
-    config.set_main_option("sqlalchemy.url", DIALECT_URLS[dialect])
+    config.set_main_option("sqlalchemy.url", url or DIALECT_URLS[dialect])
     config.set_main_option("path_separator", "os")
     if version_locations:
         config.set_main_option("version_locations", os.pathsep.join(str(path) for path in version_locations))
@@ -193,7 +203,7 @@ def _guarded(revision: str, upgrade: Callable[..., Any], guards: _Guards, path: 
 
 
 def _render_with(script: ScriptDirectory, config: Config, dialect: str, *, generic: bool,
-                 guards: _Guards) -> tuple[str, str | None]:
+                 guards: _Guards, url: str | None = None) -> tuple[str, str | None]:
     """The whole history's offline SQL, and why it cannot be used (None when it can)."""
     buffer = io.StringIO()
     config.output_buffer = buffer
@@ -209,7 +219,7 @@ def _render_with(script: ScriptDirectory, config: Config, dialect: str, *, gener
     try:
         with environment:
             if generic:
-                environment.configure(url=DIALECT_URLS[dialect], literal_binds=True, as_sql=True,
+                environment.configure(url=url or DIALECT_URLS[dialect], literal_binds=True, as_sql=True,
                                       transaction_per_migration=True, output_buffer=buffer)
                 with environment.begin_transaction():
                     environment.run_migrations()
@@ -345,12 +355,22 @@ def statements_of(sql: str) -> list[str]:
 def _split_tracking(sql: str, *, origin: str, line: int | None = None,
                     in_transaction: bool = True) -> tuple[list[Statement], bool]:
     """The statements of ``sql`` and whether a transaction is still open after them."""
-    statements = []
+    statements, _, depth, _ = _split_numbered(sql, origin=origin, line=line, in_transaction=in_transaction, number=0)
+    return statements, depth
+
+
+def _split_numbered(sql: str, *, origin: str, line: int | None = None, in_transaction: bool,
+                    number: int) -> tuple[list[Statement], list[int | None], bool, int]:
+    """The statements of ``sql``, the transaction number of each (counted by BEGINs from ``number``), whether a
+    transaction is still open after them, and the last transaction number."""
+    statements: list[Statement] = []
+    numbers: list[int | None] = []
     depth = in_transaction
     for text in statements_of(sql):
         upper = text.upper()
         if upper in {"BEGIN", "BEGIN TRANSACTION", "START TRANSACTION"}:
             depth = True
+            number += 1
             continue
         if upper in {"COMMIT", "END", "ROLLBACK"}:
             depth = False
@@ -358,4 +378,5 @@ def _split_tracking(sql: str, *, origin: str, line: int | None = None,
         if "ALEMBIC_VERSION" in upper:
             continue
         statements.append(Statement(sql=text, line=line, in_transaction=depth, origin=origin))
-    return statements, depth
+        numbers.append(number if depth else None)
+    return statements, numbers, depth, number

@@ -14,6 +14,7 @@ from collections.abc import Callable
 FORMATS: dict[str, tuple[str, ...]] = {
     "audit": ("text", "json", "sarif", "markdown", "html"),
     "lint": ("text", "json", "sarif"),
+    "rehearsal": ("text",),  # its JSON is a key of the lint report's
     "queries": ("text", "json"),
     "race": ("text", "json"),
     "scheduled": ("text",),  # a scheduled race's JSON is the race renderer's: each report knows its shape
