@@ -123,7 +123,7 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
         result.notes.append(target_note)
     if render_sql:
         rendering = render_history(history.directory, history.files, dialect, history.version_locations,
-                                   history.ini)
+                                   history.ini, url="mariadb+pymysql://" if target and target.mariadb else None)
         wanted_files = {file.shown for file in history.files if file.revision in linted}
         problems.extend(item for item in rendering.not_analysed
                         if item["object"].removesuffix(" (rendered SQL)") in wanted_files

@@ -27,6 +27,7 @@ class TargetState:
     connect_url: str = field(default="", repr=False, compare=False)
     # The tables of the default schema, read only when there is no version table (to tell which revision it is at).
     tables: frozenset[str] = frozenset()
+    mariadb: bool = False  # a MariaDB server: its SQL is rendered as MariaDB's, not MySQL's
 
 
 def read_target(url: str) -> TargetState:
@@ -40,17 +41,19 @@ def read_target(url: str) -> TargetState:
             raise IntegrityKitError(f"lint-migrations --database: {engine.dialect.name} ({shown}) is not a "
                                     f"dialect the linter knows ({', '.join(sorted(set(_DIALECTS.values())))})")
         with engine.connect() as connection:
+            mariadb = bool(getattr(connection.dialect, "is_mariadb", False))  # known once connected
             try:
                 inspector = inspect(connection)
                 if not inspector.has_table(VERSION_TABLE):
-                    return TargetState(shown, dialect, False, (), url, frozenset(inspector.get_table_names()))
+                    return TargetState(shown, dialect, False, (), url, frozenset(inspector.get_table_names()),
+                                       mariadb)
                 rows = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
             except SQLAlchemyError as error:
                 raise IntegrityKitError(f"cannot read {VERSION_TABLE} in {shown}: "
                                         f"{scrub(first_line(error), parsed)}") from None
             finally:
                 connection.rollback()
-        return TargetState(shown, dialect, True, tuple(sorted(str(row) for row in rows)), url)
+        return TargetState(shown, dialect, True, tuple(sorted(str(row) for row in rows)), url, mariadb=mariadb)
     finally:
         engine.dispose()
 

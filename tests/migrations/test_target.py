@@ -12,6 +12,7 @@ from examples.ecommerce.database import MIGRATIONS, upgrade
 from integrity_kit.cli import cli
 from integrity_kit.migrations import lint
 from integrity_kit.migrations.source import read_history
+from integrity_kit.migrations.sql import render_history
 from integrity_kit.migrations.target import read_target
 from tests.servers import scratch_database
 
@@ -72,3 +73,25 @@ def test_bad_database_options_are_usage_errors(tmp_path) -> None:
     assert both.exit_code == 2 and "give one of them" in both.output
     mismatch = run(MIGRATIONS, "--database", url, "--dialect", "postgresql")
     assert mismatch.exit_code == 2 and "does not match --database" in mismatch.output
+
+
+def test_a_mariadb_target_renders_mariadb_sql(tmp_path, monkeypatch) -> None:
+    """MySQL spells dropping a CHECK ``DROP CHECK``, a syntax error on MariaDB: a MariaDB target's revisions are
+    checked in the SQL MariaDB would run."""
+    from integrity_kit.migrations import linter
+
+    rendered = []
+
+    def spy(*args, **kwargs):
+        rendering = render_history(*args, **kwargs)
+        rendered.append(rendering)
+        return rendering
+
+    monkeypatch.setattr(linter, "render_history", spy)
+    with scratch_database("mariadb", tmp_path) as url:
+        state = read_target(url.render_as_string(hide_password=False))
+        assert state.mariadb and state.dialect == "mysql"
+        result = lint(MIGRATIONS, dialect=state.dialect, target=state)
+    assert result.sql_rendered == len(ALL)
+    drops = [s.sql for s in rendered[0].statements["0005_alert_threshold_not_null"] if " DROP " in s.sql]
+    assert drops == ["ALTER TABLE products DROP CONSTRAINT ck_products_stock_alert_threshold_not_null"]
