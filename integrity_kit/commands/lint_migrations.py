@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import click
@@ -115,9 +116,13 @@ def _lint_migrations(path: str, dialect: str | None, database: str | None, since
         if dialect is not None and dialect != target.dialect:
             raise IntegrityKitError(f"--dialect {dialect} does not match --database, which is {target.dialect}")
         dialect = target.dialect
-    result = lint(path, dialect=dialect or "postgresql", since=since, target=target,
-                  select=list(select) or None, ignore=list(ignore) or None,
-                  render_sql=not no_sql, server_version=server_version)
+    status = terminal(stderr=True)
+    # Probing a big target's rows can take minutes: a spinner on a terminal says it is working, and on what.
+    with status.status(f"linting; probing the rows of {target.url}" if target else "linting", spinner="dots") \
+            if status.is_terminal else contextlib.nullcontext():
+        result = lint(path, dialect=dialect or "postgresql", since=since, target=target,
+                      select=list(select) or None, ignore=list(ignore) or None,
+                      render_sql=not no_sql, server_version=server_version)
     rehearsal = None
     if rehearse:
         assert database is not None
