@@ -307,8 +307,8 @@ class _Planner:
         if parent_name in self.seen.created:  # a new, empty parent: every child row with a value is an orphan
             present = " AND ".join(f"{quote(self.dialect, c)} IS NULL" for c in local)
             seen = self.probe.violations(child, present)
-            self._record(revision, op, child, what, "foreign-key", seen, would_fail=bool(seen.count) and (
-                not not_valid or validated is not None), fails_at=fails_at, passes=(
+            self._record(revision, op, child, what, "foreign-key", seen, would_fail=_fails(seen, not_valid, validated),
+                         fails_at=fails_at, passes=(
                 f"no row of {child.name} has a value in ({', '.join(local)}): adding it succeeds"), fails=lambda n: (
                 f"{what} would fail: {parent_name} is created empty by a pending revision, and {n} row(s) of "
                 f"{child.name} point at it, e.g. {_samples(seen.samples)}"))
@@ -318,7 +318,7 @@ class _Planner:
             return
         seen = self.probe.orphans(child, local, parent, remote)
         self._record(revision, op, child, what, "foreign-key", seen, fails_at=fails_at,
-                     would_fail=bool(seen.count) and (not not_valid or validated is not None),
+                     would_fail=_fails(seen, not_valid, validated),
                      passes=self._not_valid_pass(not_valid, seen, f"no orphans in {seen.rows_checked} rows: "
                                                                    "adding it succeeds"),
                      fails=lambda n: (f"{what} would fail{self._where(validated)}: {n} row(s) of {child.name} point "
@@ -330,7 +330,7 @@ class _Planner:
         what = f"{constraint.label} CHECK ({condition}) on {table.name}"
         seen = self.probe.violations(table, condition)
         self._record(revision, op, table, what, "check", seen, fails_at=validated[1] if validated else None,
-                     would_fail=bool(seen.count) and (not not_valid or validated is not None),
+                     would_fail=_fails(seen, not_valid, validated),
                      passes=self._not_valid_pass(not_valid, seen, f"all {seen.rows_checked} rows satisfy it: adding "
                                                                    "it succeeds"),
                      fails=lambda n: (f"{what} would fail{self._where(validated)}: {n} row(s) break it, e.g. "
@@ -602,6 +602,11 @@ class _TargetType:
             high = 2 ** (self.bits - 1)
             return f"{column} BETWEEN {-high} AND {high - 1}"
         return None
+
+
+def _fails(seen: Evidence, not_valid: bool, validated: tuple[str, int] | None) -> bool:
+    """Rows break the constraint, and something checks them: its creation, or the VALIDATE of a NOT VALID one."""
+    return bool(seen.count) and (not not_valid or validated is not None)
 
 
 def _column_name(node: ast.AST | None) -> ast.AST | None:
