@@ -33,6 +33,7 @@ from integrity_kit.demo.shop import DemoShop, Planted, load_shop
 from integrity_kit.errors import IntegrityKitError, first_line
 from integrity_kit.migrations.linter import lint
 from integrity_kit.migrations.preflight import DataCheck
+from integrity_kit.migrations.rules.data import FailsOnExistingRows
 from integrity_kit.migrations.target import read_target
 from integrity_kit.queries import capture
 from integrity_kit.races import RaceResult, RaceSpace
@@ -289,7 +290,7 @@ class Demo:
         (folder / "versions" / "integrity_kit_fixes.py").write_text(revision, encoding="utf-8")
         with self.status.status("preflight of the fix migration against the rows", spinner="dots"):
             target = read_target(self.url)
-            linted = lint(folder, dialect=target.dialect, target=target, select=["fails-on-existing-rows"],
+            linted = lint(folder, dialect=target.dialect, target=target, select=[FailsOnExistingRows.name],
                           render_sql=False)
         return linted.preflight.checks if linted.preflight else []
 
