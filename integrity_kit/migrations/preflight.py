@@ -139,6 +139,8 @@ class _Seen:
     # in the database under that name yet
     added: dict[tuple[str, str], str] = field(default_factory=dict)
     renamed: dict[str, str] = field(default_factory=dict)  # table -> what it was renamed from
+    # (table, column) added by a pending revision -> what its existing rows hold: "null" or "constant"
+    fills: dict[tuple[str, str], str] = field(default_factory=dict)
     writes: list[tuple[str, int, str | None]] = field(default_factory=list)  # (revision, line, table or None)
 
     def write_before(self, table: str) -> tuple[str, int, str | None] | None:
@@ -182,10 +184,14 @@ class _Planner:
             column = literal_str(_column_name(op.param("column")))
             if column:
                 self.seen.added[(table, column)] = f"added by {revision.revision}"
+                fill = _fill(op.param("column"), self.dialect)
+                if fill is not None:
+                    self.seen.fills[(table, column)] = fill
         elif op.name == "drop_column" and table:
             column = literal_str(op.param("column_name"))
             if column:
                 self.seen.added[(table, column)] = f"dropped by {revision.revision}"
+                self.seen.fills.pop((table, column), None)
         elif op.name == "alter_column" and table:
             renamed = literal_str(op.kw("new_column_name"))
             if renamed:
@@ -285,10 +291,54 @@ class _Planner:
             self._not_analysed(revision, op, constraint.problem)
             return
         table = self._table(revision, op, constraint.table, constraint.schema)
-        if table is None or not self._columns_ready(revision, op, table, constraint.columns):
+        if table is None:
+            return
+        new = {c: self.seen.fills.get((table.name, c)) for c in constraint.columns
+               if (table.name, c) in self.seen.added}
+        if new and None not in new.values() and constraint.kind in ("unique", "not-null"):
+            self._on_new_columns(revision, op, table, constraint, {c: str(f) for c, f in new.items()})
+            return
+        if not self._columns_ready(revision, op, table, constraint.columns):
             return
         {"unique": self._unique, "foreign-key": self._foreign_key, "check": self._check,
          "not-null": self._not_null}[constraint.kind](revision, op, table, constraint)
+
+    def _on_new_columns(self, revision: Revision, op: Op, table: Table, constraint: Constraint,
+                        fills: dict[str, str]) -> None:
+        """A unique or NOT NULL over columns a pending revision adds: their existing rows hold NULL (no server
+        default) or the server default's constant, so the verdict follows from the other columns and the rows."""
+        columns = constraint.columns
+        nulls = [c for c, fill in fills.items() if fill == "null"]
+        if constraint.kind == "not-null":
+            what = f"NOT NULL on {table.name}.{columns[0]}"
+            rows = self.probe.row_count(table)
+            self._record(revision, op, table, what, "not-null", None, count=rows if nulls else 0, passes=(
+                f"{columns[0]} is added with a server default, which every existing row gets: setting it succeeds"),
+                fails=lambda n: (f"{what} would fail: {columns[0]} is added without a server default, so each of the "
+                                 f"{n} existing row(s) holds NULL; give it a server default or backfill it first"))
+            return
+        what = f"{constraint.label} on {table.name}({', '.join(columns)})"
+        if nulls:
+            self._record(revision, op, table, what, "unique", None, count=0, passes=(
+                f"{', '.join(nulls)} is added without a server default: NULL on every existing row, and NULLs never "
+                "collide, so adding it succeeds"), fails=lambda _n: "")
+            return
+        rest = tuple(c for c in columns if c not in fills)
+        if rest:
+            if not self._columns_ready(revision, op, table, rest):
+                return
+            seen = self.probe.duplicates(table, rest)
+            self._record(revision, op, table, what, "unique", seen, passes=(
+                f"every existing row gets the same default in {', '.join(fills)}, and no two rows share "
+                f"({', '.join(rest)}): adding it succeeds"), fails=lambda n: (
+                f"{what} would fail: every existing row gets the same default in {', '.join(fills)}, and {n} "
+                f"group(s) of rows share ({', '.join(rest)}), e.g. {_samples(seen.samples)}"))
+            return
+        rows = self.probe.row_count(table)
+        self._record(revision, op, table, what, "unique", None, count=1 if rows > 1 else 0, passes=(
+            f"the table holds {rows} row(s): one default value cannot collide"), fails=lambda _n: (
+            f"{what} would fail: {', '.join(fills)} is added with a server default, so all {rows} existing rows get "
+            "the same value; add it without a default (NULLs never collide) and backfill distinct values first"))
 
     def _unique(self, revision: Revision, op: Op, table: Table, constraint: Constraint) -> None:
         columns = constraint.columns
@@ -607,6 +657,23 @@ class _TargetType:
 def _fails(seen: Evidence, not_valid: bool, validated: tuple[str, int] | None) -> bool:
     """Rows break the constraint, and something checks them: its creation, or the VALIDATE of a NOT VALID one."""
     return bool(seen.count) and (not not_valid or validated is not None)
+
+
+def _fill(node: ast.AST | None, dialect: str) -> str | None:
+    """What an added column holds on the rows that exist: "null" (nullable, no server default), "constant" (a
+    literal server default, or MySQL's implicit default for NOT NULL), None when that cannot be told."""
+    if not isinstance(node, ast.Call):
+        return None
+    keywords = {k.arg: k.value for k in node.keywords if k.arg}
+    default = keywords.get("server_default")
+    if default is not None and not (isinstance(default, ast.Constant) and default.value is None):
+        return "constant" if literal(default) is not None else None  # sa.text("now()") differs row by row
+    if "server_onupdate" in keywords or "computed" in ast_text(node).lower() or "identity" in ast_text(node).lower():
+        return None
+    nullable = literal(keywords.get("nullable"))
+    if nullable is False or literal(keywords.get("primary_key")) is True:
+        return "constant" if dialect == "mysql" else None
+    return "null"
 
 
 def _column_name(node: ast.AST | None) -> ast.AST | None:

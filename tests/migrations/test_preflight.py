@@ -329,3 +329,71 @@ def test_lock_severity_follows_size_and_activity() -> None:
     # A rule that is not about locks keeps its severity; its finding still carries the size and the sessions.
     dropped = judged(DropColumnOrTable, 500, 64 * 1024, [on_table])
     assert dropped.severity == DropColumnOrTable.severity and dropped.data["rows"] == 500 and dropped.blockers
+
+
+NEW_COLUMN = '''"""{doc}
+
+Revision ID: n01
+Revises: p00_shop
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "n01"
+down_revision = "p00_shop"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("things") as batch:
+        batch.add_column(sa.Column("code", sa.String(20){default}))
+{between}    with op.batch_alter_table("things") as batch:
+        {then}
+'''
+CASES = {
+    "a default then a unique": (", server_default='X'", "", 'batch.create_unique_constraint("uq_code", ["code"])',
+                                True),
+    "nullable then a unique": ("", "", 'batch.create_unique_constraint("uq_code", ["code"])', False),
+    "nullable then NOT NULL": ("", "", 'batch.alter_column("code", existing_type=sa.String(20), nullable=False)',
+                               True),
+    "a backfill before NOT NULL": ("", "    op.execute(\"UPDATE things SET code = 'c' || id\")\n",
+                                   'batch.alter_column("code", existing_type=sa.String(20), nullable=False)', None),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_column_a_pending_revision_adds_is_judged_by_what_its_rows_will_hold(engine_name: str, engine_url, tmp_path,
+                                                                                case: str) -> None:
+    from sqlalchemy import create_engine
+
+    default, between, then, expected = CASES[case]
+    if engine_name == "mariadb" and "||" in between:
+        between = between.replace("'c' || id", "CONCAT('c', id)")
+    history = tmp_path / "history"
+    (history / "versions").mkdir(parents=True)
+    for name in ("env.py", "script.py.mako"):
+        (history / name).write_text((HISTORY / name).read_text())
+    (history / "versions" / "p00_shop.py").write_text((HISTORY / "versions" / "p00_shop.py").read_text())
+    (history / "versions" / "n01.py").write_text(NEW_COLUMN.format(doc=case, default=default, between=between,
+                                                                   then=then))
+    url = engine_url.render_as_string(hide_password=False)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE things (id INTEGER PRIMARY KEY, name VARCHAR(20))"))
+        connection.execute(text("INSERT INTO things (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')"))
+    stamp(engine, "p00_shop")
+    state = read_target(url)
+    result = lint(history, dialect=state.dialect, target=state)
+    (check,) = [c for c in result.preflight.checks if c.revision == "n01"] if result.preflight else []
+    assert check.would_fail is expected, check.reason
+    config = Config()
+    config.set_main_option("script_location", str(history))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        if expected:
+            with pytest.raises(DBAPIError):
+                command.upgrade(config, "head")
+        else:
+            command.upgrade(config, "head")
+    engine.dispose()
