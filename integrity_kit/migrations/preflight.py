@@ -424,11 +424,14 @@ class _Planner:
         column = literal_str(op.param("column_name"))
         if table is None or column is None or not self._columns_ready(revision, op, table, [column]):
             return
-        target = _TargetType.parse(ast_text(op.kw("type_")))
-        if target is None:
-            return
+        source = ast_text(op.kw("type_"))
         if self.dialect == "sqlite":
             return  # SQLite stores any value in any column (type affinity): a rebuild never refuses a row
+        target = _TargetType.parse(source)
+        if target is None:
+            self._not_analysed(revision, op, f"whether every value of {table.name}.{column} fits {source} is not "
+                                             "probed (lengths, numeric ranges and casts to numbers are)")
+            return
         current = table.column(column).type_sql.lower()
         using = op.has_kw("postgresql_using")
         name = quote(self.dialect, column)

@@ -45,9 +45,14 @@ def test_fastapi_template_length_limits_fail_on_the_long_values(engine_url, engi
         ("user", 28): (1, [7]), ("item", 40): (2, [3, 9])}
     passing = [c for c in result.preflight.checks if c.would_fail is False] if result.preflight else []
     assert {(c.table, c.line) for c in passing} == {("user", 22), ("item", 34)}  # email and title fit
-    # The revisions that replace the integer ids with UUIDs work on columns they add and rename: not probed, said.
+    # d98dd8ec85a3 adds new_id without a server default, fills it with UPDATEs, then sets it NOT NULL: today's
+    # NULLs say nothing about tomorrow, so the verdict is "not conclusive", naming the UPDATE.
+    unsure = {(c.table, c.line): c.reason for c in result.preflight.checks if c.would_fail is None}
+    assert set(unsure) == {("user", 36), ("item", 37)}
+    assert "d98dd8ec85a3 line 31 changes rows of user" in unsure[("user", 36)]
+    # The columns it renames into place are not probed, and that is said.
     reasons = " ".join(item["reason"] for item in result.not_analysed)
-    assert "user.new_id is added by d98dd8ec85a3" in reasons and "item.owner_id is the new name" in reasons
+    assert "item.owner_id is the new name" in reasons
 
     # PostgreSQL agrees: the failing changes fail, the passing ones run.
     with engine.connect() as connection:
