@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,12 +32,23 @@ def execute(engine, *statements: str, autocommit: bool = False) -> None:
             connection.exec_driver_sql(statement)
 
 
+# A statement that writes: rows, schema, privileges or a bulk load.
+WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE|REPLACE|MERGE|COPY|GRANT)\b", re.IGNORECASE)
+
+
+def writes(sent: list[str]) -> list[str]:
+    return [statement for statement in sent if WRITES.match(statement)]
+
+
 @contextmanager
-def statements_sent(engine) -> Iterator[list[str]]:
+def statements_sent(engine, *, database: str | None = None) -> Iterator[list[str]]:
+    """What ``engine`` sends while the block runs; ``Engine`` itself for every engine, ``database`` to keep only
+    the statements sent to that database."""
     sent: list[str] = []
 
-    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
-        sent.append(statement)
+    def record(connection, _cursor, statement, _parameters, _context, _executemany):
+        if database is None or connection.engine.url.database == database:
+            sent.append(statement)
 
     event.listen(engine, "before_cursor_execute", record)
     try:

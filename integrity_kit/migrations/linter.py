@@ -15,7 +15,7 @@ from integrity_kit.migrations import ignores
 from integrity_kit.migrations.activity import size_class
 from integrity_kit.migrations.model import DIALECTS, Finding, LintContext, Op, Revision, Rule, parse_column
 from integrity_kit.migrations.preflight import Preflight, run_preflight
-from integrity_kit.migrations.rules import RULES
+from integrity_kit.migrations.rules import BY_KEY, RULES
 from integrity_kit.migrations.rules.history import without_any_downgrade
 from integrity_kit.migrations.rules.mysql_online import parse_server_version
 from integrity_kit.migrations.source import RevisionFile, parse_revision, read_history
@@ -150,8 +150,7 @@ def lint(path: str | Path, *, dialect: str = "postgresql", since: str | None = N
             result.ignore_reasons[finding.fingerprint] = reason
         result.unexplained_ignores.extend(unexplained)
     if context.preflight is not None:
-        by_code = {rule.code: rule for rule in RULES}
-        result.findings = [_with_data(finding, context.preflight, by_code.get(finding.code))
+        result.findings = [_with_data(finding, context.preflight, BY_KEY.get(finding.code))
                            for finding in result.findings]
     result.findings.sort(key=lambda f: (f.path, f.line, f.code))
     return result

@@ -8,7 +8,7 @@ same sample keys, as the audit's findings about the same rows.
 from __future__ import annotations
 
 import ast
-import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -98,14 +98,13 @@ def run_preflight(url: str, revisions: Sequence[Revision], dialect: str, *, stat
             # Who is in the way first: the probes below take locks that would queue behind theirs.
             touched = _touched(snapshot, revisions)
             activity = table_activity(connection, touched)
-            result = _Planner(snapshot, Probe(connection, sample_rows), dialect, revisions).run()
-            result.activity = {(f"{schema}.{name}" if schema else name): seen
-                               for (schema, name), seen in activity.items()}
+            # Keyed as findings and checks name their table: unqualified.
+            planner = _Planner(snapshot, Probe(connection, sample_rows), dialect, revisions,
+                               {name: seen for (_schema, name), seen in activity.items()})
+            result = planner.run()
             for seen in activity.values():
                 if seen.not_analysed:
                     result.not_analysed.append({"object": f"sessions on {seen.table}", "reason": seen.not_analysed})
-            result.checks = [dataclasses.replace(check, rows=result.size(check.table)[0],
-                                                 bytes=result.size(check.table)[1]) for check in result.checks]
             return result
     except SQLAlchemyError as error:
         raise IntegrityKitError(f"the preflight could not read the target: {scrub(first_line(error), parsed)}"
@@ -148,12 +147,13 @@ class _Seen:
 
 
 class _Planner:
-    def __init__(self, snapshot: Snapshot, probe: Probe, dialect: str, revisions: Sequence[Revision]) -> None:
+    def __init__(self, snapshot: Snapshot, probe: Probe, dialect: str, revisions: Sequence[Revision],
+                 activity: dict[str, TableActivity]) -> None:
         self.snapshot = snapshot
         self.probe = probe
         self.dialect = dialect
         self.revisions = revisions
-        self.result = Preflight()
+        self.result = Preflight(activity=activity)
         self.seen = _Seen()
         # constraint name -> (revision, line) of the VALIDATE CONSTRAINT a pending revision runs
         self.validations: dict[str, tuple[str, int]] = {}
@@ -264,7 +264,8 @@ class _Planner:
         self.result.checks.append(DataCheck(
             revision=revision.revision, path=revision.path, line=op.line, table=table.name, what=what, probe=probe,
             would_fail=verdict, count=count, sample_keys=list(seen.samples) if seen is not None else [],
-            rows=table.row_estimate, bytes=None, reason=reason, sampled=bool(seen and seen.sampled),
+            rows=self.result.size(table.name)[0], bytes=self.result.size(table.name)[1], reason=reason,
+            sampled=bool(seen and seen.sampled),
             fails_at=fails_at))
 
     # --- the operations ----------------------------------------------------------------------------------------
@@ -439,10 +440,11 @@ class _Planner:
         textual = any(word in current for word in ("char", "text", "clob", "string"))
         if target.kind in ("integer", "numeric") and textual and self.dialect == "postgresql" and not using:
             self.result.probed += 1
+            rows, size = self.result.size(table.name)
             self.result.checks.append(DataCheck(
-                revision.revision, revision.path, op.line, table.name, what, "type", True, None, [],
-                table.row_estimate, None, f"{what} would fail whatever the rows hold: PostgreSQL casts {current} to "
-                f"{target.kind} only with postgresql_using=\"{column}::{target.sql}\""))
+                revision.revision, revision.path, op.line, table.name, what, "type", True, None, [], rows, size,
+                f"{what} would fail whatever the rows hold: PostgreSQL casts {current} to {target.kind} only with "
+                f"postgresql_using=\"{column}::{target.sql}\""))
             return
         condition = target.fits(self.dialect, name, textual=textual)
         if condition is None:
@@ -547,7 +549,8 @@ _SQL_FK = re.compile(rf"^FOREIGN KEY \((?P<columns>[^()]*)\) REFERENCES {_TABLE}
 _SQL_NOT_NULL = re.compile(rf"^ALTER (?:COLUMN )?{_ID} SET NOT NULL\s*$", re.IGNORECASE)
 
 
-def constraints_in_sql(sql: str) -> list[Constraint]:
+@functools.lru_cache(maxsize=1024)
+def constraints_in_sql(sql: str) -> tuple[Constraint, ...]:
     """The constraints that raw SQL (an ``op.execute`` string) adds: UNIQUE, unique indexes, FOREIGN KEY, CHECK
     and SET NOT NULL, one action per ALTER TABLE; anything else adds none the probes know."""
     found: list[Constraint] = []
@@ -593,7 +596,7 @@ def constraints_in_sql(sql: str) -> list[Constraint]:
                                     condition=condition,
                                     not_valid=bool(re.search(r"\)\s*NOT VALID\s*$", body, re.IGNORECASE)),
                                     problem=None if condition else "its condition could not be read: not probed"))
-    return found
+    return tuple(found)
 
 
 def _label(kind: str, name: str | None) -> str:

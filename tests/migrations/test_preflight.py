@@ -6,14 +6,13 @@ target is never written to."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
 from click.testing import CliRunner
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from examples.ecommerce import database, sample_data
@@ -22,10 +21,10 @@ from integrity_kit.audit import audit
 from integrity_kit.cli import cli
 from integrity_kit.migrations import lint
 from integrity_kit.migrations.target import read_target
+from tests.db import statements_sent, writes
 
 HISTORY = Path(__file__).parent / "fixtures" / "preflight"
 PENDING = ["p01_cart_line_unique", "p02_cart_product_fk", "p03_stock_check", "p04_stock_not_null"]
-WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE|REPLACE|MERGE)\b", re.IGNORECASE)
 COVERS = ("IK860",)  # the rules the fixture history under fixtures/preflight exercises
 ROWS = 2000  # enough products that one NULL stock is under the audit's 1% "optional by design" line
 
@@ -61,17 +60,9 @@ def upgrade_one(engine: Engine, revision: str, *, sqlite_foreign_keys: bool = Fa
         connection.commit()
 
 
-def linted(url: str, sent: list[str] | None = None):
-    def record(_conn, _cursor, statement, *_args) -> None:
-        if sent is not None:
-            sent.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        state = read_target(url)
-        return lint(HISTORY, dialect=state.dialect, target=state)
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
+def linted(url: str):
+    state = read_target(url)
+    return lint(HISTORY, dialect=state.dialect, target=state)
 
 
 def test_the_legacy_shop_fails_each_fix_with_the_audits_keys(app_engine: Engine, engine_url) -> None:
@@ -79,10 +70,10 @@ def test_the_legacy_shop_fails_each_fix_with_the_audits_keys(app_engine: Engine,
     null_stock = legacy_shop(app_engine)
     evidence = {(f.rule, f.table, f.columns): f.evidence for f in audit(url).findings}
 
-    sent: list[str] = []
-    result = linted(url, sent)
+    with statements_sent(Engine) as sent:
+        result = linted(url)
     assert result.revisions == PENDING
-    assert sent and not [statement for statement in sent if WRITES.match(statement)]
+    assert sent and not writes(sent)
     failing = {f.revision: f for f in result.findings if f.rule == "fails-on-existing-rows"}
     assert sorted(failing) == PENDING
     for finding in failing.values():
@@ -257,7 +248,7 @@ def test_sql_that_adds_no_constraint_yields_none() -> None:
     from integrity_kit.migrations.preflight import constraints_in_sql
 
     assert constraints_in_sql("UPDATE products SET stock = 0 WHERE stock < 0; ALTER TABLE products ADD COLUMN x INT;"
-                              " CREATE INDEX ix ON products (sku)") == []
+                              " CREATE INDEX ix ON products (sku)") == ()
 
 
 @pytest.mark.engines("postgresql", "mariadb")

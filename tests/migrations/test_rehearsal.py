@@ -12,22 +12,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL
 
 from integrity_kit.cli import cli
 from integrity_kit.migrations.rehearsal import Rehearsal, StatementRun, rehearse
 from integrity_kit.migrations.rehearsal_copy import PREFIX
-from tests.db import execute
+from tests.db import execute, statements_sent, writes
 
 FIXTURES = Path(__file__).with_name("fixtures")
-WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE|REPLACE|COPY|GRANT)\b", re.IGNORECASE)
 ROWS = 200_000
 # Longest a writer may wait on CREATE INDEX CONCURRENTLY: normal writes here take a few ms (baseline max < 20 ms),
 # the concurrent build of the fixture index about 0.5 s; a quarter second leaves a loaded 2-core CI ample margin.
@@ -134,20 +131,6 @@ def build_target(url: URL, rows: int) -> None:
     engine.dispose()
 
 
-@contextmanager
-def sent_to(url: URL) -> Iterator[list[str]]:
-    """Every statement any engine sends to ``url``'s database while the block runs."""
-    sent: list[str] = []
-
-    def record(connection, _cursor, statement, *_args) -> None:
-        if connection.engine.url.database == url.database:
-            sent.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 def scratch_databases(url: URL) -> list[str]:
@@ -170,14 +153,14 @@ def statement(rehearsal: Rehearsal, start: str) -> StatementRun:
 def assert_nothing_written(sent: list[str]) -> None:
     assert sent, "the target was not read at all"
     assert any("items" in sql.lower() and sql.lstrip().upper().startswith("SELECT") for sql in sent)
-    assert not [sql for sql in sent if WRITES.match(sql)]
+    assert not writes(sent)
 
 
 @pytest.mark.engines("postgresql")
 def test_plain_create_index_blocks_writers_for_its_build_and_concurrently_does_not(engine_url: URL,
                                                                                    tmp_path: Path) -> None:
     build_target(engine_url, ROWS)
-    with sent_to(engine_url) as sent:
+    with statements_sent(Engine, database=engine_url.database) as sent:
         rehearsal = rehearse(history(tmp_path, PLAIN, CONCURRENT), engine_url.render_as_string(hide_password=False),
                              max_rows=ROWS)
     assert_nothing_written(sent)
@@ -206,7 +189,7 @@ def test_plain_create_index_blocks_writers_for_its_build_and_concurrently_does_n
 def test_a_rehearsal_copies_runs_and_measures_on_every_engine(engine_name: str, engine_url: URL,
                                                               tmp_path: Path) -> None:
     build_target(engine_url, 1000)
-    with sent_to(engine_url) as sent:
+    with statements_sent(Engine, database=engine_url.database) as sent:
         rehearsal = rehearse(history(tmp_path, PLAIN), engine_url.render_as_string(hide_password=False),
                              max_rows=300, baseline_seconds=0.3)
     assert_nothing_written(sent)

@@ -3,10 +3,8 @@ reading ``alembic_version`` without writing anything."""
 
 from __future__ import annotations
 
-import re
-
 from click.testing import CliRunner
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 
 from examples.ecommerce.database import MIGRATIONS, upgrade
 from integrity_kit.cli import cli
@@ -14,10 +12,10 @@ from integrity_kit.migrations import lint
 from integrity_kit.migrations.source import read_history
 from integrity_kit.migrations.sql import render_history
 from integrity_kit.migrations.target import read_target
+from tests.db import statements_sent, writes
 from tests.servers import scratch_database
 
 ALL = [file.revision for file in read_history(MIGRATIONS).files]
-WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|TRUNCATE|REPLACE)\b", re.IGNORECASE)
 
 
 def run(*args: str):
@@ -35,18 +33,10 @@ def test_only_pending_revisions_are_linted_and_nothing_is_written(engine_name: s
         engine = create_engine(url)
         upgrade(engine, ALL[3])
         engine.dispose()
-        sent: list[str] = []
-
-        def record(_conn, _cursor, statement, *_args) -> None:
-            sent.append(statement)
-
-        event.listen(Engine, "before_cursor_execute", record)
-        try:
+        with statements_sent(Engine) as sent:
             state = read_target(url.render_as_string(hide_password=False))
-        finally:
-            event.remove(Engine, "before_cursor_execute", record)
         assert state.current == (ALL[3],)
-        assert sent and not [statement for statement in sent if WRITES.match(statement)]
+        assert sent and not writes(sent)
         result = lint(MIGRATIONS, dialect=state.dialect, target=state, render_sql=False)
         assert result.revisions == ALL[4:]
         assert {finding.revision for finding in result.findings} <= set(ALL[4:])
