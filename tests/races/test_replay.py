@@ -1,0 +1,293 @@
+"""``--confirm``: the risky transaction replayed from two sessions in the dangerous interleaving, on a scratch copy
+beside the URL; the verdict is what the database did (lost update, duplicate rows, blocked, aborted)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, UniqueConstraint, create_engine, inspect, text
+from sqlalchemy.engine import URL
+
+from integrity_kit.errors import IntegrityKitError
+from integrity_kit.queries import capture
+from integrity_kit.races.replay import confirm_risk, confirm_risks
+
+LEVELS = {"postgresql": "READ COMMITTED", "mariadb": "REPEATABLE READ", "sqlite": None}
+
+
+@dataclass
+class StandInStatement:
+    """A recorded statement placed in a transaction, as the capture's Statement will be."""
+
+    sql: str
+    parameters: Any
+    executemany: bool
+    transaction: int | None
+
+
+@dataclass
+class StandInTransaction:
+    id: int
+    dialect: str
+    isolation_level: str | None
+    statements: list[Any]
+    outcome: str = "commit"
+
+
+@dataclass
+class StandInRisk:
+    pattern: str
+    table: str
+    columns: tuple[str, ...]
+    read: Any
+    write: Any
+    transaction: StandInTransaction
+
+
+@dataclass
+class StandInLog:
+    statements: list[Any]
+    transactions: list[StandInTransaction] = field(default_factory=list)
+
+
+def _dialect(url: URL) -> str:
+    name = url.get_backend_name()
+    return "mariadb" if name == "mysql" else name
+
+
+def _recorded(url: URL, work: Callable[[Connection], None], *, level: str | None = None) -> list[Any]:
+    """The statements ``work`` sends in one transaction, as the capture recorded them (driver SQL and parameters)."""
+    engine = create_engine(url, **({"isolation_level": level} if level else {}))
+    try:
+        with capture(engine) as log, engine.connect() as connection:
+            work(connection)
+            connection.commit()
+        return list(log.statements)
+    finally:
+        engine.dispose()
+
+
+def _setup(url: URL, *statements: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+PRODUCTS = ("CREATE TABLE products (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, reserved INTEGER NOT NULL)",
+            "INSERT INTO products (id, stock, reserved) VALUES (1, 10, 0)")
+
+
+def _claim(*, lock: bool = False) -> Callable[[Connection], None]:
+    def work(connection: Connection) -> None:
+        query = "SELECT stock, reserved FROM products WHERE id = :id" + (" FOR UPDATE" if lock else "")
+        row = connection.execute(text(query), {"id": 1}).one()
+        connection.execute(text("UPDATE products SET reserved = :reserved WHERE id = :id"),
+                           {"reserved": row.reserved + 1, "id": 1})
+
+    return work
+
+
+def _rmw_risk(url: URL, level: str | None, *, lock: bool = False) -> tuple[StandInRisk, StandInLog]:
+    statements = _recorded(url, _claim(lock=lock), level=level)
+    # Undo the capture's own write: the replay starts from the state the captured transaction started from.
+    _setup(url, "UPDATE products SET reserved = 0")
+    transaction = StandInTransaction(1, _dialect(url), level, statements)
+    return (StandInRisk("read-modify-write", "products", ("reserved",), statements[0], statements[1], transaction),
+            StandInLog(statements, [transaction]))
+
+
+def _reserved(url: URL) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT reserved FROM products WHERE id = 1")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _scratch_gone(url: URL, name: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                return connection.execute(text("SELECT count(*) FROM pg_database WHERE datname = :n"),
+                                          {"n": name}).scalar_one() == 0
+            if engine.dialect.name in ("mysql", "mariadb"):
+                return connection.execute(text("SELECT count(*) FROM information_schema.schemata "
+                                               "WHERE schema_name = :n"), {"n": name}).scalar_one() == 0
+            raise AssertionError(engine.dialect.name)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_read_modify_write_loses_the_update_at_the_default_level(engine_url, engine_name: str) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, LEVELS[engine_name])
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert confirmed["reproduced"] is True and confirmed["outcome"] == "lost update", confirmed
+    assert confirmed["detail"].startswith("B read reserved=0 before A committed reserved=1, then wrote "
+                                          "reserved=1 over it"), confirmed["detail"]
+    assert confirmed["error"] is None and len(confirmed["trace"]) == 6
+    assert confirmed["setup"]["state"] == "copied from the URL" and confirmed["setup"]["tables"] == ["products"]
+    assert _scratch_gone(engine_url, confirmed["setup"]["scratch"])
+    assert _reserved(engine_url) == 0  # the user's database was only read
+
+
+@pytest.mark.engines("postgresql")
+@pytest.mark.parametrize("level", ["REPEATABLE READ", "SERIALIZABLE"])
+def test_postgresql_aborts_one_side_above_read_committed(engine_url, level: str) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, level)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "aborted"), confirmed
+    assert confirmed["error"].startswith("40001 serialization failure"), confirmed
+    assert "the engine aborted B at 'up to the write'" in confirmed["detail"]
+
+
+@pytest.mark.engines("mariadb")
+def test_mariadb_serializable_deadlocks_one_side(engine_url) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, "SERIALIZABLE")
+    confirmed = confirm_risk(engine_url, risk, log)
+    # InnoDB's SERIALIZABLE reads take shared locks: A's write waits for B's, B's write closes the cycle.
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "aborted"), confirmed
+    assert confirmed["error"].startswith("1213 deadlock found"), confirmed
+    assert "A's step 'up to the write' waited for a lock" in confirmed["detail"], confirmed["detail"]
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_a_locking_read_blocks_the_second_session(engine_url, engine_name: str) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, LEVELS[engine_name], lock=True)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "blocked"), confirmed
+    assert "B's step 'up to the read' waited for a lock until step 4" in confirmed["detail"], confirmed["detail"]
+    assert "B read reserved=1 after A committed reserved=1: no update lost" in confirmed["detail"]
+
+
+@pytest.mark.engines("sqlite")
+def test_sqlite_deferred_transactions_abort_the_second_writer(engine_url) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, None)
+    confirmed = confirm_risk(engine_url, risk, log)
+    # A's COMMIT waits for B's shared lock; B's write then cannot take the write lock without a deadlock, so
+    # SQLite refuses it at once.
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "aborted"), confirmed
+    assert confirmed["error"].startswith("5 database is locked (SQLITE_BUSY)"), confirmed
+
+
+def _cart_lines(url: URL, unique: bool) -> None:
+    metadata = MetaData()
+    Table("cart_lines", metadata, Column("id", Integer, primary_key=True), Column("cart_id", Integer, nullable=False),
+          Column("product_id", Integer, nullable=False), Column("quantity", Integer, nullable=False),
+          *([UniqueConstraint("cart_id", "product_id")] if unique else []))
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+
+
+def _add_to_cart(connection: Connection) -> None:
+    found = connection.execute(text("SELECT id FROM cart_lines WHERE cart_id = :c AND product_id = :p"),
+                               {"c": 7, "p": 3}).first()
+    if found is None:
+        connection.execute(text("INSERT INTO cart_lines (cart_id, product_id, quantity) VALUES (:c, :p, 1)"),
+                           {"c": 7, "p": 3})
+
+
+def _cti_risk(url: URL, level: str | None) -> tuple[StandInRisk, StandInLog]:
+    statements = _recorded(url, _add_to_cart, level=level)
+    _setup(url, "DELETE FROM cart_lines")
+    transaction = StandInTransaction(1, _dialect(url), level, statements)
+    return (StandInRisk("check-then-insert", "cart_lines", ("cart_id", "product_id"), statements[0], statements[1],
+                        transaction), StandInLog(statements, [transaction]))
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+@pytest.mark.parametrize("unique", [False, True])
+def test_check_then_insert(engine_url, engine_name: str, unique: bool) -> None:
+    _cart_lines(engine_url, unique)
+    risk, log = _cti_risk(engine_url, LEVELS[engine_name])
+    confirmed = confirm_risk(engine_url, risk, log)
+    if unique:
+        assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "not reproduced"), confirmed
+        assert confirmed["detail"].startswith("not reproduced (a unique constraint stopped it)")
+        assert confirmed["error"].split()[0] in ("23505", "1062")
+    else:
+        assert (confirmed["reproduced"], confirmed["outcome"]) == (True, "duplicate rows"), confirmed
+        assert "2 rows with cart_id=7, product_id=3 now" in confirmed["detail"]
+
+
+def test_rows_written_inside_the_capture_are_replayed_not_copied(engine_url) -> None:
+    """The capture inserted the product itself: the scratch copy gets the schema and that INSERT, not the URL's
+    rows (which already hold the captured transaction's own write)."""
+    _setup(engine_url, PRODUCTS[0])
+    engine = create_engine(engine_url, **({"isolation_level": "READ COMMITTED"}
+                                          if engine_url.get_backend_name() == "postgresql" else {}))
+    try:
+        with capture(engine) as recorded:
+            with engine.begin() as connection:
+                connection.execute(text("INSERT INTO products (id, stock, reserved) VALUES (1, 10, 0)"))
+            with engine.connect() as connection:
+                _claim()(connection)
+                connection.commit()
+    finally:
+        engine.dispose()
+    statements = [StandInStatement(s.sql, s.parameters, s.executemany, 1 if i == 0 else 2)
+                  for i, s in enumerate(recorded.statements)]
+    setup, claim = statements[:1], statements[1:]
+    transaction = StandInTransaction(2, _dialect(engine_url), LEVELS[_dialect(engine_url)], claim)
+    log = StandInLog(statements, [StandInTransaction(1, transaction.dialect, None, setup), transaction])
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), claim[0], claim[1], transaction)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert confirmed["setup"]["state"] == "replayed from the capture"
+    assert confirmed["setup"]["replayed_statements"] == 1 and confirmed["setup"]["copied"][0]["copied"] == 0
+    if engine_url.get_backend_name() == "sqlite":
+        assert confirmed["outcome"] == "aborted"
+    else:
+        assert confirmed["outcome"] == "lost update"
+        assert confirmed["detail"].startswith("B read reserved=0 before A committed reserved=1")
+
+
+def test_dialect_mismatch_is_one_line(engine_url, tmp_path) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, None)
+    other = "postgresql" if engine_url.get_backend_name() == "sqlite" else "sqlite"
+    risk.transaction.dialect = other
+    with pytest.raises(IntegrityKitError) as raised:
+        confirm_risks(engine_url, [risk], log)
+    assert str(raised.value) == f"not replayed: captured on {other}, --confirm URL is " \
+                                f"{engine_url.get_backend_name()}"
+
+
+def test_unreachable_url_is_one_line_with_the_password_masked(tmp_path) -> None:
+    url = URL.create("postgresql+psycopg", "ik", "s3cret", "127.0.0.1", 1, "nowhere")
+    transaction = StandInTransaction(1, "postgresql", None, [])
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), None, None, transaction)
+    with pytest.raises(IntegrityKitError) as raised:
+        confirm_risk(url, risk, StandInLog([]))
+    message = str(raised.value)
+    assert message.startswith("cannot connect to postgresql+psycopg://ik:***@127.0.0.1:1/nowhere")
+    assert "s3cret" not in message and "\n" not in message
+    with pytest.raises(IntegrityKitError, match="not a database URL"):
+        confirm_risk("::nonsense::", risk, StandInLog([]))
+
+
+@pytest.mark.engines("sqlite")
+def test_sqlite_scratch_file_is_removed(engine_url) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, None)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert confirmed["setup"]["dialect"] == "sqlite"
+    import glob
+    import tempfile
+
+    assert not glob.glob(f"{tempfile.gettempdir()}/{confirmed['setup']['scratch']}*")
+    assert inspect(create_engine(engine_url)).get_table_names() == ["products"]
