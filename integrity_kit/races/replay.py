@@ -38,7 +38,7 @@ from integrity_kit.migrations.rehearsal_copy import (
     scratch_database,
 )
 from integrity_kit.races.engines import real_sqlite_transactions
-from integrity_kit.races.interleaving import Interleaving, SessionContext, Trace, connection_ids
+from integrity_kit.races.interleaving import Interleaving, ScheduleError, SessionContext, Trace, connection_ids
 
 MAX_ROWS = 10_000
 ORDER = ("A", "B", "A", "A", "B", "B")
@@ -85,11 +85,21 @@ def confirm_risk(url: str | URL, risk: Any, log: Any, *, timeout: float = 10.0) 
     _check_dialect(parsed, risk)
     source = make_engine(parsed)  # connects once: an unreachable server fails here, in one line
     try:
-        plan = _plan(risk, log)
+        try:
+            plan = _plan(risk, log)
+        except _NotReplayed as why:
+            return {**_outcome(False, "not reproduced", str(why)), "trace": [], "skipped": []}
         with _scratch(parsed, source, plan) as setup:
             ready = time.monotonic()
-            result = _replay(setup, risk, plan, timeout)
+            try:
+                result = _replay(setup, risk, plan, timeout)
+            except ScheduleError as error:
+                result = {**_outcome(False, "not reproduced", f"the replay did not run: {error}"), "trace": [],
+                          "skipped": []}
         result["setup"] = setup.to_dict()
+        if getattr(risk.transaction, "outcome", "commit") == "rollback":
+            result["setup"]["notes"].append("the captured transaction rolled back (a test's own rollback, "
+                                            "say); both replayed sessions commit it, as the app would")
         result["duration_s"] = {"setup": round(ready - started, 3), "replay": round(time.monotonic() - ready, 3)}
         return result
     finally:
@@ -97,6 +107,10 @@ def confirm_risk(url: str | URL, risk: Any, log: Any, *, timeout: float = 10.0) 
 
 
 # -- what to replay -------------------------------------------------------------------------------------------
+
+
+class _NotReplayed(Exception):
+    """The risk itself cannot be replayed (not the URL's fault): reported in its result, not raised."""
 
 
 @dataclass
@@ -123,7 +137,7 @@ def _index(statements: Sequence[Any], wanted: Any, start: int) -> int:
     for i in range(start, len(statements)):  # a copy of the statement (a risk rebuilt from JSON, say)
         if statements[i].sql == wanted.sql and statements[i].parameters == wanted.parameters:
             return i
-    raise IntegrityKitError(f"not replayed: the statement {_short(wanted.sql)!r} is not in its transaction")
+    raise _NotReplayed(f"not replayed: the statement {_short(wanted.sql)!r} is not in its transaction")
 
 
 def _earlier(log: Any, transaction: Any) -> list[Any]:
@@ -297,10 +311,28 @@ def _rows(result: Any) -> list[dict[str, Any]] | None:
     return [dict(row) for row in result.mappings().all()]
 
 
-def _send_or_skip(connection: Connection, statement: Any) -> str | None:
+def _message(error: BaseException) -> str:
+    """The driver's own message: PyMySQL's is the second of its (errno, message) arguments."""
+    args: tuple[Any, ...] = tuple(getattr(getattr(error, "orig", None) or error, "args", ()))
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        return args[1]
+    return first_line(error)
+
+
+def _error_text(error: BaseException) -> str:
+    """``40001 serialization failure: could not serialize access ...``: the code, its name, the driver's words."""
+    code = error_code(error)
+    name = _ABORTS.get(code) or _UNIQUE.get(code)
+    said = _message(error)
+    if name is None:
+        return f"{code}: {said}"
+    return f"{code} {name}" if said.lower() in name.lower() else f"{code} {name}: {said}"
+
+
+def _send_or_skip(connection: Connection, statement: Any, *, autocommit: bool = False) -> str | None:
     """Send ``statement``; if it fails, undo only it (a savepoint on PostgreSQL, where an error would otherwise end
     the transaction) and return the error, unless the engine aborted the transaction itself (re-raised)."""
-    savepoint = connection.dialect.name == "postgresql"
+    savepoint = connection.dialect.name == "postgresql" and not autocommit
     if savepoint:
         connection.exec_driver_sql("SAVEPOINT ik_replay")
     try:
@@ -310,7 +342,7 @@ def _send_or_skip(connection: Connection, statement: Any) -> str | None:
             raise
         if savepoint:
             connection.exec_driver_sql("ROLLBACK TO SAVEPOINT ik_replay")
-        return f"{error_code(error)} {first_line(error)}"
+        return _error_text(error)
     if savepoint:
         connection.exec_driver_sql("RELEASE SAVEPOINT ik_replay")
     return None
@@ -352,11 +384,11 @@ def _program(engine: Engine, plan: _Plan, risk: Any, session: _Session, known: s
                     _send(connection, statement)
                 if risk.pattern == "read-modify-write":
                     session.wrote_rows = _rows(_send(connection, read))
-                    ctx.note(f"wrote {_values(session.wrote_rows, risk)}")
+                    ctx.note(f"then its read sees {_values(session.wrote_rows, risk)}")
                 label = COMMIT
                 ctx.step(COMMIT)
                 for statement in after:
-                    error = _send_or_skip(connection, statement)
+                    error = _send_or_skip(connection, statement, autocommit=plan.isolation_level == "AUTOCOMMIT")
                     if error is not None:
                         session.skipped.append(f"{_short(statement.sql)}: {error}")
                 connection.commit()
@@ -367,12 +399,10 @@ def _program(engine: Engine, plan: _Plan, risk: Any, session: _Session, known: s
                 ctx.fail(code)
                 session.error_at = label
                 session.error_code = code
-                text_ = f"{code} {_ABORTS.get(code) or _UNIQUE.get(code) or ''}".strip()
                 if code in _ABORTS or code in _UNIQUE:
-                    session.error = f"{text_}: {first_line(error)}"
+                    session.error = _error_text(error)
                 else:
-                    session.failed = f"{_short(str(getattr(error, 'statement', '') or ''))}: {code} " \
-                                     f"{first_line(error)}"
+                    session.failed = f"{_short(str(getattr(error, 'statement', '') or ''))}: {_error_text(error)}"
                 with contextlib.suppress(SQLAlchemyError):
                     connection.rollback()
         return session

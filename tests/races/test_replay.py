@@ -291,3 +291,75 @@ def test_sqlite_scratch_file_is_removed(engine_url) -> None:
 
     assert not glob.glob(f"{tempfile.gettempdir()}/{confirmed['setup']['scratch']}*")
     assert inspect(create_engine(engine_url)).get_table_names() == ["products"]
+
+
+def _checkout_risk(engine_url: URL, strategy: str, level: str | None) -> tuple[StandInRisk, StandInLog]:
+    """The reference app's shop built and one checkout run inside a capture; the checkout's transaction is the
+    risky one (a stand-in placed by statement count until the capture records transactions)."""
+    from examples.ecommerce.database import make_engine
+    from examples.ecommerce.race_workload import workload
+
+    engine = make_engine(engine_url)
+    try:
+        with capture(engine) as recorded:
+            workload.create(engine, stock=5, buyers=1)
+            setup = len(recorded.statements)
+            assert workload.checkout(engine, 1, strategy).status == "ordered"
+    finally:
+        engine.dispose()
+    statements = [StandInStatement(s.sql, s.parameters, s.executemany, 1 if i < setup else 2)
+                  for i, s in enumerate(recorded.statements)]
+    claim = statements[setup:]
+    transaction = StandInTransaction(2, _dialect(engine_url), level, claim)
+    log = StandInLog(statements, [StandInTransaction(1, transaction.dialect, None, statements[:setup]), transaction])
+    read = next(s for s in claim if s.sql.lstrip().upper().startswith("SELECT") and "products.reserved" in s.sql)
+    write = next(s for s in claim if s.sql.lstrip().upper().startswith("UPDATE PRODUCTS"))
+    return StandInRisk("read-modify-write", "products", ("reserved",), read, write, transaction), log
+
+
+CHECKOUT = {
+    ("naive", "postgresql", "READ COMMITTED"): "lost update",
+    ("naive", "postgresql", "REPEATABLE READ"): "aborted",
+    ("naive", "mariadb", "REPEATABLE READ"): "lost update",
+    ("naive", "mariadb", "SERIALIZABLE"): "aborted",
+    ("serializable", "postgresql", "SERIALIZABLE"): "aborted",
+    ("for-update", "postgresql", "READ COMMITTED"): "blocked",
+    ("for-update", "mariadb", "REPEATABLE READ"): "blocked",
+}
+
+
+def _check_checkout(engine_url: URL, strategy: str, level: str | None, expected: str) -> None:
+    risk, log = _checkout_risk(engine_url, strategy, level)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert confirmed["outcome"] == expected, confirmed
+    assert confirmed["reproduced"] is (expected == "lost update")
+    assert confirmed["setup"]["state"] == "replayed from the capture"
+    assert _scratch_gone(engine_url, confirmed["setup"]["scratch"]) if _dialect(engine_url) != "sqlite" else True
+    if expected == "lost update":
+        assert confirmed["detail"].startswith("B read reserved=0 before A committed reserved=1, then wrote "
+                                              "reserved=1 over it"), confirmed["detail"]
+        # B's copies of A's order lines reuse A's generated order id: skipped, and said so.
+        assert any("order_items" in skipped for skipped in confirmed["skipped"]), confirmed["skipped"]
+    print(strategy, _dialect(engine_url), level, confirmed["outcome"], confirmed["error"], confirmed["detail"],
+          confirmed["duration_s"], *confirmed["trace"], *confirmed["skipped"], sep="\n  ")
+
+
+def _cases(engine: str) -> list[tuple[str, str | None, str]]:
+    return [(strategy, level, outcome) for (strategy, name, level), outcome in CHECKOUT.items() if name == engine]
+
+
+@pytest.mark.engines("postgresql")
+@pytest.mark.parametrize("strategy, level, expected", _cases("postgresql"))
+def test_the_reference_checkout_on_postgresql(engine_url, strategy: str, level: str, expected: str) -> None:
+    _check_checkout(engine_url, strategy, level, expected)
+
+
+@pytest.mark.engines("mariadb")
+@pytest.mark.parametrize("strategy, level, expected", _cases("mariadb"))
+def test_the_reference_checkout_on_mariadb(engine_url, strategy: str, level: str, expected: str) -> None:
+    _check_checkout(engine_url, strategy, level, expected)
+
+
+@pytest.mark.engines("sqlite")
+def test_the_reference_checkout_on_sqlite(engine_url) -> None:
+    _check_checkout(engine_url, "naive", None, "aborted")
