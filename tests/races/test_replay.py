@@ -363,3 +363,135 @@ def test_the_reference_checkout_on_mariadb(engine_url, strategy: str, level: str
 @pytest.mark.engines("sqlite")
 def test_the_reference_checkout_on_sqlite(engine_url) -> None:
     _check_checkout(engine_url, "naive", None, "aborted")
+
+
+def _bookings(url: URL) -> None:
+    metadata = MetaData()
+    Table("bookings", metadata, Column("id", Integer, primary_key=True), Column("room", Integer, nullable=False),
+          Column("guest", Integer, nullable=False))
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    engine.dispose()
+
+
+def _book(connection: Connection) -> None:
+    taken = connection.execute(text("SELECT COUNT(*) FROM bookings WHERE room = :room"), {"room": 4}).scalar_one()
+    if taken < 1:  # the count guards the insert: one booking per room
+        connection.execute(text("INSERT INTO bookings (room, guest) VALUES (:room, :guest)"), {"room": 4, "guest": 9})
+
+
+CHECK_THEN_ACT = {
+    ("postgresql", "READ COMMITTED"): ("write skew", None),
+    ("postgresql", "REPEATABLE READ"): ("write skew", None),
+    ("postgresql", "SERIALIZABLE"): ("aborted", "40001"),
+    ("mariadb", "REPEATABLE READ"): ("write skew", None),
+    ("mariadb", "SERIALIZABLE"): ("aborted", "1213"),
+}
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+@pytest.mark.parametrize("level", ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"])
+def test_check_then_act_on_an_aggregate(engine_url, engine_name: str, level: str) -> None:
+    expected, code = CHECK_THEN_ACT.get((engine_name, level), ("write skew", None))
+    _bookings(engine_url)
+    statements = _recorded(engine_url, _book, level=level)
+    _setup(engine_url, "DELETE FROM bookings")
+    transaction = StandInTransaction(1, _dialect(engine_url), level, statements)
+    risk = StandInRisk("check-then-act", "bookings", ("room",), statements[0], statements[1], transaction)
+    confirmed = confirm_risk(engine_url, risk, StandInLog(statements, [transaction]))
+    assert confirmed["outcome"] == expected, confirmed
+    assert confirmed["reproduced"] is (expected == "write skew")
+    if code is not None:
+        assert confirmed["error"].startswith(code), confirmed
+    else:
+        assert "each read the same aggregate" in confirmed["detail"]
+
+
+def _legacy_add_to_cart(url: URL, base: Any) -> tuple[StandInRisk, StandInLog]:
+    """An add-to-cart written with the ORM: look the line up, insert it when missing."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    models = {mapper.class_.__name__: mapper.class_ for mapper in base.registry.mappers}
+    cart_item = models["CartItem"]
+    engine = create_engine(url)
+    try:
+        base.metadata.create_all(engine)
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO users (id, email, phone_number, full_name) "
+                                    "VALUES (1, 'a@example.com', '+1 555 0000001', 'A')"))
+            connection.execute(text("INSERT INTO carts (id, user_id) VALUES (1, 1)"))
+        with capture(engine) as recorded, Session(engine) as session:
+            line = session.scalar(select(cart_item).where(cart_item.cart_id == 1, cart_item.product_id == 5))
+            if line is None:
+                session.add(cart_item(cart_id=1, product_id=5, quantity=1))
+            session.commit()
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM cart_items"))
+    finally:
+        engine.dispose()
+    statements = [s for s in recorded.statements]
+    transaction = StandInTransaction(1, _dialect(url), LEVELS[_dialect(url)], statements)
+    insert = next(s for s in statements if s.sql.lstrip().upper().startswith("INSERT"))
+    risk = StandInRisk("check-then-insert", "cart_items", ("cart_id", "product_id"), statements[0], insert,
+                       transaction)
+    return risk, StandInLog(statements, [transaction])
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_the_legacy_cart_gets_duplicate_lines_and_the_app_schema_does_not(engine_url, tmp_path) -> None:
+    from examples.ecommerce.legacy import LegacyBase
+
+    risk, log = _legacy_add_to_cart(engine_url, LegacyBase)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (True, "duplicate rows"), confirmed
+    assert "2 rows with cart_id=1, product_id=5 now" in confirmed["detail"]
+    assert sorted(confirmed["setup"]["tables"]) == ["cart_items", "carts", "users"]
+
+
+@pytest.mark.engines("postgresql")
+def test_autocommit_statements_race_too(engine_url) -> None:
+    _setup(engine_url, *PRODUCTS)
+    risk, log = _rmw_risk(engine_url, "AUTOCOMMIT")
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (True, "lost update"), confirmed
+
+
+@pytest.mark.engines("sqlite")
+def test_sqlite_begin_immediate_blocks_the_second_session(engine_url) -> None:
+    _setup(engine_url, *PRODUCTS)
+
+    def claim(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        _claim()(connection)
+
+    engine = create_engine(engine_url)
+    from integrity_kit.races.engines import real_sqlite_transactions
+
+    real_sqlite_transactions(engine)
+    try:
+        with capture(engine) as recorded, engine.connect() as connection:
+            claim(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
+    _setup(engine_url, "UPDATE products SET reserved = 0")
+    statements = list(recorded.statements)
+    transaction = StandInTransaction(1, "sqlite", None, statements)
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), statements[1], statements[2], transaction)
+    confirmed = confirm_risk(engine_url, risk, StandInLog(statements, [transaction]))
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "blocked"), confirmed
+    assert "B read reserved=1 after A committed reserved=1" in confirmed["detail"]
+
+
+def test_a_large_table_is_sampled_and_says_so(engine_url, monkeypatch) -> None:
+    from integrity_kit.races import replay
+
+    monkeypatch.setattr(replay, "MAX_ROWS", 3)
+    _setup(engine_url, *PRODUCTS, *(f"INSERT INTO products (id, stock, reserved) VALUES ({i}, 1, 0)"
+                                    for i in range(2, 8)))
+    risk, log = _rmw_risk(engine_url, LEVELS[_dialect(engine_url)])
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert confirmed["setup"]["sampled"] == ["products"]
+    assert confirmed["setup"]["copied"] == [{"table": "products", "rows": 7, "copied": 3, "sampled": True,
+                                             "why": "touched"}]
