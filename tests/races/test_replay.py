@@ -58,14 +58,14 @@ def _dialect(url: URL) -> str:
     return "mariadb" if name == "mysql" else name
 
 
-def _recorded(url: URL, work: Callable[[Connection], None], *, level: str | None = None) -> list[Any]:
-    """The statements ``work`` sends in one transaction, as the capture recorded them (driver SQL and parameters)."""
+def _recorded(url: URL, work: Callable[[Connection], None], *, level: str | None = None) -> Any:
+    """The capture (its QueryLog) of ``work`` run in one transaction on its own engine."""
     engine = create_engine(url, **({"isolation_level": level} if level else {}))
     try:
         with capture(engine) as log, engine.connect() as connection:
             work(connection)
             connection.commit()
-        return list(log.statements)
+        return log
     finally:
         engine.dispose()
 
@@ -94,13 +94,13 @@ def _claim(*, lock: bool = False) -> Callable[[Connection], None]:
     return work
 
 
-def _rmw_risk(url: URL, level: str | None, *, lock: bool = False) -> tuple[StandInRisk, StandInLog]:
-    statements = _recorded(url, _claim(lock=lock), level=level)
+def _rmw_risk(url: URL, level: str | None, *, lock: bool = False) -> tuple[StandInRisk, Any]:
+    log = _recorded(url, _claim(lock=lock), level=level)
     # Undo the capture's own write: the replay starts from the state the captured transaction started from.
     _setup(url, "UPDATE products SET reserved = 0")
-    transaction = StandInTransaction(1, _dialect(url), level, statements)
-    return (StandInRisk("read-modify-write", "products", ("reserved",), statements[0], statements[1], transaction),
-            StandInLog(statements, [transaction]))
+    (transaction,) = log.transactions
+    read, write = transaction.statements
+    return StandInRisk("read-modify-write", "products", ("reserved",), read, write, transaction), log
 
 
 def _reserved(url: URL) -> int:
@@ -202,12 +202,12 @@ def _add_to_cart(connection: Connection) -> None:
                            {"c": 7, "p": 3})
 
 
-def _cti_risk(url: URL, level: str | None) -> tuple[StandInRisk, StandInLog]:
-    statements = _recorded(url, _add_to_cart, level=level)
+def _cti_risk(url: URL, level: str | None) -> tuple[StandInRisk, Any]:
+    log = _recorded(url, _add_to_cart, level=level)
     _setup(url, "DELETE FROM cart_lines")
-    transaction = StandInTransaction(1, _dialect(url), level, statements)
-    return (StandInRisk("check-then-insert", "cart_lines", ("cart_id", "product_id"), statements[0], statements[1],
-                        transaction), StandInLog(statements, [transaction]))
+    (transaction,) = log.transactions
+    read, write = transaction.statements
+    return StandInRisk("check-then-insert", "cart_lines", ("cart_id", "product_id"), read, write, transaction), log
 
 
 @pytest.mark.engines("postgresql", "mariadb")
@@ -240,12 +240,10 @@ def test_rows_written_inside_the_capture_are_replayed_not_copied(engine_url) -> 
                 connection.commit()
     finally:
         engine.dispose()
-    statements = [StandInStatement(s.sql, s.parameters, s.executemany, 1 if i == 0 else 2)
-                  for i, s in enumerate(recorded.statements)]
-    setup, claim = statements[:1], statements[1:]
-    transaction = StandInTransaction(2, _dialect(engine_url), LEVELS[_dialect(engine_url)], claim)
-    log = StandInLog(statements, [StandInTransaction(1, transaction.dialect, None, setup), transaction])
-    risk = StandInRisk("read-modify-write", "products", ("reserved",), claim[0], claim[1], transaction)
+    inserted, claimed = recorded.transactions
+    assert [len(inserted.statements), len(claimed.statements)] == [1, 2]
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), *claimed.statements, claimed)
+    log = recorded
     confirmed = confirm_risk(engine_url, risk, log)
     assert confirmed["setup"]["state"] == "replayed from the capture"
     assert confirmed["setup"]["replayed_statements"] == 1 and confirmed["setup"]["copied"][0]["copied"] == 0
@@ -293,28 +291,28 @@ def test_sqlite_scratch_file_is_removed(engine_url) -> None:
     assert inspect(create_engine(engine_url)).get_table_names() == ["products"]
 
 
-def _checkout_risk(engine_url: URL, strategy: str, level: str | None) -> tuple[StandInRisk, StandInLog]:
-    """The reference app's shop built and one checkout run inside a capture; the checkout's transaction is the
-    risky one (a stand-in placed by statement count until the capture records transactions)."""
+def _checkout_risk(engine_url: URL, strategy: str, level: str | None) -> tuple[StandInRisk, Any]:
+    """The reference app's shop built and one checkout run inside a capture; the risky transaction is the
+    checkout's, the one that writes ``products``."""
     from examples.ecommerce.database import make_engine
     from examples.ecommerce.race_workload import workload
 
-    engine = make_engine(engine_url)
+    engine = make_engine(engine_url, **({"isolation_level": level} if level else {}))
     try:
         with capture(engine) as recorded:
             workload.create(engine, stock=5, buyers=1)
-            setup = len(recorded.statements)
             assert workload.checkout(engine, 1, strategy).status == "ordered"
     finally:
         engine.dispose()
-    statements = [StandInStatement(s.sql, s.parameters, s.executemany, 1 if i < setup else 2)
-                  for i, s in enumerate(recorded.statements)]
-    claim = statements[setup:]
-    transaction = StandInTransaction(2, _dialect(engine_url), level, claim)
-    log = StandInLog(statements, [StandInTransaction(1, transaction.dialect, None, statements[:setup]), transaction])
-    read = next(s for s in claim if s.sql.lstrip().upper().startswith("SELECT") and "products.reserved" in s.sql)
-    write = next(s for s in claim if s.sql.lstrip().upper().startswith("UPDATE PRODUCTS"))
-    return StandInRisk("read-modify-write", "products", ("reserved",), read, write, transaction), log
+    (transaction,) = [t for t in recorded.transactions
+                      if any(s.sql.lstrip().upper().startswith("UPDATE PRODUCTS") for s in t.statements)]
+    assert transaction.outcome == "commit"
+    if level is not None:
+        assert transaction.isolation_level == level
+    read = next(s for s in transaction.statements
+                if s.sql.lstrip().upper().startswith("SELECT") and "products.reserved" in s.sql)
+    write = next(s for s in transaction.statements if s.sql.lstrip().upper().startswith("UPDATE PRODUCTS"))
+    return StandInRisk("read-modify-write", "products", ("reserved",), read, write, transaction), recorded
 
 
 CHECKOUT = {
@@ -394,11 +392,11 @@ CHECK_THEN_ACT = {
 def test_check_then_act_on_an_aggregate(engine_url, engine_name: str, level: str) -> None:
     expected, code = CHECK_THEN_ACT.get((engine_name, level), ("write skew", None))
     _bookings(engine_url)
-    statements = _recorded(engine_url, _book, level=level)
+    log = _recorded(engine_url, _book, level=level)
     _setup(engine_url, "DELETE FROM bookings")
-    transaction = StandInTransaction(1, _dialect(engine_url), level, statements)
-    risk = StandInRisk("check-then-act", "bookings", ("room",), statements[0], statements[1], transaction)
-    confirmed = confirm_risk(engine_url, risk, StandInLog(statements, [transaction]))
+    (transaction,) = log.transactions
+    risk = StandInRisk("check-then-act", "bookings", ("room",), *transaction.statements, transaction)
+    confirmed = confirm_risk(engine_url, risk, log)
     assert confirmed["outcome"] == expected, confirmed
     assert confirmed["reproduced"] is (expected == "write skew")
     if code is not None:
@@ -407,7 +405,7 @@ def test_check_then_act_on_an_aggregate(engine_url, engine_name: str, level: str
         assert "each read the same aggregate" in confirmed["detail"]
 
 
-def _legacy_add_to_cart(url: URL, base: Any) -> tuple[StandInRisk, StandInLog]:
+def _legacy_add_to_cart(url: URL, base: Any) -> tuple[StandInRisk, Any]:
     """An add-to-cart written with the ORM: look the line up, insert it when missing."""
     from sqlalchemy import select
     from sqlalchemy.orm import Session
@@ -430,12 +428,12 @@ def _legacy_add_to_cart(url: URL, base: Any) -> tuple[StandInRisk, StandInLog]:
             connection.execute(text("DELETE FROM cart_items"))
     finally:
         engine.dispose()
-    statements = [s for s in recorded.statements]
-    transaction = StandInTransaction(1, _dialect(url), LEVELS[_dialect(url)], statements)
-    insert = next(s for s in statements if s.sql.lstrip().upper().startswith("INSERT"))
-    risk = StandInRisk("check-then-insert", "cart_items", ("cart_id", "product_id"), statements[0], insert,
-                       transaction)
-    return risk, StandInLog(statements, [transaction])
+    (transaction,) = recorded.transactions
+    assert transaction.isolation_level == LEVELS[_dialect(url)]
+    insert = next(s for s in transaction.statements if s.sql.lstrip().upper().startswith("INSERT"))
+    risk = StandInRisk("check-then-insert", "cart_items", ("cart_id", "product_id"), transaction.statements[0],
+                       insert, transaction)
+    return risk, recorded
 
 
 @pytest.mark.engines("postgresql", "mariadb")
@@ -476,10 +474,11 @@ def test_sqlite_begin_immediate_blocks_the_second_session(engine_url) -> None:
     finally:
         engine.dispose()
     _setup(engine_url, "UPDATE products SET reserved = 0")
-    statements = list(recorded.statements)
-    transaction = StandInTransaction(1, "sqlite", None, statements)
-    risk = StandInRisk("read-modify-write", "products", ("reserved",), statements[1], statements[2], transaction)
-    confirmed = confirm_risk(engine_url, risk, StandInLog(statements, [transaction]))
+    (transaction,) = recorded.transactions
+    begin, read, write = transaction.statements
+    assert begin.sql == "BEGIN IMMEDIATE"
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), read, write, transaction)
+    confirmed = confirm_risk(engine_url, risk, recorded)
     assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "blocked"), confirmed
     assert "B read reserved=1 after A committed reserved=1" in confirmed["detail"]
 
@@ -495,3 +494,24 @@ def test_a_large_table_is_sampled_and_says_so(engine_url, monkeypatch) -> None:
     assert confirmed["setup"]["sampled"] == ["products"]
     assert confirmed["setup"]["copied"] == [{"table": "products", "rows": 7, "copied": 3, "sampled": True,
                                              "why": "touched"}]
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_plain_stand_in_objects_are_enough(engine_url, engine_name: str) -> None:
+    """A risk rebuilt from plain objects (JSON, say): the read and the write are found by their SQL and
+    parameters, and a statement the transaction does not hold is reported, not raised."""
+    _setup(engine_url, *PRODUCTS)
+    recorded = _recorded(engine_url, _claim(), level=LEVELS[engine_name])
+    _setup(engine_url, "UPDATE products SET reserved = 0")
+    statements = [StandInStatement(s.sql, s.parameters, s.executemany, 1) for s in recorded.statements]
+    transaction = StandInTransaction(1, engine_name, LEVELS[engine_name], statements)
+    log = StandInLog(list(statements), [transaction])
+    copies = [StandInStatement(s.sql, s.parameters, s.executemany, 1) for s in statements]
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), copies[0], copies[1], transaction)
+    (confirmed,) = confirm_risks(engine_url, [risk], log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (True, "lost update"), confirmed
+    stranger = StandInStatement("SELECT 1", None, False, 1)
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), stranger, copies[1], transaction)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "not reproduced")
+    assert confirmed["detail"] == "not replayed: the statement 'SELECT 1' is not in its transaction"
