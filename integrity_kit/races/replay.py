@@ -62,6 +62,7 @@ _CREATE_TABLE = re.compile(r"^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?TABLE\s+(?:IF\s+
                            r"(?:[`\"]?\w+[`\"]?\.)?[`\"]?(\w+)[`\"]?", re.IGNORECASE)
 _LOCKING_READ = re.compile(r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b",
                            re.IGNORECASE)
+_SAVEPOINT_CONTROL = re.compile(r"^\s*(?:SAVEPOINT|RELEASE|ROLLBACK\s+TO)\b", re.IGNORECASE)
 _TRANSACTION_END = re.compile(r"^\s*(?:COMMIT|END|ROLLBACK)\s*(?:WORK|TRANSACTION)?\s*;?\s*$", re.IGNORECASE)
 
 
@@ -141,17 +142,24 @@ def _index(statements: Sequence[Any], wanted: Any, start: int) -> int:
 
 
 def _earlier(log: Any, transaction: Any) -> list[Any]:
-    """Statements sent before the transaction's first one, by transactions that committed (or autocommitted)."""
+    """Statements sent before the transaction's first one, by transactions that committed (or autocommitted),
+    without those of savepoints rolled back."""
     if log is None:
         return []
     first = transaction.statements[0] if transaction.statements else None
-    outcomes = {t.id: (t.outcome, t.isolation_level) for t in getattr(log, "transactions", [])}
+    outcomes: dict[Any, tuple[str, str | None]] = {}
+    undone: set[int] = set()
+    for other in getattr(log, "transactions", []):
+        outcomes[other.id] = (other.outcome, other.isolation_level)
+        for savepoint in getattr(other, "savepoints", []):
+            if savepoint.outcome == "rolled back":
+                undone.update(id(statement) for statement in savepoint.statements)
     earlier = []
     for statement in log.statements:
         if statement is first or getattr(statement, "transaction", None) == transaction.id:
             break
         outcome, level = outcomes.get(getattr(statement, "transaction", None), ("commit", None))
-        if outcome == "commit" or level == "AUTOCOMMIT":
+        if (outcome == "commit" or level == "AUTOCOMMIT") and id(statement) not in undone:
             earlier.append(statement)
     return earlier
 
@@ -332,7 +340,9 @@ def _error_text(error: BaseException) -> str:
 def _send_or_skip(connection: Connection, statement: Any, *, autocommit: bool = False) -> str | None:
     """Send ``statement``; if it fails, undo only it (a savepoint on PostgreSQL, where an error would otherwise end
     the transaction) and return the error, unless the engine aborted the transaction itself (re-raised)."""
-    savepoint = connection.dialect.name == "postgresql" and not autocommit
+    # The app's own SAVEPOINT/RELEASE cannot sit inside ours: a RELEASE of the app's would release ours too.
+    savepoint = connection.dialect.name == "postgresql" and not autocommit and \
+        not _SAVEPOINT_CONTROL.match(statement.sql)
     if savepoint:
         connection.exec_driver_sql("SAVEPOINT ik_replay")
     try:
@@ -546,6 +556,9 @@ def _judge(risk: Any, a: _Session, b: _Session, trace: Trace, before: dict | Non
             return _outcome(False, "aborted",
                             f"the engine aborted {session.name} at '{session.error_at}' with {session.error}"
                             f"{waited}: no data lost, safe with a retry loop", session.error)
+    timed_out = [step for step in trace.steps if step.timed_out]
+    if timed_out:
+        return _outcome(False, "blocked", "; ".join(blocked) + ": the schedule could not go on, nothing was lost")
     for session in (a, b):
         if session.failed is not None:
             return _outcome(False, "not reproduced",
@@ -580,11 +593,13 @@ def _judge_rmw(risk: Any, a: _Session, b: _Session, blocked: list[str],
                final: list[dict[str, Any]] | None) -> dict[str, Any]:
     a_read, b_read = _pick(a.read_rows, risk), _pick(b.read_rows, risk)
     a_wrote = _pick(a.wrote_rows, risk)
-    if blocked or b_read != a_read:
-        detail = "; ".join(blocked) if blocked else "B's read did not wait"
-        return _outcome(False, "blocked" if blocked else "not reproduced",
-                        f"{detail}; B read {_values(b.read_rows, risk)} after A committed "
-                        f"{_values(a.wrote_rows, risk)}: no update lost")
+    if blocked:
+        return _outcome(False, "blocked", f"{'; '.join(blocked)}; B read {_values(b.read_rows, risk)} after A "
+                                          f"committed {_values(a.wrote_rows, risk)}: no update lost")
+    if b_read != a_read:
+        return _outcome(False, "not reproduced",
+                        f"B read {_values(b.read_rows, risk)} where A read {_values(a.read_rows, risk)} and wrote "
+                        f"{_values(a.wrote_rows, risk)}: B did not read what A had overwritten")
     detail = (f"B read {_values(b.read_rows, risk)} before A committed {_values(a.wrote_rows, risk)}, then wrote "
               f"{_values(final, risk) if final is not None else _values(b.wrote_rows, risk)} over it")
     if a_wrote == a_read:

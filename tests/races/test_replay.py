@@ -515,3 +515,25 @@ def test_plain_stand_in_objects_are_enough(engine_url, engine_name: str) -> None
     confirmed = confirm_risk(engine_url, risk, log)
     assert (confirmed["reproduced"], confirmed["outcome"]) == (False, "not reproduced")
     assert confirmed["detail"] == "not replayed: the statement 'SELECT 1' is not in its transaction"
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_a_write_inside_a_savepoint_is_replayed_with_it(engine_url, engine_name: str) -> None:
+    _setup(engine_url, *PRODUCTS)
+
+    def claim(connection: Connection) -> None:
+        row = connection.execute(text("SELECT stock, reserved FROM products WHERE id = :id"), {"id": 1}).one()
+        with connection.begin_nested():
+            connection.execute(text("UPDATE products SET reserved = :reserved WHERE id = :id"),
+                               {"reserved": row.reserved + 1, "id": 1})
+        connection.execute(text("UPDATE products SET stock = stock WHERE id = :id"), {"id": 1})
+
+    log = _recorded(engine_url, claim, level=LEVELS[engine_name])
+    _setup(engine_url, "UPDATE products SET reserved = 0")
+    (transaction,) = log.transactions
+    read, savepoint, write, release, touch = transaction.statements
+    assert savepoint.sql.startswith("SAVEPOINT") and release.sql.startswith("RELEASE")
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), read, write, transaction)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (True, "lost update"), confirmed
+    assert confirmed["skipped"] == []
