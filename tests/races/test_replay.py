@@ -318,6 +318,7 @@ def _checkout_risk(engine_url: URL, strategy: str, level: str | None) -> tuple[S
 CHECKOUT = {
     ("naive", "postgresql", "READ COMMITTED"): "lost update",
     ("naive", "postgresql", "REPEATABLE READ"): "aborted",
+    ("naive", "mariadb", "READ COMMITTED"): "lost update",
     ("naive", "mariadb", "REPEATABLE READ"): "lost update",
     ("naive", "mariadb", "SERIALIZABLE"): "aborted",
     ("serializable", "postgresql", "SERIALIZABLE"): "aborted",
@@ -359,8 +360,11 @@ def test_the_reference_checkout_on_mariadb(engine_url, strategy: str, level: str
 
 
 @pytest.mark.engines("sqlite")
-def test_the_reference_checkout_on_sqlite(engine_url) -> None:
-    _check_checkout(engine_url, "naive", None, "aborted")
+@pytest.mark.parametrize("strategy, expected", [("naive", "aborted"), ("for-update", "blocked")])
+def test_the_reference_checkout_on_sqlite(engine_url, strategy: str, expected: str) -> None:
+    # naive: A's COMMIT waits for B's shared lock and B's write is refused at once (SQLITE_BUSY); for-update:
+    # B's recorded BEGIN IMMEDIATE waits for A's write lock.
+    _check_checkout(engine_url, strategy, None, expected)
 
 
 def _bookings(url: URL) -> None:
