@@ -3,7 +3,8 @@
 Only public SQLAlchemy events are used: ``before_cursor_execute``/``after_cursor_execute``/``handle_error`` on the
 engine (so Core, ORM, ``text()`` and ``session.get()`` are all seen) and ``do_orm_execute`` on :class:`Session`,
 whose notes (see ``orm_context``) let the cursor-level record say which relationship or column load an ORM statement
-was. Every listener is removed when the block exits, also on exceptions.
+was. The ``begin``/``commit``/``rollback`` events mark where each transaction starts and ends (see
+``transactions``). Every listener is removed when the block exits, also on exceptions.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from sqlalchemy.engine import Connection, Engine, ExceptionContext
 
 from . import scopes
 from .callsite import HAS_GREENLET, call_site, frame_line, is_library_file, library_files, outer_app_lines
-from .log import QueryLog
+from .log import FIELDS, QueryLog
 from .orm_context import acquire_orm_listener, flushing_sessions, orm_facts, release_orm_listener
+from .transactions import dialect_name, isolation_level_of
 
 _getframe = sys._getframe
 # No remembered site: its "frame" is never one _getframe returns, and _getframe(0) always succeeds.
@@ -35,7 +37,9 @@ class QueryCapture:
         # The flat lists the hot path appends to, shared with the log that reads them (see log.FIELDS).
         self._started: list[Any] = []
         self._ended: list[Any] = []
-        self.log = QueryLog(threshold=threshold, started=self._started, ended=self._ended)
+        self._boundaries: list[tuple[Any, ...]] = []  # transaction boundaries, see transactions.build_transactions
+        self.log = QueryLog(threshold=threshold, started=self._started, ended=self._ended,
+                            boundaries=self._boundaries, dialect=_dialect_of(self.target))
         self._pending: dict[int, float] = {}  # id(cursor) -> start time (object) of the statement it is running
         # The application frame of the last statement (a loop's frame is the same object), its stack depth as seen
         # from _before, the instruction it was at, and the (filename, lineno, function, outer application lines)
@@ -82,14 +86,14 @@ class QueryCapture:
             # A Core statement while a session flushes is a flush hook's (say a versioning extension's); another
             # thread's flush can mislabel one here, which only matters for a flush-hook loop in that instant.
             self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
-                              self._activation, "flush", None, None, None, start := perf_counter())
+                              self._activation, "flush", None, None, None, start := perf_counter(), id(conn))
         elif note is None:
             self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
-                              self._activation, None, None, None, None, start := perf_counter())
+                              self._activation, None, None, None, None, start := perf_counter(), id(conn))
         else:
             _, kind, mapper, path, parent_path = note
             self._started += (statement, parameters, executemany, filename, lineno, function, callers, _scope[0],
-                              self._activation, kind, mapper, path, parent_path, start := perf_counter())
+                              self._activation, kind, mapper, path, parent_path, start := perf_counter(), id(conn))
         self._pending[id(cursor)] = start
         return statement, parameters
 
@@ -135,6 +139,33 @@ class QueryCapture:
         except Exception:  # the application's own error is what must surface, not ours
             pass
 
+    # Transaction boundaries: once per transaction, not per statement, so plain code is fast enough.
+    def _begin(self, conn: Connection) -> None:
+        try:
+            fairy = conn.connection
+            dbapi = getattr(fairy, "dbapi_connection", None) or getattr(fairy, "connection", fairy)
+            detail = (id(dbapi), dialect_name(conn.dialect), isolation_level_of(conn))
+        except Exception:  # an invalidated or closed connection: the transaction is still one
+            detail = (id(conn), "unknown", None)
+        self._boundaries.append(("begin", id(conn), len(self._started) // FIELDS, detail))
+
+    def _commit(self, conn: Connection) -> None:
+        self._boundaries.append(("commit", id(conn), len(self._started) // FIELDS, None))
+
+    def _rollback(self, conn: Connection) -> None:
+        self._boundaries.append(("rollback", id(conn), len(self._started) // FIELDS, None))
+
+    def _target_of(self, name: str) -> Any:
+        # SQLAlchemy 2.0 takes handle_error only on an Engine: a Connection's errors are heard on its engine.
+        if name == "handle_error" and isinstance(self.target, Connection):
+            return self.target.engine
+        return self.target
+
+    def _listeners(self) -> tuple[tuple[str, Any], ...]:
+        return (("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
+                ("handle_error", self._error), ("begin", self._begin), ("commit", self._commit),
+                ("rollback", self._rollback))
+
     def start(self) -> QueryLog:
         if self._active:
             raise RuntimeError("this capture is already running")
@@ -142,13 +173,12 @@ class QueryCapture:
         scopes.acquire()
         installed: list[tuple[str, Any]] = []
         try:
-            for name, fn in (("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
-                             ("handle_error", self._error)):
-                event.listen(self.target, name, fn, retval=name == "before_cursor_execute")
+            for name, fn in self._listeners():
+                event.listen(self._target_of(name), name, fn, retval=name == "before_cursor_execute")
                 installed.append((name, fn))
         except BaseException:
             for name, fn in installed:
-                event.remove(self.target, name, fn)
+                event.remove(self._target_of(name), name, fn)
             release_orm_listener()
             scopes.release()
             raise
@@ -160,10 +190,9 @@ class QueryCapture:
             return
         self._active = False
         try:
-            for name, fn in (("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
-                             ("handle_error", self._error)):
-                if event.contains(self.target, name, fn):
-                    event.remove(self.target, name, fn)
+            for name, fn in self._listeners():
+                if event.contains(self._target_of(name), name, fn):
+                    event.remove(self._target_of(name), name, fn)
         finally:
             release_orm_listener()
             scopes.release()
@@ -195,6 +224,11 @@ def _event_target(engine: Any) -> type[Engine] | Engine | Connection:
     if isinstance(bind, Engine):
         return bind
     raise TypeError(f"capture() needs an Engine, AsyncEngine or Connection, not {type(engine).__name__}")
+
+
+def _dialect_of(target: Any) -> str | None:
+    dialect = getattr(target, "dialect", None)
+    return None if dialect is None or isinstance(target, type) else dialect_name(dialect)
 
 
 def capture(engine: Any = None, *, threshold: int = 2) -> QueryCapture:

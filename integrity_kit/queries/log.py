@@ -15,16 +15,18 @@ from .detection import Duplicate, NPlusOne, find_duplicates, find_n_plus_one
 from .fingerprint import fingerprint
 from .orm_context import OrmContext, build_orm_context
 from .parameters import jsonable
+from .transactions import Transaction, build_transactions
 
 # What the hot path records per statement, one after another in one flat list (a list or tuple per statement that
 # outlives the statement makes the garbage collector run more often and look at more). The start time object is
 # also the statement's token: the outcome names it, and while the log holds it no other statement's start can
 # have its id. CALLERS is the (file, line) of every application frame further out, SCOPE the Flask request
 # generation (see scopes), ACTIVATION the call into a library the application line made (see capture).
-# ORM_KIND to ORM_PARENT_PATH are None for Core statements.
+# ORM_KIND to ORM_PARENT_PATH are None for Core statements. CONNECTION_KEY is the id() of the Connection that sent
+# it, which the transaction boundaries (see transactions) name too.
 SQL, PARAMETERS, EXECUTEMANY, FILENAME, LINENO, FUNCTION, CALLERS, SCOPE, ACTIVATION = range(9)
-ORM_KIND, ORM_MAPPER, ORM_PATH, ORM_PARENT_PATH, START = range(9, 14)
-FIELDS = 14
+ORM_KIND, ORM_MAPPER, ORM_PATH, ORM_PARENT_PATH, START, CONNECTION_KEY = range(9, 15)
+FIELDS = 15
 # What the hot path records per finished statement in the second flat list.
 ENDED_START, ENDED_END, ENDED_ROWCOUNT = range(3)
 ENDED_FIELDS = 3
@@ -33,13 +35,14 @@ ENDED_FIELDS = 3
 class Statement:
     """One statement sent to the database: a view over what the capture's hot path recorded."""
 
-    __slots__ = ("_r", "_log", "_outcome", "_orm")
+    __slots__ = ("_r", "_log", "_outcome", "_orm", "_transaction")
 
     def __init__(self, fields: tuple[Any, ...], log: QueryLog) -> None:
         self._r = fields  # FIELDS values, at the offsets above
         self._log = log
         self._outcome: tuple[float, int] | None = None  # (end time, rowcount) once the cursor has finished
         self._orm: Any = False  # False: not worked out yet
+        self._transaction: Transaction | None = None  # set when the log places statements in transactions
 
     @property
     def sql(self) -> str:
@@ -120,6 +123,25 @@ class Statement:
         return self._orm
 
     @property
+    def transaction(self) -> int | None:
+        """The id of the :class:`~integrity_kit.queries.transactions.Transaction` this statement ran in."""
+        found = self._log.transaction_of(self)
+        return None if found is None else found.id
+
+    @property
+    def connection(self) -> int | None:
+        """The number of the database connection that sent it (1 for the first the capture saw)."""
+        found = self._log.transaction_of(self)
+        return None if found is None else found.connection
+
+    @property
+    def savepoint(self) -> str | None:
+        """The innermost savepoint open when it was sent, if any."""
+        found = self._log.transaction_of(self)
+        savepoint = None if found is None else found.savepoint_of(self)
+        return None if savepoint is None else savepoint.name
+
+    @property
     def fingerprint(self) -> str:
         return fingerprint(self.sql)
 
@@ -148,6 +170,8 @@ class Statement:
             "duration_ms": round(self.duration * 1000, 3),
             "rowcount": self.rowcount,
             "orm": None if orm is None else {"kind": orm.kind, "entity": orm.entity, "relationship": orm.relationship},
+            "transaction": self.transaction,
+            "savepoint": self.savepoint,
         }
 
 
@@ -155,13 +179,19 @@ class QueryLog:
     """What one capture saw. ``n_plus_one`` and ``duplicates`` are computed from ``statements`` on access.
 
     ``started`` and ``ended`` are the flat lists the capture appends to (FIELDS values per statement, ENDED_FIELDS
-    per finished statement); a log built without them starts empty.
+    per finished statement), ``boundaries`` its list of transaction boundaries (see transactions); a log built
+    without them starts empty.
     """
 
     def __init__(self, threshold: int = 2, *, started: list[Any] | None = None,
-                 ended: list[Any] | None = None) -> None:
+                 ended: list[Any] | None = None, boundaries: list[tuple[Any, ...]] | None = None,
+                 dialect: str | None = None) -> None:
         self._started: list[Any] = [] if started is None else started
         self._ended: list[Any] = [] if ended is None else ended
+        self._boundaries: list[tuple[Any, ...]] = [] if boundaries is None else boundaries
+        self._dialect = dialect
+        self._transactions: list[Transaction] = []
+        self._placed = (0, 0)  # (statements, boundaries) the transactions were built from
         self._outcomes: dict[int, tuple[float, int]] = {}
         self._statements: list[Statement] = []
         self.threshold = threshold
@@ -182,6 +212,29 @@ class QueryLog:
             outcomes[id(ended[i + ENDED_START])] = (ended[i + ENDED_END], ended[i + ENDED_ROWCOUNT])
         return outcomes.get(id(start))
 
+    @property
+    def transactions(self) -> list[Transaction]:
+        """Every transaction seen so far, in the order they began, each with its statements."""
+        statements = self.statements
+        seen = (len(statements), len(self._boundaries))
+        if seen != self._placed:
+            self._transactions = build_transactions(statements, self._boundaries[:seen[1]],
+                                                    _connection_key, self._dialect)
+            self._placed = seen
+        return self._transactions
+
+    def transaction(self, id: int) -> Transaction:
+        """The transaction numbered ``id``."""
+        for transaction in self.transactions:
+            if transaction.id == id:
+                return transaction
+        raise KeyError(f"no transaction {id} in this capture")
+
+    def transaction_of(self, statement: Statement) -> Transaction | None:
+        """The transaction ``statement`` (one of this log's) ran in."""
+        _ = self.transactions  # places every statement seen so far
+        return statement._transaction
+
     def clear(self) -> None:
         """Forget what was recorded so far (the capture keeps running)."""
         for statement in self._statements:  # views handed out earlier keep their duration and rowcount
@@ -189,7 +242,10 @@ class QueryLog:
         self._statements = []
         del self._started[:]  # in place: the capture appends to these very lists
         del self._ended[:]
+        del self._boundaries[:]
         self._outcomes = {}
+        self._transactions = []
+        self._placed = (0, 0)
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -214,4 +270,9 @@ class QueryLog:
             "statements": [s.to_dict() for s in self.statements],
             "n_plus_one": [f.to_dict() for f in self.n_plus_one],
             "duplicates": [d.to_dict() for d in self.duplicates],
+            "transactions": [t.to_dict() for t in self.transactions],
         }
+
+
+def _connection_key(statement: Statement) -> Any:
+    return statement._r[CONNECTION_KEY]

@@ -25,10 +25,12 @@ def to_dict(log: QueryLog, *, command: list[str] | None = None, include_statemen
             "statements": len(log.statements),
             "n_plus_one": len(n_plus_one),
             "duplicates": len(duplicates),
+            "transactions": len(log.transactions),
             "duration_ms": round(sum(s.duration for s in log.statements) * 1000, 3),
         },
         "n_plus_one": [f.to_dict() for f in n_plus_one],
         "duplicates": [d.to_dict() for d in duplicates],
+        "transactions": [t.to_dict() for t in log.transactions],
     }
     if include_statements:
         data["statements"] = [s.to_dict() for s in log.statements]
