@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine, MetaData
 
     from .log import Statement
+    from .transactions import Transaction
 
 PATTERNS = ("read-modify-write", "check-then-insert", "check-then-act")
 RMW, CTI, CTA = PATTERNS
@@ -84,7 +85,7 @@ class RaceRisk:
     columns: tuple[str, ...]
     read: Statement
     write: Statement
-    transaction: Any  # integrity_kit.queries.transactions.Transaction
+    transaction: Transaction
     breaks_on: tuple[str, ...]
     retry_needed_on: tuple[str, ...]
     verdict: str
@@ -410,7 +411,7 @@ def _fix_cta(table: str, columns: Sequence[str], entity: str | None, dialect: st
     return f"{level}; or {lock}; the count filtered by {where} is what another transaction can change meanwhile"
 
 
-def find_race_risks(transactions: Iterable[Any], *, unique_keys: UniqueKeys | None = None) -> list[RaceRisk]:
+def find_race_risks(transactions: Iterable[Transaction], *, unique_keys: UniqueKeys | None = None) -> list[RaceRisk]:
     """The race risks in ``transactions`` (``QueryLog.transactions``), in the order their writes were sent."""
     found: list[RaceRisk] = []
     seen: set[tuple[Any, ...]] = set()

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
+from integrity_kit.queries import capture
 from integrity_kit.queries.race_risks import CTA, CTI, RMW, find_race_risks, unique_keys_from_metadata
 from tests.queries import race_programs
-from tests.queries._txn_shim import capture
 
 PROGRAMS = Path(race_programs.__file__)
 _MARKERS: dict[tuple[str, str], int] = {}
