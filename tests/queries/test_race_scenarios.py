@@ -155,3 +155,79 @@ def test_async_session(engine_name: str, engine_url: Any) -> None:
 
 def test_the_suite_is_big_enough() -> None:
     assert len(CASES) + len(SERVER_CASES) + len(SQLITE_CASES) + 1 >= 25
+
+
+# -- the reference app's checkout strategies and the legacy add-to-cart ------------------------------------------
+
+def _source_line(function: Any, needle: str) -> str:
+    """``file:line`` of the first line of ``function`` containing ``needle``."""
+    import inspect
+
+    lines, start = inspect.getsourcelines(function)
+    [offset] = [i for i, text in enumerate(lines) if needle in text][:1]
+    return f"{Path(inspect.getsourcefile(function) or '').name}:{start + offset}"
+
+
+STRATEGY_VERDICTS = {
+    "naive": {"sqlite": "risk", "postgresql": "risk", "mariadb": "risk"},
+    "for-update": {},
+    "conditional-update": {},
+    "optimistic": {},
+    # On SQLite the strategy begins with BEGIN IMMEDIATE (one writer at a time): nothing to report there.
+    "serializable": {"postgresql": "safe-with-retry", "mariadb": "safe-with-retry"},
+}
+
+
+@pytest.mark.parametrize("strategy", list(STRATEGY_VERDICTS))
+def test_reference_checkout_strategy_once(strategy: str, engine_name: str, app_engine: Any) -> None:
+    from examples.ecommerce import strategies
+    from examples.ecommerce.checkout import checkout
+    from examples.ecommerce.database import create_schema
+    from examples.ecommerce.models import Base
+    from examples.ecommerce.race_workload import workload
+
+    create_schema(app_engine)
+    [buyer] = workload.create(app_engine, stock=5, buyers=1)
+    with capture(app_engine) as log:
+        checkout(app_engine, buyer, strategy=strategy)
+    risks = find_race_risks(log.transactions, unique_keys=unique_keys_from_metadata(Base))
+    verdict = STRATEGY_VERDICTS[strategy].get(engine_name)
+    if verdict is None:
+        assert risks == [], summary(risks)
+        return
+    [risk] = risks
+    assert (risk.pattern, risk.table, risk.columns, risk.verdict) == (RMW, "products", ("reserved",), verdict)
+    assert risk.read_location.endswith(_source_line(strategies._read, "session.execute(query)"))
+    assert risk.write_location.endswith(_source_line(strategies.claim_naive, "session.execute(update(Product)"))
+    assert "with_for_update()" in risk.fix or verdict == "safe-with-retry"
+
+
+def test_legacy_add_to_cart(engine_name: str, engine_url: Any) -> None:
+    from sqlalchemy.orm import Session
+
+    from examples.ecommerce import legacy
+    from integrity_kit.queries.race_risks import unique_keys_from_engine
+
+    engine = create_engine(engine_url)
+    try:
+        legacy.LegacyBase.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.add(legacy.User(email="a@example.com", phone_number="+1 555 0000001"))
+            session.flush()
+            session.add(legacy.Cart(user_id=1))
+            session.commit()
+        with capture(engine) as log:
+            legacy.add_to_cart(engine, 1, 42)
+            legacy.add_to_cart(engine, 1, 42, 2)
+        from_models = find_race_risks(log.transactions, unique_keys=unique_keys_from_metadata(legacy.LegacyBase))
+        live = find_race_risks(log.transactions, unique_keys=unique_keys_from_engine(engine, ["cart_items"]))
+    finally:
+        engine.dispose()
+    for risks in (from_models, live):
+        assert [(r.pattern, r.table, r.columns) for r in risks] == [
+            (CTI, "cart_items", ("cart_id", "product_id")), (RMW, "cart_items", ("quantity",))], summary(risks)
+        look = _source_line(legacy.add_to_cart, "select(CartItem)")
+        assert all(r.read_location.endswith(look) for r in risks), summary(risks)
+        assert all(r.write_location.endswith(_source_line(legacy.add_to_cart, "session.commit()")) for r in risks)
+        assert 'UniqueConstraint("cart_id", "product_id"' in risks[0].fix
+        assert "select(CartItem)" in risks[1].fix or "CartItem" in risks[1].fix
