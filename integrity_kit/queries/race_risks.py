@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .sqlshape import Shape, shape, values
 
@@ -39,6 +39,12 @@ RMW, CTI, CTA = PATTERNS
 
 UniqueKeys = dict[str, list[frozenset[str]]]
 """Per table (unqualified, lower-case): the column sets that are unique (primary key included)."""
+
+
+class KeyLookup(Protocol):
+    """Anything with ``get(table)`` -> that table's unique column sets, or None when it does not know."""
+
+    def get(self, table: str) -> list[frozenset[str]] | None: ...
 
 LEVELS = ("READ UNCOMMITTED", "READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 SERVERS = ("postgresql", "mysql", "mariadb")
@@ -360,15 +366,16 @@ def _fix_rmw(table: str, columns: Sequence[str], key: str, entity: str | None, d
             f"lock the row where it is read: select({entity}).where({entity}.{key} == {key}).with_for_update() "
             f"(or session.get({entity}, {key}, with_for_update=True))",
             f"or let the database compute and check it: update({entity}).where({entity}.{key} == {key}, "
-            f"{entity}.{column} >= q).values({column}={entity}.{column} - q), then check result.rowcount == 1",
+            f"<the check your code made in Python, e.g. {entity}.{column} >= q>)"
+            f".values({column}={entity}.{column} + change), then check result.rowcount == 1",
             f"or add a version column: __mapper_args__ = {{\"version_id_col\": {entity}.__table__.c.version}} and "
             f"retry on StaleDataError",
         ]
     else:
         lines = [
             f"lock the row where it is read: SELECT ... FROM {table} WHERE {key} = :{key} FOR UPDATE",
-            f"or write relative to the row and check it: UPDATE {table} SET {column} = {column} - :q "
-            f"WHERE {key} = :{key} AND {column} >= :q, then check rowcount == 1",
+            f"or write relative to the row and check it: UPDATE {table} SET {column} = {column} + :change "
+            f"WHERE {key} = :{key} AND <the check your code made, e.g. {column} >= :q>, then check rowcount == 1",
             f"or guard with a version: UPDATE {table} SET {column} = :new, version = version + 1 "
             f"WHERE {key} = :{key} AND version = :read_version, and retry when rowcount is 0",
         ]
@@ -411,7 +418,8 @@ def _fix_cta(table: str, columns: Sequence[str], entity: str | None, dialect: st
     return f"{level}; or {lock}; the count filtered by {where} is what another transaction can change meanwhile"
 
 
-def find_race_risks(transactions: Iterable[Transaction], *, unique_keys: UniqueKeys | None = None) -> list[RaceRisk]:
+def find_race_risks(transactions: Iterable[Transaction], *,
+                    unique_keys: UniqueKeys | KeyLookup | None = None) -> list[RaceRisk]:
     """The race risks in ``transactions`` (``QueryLog.transactions``), in the order their writes were sent."""
     found: list[RaceRisk] = []
     seen: set[tuple[Any, ...]] = set()
@@ -425,7 +433,7 @@ def find_race_risks(transactions: Iterable[Transaction], *, unique_keys: UniqueK
     return found
 
 
-def _detect(run: _Run, unique_keys: UniqueKeys | None) -> list[RaceRisk]:
+def _detect(run: _Run, unique_keys: UniqueKeys | KeyLookup | None) -> list[RaceRisk]:
     undone = _undone(run)
     risks: list[RaceRisk] = []
     reads: list[_Seen] = []
@@ -504,7 +512,7 @@ def _locked(read: _Seen, lock: _Seen, locked_tables: set[str]) -> bool:
     return _same_row(read, lock, table, assume=False)[0]
 
 
-def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | None,
+def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | KeyLookup | None,
            run: _Run) -> list[tuple[str, str, list[str], _Seen, str | None]]:
     s = write.shape
     table = s.table
@@ -540,8 +548,9 @@ def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | None,
             if known is None:
                 why = ("no unique keys were given" if unique_keys is None
                        else f"no unique keys known for {table}")
-                note = _join(note, f"uniqueness not checked: {why} (pass unique_keys=unique_keys_from_metadata(Base) "
-                                   f"or unique_keys_from_engine(engine, tables))")
+                note = _join(note, f"uniqueness not checked: {why} (give the schema: --confirm URL on the command "
+                                   "line, log.use_schema(engine or Base), or "
+                                   "unique_keys=unique_keys_from_metadata(Base))")
             matches.append((CTI, table, columns, read, note))
             break
     if s.kind in ("insert", "update") and not matches:
@@ -558,3 +567,18 @@ def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | None,
             matches.append((CTA, table, columns, read, note))
             break
     return matches
+
+
+_CONSEQUENCES = {"read-modify-write": "two concurrent runs lose an update",
+                 "check-then-insert": "two concurrent runs insert the same row twice",
+                 "check-then-act": "two concurrent runs both pass the check (write skew)"}
+
+
+def verdict_text(risk: Any) -> str:
+    """What happens when this code runs twice at once, on the engine and isolation level the test used."""
+    if risk.verdict == "safe-with-retry":
+        return "the engine aborts one of two concurrent runs here: safe only inside a retry loop"
+    if risk.verdict == "errors-on-sqlite":
+        return ("SQLite allows one writer at a time, so the second run fails with 'database is locked' instead; "
+                "on the engines below it loses data")
+    return f"{_CONSEQUENCES.get(risk.pattern, 'it breaks under concurrency')} at this isolation level"
