@@ -333,12 +333,12 @@ def _check(item: pytest.Item, state: _PluginState, log: Any) -> list[str]:
             if state.write_to is not None:
                 folder = state.write_to.parent
                 file, location = _site(finding, folder)
-                entry = {"test": _test_id(item, folder), "what": what, "file": file, "location": location,
-                         "count": finding.count}
+                entry = {"test": _test_id(item, folder), "what": what, "file": file, "location": location}
+                if kind != "race_risks":
+                    entry["count"] = finding.count
                 if kind != "duplicates":
                     entry["fix"] = finding.fix
                 if kind == "race_risks":
-                    entry.pop("count")
                     entry["read"] = _relative_location(finding.read, folder)
                 state.recorded[kind].append(entry)
                 continue
