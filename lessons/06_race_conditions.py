@@ -28,8 +28,10 @@
 # | `optimistic` | a `version` column; the write only matches if nobody changed the row since the read, else retry |
 # | `serializable` | the naive code under `SERIALIZABLE` isolation; the engine aborts one of two conflicting buyers |
 #
-# The toolkit's race simulator runs each strategy on real concurrent connections in its own scratch tables and
-# then checks the invariants against the database (never against what the workers believed).
+# Before racing anything, one question: can an ordinary test, which runs a checkout **once**, see the bug? It can.
+# A lost update leaves a trace in the statements of a single transaction: a row read without a lock, then an
+# `UPDATE` of that row setting a column to a value the application computed from the read. The query capture
+# records every statement with its transaction and its line, so it can point at both lines.
 
 # %%
 from rich.console import Console
@@ -46,7 +48,46 @@ console = Console(width=110, force_jupyter=False, force_terminal=False, highligh
 PREFIX = "ik_race_"
 STRATEGIES = ["naive", "for-update", "conditional-update", "optimistic", "serializable"]
 
+# %%
+from pathlib import Path
+
+from examples.ecommerce.race_workload import CheckoutWorkload
+from integrity_kit.queries import capture
+from integrity_kit.races.scratch import scratch
+
+workload = CheckoutWorkload()
+with scratch(url, prefix=PREFIX) as space:  # a scratch namespace of its own, dropped afterwards
+    engine = space.engine(pool_size=2, max_overflow=0)
+    for strategy in STRATEGIES:
+        (buyer,) = workload.create(engine, stock=5, buyers=1)
+        with capture(engine) as log:
+            workload.checkout(engine, buyer, strategy)  # one buyer, one checkout, nothing concurrent
+        risks = log.race_risks
+        if not risks:
+            print(f"{strategy:<19} no race risk in {len(log.transactions)} transaction(s)")
+        for risk in risks:
+            read, write = risk.read, risk.write
+            print(f"{strategy:<19} {risk.pattern} on {risk.table}.{', '.join(risk.columns)}: read at "
+                  f"{Path(read.filename).name}:{read.lineno}, written at {Path(write.filename).name}:{write.lineno} "
+                  f"({risk.verdict})")
+    engine.dispose()
+
 # %% [markdown]
+# Only `naive` is flagged, with the two lines that make the bug: `_read` loads `reserved` without a lock and
+# `claim_naive` writes `reserved = <the value it computed>`. `for-update` locked the row (on SQLite it takes the
+# database's write lock with `BEGIN IMMEDIATE` instead, since SQLite drops `FOR UPDATE`), `conditional-update`
+# lets the database compute `reserved + q` under its own check, and `optimistic` guards its write with the version
+# it read. `serializable` is the naive code again: on PostgreSQL and MariaDB it is reported as `safe-with-retry`,
+# because the engine aborts one of two conflicting buyers and the app's retry loop runs it again (on SQLite it
+# begins with `BEGIN IMMEDIATE`, so it is clean there).
+#
+# The same check runs over a whole test suite (`pytest --detect-race-risks=fail`) and over any program
+# (`integrity-kit queries -- python app.py`), and `integrity-kit queries --confirm DATABASE_URL` replays a finding
+# from two sessions in the interleaving that breaks it, to prove it. The rest of this lesson runs the race itself.
+#
+# The toolkit's race simulator runs each strategy on real concurrent connections in its own scratch tables and
+# then checks the invariants against the database (never against what the workers believed).
+#
 # ## Many buyers at once
 #
 # 6 workers race 40 one-unit checkouts for a product with 15 in stock, each pausing up to 5 ms between its read

@@ -10,6 +10,7 @@ was. The ``begin``/``commit``/``rollback`` events mark where each transaction st
 from __future__ import annotations
 
 import sys
+import weakref
 from time import perf_counter
 from types import FrameType
 from typing import Any
@@ -38,8 +39,9 @@ class QueryCapture:
         self._started: list[Any] = []
         self._ended: list[Any] = []
         self._boundaries: list[tuple[Any, ...]] = []  # transaction boundaries, see transactions.build_transactions
+        self._engines: weakref.WeakSet[Engine] = weakref.WeakSet()  # weak: a capture must not keep a pool alive
         self.log = QueryLog(threshold=threshold, started=self._started, ended=self._ended,
-                            boundaries=self._boundaries, dialect=_dialect_of(self.target))
+                            boundaries=self._boundaries, dialect=_dialect_of(self.target), engines=self._engines)
         self._pending: dict[int, float] = {}  # id(cursor) -> start time (object) of the statement it is running
         # The application frame of the last statement (a loop's frame is the same object), its stack depth as seen
         # from _before, the instruction it was at, and the (filename, lineno, function, outer application lines)
@@ -145,6 +147,7 @@ class QueryCapture:
             fairy = conn.connection
             dbapi = getattr(fairy, "dbapi_connection", None) or getattr(fairy, "connection", fairy)
             detail = (id(dbapi), dialect_name(conn.dialect), isolation_level_of(conn))
+            self._engines.add(conn.engine)
         except Exception:  # an invalidated or closed connection: the transaction is still one
             detail = (id(conn), "unknown", None)
         self._boundaries.append(("begin", id(conn), len(self._started) // FIELDS, detail))

@@ -8,7 +8,7 @@ while the application waits.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .callsite import display_path
 from .detection import Duplicate, NPlusOne, find_duplicates, find_n_plus_one
@@ -16,6 +16,9 @@ from .fingerprint import fingerprint
 from .orm_context import OrmContext, build_orm_context
 from .parameters import jsonable
 from .transactions import Transaction, build_transactions
+
+if TYPE_CHECKING:
+    from .race_risks import RaceRisk
 
 # What the hot path records per statement, one after another in one flat list (a list or tuple per statement that
 # outlives the statement makes the garbage collector run more often and look at more). The start time object is
@@ -185,13 +188,17 @@ class QueryLog:
 
     def __init__(self, threshold: int = 2, *, started: list[Any] | None = None,
                  ended: list[Any] | None = None, boundaries: list[tuple[Any, ...]] | None = None,
-                 dialect: str | None = None) -> None:
+                 dialect: str | None = None, engines: Any = None) -> None:
         self._started: list[Any] = [] if started is None else started
         self._ended: list[Any] = [] if ended is None else ended
         self._boundaries: list[tuple[Any, ...]] = [] if boundaries is None else boundaries
         self._dialect = dialect
         self._transactions: list[Transaction] = []
         self._placed = (0, 0)  # (statements, boundaries) the transactions were built from
+        self._engines = engines if engines is not None else ()  # the engines the capture saw begin transactions
+        self._schema: Any = None  # what says which columns are unique (see use_schema)
+        self._race_risks: list[RaceRisk] = []
+        self._risks_for: tuple[int, int, Any] | None = None
         self._outcomes: dict[int, tuple[float, int]] = {}
         self._statements: list[Statement] = []
         self.threshold = threshold
@@ -230,6 +237,27 @@ class QueryLog:
                 return transaction
         raise KeyError(f"no transaction {id} in this capture")
 
+    def use_schema(self, schema: Any) -> None:
+        """Judge check-then-insert risks by this schema's unique keys: an Engine or URL (its live schema), a MetaData or
+        a declarative base. Without one, the models of the ORM statements captured and then the captured engines'
+        live schema say."""
+        self._schema = schema
+        self._risks_for = None
+
+    @property
+    def race_risks(self) -> list[RaceRisk]:
+        """Race risks in the transactions seen so far (see :mod:`integrity_kit.queries.race_risks`)."""
+        transactions = self.transactions
+        seen = (*self._placed, self._schema)
+        if seen != self._risks_for:
+            from .race_risks import find_race_risks
+            from .unique_keys import UniqueKeyLookup
+
+            lookup = UniqueKeyLookup(self._schema, self.statements, self._engines)
+            self._race_risks = find_race_risks(transactions, unique_keys=lookup)
+            self._risks_for = seen
+        return self._race_risks
+
     def transaction_of(self, statement: Statement) -> Transaction | None:
         """The transaction ``statement`` (one of this log's) ran in."""
         _ = self.transactions  # places every statement seen so far
@@ -246,6 +274,8 @@ class QueryLog:
         self._outcomes = {}
         self._transactions = []
         self._placed = (0, 0)
+        self._race_risks = []
+        self._risks_for = None
 
     def __len__(self) -> int:
         return len(self.statements)
@@ -270,6 +300,7 @@ class QueryLog:
             "statements": [s.to_dict() for s in self.statements],
             "n_plus_one": [f.to_dict() for f in self.n_plus_one],
             "duplicates": [d.to_dict() for d in self.duplicates],
+            "race_risks": [r.to_dict() for r in self.race_risks],
             "transactions": [t.to_dict() for t in self.transactions],
         }
 

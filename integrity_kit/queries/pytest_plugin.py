@@ -11,6 +11,12 @@
 - ``--n-plus-one-baseline FILE`` ignores findings recorded there; ``--write-n-plus-one-baseline FILE`` records
   every finding of the run so a team can adopt the check without fixing everything first. Paths in a baseline are
   relative to the baseline's own folder, so it matches from any rootdir or working directory.
+- ``--detect-race-risks=fail|warn|off`` (ini ``detect_race_risks``): check every test's transactions for
+  read-modify-write, check-then-insert and check-then-act patterns that break under concurrency;
+  ``@pytest.mark.allow_race_risk(...)`` accepts known ones (arguments match a pattern, a table, ``table.column``
+  or a location prefix), and they go into the same baseline file. Only a risk that breaks on the engine and
+  isolation level the test ran at fails a test; one the engine turns into an error or an abort (SQLite, PostgreSQL
+  SERIALIZABLE) is listed in the summary.
 - Under pytest-xdist each worker sends its findings to the controller, which reports and writes them.
 
 On an SQLAlchemy that query capture cannot use, the plugin says once that it is inactive and why, and the suite
@@ -45,10 +51,11 @@ class _Baseline:
     folder: Path
     n_plus_one: set[tuple[str, str, str]]
     duplicates: set[tuple[str, str, str]]
+    race_risks: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
     def tests(self) -> set[str]:
-        return {entry[0] for entry in self.n_plus_one | self.duplicates}
+        return {entry[0] for entry in self.n_plus_one | self.duplicates | self.race_risks}
 
 
 @dataclass
@@ -58,11 +65,12 @@ class _PluginState:
     threshold: int
     baseline: _Baseline | None
     write_to: Path | None
+    race_mode: str = "off"
     inactive: str | None = None  # why the plugin cannot run here
     is_worker: bool = False
     reported: list[tuple[str, str]] = field(default_factory=list)  # (nodeid, description) shown in the summary
     recorded: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"n_plus_one": [], "duplicates": []})  # for --write-n-plus-one-baseline
+        default_factory=lambda: {"n_plus_one": [], "duplicates": [], "race_risks": []})  # for the baseline
     internal_errors: list[str] = field(default_factory=list)
     unlisted_duplicates: int = 0  # duplicates counted but not listed (no --detect-duplicates given)
     # Baseline test ids that name a collected test; None until something was collected here or by a worker.
@@ -71,7 +79,8 @@ class _PluginState:
     @property
     def active(self) -> bool:
         return self.inactive is None and (
-            self.mode != "off" or self.duplicates_mode != "off" or self.write_to is not None)
+            self.mode != "off" or self.duplicates_mode != "off" or self.race_mode != "off"
+            or self.write_to is not None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,14 +90,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--detect-duplicates", choices=_MODES, default=None,
                     help="Check every test body for identical queries sent more than once (default: counted in "
                          "one summary line when N+1 detection is on, else off).")
+    group.addoption("--detect-race-risks", choices=_MODES, default=None,
+                    help="Check every test's transactions for race risks (a read, then a write that trusts it): "
+                         "fail the test, warn in the summary, or off.")
     group.addoption("--n-plus-one-threshold", type=int, default=None,
                     help="Similar queries from one line that count as N+1 (default 2).")
     group.addoption("--n-plus-one-baseline", default=None, metavar="FILE",
-                    help="Ignore the N+1 and duplicate findings recorded in this baseline file.")
+                    help="Ignore the N+1, duplicate and race-risk findings recorded in this baseline file.")
     group.addoption("--write-n-plus-one-baseline", default=None, metavar="FILE",
-                    help="Write every N+1 and duplicate finding of this run to FILE (tests do not fail on them).")
+                    help="Write every N+1, duplicate and race-risk finding of this run to FILE (tests do not fail "
+                         "on them).")
     parser.addini("detect_n_plus_one", "fail|warn|off: check every test body for N+1 queries", default="off")
     parser.addini("detect_duplicates", "fail|warn|off: check every test body for duplicate queries", default="")
+    parser.addini("detect_race_risks", "fail|warn|off: check every test's transactions for race risks",
+                  default="off")
     parser.addini("n_plus_one_threshold", "similar queries from one line that count as N+1", default="2")
     parser.addini("n_plus_one_baseline", "baseline file of known N+1 and duplicate findings", default="")
 
@@ -111,6 +126,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "allow_duplicate_queries(*patterns): allow duplicate-query findings in this test (all, or those whose "
         "fingerprint or location matches a pattern)",
     )
+    config.addinivalue_line(
+        "markers",
+        "allow_race_risk(*patterns): allow race-risk findings in this test (all, or those whose pattern, table, "
+        "table.column or read/write location matches a pattern)",
+    )
     mode = _mode(config, "--detect-n-plus-one", "detect_n_plus_one", "off")
     # Unasked, duplicates are only counted beside N+1 detection: on a real suite (ihatemoney, 151 tests) a test
     # making several requests repeats its per-request lookups, and listing 628 of them buried its N+1 findings.
@@ -123,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
     write_to = config.getoption("--write-n-plus-one-baseline")
     config.stash[_STATE] = _PluginState(
         mode, duplicates_mode, threshold, baseline, _absolute(config, write_to) if write_to else None,
+        race_mode=_mode(config, "--detect-race-risks", "detect_race_risks", "off"),
         inactive=capture_problem(), is_worker=hasattr(config, "workerinput"))
 
 
@@ -147,6 +168,12 @@ def _relative(path: str | os.PathLike[str], folder: Path) -> str:
     return relative.replace(os.sep, "/")
 
 
+def _relative_location(statement: Any, folder: Path) -> str | None:
+    if statement is None or not statement.filename:
+        return None
+    return f"{_relative(statement.filename, folder)}:{statement.lineno}"
+
+
 def _test_id(item: pytest.Item, folder: Path) -> str:
     """The test's file relative to ``folder`` and the rest of its node id: stable whatever the rootdir is."""
     rest = item.nodeid.split("::", 1)[1] if "::" in item.nodeid else ""
@@ -162,7 +189,7 @@ def _read_baseline(path: Path, name: str) -> _Baseline:
         def entries(kind: str) -> set[tuple[str, str, str]]:
             return {(str(e["test"]), str(e["what"]), str(e["file"])) for e in data.get(kind, [])}
 
-        return _Baseline(path, path.parent, entries("n_plus_one"), entries("duplicates"))
+        return _Baseline(path, path.parent, entries("n_plus_one"), entries("duplicates"), entries("race_risks"))
     except FileNotFoundError:
         raise pytest.UsageError(f"N+1 baseline file not found: {name}") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
@@ -170,8 +197,9 @@ def _read_baseline(path: Path, name: str) -> _Baseline:
 
 
 def _site(finding: Any, folder: Path) -> tuple[str, str]:
-    """(file, "file:line") of a finding's first statement, the file relative to ``folder``."""
-    statements = getattr(finding, "statements", ())
+    """(file, "file:line") of a finding's first statement (a race risk's write), the file relative to ``folder``."""
+    write = getattr(finding, "write", None)
+    statements = (write,) if write is not None else getattr(finding, "statements", ())
     first = statements[0] if statements else None
     if first is not None and first.filename:
         file = _relative(first.filename, folder)
@@ -184,6 +212,8 @@ def _what(kind: str, finding: Any) -> str:
     # Line numbers move with every edit; the file, the test and what is loaded do not.
     if kind == "n_plus_one":
         return finding.relationship or finding.fingerprint
+    if kind == "race_risks":
+        return f"{finding.pattern} {finding.table}({', '.join(finding.columns)})"
     from integrity_kit.queries.fingerprint import fingerprint
 
     return fingerprint(finding.sql)
@@ -194,14 +224,24 @@ def _allowed(item: pytest.Item, marker_name: str, finding: Any, what: str) -> bo
         if not marker.args:
             return True
         for pattern in marker.args:
-            if pattern in (getattr(finding, "relationship", None), what) or any(
+            if pattern in (getattr(finding, "relationship", None), what, *_race_names(finding)) or any(
                 location.startswith(pattern) for location in _locations(finding)
             ):
                 return True
     return False
 
 
+def _race_names(finding: Any) -> tuple[str, ...]:
+    """What an ``allow_race_risk`` argument may name: the pattern, the table, ``table.column``."""
+    table = getattr(finding, "table", None)
+    if table is None or not hasattr(finding, "pattern"):
+        return ()
+    return (finding.pattern, table, *(f"{table}.{column}" for column in finding.columns))
+
+
 def _locations(finding: Any) -> tuple[str, ...]:
+    if hasattr(finding, "read_location"):
+        return tuple(location for location in (finding.read_location, finding.write_location) if location)
     locations = getattr(finding, "locations", None)
     if locations is not None:
         return tuple(locations)
@@ -224,6 +264,22 @@ def _describe_duplicate(duplicate: Any) -> str:
     where = ", ".join(duplicate.locations) or "<unknown>"
     return (f"duplicate query: sent {duplicate.count} times with the same parameters from {where}\n"
             f"{_block('sql', ' '.join(duplicate.sql.split()))}\n{_block('parameters', repr(duplicate.parameters))}")
+
+
+def describe_race_risk(risk: Any) -> str:
+    """A race risk as the plugin prints it: what, where it was read and written, where it breaks, the fix."""
+    from integrity_kit.queries.race_risks import verdict_text
+
+    columns = ", ".join(risk.columns)
+    where = f"{risk.transaction.dialect} {risk.isolation_level or 'at an unknown isolation level'}"
+    lines = [f"race risk ({risk.pattern}) on {risk.table} ({columns}): {verdict_text(risk)}",
+             f"    read:  {risk.read_location or '<unknown>'}",
+             f"    write: {risk.write_location or '<unknown>'}",
+             f"    ran at: {where}; breaks on: {', '.join(risk.breaks_on) or 'none of the engines we know'}"]
+    if risk.note:
+        lines.append(_block("note", risk.note))
+    lines.append(_block("fix", risk.fix))
+    return "\n".join(lines)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -263,20 +319,27 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 def _check(item: pytest.Item, state: _PluginState, log: Any) -> list[str]:
     """The descriptions that fail this test; warnings go to ``state.reported`` and records to ``state.recorded``."""
     failures: list[str] = []
-    kinds = (("n_plus_one", state.mode, "allow_n_plus_one", log.n_plus_one, _describe),
-             ("duplicates", state.duplicates_mode, "allow_duplicate_queries", log.duplicates, _describe_duplicate))
-    for kind, mode, marker_name, findings, describe in kinds:
+    kinds = (("n_plus_one", state.mode, "allow_n_plus_one", lambda: log.n_plus_one, _describe),
+             ("duplicates", state.duplicates_mode, "allow_duplicate_queries", lambda: log.duplicates,
+              _describe_duplicate),
+             ("race_risks", state.race_mode, "allow_race_risk", lambda: log.race_risks, describe_race_risk))
+    for kind, mode, marker_name, found, describe in kinds:
         if state.write_to is None and mode == "off":
             continue
-        for finding in findings:
+        if kind == "race_risks" and state.race_mode == "off":
+            continue  # race detection reads the schema, so only when asked for, even for a baseline
+        for finding in found():
             what = _what(kind, finding)
             if state.write_to is not None:
                 folder = state.write_to.parent
                 file, location = _site(finding, folder)
-                entry = {"test": _test_id(item, folder), "what": what, "file": file, "location": location,
-                         "count": finding.count}
-                if kind == "n_plus_one":
+                entry = {"test": _test_id(item, folder), "what": what, "file": file, "location": location}
+                if kind != "race_risks":
+                    entry["count"] = finding.count
+                if kind != "duplicates":
                     entry["fix"] = finding.fix
+                if kind == "race_risks":
+                    entry["read"] = _relative_location(finding.read, folder)
                 state.recorded[kind].append(entry)
                 continue
             if mode == "off" or _allowed(item, marker_name, finding, what):
@@ -286,7 +349,9 @@ def _check(item: pytest.Item, state: _PluginState, log: Any) -> list[str]:
                 key = (_test_id(item, folder), what, _site(finding, folder)[0])
                 if key in getattr(state.baseline, kind):
                     continue
-            if mode == "fail":
+            if kind == "race_risks" and finding.verdict != "risk":
+                state.reported.append((item.nodeid, describe(finding)))  # the engine errors or aborts instead
+            elif mode == "fail":
                 failures.append(describe(finding))
             elif mode == "warn":
                 state.reported.append((item.nodeid, describe(finding)))
@@ -363,7 +428,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(f"integrity-kit: the pytest plugin is inactive: {state.inactive}", yellow=True)
         return
     if state.reported:
-        terminalreporter.section("N+1 and duplicate queries (integrity-kit)", yellow=True)
+        title = "N+1 and duplicate queries" if state.race_mode == "off" else "N+1, duplicate queries and race risks"
+        terminalreporter.section(f"{title} (integrity-kit)", yellow=True)
         for nodeid, text in sorted(state.reported, key=lambda pair: pair[0]):
             terminalreporter.write_line(f"{nodeid}: {text}")
     if state.unlisted_duplicates:
@@ -373,9 +439,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             "again) not listed: --detect-duplicates=warn lists them, =fail fails on them, =off stops counting")
     if state.write_to is not None:
         counts = {kind: len(entries) for kind, entries in state.recorded.items()}
+        kinds = [f"{counts.get('n_plus_one', 0)} N+1", f"{counts.get('duplicates', 0)} duplicate"]
+        if state.race_mode != "off":
+            kinds.append(f"{counts.get('race_risks', 0)} race-risk")
         terminalreporter.write_line(
-            f"integrity-kit: wrote {counts.get('n_plus_one', 0)} N+1 and {counts.get('duplicates', 0)} duplicate "
-            f"finding(s) to {os.fspath(state.write_to)}")
+            f"integrity-kit: wrote {', '.join(kinds[:-1])} and {kinds[-1]} finding(s) to {os.fspath(state.write_to)}")
     baseline = state.baseline
     if baseline is not None and baseline.tests and state.baseline_seen is not None and not state.baseline_seen:
         example = sorted(baseline.tests)[0]
@@ -407,6 +475,14 @@ class QueryCaptureFixture:
     def duplicates(self) -> Any:
         return self.log.duplicates
 
+    @property
+    def transactions(self) -> Any:
+        return self.log.transactions
+
+    @property
+    def race_risks(self) -> Any:
+        return self.log.race_risks
+
     def __len__(self) -> int:
         return len(self.log.statements)
 
@@ -432,6 +508,13 @@ class QueryCaptureFixture:
         duplicates = self.log.duplicates
         if duplicates:
             raise AssertionError("\n".join(_describe_duplicate(d) for d in duplicates))
+
+    def assert_no_race_risks(self) -> None:
+        """Fail when a transaction of the test reads a row and then writes what it read without a lock or guard."""
+        __tracebackhide__ = True
+        risks = [risk for risk in self.log.race_risks if risk.verdict == "risk"]
+        if risks:
+            raise AssertionError("\n".join(describe_race_risk(r) for r in risks))
 
     @contextmanager
     def max_queries(self, limit: int) -> Iterator[None]:

@@ -17,6 +17,7 @@ def render(log: QueryLog, *, command: list[str] | None = None, include_statement
 def to_dict(log: QueryLog, *, command: list[str] | None = None, include_statements: bool = True) -> dict[str, Any]:
     n_plus_one = log.n_plus_one
     duplicates = log.duplicates
+    race_risks = log.race_risks
     data: dict[str, Any] = {
         "tool": "integrity-kit",
         "version": __version__,
@@ -26,10 +27,12 @@ def to_dict(log: QueryLog, *, command: list[str] | None = None, include_statemen
             "n_plus_one": len(n_plus_one),
             "duplicates": len(duplicates),
             "transactions": len(log.transactions),
+            "race_risks": sum(1 for risk in race_risks if risk.verdict == "risk"),
             "duration_ms": round(sum(s.duration for s in log.statements) * 1000, 3),
         },
         "n_plus_one": [f.to_dict() for f in n_plus_one],
         "duplicates": [d.to_dict() for d in duplicates],
+        "race_risks": [risk.to_dict() for risk in race_risks],
         "transactions": [t.to_dict() for t in log.transactions],
     }
     if include_statements:

@@ -12,6 +12,63 @@ def _one_line(sql: str) -> str:
     return " ".join(sql.split())
 
 
+def engines_and_levels(where: tuple[str, ...] | list[str]) -> str:
+    """``postgresql READ COMMITTED, postgresql SERIALIZABLE, sqlite ...`` as ``postgresql READ COMMITTED/SERIALIZABLE;
+    sqlite ...``: one group per engine, in the order given."""
+    groups: dict[str, list[str]] = {}
+    for entry in where:
+        engine, _, level = entry.partition(" ")
+        if level and level.split(" ")[0] in ("READ", "REPEATABLE", "SERIALIZABLE"):
+            groups.setdefault(engine, []).append(level)
+        else:
+            groups.setdefault(entry, [])
+    return "; ".join(f"{engine} {'/'.join(levels)}" if levels else engine for engine, levels in groups.items()) or "-"
+
+
+def _race_risks(console: Console, log: QueryLog) -> None:
+    from integrity_kit.queries.race_risks import verdict_text
+
+    if not log.statements:
+        return
+    risks = log.race_risks
+    if not log.transactions:
+        console.print("[yellow]race risks: not analysed (no transaction was captured)[/]")
+        return
+    console.print()
+    breaking = sum(1 for risk in risks if risk.verdict == "risk")
+    console.print(f"[bold]{breaking}[/] race risk(s) in {len(log.transactions)} transaction(s)"
+                  + (f", {len(risks) - breaking} the engine turns into an error or an abort" if len(risks) > breaking
+                     else ""))
+    for number, risk in enumerate(risks, 1):
+        colour = "red" if risk.verdict == "risk" else "yellow"
+        console.print()
+        console.print(f"[bold {colour}]race risk #{number}[/] {risk.pattern} on [bold]{markup_safe(risk.table)}[/] "
+                      f"({markup_safe(', '.join(risk.columns))}): {markup_safe(verdict_text(risk))}")
+        console.print(f"  [dim]read:[/]  [cyan]{markup_safe(risk.read_location or '<unknown>')}[/]  "
+                      f"{markup_safe(_one_line(risk.read.sql))}")
+        console.print(f"  [dim]write:[/] [cyan]{markup_safe(risk.write_location or '<unknown>')}[/]  "
+                      f"{markup_safe(_one_line(risk.write.sql))}")
+        console.print(f"  [dim]ran at:[/] {markup_safe(risk.transaction.dialect)} "
+                      f"{markup_safe(risk.isolation_level or 'unknown isolation level')}")
+        console.print(f"  [dim]breaks on:[/] {markup_safe(engines_and_levels(risk.breaks_on))}")
+        if risk.retry_needed_on:
+            console.print("  [dim]aborts one side (retry needed) on:[/] "
+                          f"{markup_safe(engines_and_levels(risk.retry_needed_on))}")
+        if risk.note:
+            console.print(f"  [dim]note:[/] {markup_safe(risk.note)}")
+        fix_lines = risk.fix.splitlines() or [""]
+        console.print(f"  [green]fix:[/] {markup_safe(fix_lines[0])}")
+        for line in fix_lines[1:]:
+            console.print(f"       {markup_safe(line)}")
+        confirmed = risk.confirmed
+        if confirmed is not None:
+            mark = "[bold red]reproduced[/]" if confirmed.get("reproduced") else "[green]not reproduced[/]"
+            console.print(f"  [dim]--confirm:[/] {mark}: {markup_safe(str(confirmed.get('outcome')))}"
+                          + (f" ({markup_safe(str(confirmed['error']))})" if confirmed.get("error") else ""))
+            if confirmed.get("detail"):
+                console.print(f"    {markup_safe(str(confirmed['detail']))}")
+
+
 def render(log: QueryLog, *, console: Console | None = None, show_statements: bool = False) -> str:
     """Print to ``console``; without one, the text a file gets (no colour, lines never wrapped)."""
     if console is None:
@@ -43,6 +100,7 @@ def render(log: QueryLog, *, console: Console | None = None, show_statements: bo
                       f"[cyan]{markup_safe(', '.join(duplicate.locations) or '<unknown>')}[/]")
         console.print(f"  [dim]sql:[/] {markup_safe(_one_line(duplicate.sql))}  [dim]parameters:[/] "
                       f"{markup_safe(repr(duplicate.parameters))}")
+    _race_risks(console, log)
     if show_statements and log.statements:
         console.print()
         console.print("[bold]statements[/]")
