@@ -541,3 +541,27 @@ def test_a_write_inside_a_savepoint_is_replayed_with_it(engine_url, engine_name:
     confirmed = confirm_risk(engine_url, risk, log)
     assert (confirmed["reproduced"], confirmed["outcome"]) == (True, "lost update"), confirmed
     assert confirmed["skipped"] == []
+
+
+@pytest.mark.engines("postgresql", "mariadb", "sqlite")
+def test_the_detectors_own_risks_for_the_naive_checkout(engine_url, engine_name: str) -> None:
+    """End to end: the checkout captured once, the risks the capture finds, each replayed."""
+    from examples.ecommerce.database import make_engine
+    from examples.ecommerce.race_workload import workload
+
+    engine = make_engine(engine_url)
+    try:
+        with capture(engine) as log:
+            workload.create(engine, stock=5, buyers=1)
+            assert workload.checkout(engine, 1, "naive").status == "ordered"
+    finally:
+        engine.dispose()
+    risks = [risk for risk in log.race_risks if risk.table == "products"]
+    assert risks and all(risk.pattern == "read-modify-write" for risk in risks)
+    results = confirm_risks(engine_url, risks, log)
+    expected = {"postgresql": "lost update", "mariadb": "lost update", "sqlite": "aborted"}[engine_name]
+    assert {confirmed["outcome"] for confirmed in results} == {expected}, results
+    for risk, confirmed in zip(risks, results, strict=True):
+        risk.confirmed = confirmed
+        assert risk.to_dict()["confirmed"]["reproduced"] is (expected == "lost update")
+        assert _scratch_gone(engine_url, confirmed["setup"]["scratch"]) if engine_name != "sqlite" else True
