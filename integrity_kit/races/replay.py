@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -302,6 +303,8 @@ class _Session:
     error_at: str | None = None
     failed: str | None = None  # a statement that failed for another reason before the write
     skipped: list[str] = field(default_factory=list)
+    unshared: list[str] = field(default_factory=list)  # tables whose locks B did not take (see _shared_only_by_replay)
+    failed_after: list[str] = field(default_factory=list)  # error codes of the statements after the write it skipped
 
 
 def _send(connection: Connection, statement: Any) -> Any:
@@ -381,6 +384,7 @@ def _program(engine: Engine, plan: _Plan, risk: Any, session: _Session, known: s
                 for statement in before:
                     if session.name == "B" and statement is not read and \
                             _shared_only_by_replay(statement, risk.table, known):
+                        session.unshared.extend(sorted(_named_tables(statement.sql, known)))
                         session.skipped.append(f"{_short(statement.sql)}: a lock on a row of another table that "
                                                f"only replaying A's own parameters makes B share")
                         continue
@@ -400,6 +404,7 @@ def _program(engine: Engine, plan: _Plan, risk: Any, session: _Session, known: s
                 for statement in after:
                     error = _send_or_skip(connection, statement, autocommit=plan.isolation_level == "AUTOCOMMIT")
                     if error is not None:
+                        session.failed_after.append(error.split(":")[0])
                         session.skipped.append(f"{_short(statement.sql)}: {error}")
                 connection.commit()
                 session.committed = True
@@ -447,12 +452,29 @@ def _replay(setup: _Setup, risk: Any, plan: _Plan, timeout: float) -> dict[str, 
         engine.dispose()
     verdict = _judge(risk, sessions["A"], sessions["B"], trace, before, after, final)
     skipped = [f"{name}: {why}" for name, session in sessions.items() for why in session.skipped]
-    if skipped:
-        verdict["detail"] += f" ({len(skipped)} statement(s) skipped in the replay: see 'skipped')"
+    summary = _skip_summary(sessions.values())
+    if summary:
+        verdict["detail"] += f" (skipped in the replay: {summary})"
     verdict["trace"] = trace.lines()
     verdict["skipped"] = skipped
     verdict["isolation_level"] = plan.isolation_level
     return verdict
+
+
+def _skip_summary(sessions: Iterable[_Session]) -> str:
+    """What the replay left out, in one clause: the locks B did not take, the statements after the write that
+    failed (an INSERT reusing the id A's run generated, say)."""
+    parts = []
+    for session in sessions:
+        if session.unshared:
+            parts.append(f"{session.name}'s lock on {', '.join(dict.fromkeys(session.unshared))}, a row only A's "
+                         f"own parameters make both share")
+        if session.failed_after:
+            codes = ", ".join(f"{code} x{n}" if n > 1 else code
+                              for code, n in Counter(session.failed_after).items())
+            parts.append(f"{len(session.failed_after)} of {session.name}'s statements after the write that "
+                         f"failed ({codes})")
+    return "; ".join(parts)
 
 
 def _final(engine: Engine, plan: _Plan, risk: Any) -> list[dict[str, Any]] | None:
