@@ -565,3 +565,18 @@ def test_the_detectors_own_risks_for_the_naive_checkout(engine_url, engine_name:
         risk.confirmed = confirmed
         assert risk.to_dict()["confirmed"]["reproduced"] is (expected == "lost update")
         assert _scratch_gone(engine_url, confirmed["setup"]["scratch"]) if engine_name != "sqlite" else True
+
+
+@pytest.mark.engines("postgresql")
+def test_rows_that_already_hold_the_written_value_say_so(engine_url) -> None:
+    """Copied after the capture, the row already holds what the recorded write sets: the schedule still loses
+    B's update, but the values cannot show it, and the detail says that."""
+    _setup(engine_url, *PRODUCTS)
+    log = _recorded(engine_url, _claim(), level="READ COMMITTED")  # the URL's row now holds reserved=1
+    (transaction,) = log.transactions
+    risk = StandInRisk("read-modify-write", "products", ("reserved",), *transaction.statements, transaction)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert (confirmed["reproduced"], confirmed["outcome"]) == (True, "lost update"), confirmed
+    assert confirmed["detail"] == ("B read reserved=1 before A committed reserved=1, then wrote reserved=1 over it "
+                                   "(A's recorded write leaves these values as they were in the scratch copy, so "
+                                   "the loss shows in the schedule, not in the values)")
