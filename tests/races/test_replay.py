@@ -580,3 +580,24 @@ def test_rows_that_already_hold_the_written_value_say_so(engine_url) -> None:
     assert confirmed["detail"] == ("B read reserved=1 before A committed reserved=1, then wrote reserved=1 over it "
                                    "(A's recorded write leaves these values as they were in the scratch copy, so "
                                    "the loss shows in the schedule, not in the values)")
+
+
+CHECK_THEN_INSERT = {
+    ("postgresql", "REPEATABLE READ"): ("duplicate rows", None),
+    ("postgresql", "SERIALIZABLE"): ("aborted", "40001"),
+    ("mariadb", "READ COMMITTED"): ("duplicate rows", None),
+    # SERIALIZABLE makes the lookup a shared next-key lock: A's insert waits for B's, B's closes the cycle.
+    ("mariadb", "SERIALIZABLE"): ("aborted", "1213"),
+}
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+@pytest.mark.parametrize("level", ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"])
+def test_check_then_insert_by_level(engine_url, engine_name: str, level: str) -> None:
+    expected, code = CHECK_THEN_INSERT.get((engine_name, level), ("duplicate rows", None))
+    _cart_lines(engine_url, False)
+    risk, log = _cti_risk(engine_url, level)
+    confirmed = confirm_risk(engine_url, risk, log)
+    assert confirmed["outcome"] == expected, confirmed
+    if code is not None:
+        assert confirmed["error"].startswith(code), confirmed
