@@ -333,7 +333,8 @@ def _check(item: pytest.Item, state: _PluginState, log: Any) -> list[str]:
             if state.write_to is not None:
                 folder = state.write_to.parent
                 file, location = _site(finding, folder)
-                entry = {"test": _test_id(item, folder), "what": what, "file": file, "location": location}
+                entry: dict[str, Any] = {"test": _test_id(item, folder), "what": what, "file": file,
+                                         "location": location}
                 if kind != "race_risks":
                     entry["count"] = finding.count
                 if kind != "duplicates":

@@ -9,13 +9,15 @@ database the program used, while its engine is still alive. Each table is looked
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.engine import URL
 
-from .log import ORM_MAPPER, Statement
 from .race_risks import UniqueKeys, unique_keys_from_engine, unique_keys_from_metadata
+
+if TYPE_CHECKING:
+    from .log import Statement
 
 
 class UniqueKeyLookup:
@@ -70,7 +72,9 @@ class UniqueKeyLookup:
             found: UniqueKeys = {}
             seen: set[int] = set()
             for statement in self._statements:
-                mapper = statement._r[ORM_MAPPER]
+                if statement.orm is None:
+                    continue
+                mapper = statement.orm.mapper
                 metadata = getattr(getattr(mapper, "registry", None), "metadata", None)
                 if isinstance(metadata, MetaData) and id(metadata) not in seen:
                     seen.add(id(metadata))

@@ -73,3 +73,33 @@ def test_confirm_on_a_program_without_transactions_says_there_is_nothing_to_conf
     result = run("--confirm", f"sqlite:///{tmp_path / 'x.db'}", "--", "python", str(program))
     assert result.exit_code == 2
     assert "nothing to confirm" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.engines("postgresql", "mariadb")
+def test_confirm_reproduces_the_lost_update_and_leaves_the_database_alone(engine_url) -> None:
+    from sqlalchemy import create_engine, inspect, text
+
+    url = url_of(engine_url)
+    result = run("--format", "json", "--confirm", url, "--", "python", PROGRAM, url, "naive")
+    assert result.exit_code == 0, result.output
+    (risk,) = json.loads(result.stdout)["race_risks"]
+    confirmed = risk["confirmed"]
+    assert confirmed["reproduced"] is True and confirmed["outcome"] == "lost update", confirmed
+    assert "before A committed" in confirmed["detail"]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            # The program's one order is all there is: the replay ran on a scratch copy beside this database.
+            assert connection.execute(text("SELECT COUNT(*) FROM orders")).scalar_one() == 1
+            assert connection.execute(text("SELECT reserved FROM products WHERE id = 1")).scalar_one() == 1
+        names = inspect(engine).get_schema_names() if engine.dialect.name == "mysql" else []
+        assert not [name for name in names if name.startswith("ik_rehearsal_")]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.engines("postgresql")
+def test_confirm_on_another_engine_than_the_program_used_is_refused(engine_url, tmp_path) -> None:
+    result = run("--confirm", url_of(engine_url), "--", "python", PROGRAM, f"sqlite:///{tmp_path / 's.db'}", "naive")
+    assert result.exit_code == 2
+    assert "captured on sqlite" in result.output and "Traceback" not in result.output
