@@ -38,6 +38,15 @@ engine = create_engine("sqlite:///shop.db")
 legacy.list_products(engine, limit=20)  # the product page, as a first project writes it
 '''
 
+ADD_TO_CART = '''\
+from sqlalchemy import create_engine
+
+from examples.ecommerce import legacy
+
+engine = create_engine("sqlite:///shop.db")
+legacy.add_to_cart(engine, user_id=1, product_id=7)  # one request, one buyer, nothing concurrent
+'''
+
 
 @dataclass(frozen=True)
 class Stop:
@@ -67,6 +76,12 @@ STOPS = [
          _ik("queries", "--", sys.executable, "listing.py"),
          note="`listing.py` is the product page of `examples/ecommerce/legacy.py`, called once:\n\n```python\n"
               + LISTING + "```"),
+    Stop("Find a race risk in one plain run", "integrity-kit queries -- python add_to_cart.py",
+         _ik("queries", "--", sys.executable, "add_to_cart.py"),
+         note="`add_to_cart.py` puts one product in one cart, once, the way `examples/ecommerce/legacy.py` does:\n\n"
+              "```python\n" + ADD_TO_CART + "```\n\nOn PostgreSQL or MariaDB, `--confirm DATABASE_URL` replays it "
+              "from two sessions on a scratch copy and shows the duplicate line, and `pytest --detect-race-risks=fail` "
+              "fails the plain test that called it."),
     Stop("Two buyers, one interleaving, every time", "integrity-kit race sqlite:///race.db --scheduled "
          "--strategy for-update", _ik("race", "sqlite:///race.db", "--scheduled", "--strategy", "for-update"),
          note="On PostgreSQL or MariaDB, `--strategy all` shows `naive` losing updates and overselling, and how "
@@ -107,6 +122,7 @@ def run_tour() -> list[str]:
     with tempfile.TemporaryDirectory(prefix="ik-tour-") as scratch:
         folder = Path(scratch)
         (folder / "listing.py").write_text(LISTING)
+        (folder / "add_to_cart.py").write_text(ADD_TO_CART)
         return [run_stop(stop, folder) for stop in STOPS]
 
 

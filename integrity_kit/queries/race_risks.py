@@ -339,8 +339,8 @@ def _assess(pattern: str, run: _Run, explicit_begin: bool) -> tuple[str, str | N
                                         "'database is locked' (SQLITE_BUSY) instead of losing data; retry it, or "
                                         "BEGIN IMMEDIATE to queue for the write lock up front")
         return "risk", ("no BEGIN was sent: pysqlite's default transaction handling starts the transaction only at "
-                        "the first INSERT/UPDATE/DELETE, so the SELECT ran outside it and a concurrent write between "
-                        "the two is lost on SQLite too. With BEGIN at the first statement (SQLAlchemy's "
+                        "the first INSERT/UPDATE/DELETE, so the SELECT ran outside it and another connection can "
+                        "write between the two on SQLite too. With BEGIN at the first statement (SQLAlchemy's "
                         "pysqlite recipe) the second writer gets 'database is locked' instead")
     family = "mysql" if run.dialect == "mariadb" else run.dialect
     level = run.level or DEFAULT_LEVEL.get(run.dialect)
