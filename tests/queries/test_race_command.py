@@ -103,3 +103,17 @@ def test_confirm_on_another_engine_than_the_program_used_is_refused(engine_url, 
     result = run("--confirm", url_of(engine_url), "--", "python", PROGRAM, f"sqlite:///{tmp_path / 's.db'}", "naive")
     assert result.exit_code == 2
     assert "captured on sqlite" in result.output and "Traceback" not in result.output
+
+
+def test_a_program_that_crashes_gets_its_report_and_exit_2_without_a_replay(tmp_path) -> None:
+    program = tmp_path / "program.py"
+    program.write_text(
+        "from sqlalchemy import create_engine, text\n"
+        f"engine = create_engine('sqlite:///{tmp_path / 'c.db'}')\n"
+        "with engine.begin() as connection:\n"
+        "    connection.execute(text('CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)'))\n"
+        "raise RuntimeError('boom')\n")
+    result = run("--confirm", f"sqlite:///{tmp_path / 'other.db'}", "--", "python", str(program))
+    assert result.exit_code == 2
+    assert "boom" in result.stderr and "the program failed" in result.stderr
+    assert "1 statements" in result.stdout and "--confirm:" not in result.stdout
