@@ -53,7 +53,8 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
                     row = risk.to_dict()
                     row.update(race=True, test=item.nodeid, read_source=_source(risk.read_location),
                                write_source=_source(risk.write_location), read_sql=risk.read.sql,
-                               write_sql=risk.write.sql)
+                               write_sql=risk.write.sql, read_callers=list(risk.read.callers),
+                               write_callers=list(risk.write.callers))
                     rows.append(row)
             if rows:
                 with open(target, "a") as out:
