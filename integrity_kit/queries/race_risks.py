@@ -14,7 +14,8 @@ locked or written; SQLite transactions begun with ``BEGIN IMMEDIATE``/``EXCLUSIV
 whose SET is relative (``col = col - ?``) or whose WHERE guards a column it writes or the read returned;
 ``INSERT ... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE`` / ``INSERT OR IGNORE`` / ``INSERT IGNORE`` / ``REPLACE``; a
 check-then-insert whose table has a unique key (constraint, non-partial unique index or primary key) inside the
-looked-up columns; a DELETE (deleting the rows a read found loses nothing another writer wrote); writes undone by
+looked-up columns; a check-then-insert whose read is the ORM loading a one-to-many collection (every child of a
+parent: a duplicate check on other columns is made in Python, out of sight); a DELETE (deleting the rows a read found loses nothing another writer wrote); writes undone by
 ``ROLLBACK TO SAVEPOINT``. A transaction that rolled back as a whole still counts (its code path commits when it
 does not fail) with a note; an AUTOCOMMIT connection's statements form one sequence per connection, since nothing
 holds between them. Findings that repeat (the same code run in many tests) are reported once.
@@ -501,6 +502,14 @@ def _detect(run: _Run, unique_keys: UniqueKeys | KeyLookup | None) -> list[RaceR
     return risks
 
 
+def _collection_load(read: _Seen) -> bool:
+    """Whether the ORM sent the read to load a one-to-many collection: it selects every child of one parent by the
+    foreign key, which the schema lets repeat, so it is no check that a child with these values is missing."""
+    orm = read.statement.orm
+    prop = getattr(orm, "prop", None) if orm is not None and orm.kind in ("lazy", "batch") else None
+    return bool(getattr(prop, "uselist", False))
+
+
 def _locked(read: _Seen, lock: _Seen, locked_tables: set[str]) -> bool:
     table = read.shape.table
     if table is None:
@@ -536,7 +545,7 @@ def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | KeyLookup
     if s.kind == "insert" and s.upsert is None:
         for read in plain:
             lookup = read.shape.key_columns(table)
-            if not lookup or read.shape.where_unparsed:
+            if not lookup or read.shape.where_unparsed or _collection_load(read):
                 continue
             same, note = _insert_matches(read, write, table, lookup, require_all=True)
             if not same:

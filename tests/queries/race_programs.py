@@ -329,6 +329,15 @@ def lazy_load_then_change(engine: Engine) -> None:
         session.commit()  # [lazy_load_then_change write]
 
 
+def collection_then_append(engine: Engine) -> None:
+    with Session(engine) as session:
+        cart = session.get(Cart, 1)
+        assert cart is not None
+        if all(line.product_id != 10 for line in cart.lines):
+            cart.lines.append(Line(product_id=10, quantity=1))
+        session.commit()
+
+
 def rolled_back(engine: Engine) -> None:
     with Session(engine) as session:
         item = session.get(Item, 1)  # [rolled_back read]

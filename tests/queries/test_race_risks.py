@@ -21,9 +21,15 @@ from integrity_kit.queries.sqlshape import Ref, shape, values
 
 
 @dataclass
+class Prop:
+    uselist: bool
+
+
+@dataclass
 class Orm:
     kind: str
     entity: str | None
+    prop: Prop | None = None
 
 
 @dataclass
@@ -225,6 +231,18 @@ def test_check_then_insert_and_uniqueness() -> None:
     upsert = Stmt("INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (?, ?, ?) "
                   "ON CONFLICT (cart_id, product_id) DO NOTHING", (7, 3, 1))
     assert find_race_risks([txn(look, upsert)]) == []
+
+
+def test_a_collection_load_is_no_check_on_its_foreign_key() -> None:
+    children = "SELECT person.id, person.name FROM person WHERE ? = person.project_id"
+    add = Stmt("INSERT INTO person (project_id, name) VALUES (?, ?)", (3, "ann"))
+    collection = Stmt(children, (3,), orm=Orm("lazy", "Person", Prop(uselist=True)))
+    assert find_race_risks([txn(collection, add)]) == []
+    # A many-to-one load or the application's own query by that key still is one.
+    for orm in (Orm("lazy", "Person", Prop(uselist=False)), Orm("query", "Person")):
+        [risk] = find_race_risks([txn(Stmt(children, (3,), orm=orm),
+                                      Stmt("INSERT INTO person (project_id, name) VALUES (?, ?)", (3, "ann")))])
+        assert (risk.pattern, risk.columns) == (CTI, ("project_id",))
 
 
 def test_aggregate_check_then_act() -> None:

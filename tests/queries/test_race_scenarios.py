@@ -83,6 +83,9 @@ CASES: dict[str, dict[str, list[Flag]]] = {
     # Decided: deleting the rows a read found loses no other writer's data.
     "read_then_delete": CLEAN,
     "lazy_load_then_change": flagged(Flag(RMW, "race_lines", ("quantity",))),
+    # Decided: loading a one-to-many collection selects every child by the foreign key, which may repeat, so it is
+    # no check-then-insert on that key (the duplicate check on product_id is Python's, which the SQL cannot show).
+    "collection_then_append": CLEAN,
     # Decided: a transaction that rolled back still counts; the same code path commits when nothing fails.
     "rolled_back": flagged(STOCK),
     "write_first": CLEAN,
