@@ -11,14 +11,15 @@ Three patterns, each a read followed by a write the read decided on, in the same
 
 Exempt: reads ``FOR UPDATE``/``FOR SHARE``/``LOCK IN SHARE MODE`` and reads of a row the transaction had already
 locked or written; SQLite transactions begun with ``BEGIN IMMEDIATE``/``EXCLUSIVE`` or that already wrote; UPDATEs
-whose SET is relative (``col = col - ?``) or whose WHERE guards a column it writes or the read returned;
-``INSERT ... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE`` / ``INSERT OR IGNORE`` / ``INSERT IGNORE`` / ``REPLACE``; a
+whose SET is relative (``col = col - ?``) or whose WHERE guards a column it writes or the read returned; ``INSERT
+... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE`` / ``INSERT OR IGNORE`` / ``INSERT IGNORE`` / ``REPLACE``; a
 check-then-insert whose table has a unique key (constraint, non-partial unique index or primary key) inside the
 looked-up columns; a check-then-insert whose read is the ORM loading a one-to-many collection (every child of a
 parent: a duplicate check on other columns is made in Python, out of sight); a DELETE (deleting the rows a read
-found loses nothing another writer wrote); writes undone by ``ROLLBACK TO SAVEPOINT``. A transaction that rolled back as a whole still counts (its code path commits when it
-does not fail) with a note; an AUTOCOMMIT connection's statements form one sequence per connection, since nothing
-holds between them. Findings that repeat (the same code run in many tests) are reported once.
+found loses nothing another writer wrote); writes undone by ``ROLLBACK TO SAVEPOINT``. A transaction that rolled
+back as a whole still counts (its code path commits when it does not fail) with a note; an AUTOCOMMIT connection's
+statements form one sequence per connection, since nothing holds between them. Findings that repeat (the same code
+run in many tests) are reported once.
 """
 
 from __future__ import annotations
