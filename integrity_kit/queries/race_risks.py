@@ -16,7 +16,9 @@ whose SET is relative (``col = col - ?``) or whose WHERE guards a column it writ
 check-then-insert whose table has a unique key (constraint, non-partial unique index or primary key) inside the
 looked-up columns; a check-then-insert whose read is the ORM loading a one-to-many collection (every child of a
 parent: a duplicate check on other columns is made in Python, out of sight); a DELETE (deleting the rows a read
-found loses nothing another writer wrote); writes undone by ``ROLLBACK TO SAVEPOINT``. A transaction that rolled
+found loses nothing another writer wrote); a read and a write that a pytest test function (``test_*.py``,
+``*_test.py``, ``conftest.py``) made through two separate calls, such as two requests of one test client whose
+session outlives a request; writes undone by ``ROLLBACK TO SAVEPOINT``. A transaction that rolled
 back as a whole still counts (its code path commits when it does not fail) with a note; an AUTOCOMMIT connection's
 statements form one sequence per connection, since nothing holds between them. Findings that repeat (the same code
 run in many tests) are reported once.
@@ -24,6 +26,7 @@ run in many tests) are reported once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -503,6 +506,27 @@ def _detect(run: _Run, unique_keys: UniqueKeys | KeyLookup | None) -> list[RaceR
     return risks
 
 
+def _is_test_module(filename: str) -> bool:
+    """pytest's default ``python_files`` (``test_*.py``, ``*_test.py``) and ``conftest.py``."""
+    name = os.path.basename(filename)
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py")
+
+
+def _separate_test_calls(read: Any, write: Any) -> bool:
+    """Whether a test function made the read and the write through two separate calls (say two requests of a test
+    client sharing one session): the application code of each call ended before the other's began, so no
+    application frame carried the read's rows to the write; only the test's own lines could."""
+    read_stack = (*reversed(getattr(read, "callers", None) or ()), (read.filename, read.lineno))
+    write_stack = (*reversed(getattr(write, "callers", None) or ()), (write.filename, write.lineno))
+    k = 0
+    while k < len(read_stack) and k < len(write_stack) and read_stack[k] == write_stack[k]:
+        k += 1
+    if k + 1 >= len(read_stack) or k + 1 >= len(write_stack):
+        return False  # the test's own line sent one of them: its own read-then-write
+    file = read_stack[k][0]
+    return bool(file) and file == write_stack[k][0] and _is_test_module(file)
+
+
 def _collection_load(read: _Seen) -> bool:
     """Whether the ORM sent the read to load a one-to-many collection: it selects every child of one parent by the
     foreign key, which the schema lets repeat, so it is no check that a child with these values is missing."""
@@ -528,7 +552,8 @@ def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | KeyLookup
     table = s.table
     assert table is not None
     matches: list[tuple[str, str, list[str], _Seen, str | None]] = []
-    candidates = [r for r in reversed(reads) if r.shape.reads_table(table)]
+    candidates = [r for r in reversed(reads)
+                  if r.shape.reads_table(table) and not _separate_test_calls(r.statement, write.statement)]
     aggregate = [r for r in candidates if r.shape.aggregates]
     plain = [r for r in candidates if not r.shape.aggregates]
     if s.kind == "update":

@@ -245,6 +245,31 @@ def test_a_collection_load_is_no_check_on_its_foreign_key() -> None:
         assert (risk.pattern, risk.columns) == (CTI, ("project_id",))
 
 
+def test_two_calls_from_a_test_function_are_not_paired() -> None:
+    def at(filename: str, lineno: int, *callers: tuple[str, int], sql: str, parameters: Any) -> Stmt:
+        statement = Stmt(sql, parameters, lineno=lineno, filename=filename)
+        statement.callers = callers  # type: ignore[attr-defined]
+        return statement
+
+    def pair(read_outer: tuple[str, int], write_outer: tuple[str, int], *, read_file: str = "/app/views.py",
+             test_line_read: bool = False) -> list[Any]:
+        inner = () if test_line_read else (("/app/views.py", 5),)
+        read = (at(read_outer[0], read_outer[1], sql=READ, parameters={"pk_1": 1}) if test_line_read else
+                at(read_file, 40, *inner, read_outer, sql=READ, parameters={"pk_1": 1}))
+        write = at("/app/views.py", 90, ("/app/views.py", 6), write_outer, sql=WRITE,
+                   parameters={"stock": 4, "products_id": 1})
+        return find_race_risks([txn(read, write)])
+
+    # Two requests from two lines of a test: the view that read had returned before the view that wrote began.
+    assert pair(("/app/tests/test_views.py", 10), ("/app/tests/test_views.py", 12)) == []
+    assert pair(("/app/tests/views_test.py", 10), ("/app/tests/views_test.py", 12)) == []
+    # The same two calls made by one application function (a view, a service) are a finding.
+    assert [r.pattern for r in pair(("/app/service.py", 10), ("/app/service.py", 12))] == [RMW]
+    # So is a read the test's own line sent, then a write: the test's own read-modify-write.
+    assert [r.pattern for r in pair(("/app/tests/test_views.py", 10), ("/app/tests/test_views.py", 12),
+                                    test_line_read=True)] == [RMW]
+
+
 def test_aggregate_check_then_act() -> None:
     count = Stmt("SELECT count(*) AS count_1 FROM bookings WHERE bookings.room_id = %s", (5,))
     book = Stmt("INSERT INTO bookings (room_id, guest) VALUES (%s, %s)", (5, "ann"))
