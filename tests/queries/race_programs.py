@@ -333,9 +333,9 @@ def collection_then_append(engine: Engine) -> None:
     with Session(engine) as session:
         cart = session.get(Cart, 1)
         assert cart is not None
-        if all(line.product_id != 10 for line in cart.lines):
+        if all(line.product_id != 10 for line in cart.lines):  # [collection_then_append read]
             cart.lines.append(Line(product_id=10, quantity=1))
-        session.commit()
+        session.commit()  # [collection_then_append write]
 
 
 def load_item(session: Session) -> Item:

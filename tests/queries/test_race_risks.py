@@ -30,6 +30,7 @@ class Orm:
     kind: str
     entity: str | None
     prop: Prop | None = None
+    relationship: str | None = None
 
 
 @dataclass
@@ -233,16 +234,19 @@ def test_check_then_insert_and_uniqueness() -> None:
     assert find_race_risks([txn(look, upsert)]) == []
 
 
-def test_a_collection_load_is_no_check_on_its_foreign_key() -> None:
+def test_a_collection_load_is_reported_without_a_unique_key_on_its_foreign_key_alone() -> None:
     children = "SELECT person.id, person.name FROM person WHERE ? = person.project_id"
-    add = Stmt("INSERT INTO person (project_id, name) VALUES (?, ?)", (3, "ann"))
-    collection = Stmt(children, (3,), orm=Orm("lazy", "Person", Prop(uselist=True)))
-    assert find_race_risks([txn(collection, add)]) == []
-    # A many-to-one load or the application's own query by that key still is one.
+    collection = Orm("lazy", "Person", Prop(uselist=True), "Project.members")
+    [risk] = find_race_risks([txn(Stmt(children, (3,), orm=collection),
+                                  Stmt("INSERT INTO person (project_id, name) VALUES (?, ?)", (3, "ann")))])
+    assert (risk.pattern, risk.columns) == (CTI, ("project_id",))
+    assert "Project.members collection" in (risk.note or "") and '"project_id", "<column>"' in risk.fix
+    # A many-to-one load or the application's own query by that key gets the plain unique-key fix.
     for orm in (Orm("lazy", "Person", Prop(uselist=False)), Orm("query", "Person")):
         [risk] = find_race_risks([txn(Stmt(children, (3,), orm=orm),
                                       Stmt("INSERT INTO person (project_id, name) VALUES (?, ?)", (3, "ann")))])
         assert (risk.pattern, risk.columns) == (CTI, ("project_id",))
+        assert 'UniqueConstraint("project_id", name=' in risk.fix
 
 
 def test_two_calls_from_a_test_function_are_not_paired() -> None:

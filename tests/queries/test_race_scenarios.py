@@ -84,9 +84,9 @@ CASES: dict[str, dict[str, list[Flag]]] = {
     # Decided: deleting the rows a read found loses no other writer's data.
     "read_then_delete": CLEAN,
     "lazy_load_then_change": flagged(Flag(RMW, "race_lines", ("quantity",))),
-    # Decided: loading a one-to-many collection selects every child by the foreign key, which may repeat, so it is
-    # no check-then-insert on that key (the duplicate check on product_id is Python's, which the SQL cannot show).
-    "collection_then_append": CLEAN,
+    # Decided: a one-to-many collection loaded and then a child added is reported on the foreign key (the check on
+    # product_id is Python's, which the SQL cannot show), and the fix does not offer a unique key on it alone.
+    "collection_then_append": flagged(Flag(CTI, "race_lines", ("cart_id",))),
     "one_caller_makes_both_calls": flagged(STOCK),
     # Decided: a transaction that rolled back still counts; the same code path commits when nothing fails.
     "rolled_back": flagged(STOCK),
@@ -133,6 +133,13 @@ def run_case(case: str, engine_url: Any) -> list[Any]:
 @pytest.mark.parametrize("case", list(CASES))
 def test_scenario(case: str, engine_name: str, engine_url: Any) -> None:
     check(case, engine_name, run_case(case, engine_url), CASES[case][engine_name])
+
+
+def test_collection_load_fix_keeps_the_foreign_key_with_the_compared_column(engine_url: Any) -> None:
+    [risk] = run_case("collection_then_append", engine_url)
+    assert "Cart.lines collection" in (risk.note or "")
+    assert 'UniqueConstraint("cart_id", "<column>")' in risk.fix and "alone would allow" in risk.fix
+    assert 'UniqueConstraint("cart_id", name=' not in risk.fix
 
 
 def test_two_calls_made_by_the_test_itself_are_not_paired(engine_name: str, engine_url: Any) -> None:
