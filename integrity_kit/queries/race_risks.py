@@ -524,16 +524,16 @@ def _is_test_module(filename: str) -> bool:
 
 
 def _separate_test_calls(read: Any, write: Any) -> bool:
-    """Whether a test function made the read and the write through two separate calls (say two requests of a test
-    client sharing one session): the application code of each call ended before the other's began, so no
-    application frame carried the read's rows to the write; only the test's own lines could."""
+    """Whether the write was sent inside a call a test function made after the read (say two requests of a test
+    client sharing one session, or the test's own query and then a request): no application frame spans both, so
+    only the test's own lines could have carried the read's rows to the write."""
     read_stack = (*reversed(getattr(read, "callers", None) or ()), (read.filename, read.lineno))
     write_stack = (*reversed(getattr(write, "callers", None) or ()), (write.filename, write.lineno))
     k = 0
     while k < len(read_stack) and k < len(write_stack) and read_stack[k] == write_stack[k]:
         k += 1
-    if k + 1 >= len(read_stack) or k + 1 >= len(write_stack):
-        return False  # the test's own line sent one of them: its own read-then-write
+    if k >= len(read_stack) or k + 1 >= len(write_stack):
+        return False  # the test's own line sent the write: its own read-then-write
     file = read_stack[k][0]
     return bool(file) and file == write_stack[k][0] and _is_test_module(file)
 
