@@ -11,17 +11,20 @@ Three patterns, each a read followed by a write the read decided on, in the same
 
 Exempt: reads ``FOR UPDATE``/``FOR SHARE``/``LOCK IN SHARE MODE`` and reads of a row the transaction had already
 locked or written; SQLite transactions begun with ``BEGIN IMMEDIATE``/``EXCLUSIVE`` or that already wrote; UPDATEs
-whose SET is relative (``col = col - ?``) or whose WHERE guards a column it writes or the read returned;
-``INSERT ... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE`` / ``INSERT OR IGNORE`` / ``INSERT IGNORE`` / ``REPLACE``; a
+whose SET is relative (``col = col - ?``) or whose WHERE guards a column it writes or the read returned; ``INSERT
+... ON CONFLICT`` / ``ON DUPLICATE KEY UPDATE`` / ``INSERT OR IGNORE`` / ``INSERT IGNORE`` / ``REPLACE``; a
 check-then-insert whose table has a unique key (constraint, non-partial unique index or primary key) inside the
-looked-up columns; a DELETE (deleting the rows a read found loses nothing another writer wrote); writes undone by
-``ROLLBACK TO SAVEPOINT``. A transaction that rolled back as a whole still counts (its code path commits when it
-does not fail) with a note; an AUTOCOMMIT connection's statements form one sequence per connection, since nothing
-holds between them. Findings that repeat (the same code run in many tests) are reported once.
+looked-up columns; a DELETE (deleting the rows a read found loses nothing another writer wrote); a read and a write
+that a pytest test function (``test_*.py``, ``*_test.py``, ``conftest.py``) made through two separate calls, such as
+two requests of one test client whose session outlives a request; writes undone by ``ROLLBACK TO SAVEPOINT``. A
+transaction that rolled back as a whole still counts (its code path commits when it does not fail) with a note; an
+AUTOCOMMIT connection's statements form one sequence per connection, since nothing holds between them. Findings that
+repeat (the same code run in many tests) are reported once.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -405,6 +408,18 @@ def _fix_cti(table: str, columns: Sequence[str], entity: str | None, dialect: st
     return f"ALTER TABLE {table} ADD CONSTRAINT {constraint} UNIQUE ({listed}); then {insert}"
 
 
+def _fix_cti_collection(table: str, columns: Sequence[str], entity: str | None, relationship: str | None) -> str:
+    # A unique key on the foreign key alone would allow one child per parent: the key needs the compared column.
+    listed = ", ".join(columns)
+    quoted = ", ".join(f'"{c}"' for c in columns)
+    where = f"{entity}.__table_args__" if entity else table
+    return (f"the code loaded {relationship or 'a collection'} (every {table} row of one {listed}) and checked it in "
+            f"Python before adding a row: add a unique key on ({listed}, <the column it compares>), e.g. "
+            f"UniqueConstraint({quoted}, \"<column>\") in {where} (and a migration), then catch IntegrityError "
+            f"(or insert with ON CONFLICT DO NOTHING / INSERT IGNORE); a unique key on ({listed}) alone would allow "
+            f"one {table} row per {listed}")
+
+
 def _fix_cta(table: str, columns: Sequence[str], entity: str | None, dialect: str, verdict: str) -> str:
     if verdict == "safe-with-retry":
         return "keep SERIALIZABLE and retry the whole transaction on a serialization failure or deadlock"
@@ -483,7 +498,8 @@ def _detect(run: _Run, unique_keys: UniqueKeys | KeyLookup | None) -> list[RaceR
                 if pattern == RMW:
                     fix = _fix_rmw(table, columns, key, entity, run.dialect, verdict)
                 elif pattern == CTI:
-                    fix = _fix_cti(table, columns, entity, run.dialect)
+                    fix = (_fix_cti_collection(table, columns, entity, read.statement.orm.relationship)
+                           if _collection_load(read) else _fix_cti(table, columns, entity, run.dialect))
                 else:
                     fix = _fix_cta(table, columns, entity, run.dialect, verdict)
                 extra = ("this transaction rolled back in the run; the same statements commit when nothing fails"
@@ -499,6 +515,35 @@ def _detect(run: _Run, unique_keys: UniqueKeys | KeyLookup | None) -> list[RaceR
             if kind != "insert" and i not in undone:
                 locks.append(write)
     return risks
+
+
+def _is_test_module(filename: str) -> bool:
+    """pytest's default ``python_files`` (``test_*.py``, ``*_test.py``) and ``conftest.py``."""
+    name = os.path.basename(filename)
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py")
+
+
+def _separate_test_calls(read: Any, write: Any) -> bool:
+    """Whether the write was sent inside a call a test function made after the read (say two requests of a test
+    client sharing one session, or the test's own query and then a request): no application frame spans both, so
+    only the test's own lines could have carried the read's rows to the write."""
+    read_stack = (*reversed(getattr(read, "callers", None) or ()), (read.filename, read.lineno))
+    write_stack = (*reversed(getattr(write, "callers", None) or ()), (write.filename, write.lineno))
+    k = 0
+    while k < len(read_stack) and k < len(write_stack) and read_stack[k] == write_stack[k]:
+        k += 1
+    if k >= len(read_stack) or k + 1 >= len(write_stack):
+        return False  # the test's own line sent the write: its own read-then-write
+    file = read_stack[k][0]
+    return bool(file) and file == write_stack[k][0] and _is_test_module(file)
+
+
+def _collection_load(read: _Seen) -> bool:
+    """Whether the ORM sent the read to load a one-to-many collection: it selects every child of one parent by the
+    foreign key, which repeats by design, so a unique key on that foreign key alone is not the fix."""
+    orm = read.statement.orm
+    prop = getattr(orm, "prop", None) if orm is not None and orm.kind in ("lazy", "batch") else None
+    return bool(getattr(prop, "uselist", False))
 
 
 def _locked(read: _Seen, lock: _Seen, locked_tables: set[str]) -> bool:
@@ -518,7 +563,8 @@ def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | KeyLookup
     table = s.table
     assert table is not None
     matches: list[tuple[str, str, list[str], _Seen, str | None]] = []
-    candidates = [r for r in reversed(reads) if r.shape.reads_table(table)]
+    candidates = [r for r in reversed(reads)
+                  if r.shape.reads_table(table) and not _separate_test_calls(r.statement, write.statement)]
     aggregate = [r for r in candidates if r.shape.aggregates]
     plain = [r for r in candidates if not r.shape.aggregates]
     if s.kind == "update":
@@ -542,6 +588,10 @@ def _match(write: _Seen, reads: list[_Seen], unique_keys: UniqueKeys | KeyLookup
             if not same:
                 continue
             columns = list(lookup)
+            if _collection_load(read):
+                note = _join(note, f"the read loaded the {read.statement.orm.relationship or table} collection (every "
+                                   f"{table} row of one {', '.join(columns)}, which may repeat): the duplicate check "
+                                   "on other columns was made in Python")
             known = None if unique_keys is None else unique_keys.get(table)
             if known is not None and any(key <= set(columns) for key in known):
                 break

@@ -329,6 +329,31 @@ def lazy_load_then_change(engine: Engine) -> None:
         session.commit()  # [lazy_load_then_change write]
 
 
+def collection_then_append(engine: Engine) -> None:
+    with Session(engine) as session:
+        cart = session.get(Cart, 1)
+        assert cart is not None
+        if all(line.product_id != 10 for line in cart.lines):  # [collection_then_append read]
+            cart.lines.append(Line(product_id=10, quantity=1))
+        session.commit()  # [collection_then_append write]
+
+
+def load_item(session: Session) -> Item:
+    return session.scalars(select(Item).where(Item.id == 1)).one()  # [one_caller_makes_both_calls read]
+
+
+def set_stock(session: Session, stock: int) -> None:
+    session.execute(sa_update(Item).where(Item.id == 1).values(stock=stock))  # [one_caller_makes_both_calls write]
+    session.commit()
+
+
+def one_caller_makes_both_calls(engine: Engine) -> None:
+    """The application function that calls both helpers carries the read's row to the write: a finding."""
+    with Session(engine) as session:
+        item = load_item(session)
+        set_stock(session, item.stock - 1)
+
+
 def rolled_back(engine: Engine) -> None:
     with Session(engine) as session:
         item = session.get(Item, 1)  # [rolled_back read]

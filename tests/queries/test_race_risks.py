@@ -21,9 +21,16 @@ from integrity_kit.queries.sqlshape import Ref, shape, values
 
 
 @dataclass
+class Prop:
+    uselist: bool
+
+
+@dataclass
 class Orm:
     kind: str
     entity: str | None
+    prop: Prop | None = None
+    relationship: str | None = None
 
 
 @dataclass
@@ -225,6 +232,51 @@ def test_check_then_insert_and_uniqueness() -> None:
     upsert = Stmt("INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (?, ?, ?) "
                   "ON CONFLICT (cart_id, product_id) DO NOTHING", (7, 3, 1))
     assert find_race_risks([txn(look, upsert)]) == []
+
+
+def test_a_collection_load_is_reported_without_a_unique_key_on_its_foreign_key_alone() -> None:
+    children = "SELECT person.id, person.name FROM person WHERE ? = person.project_id"
+    collection = Orm("lazy", "Person", Prop(uselist=True), "Project.members")
+    [risk] = find_race_risks([txn(Stmt(children, (3,), orm=collection),
+                                  Stmt("INSERT INTO person (project_id, name) VALUES (?, ?)", (3, "ann")))])
+    assert (risk.pattern, risk.columns) == (CTI, ("project_id",))
+    assert "Project.members collection" in (risk.note or "") and '"project_id", "<column>"' in risk.fix
+    # A many-to-one load or the application's own query by that key gets the plain unique-key fix.
+    for orm in (Orm("lazy", "Person", Prop(uselist=False)), Orm("query", "Person")):
+        [risk] = find_race_risks([txn(Stmt(children, (3,), orm=orm),
+                                      Stmt("INSERT INTO person (project_id, name) VALUES (?, ?)", (3, "ann")))])
+        assert (risk.pattern, risk.columns) == (CTI, ("project_id",))
+        assert 'UniqueConstraint("project_id", name=' in risk.fix
+
+
+def test_two_calls_from_a_test_function_are_not_paired() -> None:
+    def at(filename: str, lineno: int, *callers: tuple[str, int], sql: str, parameters: Any) -> Stmt:
+        statement = Stmt(sql, parameters, lineno=lineno, filename=filename)
+        statement.callers = callers  # type: ignore[attr-defined]
+        return statement
+
+    def pair(read_outer: tuple[str, int], write_outer: tuple[str, int], *, read_file: str = "/app/views.py",
+             test_line_read: bool = False) -> list[Any]:
+        inner = () if test_line_read else (("/app/views.py", 5),)
+        read = (at(read_outer[0], read_outer[1], sql=READ, parameters={"pk_1": 1}) if test_line_read else
+                at(read_file, 40, *inner, read_outer, sql=READ, parameters={"pk_1": 1}))
+        write = at("/app/views.py", 90, ("/app/views.py", 6), write_outer, sql=WRITE,
+                   parameters={"stock": 4, "products_id": 1})
+        return find_race_risks([txn(read, write)])
+
+    # Two requests from two lines of a test: the view that read had returned before the view that wrote began.
+    assert pair(("/app/tests/test_views.py", 10), ("/app/tests/test_views.py", 12)) == []
+    assert pair(("/app/tests/views_test.py", 10), ("/app/tests/views_test.py", 12)) == []
+    # The same two calls made by one application function (a view, a service) are a finding.
+    assert [r.pattern for r in pair(("/app/service.py", 10), ("/app/service.py", 12))] == [RMW]
+    # The test's own query, then a request: the view that wrote never saw the test's rows.
+    assert pair(("/app/tests/test_views.py", 10), ("/app/tests/test_views.py", 12), test_line_read=True) == []
+    # The test's own lines reading and writing are its own read-modify-write.
+    own = [Stmt(READ, {"pk_1": 1}, lineno=10, filename="/app/tests/test_views.py"),
+           Stmt(WRITE, {"stock": 4, "products_id": 1}, lineno=12, filename="/app/tests/test_views.py")]
+    for statement in own:
+        statement.callers = ()  # type: ignore[attr-defined]
+    assert [r.pattern for r in find_race_risks([txn(*own)])] == [RMW]
 
 
 def test_aggregate_check_then_act() -> None:

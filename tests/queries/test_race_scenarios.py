@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
 from integrity_kit.queries import capture
 from integrity_kit.queries.race_risks import CTA, CTI, RMW, find_race_risks, unique_keys_from_metadata
@@ -83,6 +84,10 @@ CASES: dict[str, dict[str, list[Flag]]] = {
     # Decided: deleting the rows a read found loses no other writer's data.
     "read_then_delete": CLEAN,
     "lazy_load_then_change": flagged(Flag(RMW, "race_lines", ("quantity",))),
+    # Decided: a one-to-many collection loaded and then a child added is reported on the foreign key (the check on
+    # product_id is Python's, which the SQL cannot show), and the fix does not offer a unique key on it alone.
+    "collection_then_append": flagged(Flag(CTI, "race_lines", ("cart_id",))),
+    "one_caller_makes_both_calls": flagged(STOCK),
     # Decided: a transaction that rolled back still counts; the same code path commits when nothing fails.
     "rolled_back": flagged(STOCK),
     "write_first": CLEAN,
@@ -128,6 +133,28 @@ def run_case(case: str, engine_url: Any) -> list[Any]:
 @pytest.mark.parametrize("case", list(CASES))
 def test_scenario(case: str, engine_name: str, engine_url: Any) -> None:
     check(case, engine_name, run_case(case, engine_url), CASES[case][engine_name])
+
+
+def test_collection_load_fix_keeps_the_foreign_key_with_the_compared_column(engine_url: Any) -> None:
+    [risk] = run_case("collection_then_append", engine_url)
+    assert "Cart.lines collection" in (risk.note or "")
+    assert 'UniqueConstraint("cart_id", "<column>")' in risk.fix and "alone would allow" in risk.fix
+    assert 'UniqueConstraint("cart_id", name=' not in risk.fix
+
+
+def test_two_calls_made_by_the_test_itself_are_not_paired(engine_name: str, engine_url: Any) -> None:
+    """The same two helpers called one after the other from a test function (as a test client sends two requests
+    through one session): no application frame spans them, so the test's own lines are all that joins them."""
+    engine = create_engine(engine_url)
+    try:
+        race_programs.seed(engine)
+        with capture(engine) as log, Session(engine) as session:
+            item = race_programs.load_item(session)
+            race_programs.set_stock(session, item.stock - 1)
+        assert [t for t in log.transactions if len(t.statements) >= 2], "both ran in one transaction"
+        assert summary(find_race_risks(log.transactions, unique_keys=UNIQUE_KEYS)) == []
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.engines("postgresql", "mariadb")
